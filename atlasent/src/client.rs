@@ -1,0 +1,479 @@
+//! The async [`Client`] and the semantics of every call.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tracing::field::Empty;
+use tracing::Instrument;
+
+use crate::config::{ClientBuilder, Config};
+use crate::error::{Decision, Denial, DenialStage, Error};
+use crate::permit::Permit;
+use crate::results::{
+    ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RevokeResult, VerifyResult,
+};
+use crate::transport::{Endpoint, Transport};
+use crate::wire;
+
+/// The longest agent or action the contract accepts (characters).
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// The longest revocation reason the contract accepts (characters).
+pub const MAX_REVOKE_REASON_CHARS: usize = 1024;
+
+/// An async client of the AtlaSent API.
+///
+/// Cheap to clone (an `Arc` inside): clones share one configuration and one
+/// connection pool. Build one per process and pass it around, or use the
+/// global client behind [`atlasent::protect`](crate::protect).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), atlasent::Error> {
+/// let client = atlasent::Client::builder()
+///     .api_key("ask_live_...")
+///     .timeout(std::time::Duration::from_secs(3))
+///     .build()?;
+/// let permit = client
+///     .protect("deploy-bot", "deploy_to_production", &serde_json::json!({ "commit": "abc123" }))
+///     .await?;
+/// println!("{permit}");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    transport: Arc<Transport>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.transport.config)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// Validate the settings and build the client.
+    ///
+    /// Fails with [`Error::Config`] when the API key is missing, the base URL
+    /// is invalid or plain `http://` to a non-loopback host, or a timeout is
+    /// zero.
+    pub fn build(self) -> Result<Client, Error> {
+        let config = self.into_config()?;
+        Ok(Client {
+            transport: Arc::new(Transport::new(config)?),
+        })
+    }
+}
+
+impl Client {
+    /// A builder with the defaults of the Python SDK.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `ATLASENT_API_KEY` and `ATLASENT_BASE_URL`.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_lookup(|name| std::env::var(name).ok()).build()
+    }
+
+    /// The client's configuration (the key is redacted in its `Debug`).
+    pub fn config(&self) -> &Config {
+        &self.transport.config
+    }
+
+    /// Authorize an action end to end: evaluate it, then verify the permit
+    /// with the same agent, action and context. Returns the [`Permit`] only
+    /// when both cleared.
+    ///
+    /// A policy deny is [`Error::Denied`] (stage `Policy`); a permit that fails
+    /// verification is [`Error::Denied`] (stage `Verification`, reason naming
+    /// the outcome); any failure to get an answer is [`Error::Request`].
+    /// There is no way to get a "denied" value that could be mistaken for
+    /// permission.
+    ///
+    /// `context` is anything that serializes to a JSON object; `()` means
+    /// `{}`. It is serialized once and sent identically to both endpoints.
+    pub async fn protect<C>(&self, agent: &str, action: &str, context: &C) -> Result<Permit, Error>
+    where
+        C: Serialize + ?Sized,
+    {
+        let span = tracing::info_span!("atlasent.protect", agent, action, decision = Empty);
+        async {
+            let GateResult {
+                evaluation,
+                verification,
+            } = self.gate_inner(agent, action, context).await?;
+            tracing::Span::current().record("decision", "allow");
+            Ok(Permit::new(
+                evaluation.permit_id,
+                verification.permit_hash,
+                evaluation.audit_hash,
+                evaluation.reason,
+                verification.timestamp,
+                agent.to_owned(),
+                action.to_owned(),
+            ))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Ask the policy engine for a decision, returned as data: a deny is
+    /// `Ok` with `permitted == false`. Allowed is not yet authorized: the
+    /// permit must still be verified (use [`protect`](Self::protect)).
+    pub async fn evaluate<C>(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &C,
+    ) -> Result<EvaluateResult, Error>
+    where
+        C: Serialize + ?Sized,
+    {
+        check_name("agent", agent)?;
+        check_name("action", action)?;
+        let context = to_context(context)?;
+        self.evaluate_raw(agent, action, &context).await
+    }
+
+    /// Verify a permit, returned as data: `verified == false` is `Ok`.
+    /// `agent`, `action` and `context` re-state what the permit was issued
+    /// for; the server checks them (empty strings and `()` skip the check).
+    pub async fn verify<C>(
+        &self,
+        permit_id: &str,
+        agent: &str,
+        action: &str,
+        context: &C,
+    ) -> Result<VerifyResult, Error>
+    where
+        C: Serialize + ?Sized,
+    {
+        if permit_id.is_empty() {
+            return Err(Error::invalid("permit_id must not be empty"));
+        }
+        let context = to_context(context)?;
+        self.verify_raw(permit_id, agent, action, &context).await
+    }
+
+    /// Evaluate, then verify: both results on success. Fails like
+    /// [`protect`](Self::protect) on a deny **or** a failed verification
+    /// (Python 1.4.1's `gate` returns a failed verification as success; this
+    /// does not).
+    pub async fn gate<C>(&self, agent: &str, action: &str, context: &C) -> Result<GateResult, Error>
+    where
+        C: Serialize + ?Sized,
+    {
+        let span = tracing::info_span!("atlasent.gate", agent, action, decision = Empty);
+        self.gate_inner(agent, action, context)
+            .instrument(span)
+            .await
+    }
+
+    /// Evaluate and verify, with the decision returned as data:
+    /// `permitted` is true only when the policy allowed **and** the permit
+    /// verified. A policy deny or a failed verification is `Ok` with
+    /// `permitted == false`; transport, auth, rate-limit and server failures
+    /// are still `Err`.
+    pub async fn authorize<C>(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &C,
+    ) -> Result<AuthorizationResult, Error>
+    where
+        C: Serialize + ?Sized,
+    {
+        let span = tracing::info_span!("atlasent.authorize", agent, action, decision = Empty);
+        async {
+            check_name("agent", agent)?;
+            check_name("action", action)?;
+            let context = to_context(context)?;
+            let evaluation = self.evaluate_raw(agent, action, &context).await?;
+            let mut result = AuthorizationResult {
+                permitted: false,
+                verified: false,
+                agent: agent.to_owned(),
+                action: action.to_owned(),
+                reason: evaluation.reason,
+                permit_id: evaluation.permit_id,
+                audit_hash: evaluation.audit_hash,
+                permit_hash: String::new(),
+                outcome: String::new(),
+                timestamp: evaluation.timestamp,
+                request_id: evaluation.request_id,
+                rate_limit: evaluation.rate_limit,
+            };
+            if evaluation.permitted {
+                let verification = self
+                    .verify_raw(&result.permit_id, agent, action, &context)
+                    .await?;
+                result.verified = verification.verified;
+                result.permitted = verification.verified;
+                if !verification.verified {
+                    result.reason = verification_reason(&verification.outcome);
+                }
+                result.permit_hash = verification.permit_hash;
+                result.outcome = verification.outcome;
+                result.request_id = verification.request_id;
+                result.rate_limit = verification.rate_limit.or(result.rate_limit);
+            }
+            let decision = if result.permitted { "allow" } else { "deny" };
+            tracing::Span::current().record("decision", decision);
+            Ok(result)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Describe the API key this client uses (`GET /v1-api-key-self`).
+    pub async fn key_self(&self) -> Result<ApiKeySelf, Error> {
+        let span = tracing::info_span!("atlasent.key_self", request_id = Empty);
+        async {
+            let reply = self
+                .transport
+                .send::<wire::ApiKeySelfResponse>(Endpoint::KeySelf, None)
+                .await?;
+            let b = reply.body;
+            Ok(ApiKeySelf {
+                key_id: b.key_id,
+                organization_id: b.organization_id,
+                environment: b.environment,
+                scopes: b.scopes,
+                allowed_cidrs: b.allowed_cidrs,
+                rate_limit_per_minute: b.rate_limit_per_minute,
+                client_ip: b.client_ip,
+                expires_at: b.expires_at,
+                request_id: reply.request_id,
+                rate_limit: reply.rate_limit,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Revoke a permit so that it can no longer verify
+    /// (`POST /v1-revoke-permit`). `reason` is stored in the audit log.
+    pub async fn revoke_permit(
+        &self,
+        permit_id: &str,
+        reason: Option<&str>,
+    ) -> Result<RevokeResult, Error> {
+        if permit_id.is_empty() {
+            return Err(Error::invalid("permit_id must not be empty"));
+        }
+        if let Some(reason) = reason {
+            let chars = reason.chars().count();
+            if chars > MAX_REVOKE_REASON_CHARS {
+                return Err(Error::invalid(format!(
+                    "reason is {chars} characters long; the limit is {MAX_REVOKE_REASON_CHARS}"
+                )));
+            }
+        }
+        let span = tracing::info_span!("atlasent.revoke_permit", permit_id, request_id = Empty);
+        async {
+            let body = to_body(&wire::RevokeRequest {
+                decision_id: permit_id,
+                reason,
+                api_key: self.transport.config.api_key.expose(),
+            })?;
+            let reply = self
+                .transport
+                .send::<wire::RevokeResponse>(Endpoint::Revoke, Some(body))
+                .await?;
+            Ok(RevokeResult {
+                revoked: reply.body.revoked,
+                permit_id: reply.body.decision_id,
+                revoked_at: reply.body.revoked_at,
+                audit_hash: reply.body.audit_hash,
+                request_id: reply.request_id,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn gate_inner<C>(&self, agent: &str, action: &str, context: &C) -> Result<GateResult, Error>
+    where
+        C: Serialize + ?Sized,
+    {
+        check_name("agent", agent)?;
+        check_name("action", action)?;
+        let context = to_context(context)?;
+        let evaluation = self.evaluate_raw(agent, action, &context).await?;
+        if !evaluation.permitted {
+            tracing::Span::current().record("decision", "deny");
+            return Err(Denial {
+                stage: DenialStage::Policy,
+                decision: Decision::Deny,
+                reason: evaluation.reason,
+                evaluation_id: evaluation.permit_id,
+                audit_hash: evaluation.audit_hash,
+                outcome: None,
+                request_id: Some(evaluation.request_id),
+            }
+            .into());
+        }
+        let verification = self
+            .verify_raw(&evaluation.permit_id, agent, action, &context)
+            .await?;
+        if !verification.verified {
+            tracing::Span::current().record("decision", "deny");
+            return Err(Denial {
+                stage: DenialStage::Verification,
+                decision: evaluation.decision,
+                reason: verification_reason(&verification.outcome),
+                evaluation_id: evaluation.permit_id,
+                audit_hash: evaluation.audit_hash,
+                outcome: Some(verification.outcome),
+                request_id: Some(verification.request_id),
+            }
+            .into());
+        }
+        tracing::Span::current().record("decision", "allow");
+        Ok(GateResult {
+            evaluation,
+            verification,
+        })
+    }
+
+    async fn evaluate_raw(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &RawValue,
+    ) -> Result<EvaluateResult, Error> {
+        let span = tracing::info_span!(
+            "atlasent.evaluate",
+            agent,
+            action,
+            request_id = Empty,
+            decision = Empty
+        );
+        async {
+            let body = to_body(&wire::EvaluateRequest {
+                action,
+                agent,
+                context,
+                api_key: self.transport.config.api_key.expose(),
+            })?;
+            let reply = self
+                .transport
+                .send::<wire::EvaluateResponse>(Endpoint::Evaluate, Some(body))
+                .await?;
+            let b = reply.body;
+            if b.decision_id.is_empty() {
+                return Err(Error::from(crate::error::RequestError::new(
+                    crate::ErrorCode::BadResponse,
+                    "malformed /v1-evaluate reply: `decision_id` is empty",
+                )));
+            }
+            let decision = Decision::from_permitted(b.permitted);
+            tracing::Span::current().record("decision", decision.as_str());
+            Ok(EvaluateResult {
+                decision,
+                permitted: b.permitted,
+                permit_id: b.decision_id,
+                reason: b.reason,
+                audit_hash: b.audit_hash,
+                timestamp: b.timestamp,
+                request_id: reply.request_id,
+                rate_limit: reply.rate_limit,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn verify_raw(
+        &self,
+        permit_id: &str,
+        agent: &str,
+        action: &str,
+        context: &RawValue,
+    ) -> Result<VerifyResult, Error> {
+        let span = tracing::info_span!(
+            "atlasent.verify",
+            permit_id,
+            request_id = Empty,
+            outcome = Empty
+        );
+        async {
+            let body = to_body(&wire::VerifyRequest {
+                decision_id: permit_id,
+                action,
+                agent,
+                context,
+                api_key: self.transport.config.api_key.expose(),
+            })?;
+            let reply = self
+                .transport
+                .send::<wire::VerifyResponse>(Endpoint::Verify, Some(body))
+                .await?;
+            let b = reply.body;
+            tracing::Span::current().record("outcome", b.outcome.as_str());
+            Ok(VerifyResult {
+                verified: b.verified,
+                outcome: b.outcome,
+                permit_hash: b.permit_hash,
+                timestamp: b.timestamp,
+                request_id: reply.request_id,
+                rate_limit: reply.rate_limit,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The reason of a denial by failed verification, as Python words it.
+fn verification_reason(outcome: &str) -> String {
+    let outcome = if outcome.is_empty() { "unverified" } else { outcome };
+    format!("Permit failed verification ({outcome})")
+}
+
+/// Agents and actions: 1 to 256 characters, as the contract requires.
+fn check_name(what: &str, value: &str) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::invalid(format!("{what} must not be empty")));
+    }
+    let chars = value.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(Error::invalid(format!(
+            "{what} is {chars} characters long; the limit is {MAX_NAME_CHARS}"
+        )));
+    }
+    Ok(())
+}
+
+/// Serialize a context once, keeping its key order, and require a JSON
+/// object; `()`/`None`/null become `{}`.
+pub(crate) fn to_context<C: Serialize + ?Sized>(context: &C) -> Result<Box<RawValue>, Error> {
+    let raw = serde_json::value::to_raw_value(context)
+        .map_err(|e| Error::invalid(format!("context could not be serialized to JSON: {e}")))?;
+    let text = raw.get();
+    if text.starts_with('{') {
+        return Ok(raw);
+    }
+    if text == "null" {
+        return RawValue::from_string("{}".to_owned())
+            .map_err(|e| Error::invalid(format!("context: {e}")));
+    }
+    let kind = match text.as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        _ => "a number",
+    };
+    Err(Error::invalid(format!(
+        "context must serialize to a JSON object (or to null for {{}}), but it is {kind}"
+    )))
+}
+
+fn to_body<T: Serialize>(request: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(request)
+        .map_err(|e| Error::invalid(format!("request could not be serialized: {e}")))
+}

@@ -1,0 +1,355 @@
+//! Client configuration: the builder, its defaults and the environment.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// The hosted AtlaSent API.
+pub const DEFAULT_BASE_URL: &str = "https://api.atlasent.io";
+/// Per-attempt timeout (Python SDK: 10 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connect timeout, part of the per-attempt timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Retries after the first attempt for timeouts, connection failures and 5xx
+/// (Python SDK: 2).
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// Backoff before the first retry; it doubles on each retry (Python SDK: 0.5 s).
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+/// No single backoff sleep is longer than this.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Replies larger than this are refused as `bad_response` (1 MiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// The environment variable holding the API key.
+pub const ENV_API_KEY: &str = "ATLASENT_API_KEY";
+/// The environment variable overriding the base URL.
+pub const ENV_BASE_URL: &str = "ATLASENT_BASE_URL";
+
+/// An API key. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ApiKey(String);
+
+impl ApiKey {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([REDACTED])")
+    }
+}
+
+/// A validated, resolved configuration, shared by every clone of a client.
+///
+/// Its `Debug` shows everything but the API key.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) api_key: ApiKey,
+    pub(crate) base_url: String,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) user_agent: String,
+}
+
+impl Config {
+    /// The base URL requests go to, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    /// The per-attempt timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    /// The connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+    /// Retries after the first attempt.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+    /// The backoff before the first retry.
+    pub fn retry_backoff(&self) -> Duration {
+        self.retry_backoff
+    }
+    /// The cap on one backoff sleep.
+    pub fn max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+    /// The largest reply body accepted.
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+    /// The `User-Agent` sent.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
+}
+
+/// Builds a [`Client`](crate::Client); start with
+/// [`Client::builder`](crate::Client::builder).
+///
+/// Every setting has the Python SDK's default; only the API key is required.
+/// Nothing is validated until [`build`](ClientBuilder::build), which reports
+/// the first problem as [`Error::Config`].
+#[derive(Clone)]
+#[must_use = "a builder does nothing until .build() is called"]
+pub struct ClientBuilder {
+    api_key: Option<String>,
+    base_url: Option<String>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_retries: u32,
+    retry_backoff: Duration,
+    max_backoff: Duration,
+    max_response_bytes: usize,
+    allow_insecure_http: bool,
+    user_agent_suffix: Option<String>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_insecure_http: false,
+            user_agent_suffix: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder pre-filled from an environment: `ATLASENT_API_KEY` and
+    /// `ATLASENT_BASE_URL`, read through `lookup` (tests pass a closure over a
+    /// map instead of mutating the process environment). Empty values count as
+    /// unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |name| lookup(name).filter(|v: &String| !v.trim().is_empty());
+        Self {
+            api_key: non_empty(ENV_API_KEY),
+            base_url: non_empty(ENV_BASE_URL),
+            ..Self::default()
+        }
+    }
+
+    /// The API key (`ask_live_…`), sent as `Authorization: Bearer` and in the
+    /// body, as the contract requires. Required.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The API's base URL (default [`DEFAULT_BASE_URL`]). A path prefix is
+    /// kept (`https://gw.example/atlasent` → `…/atlasent/v1-evaluate`).
+    /// `http://` is accepted only for loopback hosts unless
+    /// [`allow_insecure_http`](Self::allow_insecure_http) is set.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The timeout of one attempt, from connecting to the last byte of the
+    /// reply (default 10 s). Must be non-zero.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The timeout for establishing a connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Retries after the first attempt for timeouts, connection failures and
+    /// 5xx (default 2; 0 disables retries). 4xx, including 429, and malformed
+    /// replies are never retried.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The backoff before the first retry (default 500 ms). It doubles each
+    /// retry, is capped by [`max_backoff`](Self::max_backoff), and each sleep is
+    /// drawn uniformly from its upper half so that clients do not retry in step.
+    pub fn retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// The cap on a single backoff sleep (default 8 s).
+    pub fn max_backoff(mut self, cap: Duration) -> Self {
+        self.max_backoff = cap;
+        self
+    }
+
+    /// The largest reply body accepted (default 1 MiB); a larger one is
+    /// `bad_response`. Raise it for large audit exports.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Allow plain `http://` to hosts other than loopback (default false).
+    /// The API key travels in every request: only do this inside a network
+    /// you trust.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Append a product token to the `User-Agent`
+    /// (`atlasent-rust/<version> <suffix>`).
+    pub fn user_agent_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.user_agent_suffix = Some(suffix.into());
+        self
+    }
+
+    /// Validate the settings into a [`Config`].
+    pub(crate) fn into_config(self) -> Result<Config, Error> {
+        let api_key = match self.api_key {
+            Some(key) if !key.trim().is_empty() => key,
+            _ => {
+                return Err(Error::config(
+                    "no API key: set ATLASENT_API_KEY, call .api_key(..) on the builder, \
+                     or atlasent::configure(..)",
+                ))
+            }
+        };
+        if api_key.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(Error::config(
+                "the API key contains whitespace or control characters",
+            ));
+        }
+        if self.timeout.is_zero() {
+            return Err(Error::config("timeout must be greater than zero"));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::config("connect_timeout must be greater than zero"));
+        }
+        if self.max_response_bytes == 0 {
+            return Err(Error::config("max_response_bytes must be greater than zero"));
+        }
+        let base_url = validate_base_url(
+            self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
+            self.allow_insecure_http,
+        )?;
+        let mut user_agent = format!("atlasent-rust/{}", env!("CARGO_PKG_VERSION"));
+        if let Some(suffix) = self.user_agent_suffix.filter(|s| !s.is_empty()) {
+            if suffix.chars().any(|c| c.is_control()) {
+                return Err(Error::config(
+                    "user_agent_suffix contains control characters",
+                ));
+            }
+            user_agent.push(' ');
+            user_agent.push_str(&suffix);
+        }
+        Ok(Config {
+            api_key: ApiKey(api_key),
+            base_url,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            max_retries: self.max_retries,
+            retry_backoff: self.retry_backoff,
+            max_backoff: self.max_backoff.max(self.retry_backoff),
+            max_response_bytes: self.max_response_bytes,
+            allow_insecure_http: self.allow_insecure_http,
+            user_agent,
+        })
+    }
+}
+
+/// Check a base URL and return it without trailing slashes.
+fn validate_base_url(raw: &str, allow_insecure_http: bool) -> Result<String, Error> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = reqwest::Url::parse(trimmed)
+        .map_err(|e| Error::config(format!("base URL {trimmed:?} is not a valid URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // Credentials in a URL end up in logs and error messages.
+        return Err(Error::config(
+            "the base URL must not contain credentials; pass the key with .api_key(..)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(format!(
+            "base URL {:?} must not have a query or fragment",
+            url.origin().ascii_serialization()
+        )));
+    }
+    let host = url.host_str();
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure_http || host.is_some_and(is_loopback) => {}
+        "http" => {
+            return Err(Error::config(format!(
+                "refusing plain http:// to {trimmed}: the API key would travel in clear text. \
+                 Use https://, a loopback address, or .allow_insecure_http(true)"
+            )))
+        }
+        other => {
+            return Err(Error::config(format!(
+                "base URL scheme {other:?} is not supported; use https://"
+            )))
+        }
+    }
+    if host.is_none_or(str::is_empty) {
+        return Err(Error::config(format!("base URL {trimmed:?} has no host")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

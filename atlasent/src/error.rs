@@ -1,0 +1,389 @@
+//! The one error type of the SDK, and the contract's error codes.
+//!
+//! Every way authorization can fail to be confirmed is an [`Error`]; there is
+//! no "denied" value to forget to check on the fail-closed entry points
+//! ([`protect`](crate::Client::protect), [`gate`](crate::Client::gate)).
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The contract's coarse error category (`vectors/errors.json`), shared by
+/// every AtlaSent SDK. Callers may `match` on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// HTTP 401: the API key is missing, wrong, expired or revoked.
+    InvalidApiKey,
+    /// HTTP 403: the key is valid but may not do this.
+    Forbidden,
+    /// HTTP 429: the key's rate limit is exhausted; see [`Error::retry_after`].
+    RateLimited,
+    /// No complete answer arrived within the configured timeout.
+    Timeout,
+    /// The connection could not be made or broke before the answer was complete.
+    Network,
+    /// The server answered something that is not a valid reply: not JSON,
+    /// a missing or mistyped field, too large, an unexpected status.
+    BadResponse,
+    /// HTTP 4xx other than 401, 403 and 429: the server refused the request.
+    BadRequest,
+    /// HTTP 5xx, after the configured retries.
+    ServerError,
+}
+
+impl ErrorCode {
+    /// The contract's spelling of the code, e.g. `"invalid_api_key"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::Timeout => "timeout",
+            Self::Network => "network",
+            Self::BadResponse => "bad_response",
+            Self::BadRequest => "bad_request",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    /// Every code, in the contract's order.
+    pub const ALL: [ErrorCode; 8] = [
+        Self::InvalidApiKey,
+        Self::Forbidden,
+        Self::RateLimited,
+        Self::Timeout,
+        Self::Network,
+        Self::BadResponse,
+        Self::BadRequest,
+        Self::ServerError,
+    ];
+
+    /// The code for a non-2xx HTTP status, as the contract maps them.
+    pub(crate) fn from_status(status: u16) -> Self {
+        match status {
+            401 => Self::InvalidApiKey,
+            403 => Self::Forbidden,
+            429 => Self::RateLimited,
+            500..=599 => Self::ServerError,
+            400..=499 => Self::BadRequest,
+            // 1xx/3xx (redirects are not followed): not a reply we understand.
+            _ => Self::BadResponse,
+        }
+    }
+
+    /// Whether an attempt that failed with this code may be repeated.
+    pub(crate) fn is_transient(self) -> bool {
+        matches!(self, Self::Timeout | Self::Network | Self::ServerError)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The policy decision carried by an evaluation or a denial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
+pub enum Decision {
+    /// The policy allowed the action (`permitted: true`).
+    Allow,
+    /// The policy denied the action (`permitted: false`).
+    Deny,
+}
+
+impl Decision {
+    /// `"ALLOW"` or `"DENY"`, as the contract's `sdk_output` spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "ALLOW",
+            Self::Deny => "DENY",
+        }
+    }
+
+    pub(crate) fn from_permitted(permitted: bool) -> Self {
+        if permitted {
+            Self::Allow
+        } else {
+            Self::Deny
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which step refused: the policy, or the verification of its permit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DenialStage {
+    /// `/v1-evaluate` answered `permitted: false`.
+    Policy,
+    /// The policy allowed, but `/v1-verify-permit` answered `verified: false`
+    /// (the permit was expired, consumed, revoked, mismatched, …).
+    Verification,
+}
+
+/// Why an action was refused: the details of [`Error::Denied`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub(crate) stage: DenialStage,
+    pub(crate) decision: Decision,
+    pub(crate) reason: String,
+    pub(crate) evaluation_id: String,
+    pub(crate) audit_hash: String,
+    pub(crate) outcome: Option<String>,
+    pub(crate) request_id: Option<String>,
+}
+
+impl Denial {
+    /// The step that refused.
+    pub fn stage(&self) -> DenialStage {
+        self.stage
+    }
+
+    /// The policy decision (`Deny` for a policy denial; the evaluation's
+    /// `Allow` when verification failed afterwards).
+    pub fn decision(&self) -> Decision {
+        self.decision
+    }
+
+    /// The server's explanation, e.g. the deciding policy and rule; for a
+    /// failed verification, `Permit failed verification (<outcome>)`.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The evaluation (decision) id, the `decision_id` on the wire.
+    pub fn evaluation_id(&self) -> &str {
+        &self.evaluation_id
+    }
+
+    /// The audit-trail hash of the decision, when the server sent one.
+    pub fn audit_hash(&self) -> &str {
+        &self.audit_hash
+    }
+
+    /// The verification outcome (`expired`, `consumed`, `revoked`, …) for a
+    /// [`DenialStage::Verification`] denial.
+    pub fn outcome(&self) -> Option<&str> {
+        self.outcome.as_deref()
+    }
+
+    /// The `X-Request-ID` of the request that was refused.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("action denied")?;
+        if !self.reason.is_empty() {
+            write!(f, ": {}", self.reason)?;
+        }
+        if !self.evaluation_id.is_empty() {
+            write!(f, " (evaluation {})", self.evaluation_id)?;
+        }
+        Ok(())
+    }
+}
+
+/// A request that did not produce a usable answer: the details of
+/// [`Error::Request`].
+#[derive(Debug)]
+pub struct RequestError {
+    pub(crate) code: ErrorCode,
+    pub(crate) status: Option<u16>,
+    pub(crate) message: String,
+    pub(crate) request_id: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) attempts: u32,
+    pub(crate) source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl RequestError {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            status: None,
+            message: message.into(),
+            request_id: None,
+            retry_after: None,
+            attempts: 1,
+            source: None,
+        }
+    }
+
+    /// The contract's error code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// The server's message (`message`, else `reason`), or a description of
+    /// the transport failure.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How many attempts were made, retries included.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " after {} attempts", self.attempts)?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can stop an authorization. Any `Err` means: do not act.
+///
+/// Branch on the variant, or on [`code`](Error::code) for request failures:
+///
+/// ```
+/// # fn handle(err: atlasent::Error) {
+/// match &err {
+///     atlasent::Error::Denied(denial) => eprintln!("refused: {}", denial.reason()),
+///     _ if err.code() == Some(atlasent::ErrorCode::RateLimited) => {
+///         eprintln!("slow down, retry in {:?}", err.retry_after())
+///     }
+///     _ => eprintln!("could not confirm authorization: {err}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The policy denied the action, or its permit failed verification.
+    #[error("{0}")]
+    Denied(Box<Denial>),
+    /// The request failed: an HTTP error status, a transport failure, a
+    /// timeout or a malformed reply. [`code`](Error::code) says which.
+    #[error("{0}")]
+    Request(Box<RequestError>),
+    /// The client is not usable as configured (no API key, a bad base URL,
+    /// a blocking call inside an async runtime, …). Nothing was sent.
+    #[error("atlasent configuration error: {message}")]
+    Config {
+        /// What is wrong, and how to fix it.
+        message: String,
+    },
+    /// An argument was refused before anything was sent (an empty action,
+    /// a context that is not a JSON object, …).
+    #[error("invalid argument: {message}")]
+    InvalidArgument {
+        /// What is wrong with which argument.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The contract's error code, for request failures; `None` for a denial
+    /// and for configuration or argument errors (nothing reached the server).
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Request(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status the server answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Request(e) => e.status,
+            _ => None,
+        }
+    }
+
+    /// The `X-Request-ID` the SDK sent (the same on every retry of a call):
+    /// quote it to correlate with server logs.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Request(e) => e.request_id.as_deref(),
+            Self::Denied(d) => d.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// For a 429, how long the server asked to wait (from `Retry-After`,
+    /// delta-seconds or HTTP-date).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Request(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// The denial details, when the action was refused.
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            Self::Denied(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Whether the policy (or verification) refused, as opposed to a failure
+    /// to get an answer.
+    pub fn is_denied(&self) -> bool {
+        matches!(self, Self::Denied(_))
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::Config {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            message: message.into(),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl std::error::Error for Denial {}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        Self::Request(Box::new(e))
+    }
+}
+
+impl From<Denial> for Error {
+    fn from(d: Denial) -> Self {
+        Self::Denied(Box::new(d))
+    }
+}

@@ -1,0 +1,126 @@
+//! Execution-time authorization for AI agents: the Rust SDK for the
+//! [AtlaSent](https://atlasent.io) API.
+//!
+//! Before an agent deploys to production, wires money or edits a patient
+//! record, it asks AtlaSent. The action runs only with a verified [`Permit`]
+//! in hand: the SDK is **fail-closed by construction**.
+//!
+//! # Quickstart
+//!
+//! ```no_run
+//! use serde_json::json;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), atlasent::Error> {
+//!     // Reads ATLASENT_API_KEY (and ATLASENT_BASE_URL, if set).
+//!     let client = atlasent::Client::from_env()?;
+//!
+//!     // Evaluate + verify. Any deny, failed verification, timeout, 5xx or
+//!     // malformed reply is an Err: there is no "denied" value to forget.
+//!     let permit = client
+//!         .protect("deploy-bot", "deploy_to_production", &json!({ "commit": "abc123" }))
+//!         .await?;
+//!
+//!     println!("authorized: {permit} (audit {})", permit.audit_hash());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # The calls
+//!
+//! | call | on allow | on deny | on failure |
+//! |---|---|---|---|
+//! | [`Client::protect`] | `Ok(Permit)` | `Err(Error::Denied)` | `Err` |
+//! | [`Client::gate`] | `Ok(GateResult)` | `Err(Error::Denied)` | `Err` |
+//! | [`Client::authorize`] | `Ok`, `permitted: true` | `Ok`, `permitted: false` | `Err` |
+//! | [`Client::evaluate`] | `Ok`, `permitted: true` (not yet verified) | `Ok`, `permitted: false` | `Err` |
+//! | [`Client::verify`] | `Ok`, `verified: true` | `Ok`, `verified: false` | `Err` |
+//!
+//! Every call has the argument order `(agent, action, context)` (`verify`
+//! takes the permit id first). `context` is anything [`serde::Serialize`]
+//! that serializes to a JSON object; `&()` means `{}`. It is serialized once
+//! and refused before anything is sent if it is not an object.
+//!
+//! The same calls exist as free functions on a global client
+//! ([`protect`], [`evaluate`], …) configured from `ATLASENT_API_KEY` /
+//! `ATLASENT_BASE_URL` or by [`configure`], and, with the `blocking`
+//! feature, on [`blocking::Client`].
+//!
+//! # Errors
+//!
+//! One [`Error`] type. A denial is [`Error::Denied`] with the decision,
+//! reason, evaluation id, audit hash and request id. A request failure is
+//! [`Error::Request`] with the contract's [`ErrorCode`] (`invalid_api_key`,
+//! `forbidden`, `rate_limited`, `timeout`, `network`, `bad_response`,
+//! `bad_request`, `server_error`), the HTTP status, the server's message,
+//! the request id and, for 429, [`Error::retry_after`].
+//!
+//! # Behaviour on the wire
+//!
+//! - Requests carry `Authorization: Bearer <key>` and the key in the body,
+//!   `Accept` and `Content-Type: application/json`,
+//!   `User-Agent: atlasent-rust/<version>` and an `X-Request-ID` (UUID v4)
+//!   that is fresh per call and the same on every retry of that call.
+//! - Timeouts, connection failures and 5xx are retried (default 2 retries,
+//!   backoff 0.5 s doubling, jittered, capped at 8 s). 4xx, including 429,
+//!   and malformed replies are not.
+//! - Replies are parsed strictly: a missing or mistyped required field,
+//!   a body that is not JSON or one over 1 MiB is `bad_response`, never a
+//!   default allow or deny.
+//! - `X-RateLimit-Limit/Remaining/Reset` are parsed onto results
+//!   ([`RateLimit`]).
+//! - Plain `http://` is refused except to loopback, unless
+//!   [`ClientBuilder::allow_insecure_http`] is set. Redirects are not followed.
+//! - Each call runs in a `tracing` span (`atlasent.protect`,
+//!   `atlasent.evaluate`, …) recording agent, action, request id and decision;
+//!   never the key, never context values.
+//! - The API key never appears in `Debug`, `Display`, errors or logs.
+//!
+//! # Coming from the Python SDK
+//!
+//! - `evaluate` returns a deny as data here; Python raises. `authorize` and
+//!   `gate` report a failed verification as not permitted / an error; Python
+//!   1.4.1 reports success.
+//! - There is no decision cache. Python's `TTLCache` replays a cached permit
+//!   id, which a single-use permit cannot survive: the second verify answers
+//!   `consumed`.
+//! - A later [`configure`] takes effect (Python's does not).
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS through rustls with the webpki roots.
+//! - `http2`: HTTP/2 to the API.
+//! - `blocking`: [`blocking::Client`] and blocking free functions.
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod client;
+mod config;
+mod error;
+mod global;
+mod permit;
+mod results;
+mod time;
+mod transport;
+pub mod wire;
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
+
+pub use client::{Client, MAX_NAME_CHARS, MAX_REVOKE_REASON_CHARS};
+pub use config::{
+    ClientBuilder, Config, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BACKOFF,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT,
+    ENV_API_KEY, ENV_BASE_URL,
+};
+pub use error::{Decision, Denial, DenialStage, Error, ErrorCode, RequestError};
+pub use global::{
+    authorize, configure, default_client, evaluate, gate, key_self, protect, reset_default_client,
+    revoke_permit, verify,
+};
+pub use permit::Permit;
+pub use results::{
+    ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RateLimit, RevokeResult,
+    VerifyResult,
+};

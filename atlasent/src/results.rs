@@ -1,0 +1,155 @@
+//! What the API calls return: evaluation, verification, gate, authorization,
+//! key introspection and revocation results.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::error::Decision;
+
+/// Per-key rate-limit state from the `X-RateLimit-Limit`, `-Remaining` and
+/// `-Reset` headers of a reply. `None` on results when the server sent no
+/// (or an unparseable) triple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The per-window budget.
+    pub limit: u64,
+    /// What is left of it in the current window.
+    pub remaining: u64,
+    /// When the window resets (`X-RateLimit-Reset`: unix seconds or RFC 3339).
+    pub reset_at: SystemTime,
+}
+
+/// The answer of `POST /v1-evaluate`: a decision, returned as data whether it
+/// allows or denies. Its keys serialize as the contract's `sdk_output`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EvaluateResult {
+    /// `Allow` or `Deny`.
+    pub decision: Decision,
+    /// Whether the policy allowed the action. Allowed is not authorized: only
+    /// a verified permit ([`Client::protect`](crate::Client::protect)) is.
+    pub permitted: bool,
+    /// The decision id: the permit to verify when allowed.
+    pub permit_id: String,
+    /// The policy engine's explanation.
+    pub reason: String,
+    /// The audit-chain hash of the decision.
+    pub audit_hash: String,
+    /// When the decision was made (ISO 8601, as the server sent it).
+    pub timestamp: String,
+    /// The `X-Request-ID` of the request.
+    #[serde(skip)]
+    pub request_id: String,
+    /// Rate-limit state from the reply's headers.
+    #[serde(skip)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// The answer of `POST /v1-verify-permit`, returned as data whether or not the
+/// permit verified. Its keys serialize as the contract's `sdk_output`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct VerifyResult {
+    /// Whether the permit verified.
+    pub verified: bool,
+    /// `verified`, `expired`, `consumed`, `revoked`, `not_found`, `mismatch`, …
+    pub outcome: String,
+    /// The verification hash bound to the permit.
+    pub permit_hash: String,
+    /// When the verification happened (ISO 8601, as the server sent it).
+    pub timestamp: String,
+    /// The `X-Request-ID` of the request.
+    #[serde(skip)]
+    pub request_id: String,
+    /// Rate-limit state from the reply's headers.
+    #[serde(skip)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Both halves of a successful [`Client::gate`](crate::Client::gate): the
+/// evaluation that allowed and the verification that confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GateResult {
+    /// The allowing evaluation.
+    pub evaluation: EvaluateResult,
+    /// The successful verification of its permit.
+    pub verification: VerifyResult,
+}
+
+/// The answer of [`Client::authorize`](crate::Client::authorize): a decision
+/// as data. `permitted` is true only when the policy allowed **and** the
+/// permit verified (Python 1.4.1 reports true when verification fails; we do
+/// not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthorizationResult {
+    /// Authorized end to end: allowed and verified.
+    pub permitted: bool,
+    /// Whether the permit verified (false when denied: nothing to verify).
+    pub verified: bool,
+    /// The agent asked about.
+    pub agent: String,
+    /// The action asked about.
+    pub action: String,
+    /// The policy's reason, or `Permit failed verification (<outcome>)`.
+    pub reason: String,
+    /// The decision id.
+    pub permit_id: String,
+    /// The audit-chain hash of the decision.
+    pub audit_hash: String,
+    /// The verification hash (empty when denied).
+    pub permit_hash: String,
+    /// The verification outcome (empty when denied).
+    pub outcome: String,
+    /// When the decision was made.
+    pub timestamp: String,
+    /// The `X-Request-ID` of the last request made.
+    pub request_id: String,
+    /// Rate-limit state from the last reply.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// The answer of `GET /v1-api-key-self`: what the server knows of this key
+/// (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiKeySelf {
+    /// Server-side id of the key.
+    pub key_id: String,
+    /// The organization the key belongs to.
+    pub organization_id: String,
+    /// `live`, `test`, …
+    pub environment: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// IP allowlist as CIDRs; `None` when unrestricted.
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// The key's per-minute rate limit.
+    pub rate_limit_per_minute: u64,
+    /// The client IP the server saw.
+    pub client_ip: Option<String>,
+    /// When the key expires; `None` when it does not.
+    pub expires_at: Option<String>,
+    /// The `X-Request-ID` of the request.
+    pub request_id: String,
+    /// Rate-limit state from the reply's headers.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// The answer of `POST /v1-revoke-permit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevokeResult {
+    /// Whether the permit was found and is now revoked.
+    pub revoked: bool,
+    /// The permit id.
+    pub permit_id: String,
+    /// When the revocation was recorded.
+    pub revoked_at: Option<String>,
+    /// The audit hash of the revocation event.
+    pub audit_hash: Option<String>,
+    /// The `X-Request-ID` of the request.
+    pub request_id: String,
+}

@@ -1,0 +1,152 @@
+//! The v1 wire format: request and response bodies exactly as the contract
+//! (`contract/schemas`) spells them.
+//!
+//! Requests borrow their fields, so building one allocates only the output
+//! buffer. Responses are parsed strictly: a required field that is missing or
+//! of the wrong type is an error, never a default (`"permitted": "true"` is
+//! not `true`). Public so that servers and tests speak the same types.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// `POST /v1-evaluate` request body.
+#[derive(Debug, Serialize)]
+pub struct EvaluateRequest<'a> {
+    /// The action being authorized.
+    pub action: &'a str,
+    /// The agent asking.
+    pub agent: &'a str,
+    /// The policy context, a JSON object.
+    pub context: &'a RawValue,
+    /// The API key, echoed in the body for wire parity.
+    pub api_key: &'a str,
+}
+
+/// `POST /v1-evaluate` response body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EvaluateResponse {
+    /// Whether the policy allowed the action.
+    pub permitted: bool,
+    /// The decision (permit) id.
+    pub decision_id: String,
+    /// The policy engine's explanation.
+    #[serde(default)]
+    pub reason: String,
+    /// The audit-chain hash of the decision.
+    #[serde(default)]
+    pub audit_hash: String,
+    /// When the decision was made (ISO 8601).
+    #[serde(default)]
+    pub timestamp: String,
+}
+
+/// `POST /v1-verify-permit` request body.
+#[derive(Debug, Serialize)]
+pub struct VerifyRequest<'a> {
+    /// The permit to verify (the evaluate reply's `decision_id`).
+    pub decision_id: &'a str,
+    /// Cross-check of the action; may be empty.
+    pub action: &'a str,
+    /// Cross-check of the agent; may be empty.
+    pub agent: &'a str,
+    /// Cross-check of the context; `{}` when not given.
+    pub context: &'a RawValue,
+    /// The API key, echoed in the body for wire parity.
+    pub api_key: &'a str,
+}
+
+/// `POST /v1-verify-permit` response body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct VerifyResponse {
+    /// Whether the permit is valid (and, on our server, now consumed).
+    pub verified: bool,
+    /// `verified`, `expired`, `consumed`, `revoked`, `not_found`, …
+    #[serde(default)]
+    pub outcome: String,
+    /// The verification hash bound to the permit.
+    #[serde(default)]
+    pub permit_hash: String,
+    /// When the verification happened (ISO 8601).
+    #[serde(default)]
+    pub timestamp: String,
+}
+
+/// `POST /v1-revoke-permit` request body.
+#[derive(Debug, Serialize)]
+pub struct RevokeRequest<'a> {
+    /// The permit to revoke.
+    pub decision_id: &'a str,
+    /// Why, stored in the audit log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    /// The API key, echoed in the body.
+    pub api_key: &'a str,
+}
+
+/// `POST /v1-revoke-permit` response body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RevokeResponse {
+    /// Whether the permit was found and revoked.
+    pub revoked: bool,
+    /// Echo of the permit id.
+    pub decision_id: String,
+    /// When the revocation was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// The audit hash of the revocation event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_hash: Option<String>,
+}
+
+/// `GET /v1-api-key-self` response body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ApiKeySelfResponse {
+    /// Server-side id of the key (never the key itself).
+    pub key_id: String,
+    /// The organization the key belongs to.
+    pub organization_id: String,
+    /// `live`, `test`, …
+    pub environment: String,
+    /// Granted scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// IP allowlist; `None` when unrestricted.
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// The key's per-minute rate limit.
+    pub rate_limit_per_minute: u64,
+    /// The client IP the server saw.
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    /// When the key expires; `None` when it does not.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// The body of any non-2xx reply. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ErrorResponse {
+    /// Preferred human-readable message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Fallback message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Machine-readable code, e.g. `invalid_api_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Echo of `X-Request-ID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ErrorResponse {
+    /// `message`, else `reason`, if either is a non-empty string.
+    pub fn text(&self) -> Option<&str> {
+        [&self.message, &self.reason]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .find(|s| !s.is_empty())
+    }
+}
