@@ -4,12 +4,11 @@
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use serde::de::DeserializeOwned;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, RequestError};
 use crate::results::RateLimit;
-use crate::wire::ErrorResponse;
+use crate::wire::{ErrorResponse, ReplyBody};
 
 /// The endpoints of the v1 API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +95,7 @@ impl Transport {
 
     /// Send one call, retrying transient failures with the same request id,
     /// and parse the reply strictly as `T`.
-    pub(crate) async fn send<T: DeserializeOwned>(
+    pub(crate) async fn send<T: ReplyBody>(
         &self,
         endpoint: Endpoint,
         body: Option<Vec<u8>>,
@@ -117,7 +116,7 @@ impl Transport {
                             request_id,
                         })
                     }
-                    Err(e) => malformed(endpoint, &e),
+                    Err(e) => malformed::<T>(endpoint, &bytes, &e),
                 },
                 Err(failure) => failure,
             };
@@ -269,15 +268,15 @@ impl Transport {
 }
 
 /// A `bad_response` for a 2xx body that does not parse as the expected reply.
-fn malformed(endpoint: Endpoint, e: &serde_json::Error) -> RequestError {
-    let what = if e.is_syntax() || e.is_eof() {
-        "is not valid JSON"
+fn malformed<T: ReplyBody>(endpoint: Endpoint, body: &[u8], e: &serde_json::Error) -> RequestError {
+    let detail = if e.is_syntax() || e.is_eof() {
+        format!("body is not valid JSON ({e})")
     } else {
-        "does not match the contract"
+        crate::wire::diagnose::<T>(body).unwrap_or_else(|| e.to_string())
     };
     RequestError::new(
         ErrorCode::BadResponse,
-        format!("malformed {} reply: body {what}: {e}", endpoint.path()),
+        format!("malformed {} reply: {detail}", endpoint.path()),
     )
 }
 

@@ -150,3 +150,83 @@ impl ErrorResponse {
             .find(|s| !s.is_empty())
     }
 }
+
+/// The JSON type a required reply field must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// `true` / `false`.
+    Bool,
+    /// A string.
+    String,
+    /// A non-negative integer.
+    Integer,
+}
+
+/// A reply body with required fields, for precise `bad_response` messages.
+pub trait ReplyBody: serde::de::DeserializeOwned {
+    /// The required fields and their types, as the contract's schema lists them.
+    const REQUIRED: &'static [(&'static str, FieldKind)];
+}
+
+impl ReplyBody for EvaluateResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] =
+        &[("permitted", FieldKind::Bool), ("decision_id", FieldKind::String)];
+}
+
+impl ReplyBody for VerifyResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] = &[("verified", FieldKind::Bool)];
+}
+
+impl ReplyBody for RevokeResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] =
+        &[("revoked", FieldKind::Bool), ("decision_id", FieldKind::String)];
+}
+
+impl ReplyBody for ApiKeySelfResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] = &[
+        ("key_id", FieldKind::String),
+        ("organization_id", FieldKind::String),
+        ("environment", FieldKind::String),
+        ("rate_limit_per_minute", FieldKind::Integer),
+    ];
+}
+
+/// Say which required field of a reply that failed to parse is missing or
+/// mistyped (`None` if they all look right and something else is wrong).
+/// Only called on the error path.
+pub fn diagnose<T: ReplyBody>(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let Some(object) = value.as_object() else {
+        return Some(format!("expected a JSON object, got {}", kind_of(&value)));
+    };
+    T::REQUIRED.iter().find_map(|&(name, kind)| {
+        let wanted = match kind {
+            FieldKind::Bool => "a boolean",
+            FieldKind::String => "a string",
+            FieldKind::Integer => "a non-negative integer",
+        };
+        match object.get(name) {
+            None => Some(format!("required field `{name}` is missing")),
+            Some(v) => {
+                let ok = match kind {
+                    FieldKind::Bool => v.is_boolean(),
+                    FieldKind::String => v.is_string(),
+                    FieldKind::Integer => v.is_u64(),
+                };
+                (!ok).then(|| format!("field `{name}` must be {wanted}, got {}", kind_of(v)))
+            }
+        }
+    })
+}
+
+fn kind_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "null".into(),
+        serde_json::Value::Bool(b) => format!("the boolean {b}"),
+        serde_json::Value::Number(n) => format!("the number {n}"),
+        serde_json::Value::String(s) if s.len() <= 40 => format!("the string {s:?}"),
+        serde_json::Value::String(_) => "a string".into(),
+        serde_json::Value::Array(_) => "an array".into(),
+        serde_json::Value::Object(_) => "an object".into(),
+    }
+}

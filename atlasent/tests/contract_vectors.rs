@@ -1,0 +1,312 @@
+//! Every vector of the contract's `evaluate.json`, `verify.json`,
+//! `errors.json` and `headers.json`, driven through the real client (async
+//! and blocking) over HTTP against a loopback server that records the wire
+//! request and answers the vector's response.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use atlasent::{Error, ErrorCode};
+use serde_json::{json, Value};
+use support::{load_json, refused_url, FaultServer, Recorded, Reply, TEST_KEY};
+
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Async,
+    Blocking,
+}
+
+const MODES: [Mode; 2] = [Mode::Async, Mode::Blocking];
+
+fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Call `evaluate` the way the vector's `sdk_input` says, returning the
+/// result serialized as the contract's `sdk_output`.
+fn evaluate(mode: Mode, url: &str, key: &str, input: &Value) -> Result<Value, Error> {
+    let agent = str_field(input, "agent");
+    let action = str_field(input, "action");
+    let context = input.get("context");
+    let result = match mode {
+        Mode::Async => {
+            let client = support::client(url);
+            let client = if key == TEST_KEY { client } else { rebuild(url, key) };
+            support::rt().block_on(async {
+                match context {
+                    Some(ctx) => client.evaluate(agent, action, ctx).await,
+                    None => client.evaluate(agent, action, &()).await,
+                }
+            })?
+        }
+        Mode::Blocking => {
+            let client = blocking_client(url, key);
+            match context {
+                Some(ctx) => client.evaluate(agent, action, ctx)?,
+                None => client.evaluate(agent, action, &())?,
+            }
+        }
+    };
+    Ok(serde_json::to_value(result).expect("serializable"))
+}
+
+fn verify(mode: Mode, url: &str, input: &Value) -> Result<Value, Error> {
+    let permit_id = str_field(input, "permit_id");
+    let agent = str_field(input, "agent");
+    let action = str_field(input, "action");
+    let context = input.get("context").cloned().unwrap_or(Value::Null);
+    let result = match mode {
+        Mode::Async => {
+            let client = support::client(url);
+            support::rt().block_on(client.verify(permit_id, agent, action, &context))?
+        }
+        Mode::Blocking => blocking_client(url, TEST_KEY).verify(permit_id, agent, action, &context)?,
+    };
+    Ok(serde_json::to_value(result).expect("serializable"))
+}
+
+fn rebuild(url: &str, key: &str) -> atlasent::Client {
+    atlasent::Client::builder()
+        .api_key(key)
+        .base_url(url)
+        .retry_backoff(Duration::from_millis(2))
+        .build()
+        .expect("client")
+}
+
+fn blocking_client(url: &str, key: &str) -> atlasent::blocking::Client {
+    atlasent::blocking::Client::builder()
+        .api_key(key)
+        .base_url(url)
+        .retry_backoff(Duration::from_millis(2))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("blocking client")
+}
+
+/// Check the request against the vector's `wire_request` and against
+/// `headers.json`.
+fn assert_wire(request: &Recorded, path: &str, vector: &Value) {
+    let name = str_field(vector, "name");
+    assert_eq!(request.method, "POST", "{name}");
+    assert_eq!(request.path, path, "{name}");
+    assert_eq!(request.json(), vector["wire_request"], "{name}: wire request");
+    assert_required_headers(request, str_field(vector, "api_key"));
+}
+
+fn assert_required_headers(request: &Recorded, api_key: &str) {
+    let headers = load_json("vectors/headers.json");
+    for required in headers["required_headers"].as_array().expect("list") {
+        let name = str_field(required, "name");
+        let got = request
+            .header(name)
+            .unwrap_or_else(|| panic!("header {name} missing"));
+        if let Some(value) = required.get("value").and_then(Value::as_str) {
+            assert_eq!(got, value, "header {name}");
+        }
+        if let Some(template) = required.get("value_template").and_then(Value::as_str) {
+            assert_eq!(got, template.replace("<api_key>", api_key), "header {name}");
+        }
+        if let Some(pattern) = required.get("value_pattern").and_then(Value::as_str) {
+            let re = regex::Regex::new(pattern).expect("pattern");
+            assert!(re.is_match(got), "header {name}: {got:?} !~ {pattern}");
+        }
+    }
+    // "The same api_key MUST also appear in the JSON body."
+    assert_eq!(request.json()["api_key"], api_key);
+}
+
+fn assert_sdk_error(err: &Error, expected: &Value, name: &str) {
+    let kind = str_field(expected, "kind");
+    assert_eq!(
+        err.code().map(ErrorCode::as_str),
+        Some(kind),
+        "{name}: code of {err}"
+    );
+    if let Some(needle) = expected.get("message_contains").and_then(Value::as_str) {
+        assert!(err.to_string().contains(needle), "{name}: {err} lacks {needle:?}");
+    }
+    if let Some(status) = expected.get("status").and_then(Value::as_u64) {
+        assert_eq!(err.status(), Some(status as u16), "{name}: status");
+    }
+    if let Some(seconds) = expected.get("retry_after_seconds").and_then(Value::as_u64) {
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(seconds)), "{name}");
+    }
+}
+
+#[test]
+fn evaluate_vectors_match_the_wire_and_the_output() {
+    let file = load_json("vectors/evaluate.json");
+    let vectors = file["vectors"].as_array().expect("vectors");
+    assert!(vectors.len() >= 4);
+    for mode in MODES {
+        for vector in vectors {
+            let name = str_field(vector, "name");
+            let response = vector["wire_response"].clone();
+            let server = FaultServer::always(Reply::json(200, &response));
+            let outcome = evaluate(mode, &server.url(), str_field(vector, "api_key"), &vector["sdk_input"]);
+            let requests = server.requests();
+            assert_eq!(requests.len(), 1, "{name} ({mode:?}): one request");
+            assert_wire(&requests[0], "/v1-evaluate", vector);
+            match (outcome, vector.get("sdk_output"), vector.get("sdk_error")) {
+                (Ok(output), Some(expected), None) => {
+                    assert_eq!(&output, expected, "{name} ({mode:?}): sdk output")
+                }
+                (Err(err), None, Some(expected)) => assert_sdk_error(&err, expected, name),
+                (other, _, _) => panic!("{name} ({mode:?}): unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn verify_vectors_match_the_wire_and_the_output() {
+    let file = load_json("vectors/verify.json");
+    let vectors = file["vectors"].as_array().expect("vectors");
+    assert!(vectors.len() >= 4);
+    for mode in MODES {
+        for vector in vectors {
+            let name = str_field(vector, "name");
+            let server = FaultServer::always(Reply::json(200, &vector["wire_response"]));
+            let outcome = verify(mode, &server.url(), &vector["sdk_input"]);
+            let requests = server.requests();
+            assert_eq!(requests.len(), 1, "{name} ({mode:?}): one request");
+            assert_wire(&requests[0], "/v1-verify-permit", vector);
+            match (outcome, vector.get("sdk_output"), vector.get("sdk_error")) {
+                (Ok(output), Some(expected), None) => {
+                    assert_eq!(&output, expected, "{name} ({mode:?}): sdk output")
+                }
+                (Err(err), None, Some(expected)) => assert_sdk_error(&err, expected, name),
+                (other, _, _) => panic!("{name} ({mode:?}): unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+/// The reply an `errors.json` vector describes.
+fn error_reply(vector: &Value) -> Reply {
+    let status = vector["http_status"].as_u64().expect("status") as u16;
+    let mut reply = match &vector["response_body"] {
+        Value::String(text) => Reply::text(status, text),
+        body => Reply::json(status, body),
+    };
+    for (name, value) in vector["response_headers"].as_object().expect("headers") {
+        reply = reply.with_header(name, value.as_str().expect("header value"));
+    }
+    reply
+}
+
+#[test]
+fn error_vectors_map_to_the_contract_codes_on_every_endpoint() {
+    let file = load_json("vectors/errors.json");
+    let vectors = file["vectors"].as_array().expect("vectors");
+    assert!(vectors.len() >= 7);
+    for mode in MODES {
+        for vector in vectors {
+            let name = str_field(vector, "name");
+            let expected = &vector["sdk_error"];
+            for endpoint in ["evaluate", "verify", "protect"] {
+                let (server, url) = match str_field(vector, "transport") {
+                    "" => {
+                        let server = FaultServer::always(error_reply(vector));
+                        let url = server.url();
+                        (Some(server), url)
+                    }
+                    "timeout" => {
+                        let server = FaultServer::always(Reply::Stall);
+                        let url = server.url();
+                        (Some(server), url)
+                    }
+                    "connection_refused" => (None, refused_url()),
+                    other => panic!("{name}: unknown transport {other}"),
+                };
+                let err = call_failing(mode, &url, endpoint)
+                    .unwrap_err_or_else(|| panic!("{name} via {endpoint} ({mode:?}) succeeded"));
+                assert_sdk_error(&err, expected, &format!("{name} via {endpoint} ({mode:?})"));
+                assert!(!err.is_denied(), "{name}: a failure is not a denial");
+                if let Some(server) = server {
+                    let requests = server.requests();
+                    assert!(!requests.is_empty());
+                    let ids: HashSet<_> = requests.iter().filter_map(|r| r.header("x-request-id")).collect();
+                    assert_eq!(ids.len(), 1, "{name}: retries reuse the request id");
+                    assert_eq!(err.request_id(), ids.into_iter().next(), "{name}");
+                }
+            }
+        }
+    }
+}
+
+trait UnwrapErr<E> {
+    fn unwrap_err_or_else(self, f: impl FnOnce()) -> E;
+}
+
+impl<T, E> UnwrapErr<E> for Result<T, E> {
+    fn unwrap_err_or_else(self, f: impl FnOnce()) -> E {
+        match self {
+            Ok(_) => {
+                f();
+                unreachable!("the closure panics")
+            }
+            Err(e) => e,
+        }
+    }
+}
+
+/// One call with a short timeout so the stall vector ends quickly.
+fn call_failing(mode: Mode, url: &str, endpoint: &str) -> Result<(), Error> {
+    let builder = || {
+        atlasent::Client::builder()
+            .api_key(TEST_KEY)
+            .base_url(url)
+            .retry_backoff(Duration::from_millis(2))
+            .max_retries(1)
+            .timeout(Duration::from_millis(300))
+    };
+    let ctx = json!({ "k": "v" });
+    match mode {
+        Mode::Async => {
+            let client = builder().build()?;
+            support::rt().block_on(async {
+                match endpoint {
+                    "evaluate" => client.evaluate("agent-1", "act", &ctx).await.map(drop),
+                    "verify" => client.verify("dec_1", "agent-1", "act", &ctx).await.map(drop),
+                    _ => client.protect("agent-1", "act", &ctx).await.map(drop),
+                }
+            })
+        }
+        Mode::Blocking => {
+            let client = atlasent::blocking::Client::from_async(builder().build()?)?;
+            match endpoint {
+                "evaluate" => client.evaluate("agent-1", "act", &ctx).map(drop),
+                "verify" => client.verify("dec_1", "agent-1", "act", &ctx).map(drop),
+                _ => client.protect("agent-1", "act", &ctx).map(drop),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_request_carries_a_fresh_request_id() {
+    let server = FaultServer::start(|req, _| {
+        if req.path == "/v1-evaluate" {
+            Reply::json(200, &json!({ "permitted": true, "decision_id": "dec_1" }))
+        } else {
+            Reply::json(200, &json!({ "verified": true, "outcome": "verified" }))
+        }
+    });
+    let client = support::client(&server.url());
+    support::rt().block_on(async {
+        for _ in 0..3 {
+            client.protect("agent-1", "act", &()).await.expect("permit");
+        }
+    });
+    let requests = server.requests();
+    assert_eq!(requests.len(), 6);
+    let ids: HashSet<_> = requests.iter().filter_map(|r| r.header("x-request-id")).collect();
+    assert_eq!(ids.len(), 6, "unique per request");
+    for request in &requests {
+        assert_required_headers(request, TEST_KEY);
+    }
+}

@@ -1,0 +1,478 @@
+//! The fault matrix: every way the decision path can break, each over real
+//! sockets, each ending in an `Err` with the right code and never a `Permit`.
+//! Retry cases count the attempts the server saw.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use atlasent::{DenialStage, Error, ErrorCode, Permit};
+use serde_json::json;
+use support::{refused_url, FaultServer, Recorded, Reply};
+
+const RETRIES: u32 = 2;
+const ATTEMPTS: usize = RETRIES as usize + 1;
+
+fn allow() -> Reply {
+    Reply::json(
+        200,
+        &json!({
+            "permitted": true,
+            "decision_id": "dec_allow_1",
+            "reason": "allowed by test",
+            "audit_hash": "audit_1",
+            "timestamp": "2026-04-17T10:00:00Z"
+        }),
+    )
+}
+
+fn verified() -> Reply {
+    Reply::json(
+        200,
+        &json!({
+            "verified": true,
+            "outcome": "verified",
+            "permit_hash": "permit_hash_1",
+            "timestamp": "2026-04-17T10:00:01Z"
+        }),
+    )
+}
+
+fn client_for(url: &str) -> atlasent::Client {
+    atlasent::Client::builder()
+        .api_key(support::TEST_KEY)
+        .base_url(url)
+        .max_retries(RETRIES)
+        .retry_backoff(Duration::from_millis(2))
+        .timeout(Duration::from_millis(400))
+        .build()
+        .expect("client")
+}
+
+fn protect(url: &str) -> Result<Permit, Error> {
+    let client = client_for(url);
+    support::rt().block_on(client.protect("agent-1", "deploy", &json!({ "env": "prod" })))
+}
+
+/// Run `protect` against a server that answers evaluate with `evaluate`
+/// and verify with `verify`; return the error and the requests seen.
+fn protect_against(
+    evaluate: impl Fn() -> Reply + Send + Sync + 'static,
+    verify: impl Fn() -> Reply + Send + Sync + 'static,
+) -> (Error, Vec<Recorded>) {
+    let server = FaultServer::start(move |req, _| {
+        if req.path == "/v1-evaluate" {
+            evaluate()
+        } else {
+            verify()
+        }
+    });
+    let err = expect_err(protect(&server.url()));
+    (err, server.requests())
+}
+
+fn expect_err(result: Result<Permit, Error>) -> Error {
+    match result {
+        Ok(permit) => panic!("fail-closed violated: got {permit}"),
+        Err(err) => err,
+    }
+}
+
+fn attempts(requests: &[Recorded], path: &str) -> usize {
+    requests.iter().filter(|r| r.path == path).count()
+}
+
+fn assert_one_request_id(requests: &[Recorded], path: &str) {
+    let ids: HashSet<_> = requests
+        .iter()
+        .filter(|r| r.path == path)
+        .filter_map(|r| r.header("x-request-id"))
+        .collect();
+    assert_eq!(ids.len(), 1, "every attempt of one call has the same X-Request-ID");
+}
+
+fn attempts_of(err: &Error) -> u32 {
+    match err {
+        Error::Request(e) => e.attempts(),
+        other => panic!("not a request error: {other}"),
+    }
+}
+
+#[test]
+fn connection_refused_is_network_after_retries() {
+    let err = expect_err(protect(&refused_url()));
+    assert_eq!(err.code(), Some(ErrorCode::Network));
+    assert_eq!(attempts_of(&err), RETRIES + 1);
+    assert!(err.request_id().is_some());
+}
+
+#[test]
+fn connection_reset_mid_body_is_network_and_retried() {
+    let server = FaultServer::always(Reply::ResetMidBody {
+        declared: 120,
+        sent: 20,
+    });
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::Network), "{err}");
+    let requests = server.requests();
+    assert_eq!(attempts(&requests, "/v1-evaluate"), ATTEMPTS);
+    assert_one_request_id(&requests, "/v1-evaluate");
+}
+
+#[test]
+fn a_body_that_never_finishes_times_out_and_is_retried() {
+    let server = FaultServer::always(Reply::Stall);
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::Timeout), "{err}");
+    let requests = server.requests();
+    assert_eq!(attempts(&requests, "/v1-evaluate"), ATTEMPTS);
+    assert_one_request_id(&requests, "/v1-evaluate");
+}
+
+#[test]
+fn closed_without_reply_is_network() {
+    let server = FaultServer::always(Reply::Close);
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::Network), "{err}");
+    assert_eq!(server.request_count(), ATTEMPTS);
+}
+
+#[test]
+fn http_500_and_502_are_server_errors_after_retries() {
+    for status in [500, 502, 503, 504] {
+        let server = FaultServer::always(Reply::text(status, "upstream trouble"));
+        let err = expect_err(protect(&server.url()));
+        assert_eq!(err.code(), Some(ErrorCode::ServerError), "{status}");
+        assert_eq!(err.status(), Some(status));
+        let requests = server.requests();
+        assert_eq!(attempts(&requests, "/v1-evaluate"), ATTEMPTS, "{status}");
+        assert_one_request_id(&requests, "/v1-evaluate");
+        assert!(err.to_string().contains("upstream trouble"), "{err}");
+    }
+}
+
+#[test]
+fn a_503_then_success_is_retried_with_the_same_request_id() {
+    let server = FaultServer::start(|req, n| match (req.path.as_str(), n) {
+        ("/v1-evaluate", 0) => Reply::text(503, "warming up"),
+        ("/v1-evaluate", _) => allow(),
+        _ => verified(),
+    });
+    let permit = protect(&server.url()).expect("second attempt succeeds");
+    assert_eq!(permit.permit_id(), "dec_allow_1");
+    let requests = server.requests();
+    assert_eq!(attempts(&requests, "/v1-evaluate"), 2);
+    assert_eq!(attempts(&requests, "/v1-verify-permit"), 1);
+    assert_one_request_id(&requests, "/v1-evaluate");
+    assert_eq!(requests[0].body, requests[1].body, "the retry resends the same body");
+}
+
+#[test]
+fn a_429_is_not_retried_and_carries_retry_after() {
+    let server = FaultServer::always(
+        Reply::json(429, &json!({ "message": "slow down" })).with_header("Retry-After", "7"),
+    );
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::RateLimited));
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(server.request_count(), 1, "429 is not retried");
+}
+
+#[test]
+fn a_429_with_an_http_date_retry_after() {
+    let at = std::time::SystemTime::now() + Duration::from_secs(120);
+    let date = httpdate::fmt_http_date(at);
+    let server = FaultServer::always(Reply::text(429, "").with_header("Retry-After", &date));
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::RateLimited));
+    let wait = err.retry_after().expect("retry_after parsed");
+    assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120), "{wait:?}");
+}
+
+#[test]
+fn http_401_403_422_are_not_retried() {
+    for (status, code) in [
+        (401, ErrorCode::InvalidApiKey),
+        (403, ErrorCode::Forbidden),
+        (422, ErrorCode::BadRequest),
+        (400, ErrorCode::BadRequest),
+    ] {
+        let server = FaultServer::always(Reply::json(status, &json!({ "message": format!("nope {status}") })));
+        let err = expect_err(protect(&server.url()));
+        assert_eq!(err.code(), Some(code), "{status}");
+        assert_eq!(err.status(), Some(status));
+        assert!(err.to_string().contains(&format!("nope {status}")), "{err}");
+        assert_eq!(server.request_count(), 1, "{status} is not retried");
+    }
+}
+
+#[test]
+fn a_redirect_is_not_followed() {
+    let server = FaultServer::always(
+        Reply::text(302, "").with_header("Location", "http://127.0.0.1:9/steal"),
+    );
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse));
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn malformed_evaluate_replies_are_bad_response_never_a_decision() {
+    let cases: Vec<(&str, Reply, &str)> = vec![
+        ("not json", Reply::text(200, "<html>gateway</html>"), "not valid JSON"),
+        ("truncated json", Reply::text(200, r#"{"permitted": true, "decision_id": "de"#), "not valid JSON"),
+        ("permitted as a string", Reply::json(200, &json!({ "permitted": "true", "decision_id": "d" })), "permitted"),
+        ("permitted as a number", Reply::json(200, &json!({ "permitted": 1, "decision_id": "d" })), "permitted"),
+        ("missing decision_id", Reply::json(200, &json!({ "permitted": true })), "decision_id"),
+        ("empty decision_id", Reply::json(200, &json!({ "permitted": true, "decision_id": "" })), "decision_id"),
+        ("null permitted", Reply::json(200, &json!({ "permitted": null, "decision_id": "d" })), "permitted"),
+        ("array body", Reply::json(200, &json!([true])), "v1-evaluate"),
+        ("empty body", Reply::text(200, ""), "not valid JSON"),
+    ];
+    for (name, reply, needle) in cases {
+        let server = FaultServer::always(reply);
+        let err = expect_err(protect(&server.url()));
+        assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{name}: {err}");
+        assert!(err.to_string().contains(needle), "{name}: {err} lacks {needle}");
+        assert_eq!(server.request_count(), 1, "{name}: malformed replies are not retried");
+    }
+}
+
+#[test]
+fn an_oversized_reply_is_bad_response() {
+    let huge = "x".repeat(64 * 1024);
+    let server = FaultServer::always(Reply::json(
+        200,
+        &json!({ "permitted": true, "decision_id": "d", "reason": huge }),
+    ));
+    let client = atlasent::Client::builder()
+        .api_key(support::TEST_KEY)
+        .base_url(server.url())
+        .max_response_bytes(16 * 1024)
+        .build()
+        .expect("client");
+    let err = expect_err(support::rt().block_on(client.protect("a", "b", &())));
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse));
+    assert!(err.to_string().contains("max_response_bytes"), "{err}");
+}
+
+#[test]
+fn a_policy_deny_is_a_denial_with_its_details() {
+    let (err, requests) = protect_against(
+        || {
+            Reply::json(
+                200,
+                &json!({
+                    "permitted": false,
+                    "decision_id": "dec_deny_1",
+                    "reason": "policy finance: rule deny_high_value",
+                    "audit_hash": "audit_deny_1"
+                }),
+            )
+        },
+        || verified(),
+    );
+    let denial = err.denial().expect("a denial");
+    assert_eq!(denial.stage(), DenialStage::Policy);
+    assert_eq!(denial.decision(), atlasent::Decision::Deny);
+    assert_eq!(denial.reason(), "policy finance: rule deny_high_value");
+    assert_eq!(denial.evaluation_id(), "dec_deny_1");
+    assert_eq!(denial.audit_hash(), "audit_deny_1");
+    assert_eq!(denial.request_id(), requests[0].header("x-request-id"));
+    assert_eq!(attempts(&requests, "/v1-verify-permit"), 0, "nothing to verify");
+}
+
+#[test]
+fn an_allow_whose_permit_fails_verification_is_a_denial() {
+    for outcome in ["expired", "consumed", "revoked", "mismatch"] {
+        let (err, requests) = protect_against(
+            || allow(),
+            move || {
+                Reply::json(200, &json!({ "verified": false, "outcome": outcome, "permit_hash": "" }))
+            },
+        );
+        let denial = err.denial().expect("a denial");
+        assert_eq!(denial.stage(), DenialStage::Verification);
+        assert_eq!(denial.outcome(), Some(outcome));
+        assert_eq!(denial.reason(), format!("Permit failed verification ({outcome})"));
+        assert_eq!(denial.evaluation_id(), "dec_allow_1");
+        assert_eq!(denial.audit_hash(), "audit_1");
+        assert_eq!(attempts(&requests, "/v1-verify-permit"), 1);
+        // Verification re-states exactly what was evaluated.
+        let eval = requests.iter().find(|r| r.path == "/v1-evaluate").expect("evaluate").json();
+        let verify = requests.iter().find(|r| r.path == "/v1-verify-permit").expect("verify").json();
+        assert_eq!(verify["decision_id"], "dec_allow_1");
+        for field in ["agent", "action", "context"] {
+            assert_eq!(verify[field], eval[field], "{field}");
+        }
+    }
+}
+
+#[test]
+fn a_verify_5xx_after_an_allow_fails_after_retries() {
+    let (err, requests) = protect_against(|| allow(), || Reply::text(500, "db down"));
+    assert_eq!(err.code(), Some(ErrorCode::ServerError));
+    assert_eq!(attempts(&requests, "/v1-evaluate"), 1);
+    assert_eq!(attempts(&requests, "/v1-verify-permit"), ATTEMPTS);
+    assert_one_request_id(&requests, "/v1-verify-permit");
+}
+
+#[test]
+fn a_malformed_verify_reply_is_bad_response() {
+    for body in [json!({ "verified": "true" }), json!({ "outcome": "verified" })] {
+        let reply = Reply::json(200, &body);
+        let (err, _) = protect_against(|| allow(), move || reply.clone());
+        assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{body}");
+        assert!(err.to_string().contains("verified"), "{err}");
+    }
+}
+
+#[test]
+fn gate_fails_and_authorize_reports_not_permitted_when_verification_fails() {
+    let server = FaultServer::start(|req, _| {
+        if req.path == "/v1-evaluate" {
+            allow()
+        } else {
+            Reply::json(200, &json!({ "verified": false, "outcome": "consumed" }))
+        }
+    });
+    let client = client_for(&server.url());
+    let rt = support::rt();
+    let err = rt.block_on(client.gate("agent-1", "deploy", &())).expect_err("gate fails");
+    assert_eq!(err.denial().map(|d| d.stage()), Some(DenialStage::Verification));
+    let result = rt.block_on(client.authorize("agent-1", "deploy", &())).expect("as data");
+    assert!(!result.permitted, "Python 1.4.1 says true here; we must not");
+    assert!(!result.verified);
+    assert_eq!(result.outcome, "consumed");
+    assert_eq!(result.reason, "Permit failed verification (consumed)");
+}
+
+#[test]
+fn authorize_and_evaluate_return_a_deny_as_data() {
+    let server = FaultServer::always(Reply::json(
+        200,
+        &json!({ "permitted": false, "decision_id": "dec_9", "reason": "no" }),
+    ));
+    let client = client_for(&server.url());
+    let rt = support::rt();
+    let result = rt.block_on(client.authorize("agent-1", "deploy", &())).expect("data");
+    assert!(!result.permitted && !result.verified);
+    assert_eq!((result.permit_id.as_str(), result.reason.as_str()), ("dec_9", "no"));
+    let evaluation = rt.block_on(client.evaluate("agent-1", "deploy", &())).expect("data");
+    assert!(!evaluation.permitted);
+    assert_eq!(evaluation.decision, atlasent::Decision::Deny);
+    assert_eq!(server.request_count(), 2, "no verify for a deny");
+}
+
+#[test]
+fn rate_limit_headers_are_parsed_onto_results() {
+    let server = FaultServer::start(|req, _| {
+        let reply = if req.path == "/v1-evaluate" { allow() } else { verified() };
+        reply
+            .with_header("X-RateLimit-Limit", "600")
+            .with_header("X-RateLimit-Remaining", "599")
+            .with_header("X-RateLimit-Reset", "1776420060")
+    });
+    let client = client_for(&server.url());
+    let gate = support::rt().block_on(client.gate("agent-1", "deploy", &())).expect("gate");
+    let rl = gate.evaluation.rate_limit.expect("rate limit");
+    assert_eq!((rl.limit, rl.remaining), (600, 599));
+    assert_eq!(
+        rl.reset_at,
+        std::time::UNIX_EPOCH + Duration::from_secs(1_776_420_060)
+    );
+    assert!(gate.verification.rate_limit.is_some());
+}
+
+#[test]
+fn bad_arguments_are_refused_before_anything_is_sent() {
+    let server = FaultServer::always(allow());
+    let client = client_for(&server.url());
+    let rt = support::rt();
+    let long = "a".repeat(257);
+    let cases: Vec<(Result<Permit, Error>, &str)> = vec![
+        (rt.block_on(client.protect("", "deploy", &())), "agent must not be empty"),
+        (rt.block_on(client.protect("a", "", &())), "action must not be empty"),
+        (rt.block_on(client.protect(&long, "deploy", &())), "agent is 257 characters"),
+        (rt.block_on(client.protect("a", &long, &())), "action is 257 characters"),
+        (rt.block_on(client.protect("a", "b", &json!([1, 2]))), "an array"),
+        (rt.block_on(client.protect("a", "b", &"text")), "a string"),
+        (rt.block_on(client.protect("a", "b", &42)), "a number"),
+    ];
+    for (result, needle) in cases {
+        let err = expect_err(result);
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+        assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+    }
+    let exactly_256 = "a".repeat(256);
+    rt.block_on(client.evaluate(&exactly_256, "b", &())).expect("256 characters is allowed");
+    assert_eq!(server.request_count(), 1, "only the valid call reached the server");
+}
+
+#[test]
+fn the_permit_carries_what_the_server_issued() {
+    let server = FaultServer::start(|req, _| if req.path == "/v1-evaluate" { allow() } else { verified() });
+    let permit = protect(&server.url()).expect("permit");
+    assert_eq!(permit.permit_id(), "dec_allow_1");
+    assert_eq!(permit.permit_hash(), "permit_hash_1");
+    assert_eq!(permit.audit_hash(), "audit_1");
+    assert_eq!(permit.reason(), "allowed by test");
+    assert_eq!(permit.timestamp(), "2026-04-17T10:00:01Z");
+    assert_eq!(permit.agent(), "agent-1");
+    assert_eq!(permit.action(), "deploy");
+    assert_eq!(permit.to_string(), "permit dec_allow_1 for agent-1 to deploy");
+}
+
+#[test]
+fn key_self_and_revoke_speak_their_endpoints() {
+    let server = FaultServer::start(|req, _| match req.path.as_str() {
+        "/v1-api-key-self" => Reply::json(
+            200,
+            &json!({
+                "key_id": "key_1", "organization_id": "org_1", "environment": "test",
+                "scopes": ["evaluate"], "allowed_cidrs": null, "rate_limit_per_minute": 600,
+                "client_ip": "127.0.0.1", "expires_at": null
+            }),
+        ),
+        _ => Reply::json(
+            200,
+            &json!({ "revoked": true, "decision_id": "dec_1", "revoked_at": "2026-04-17T10:00:00Z", "audit_hash": "h" }),
+        ),
+    });
+    let client = client_for(&server.url());
+    let rt = support::rt();
+    let me = rt.block_on(client.key_self()).expect("key self");
+    assert_eq!((me.key_id.as_str(), me.rate_limit_per_minute), ("key_1", 600));
+    let revoked = rt
+        .block_on(client.revoke_permit("dec_1", Some("rotated")))
+        .expect("revoke");
+    assert!(revoked.revoked);
+    let requests = server.requests();
+    assert_eq!(requests[0].method, "GET");
+    assert!(requests[0].body.is_empty());
+    assert_eq!(requests[1].path, "/v1-revoke-permit");
+    assert_eq!(
+        requests[1].json(),
+        json!({ "decision_id": "dec_1", "reason": "rotated", "api_key": support::TEST_KEY })
+    );
+}
+
+#[test]
+fn blocking_client_inside_a_runtime_is_an_error_not_a_panic() {
+    let server = FaultServer::always(allow());
+    let client = atlasent::blocking::Client::builder()
+        .api_key(support::TEST_KEY)
+        .base_url(server.url())
+        .build()
+        .expect("client");
+    let err = support::rt()
+        .block_on(async { client.protect("a", "b", &()) })
+        .expect_err("refused inside a runtime");
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(err.to_string().contains("inside an async runtime"), "{err}");
+    assert_eq!(server.request_count(), 0);
+    // Dropping it inside a runtime must not panic either.
+    support::rt().block_on(async move { drop(client) });
+}
