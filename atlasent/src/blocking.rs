@@ -163,7 +163,12 @@ impl Client {
     }
 
     /// Blocking [`crate::Client::evaluate`].
-    pub fn evaluate<C>(&self, agent: &str, action: &str, context: &C) -> Result<EvaluateResult, Error>
+    pub fn evaluate<C>(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &C,
+    ) -> Result<EvaluateResult, Error>
     where
         C: Serialize + ?Sized,
     {
@@ -191,7 +196,8 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        self.driver.block_on(self.inner.gate(agent, action, context))?
+        self.driver
+            .block_on(self.inner.gate(agent, action, context))?
     }
 
     /// Blocking [`crate::Client::authorize`].
@@ -214,7 +220,11 @@ impl Client {
     }
 
     /// Blocking [`crate::Client::revoke_permit`].
-    pub fn revoke_permit(&self, permit_id: &str, reason: Option<&str>) -> Result<RevokeResult, Error> {
+    pub fn revoke_permit(
+        &self,
+        permit_id: &str,
+        reason: Option<&str>,
+    ) -> Result<RevokeResult, Error> {
         self.driver
             .block_on(self.inner.revoke_permit(permit_id, reason))?
     }
@@ -250,7 +260,12 @@ where
 }
 
 /// Blocking [`crate::verify`] on the default client.
-pub fn verify<C>(permit_id: &str, agent: &str, action: &str, context: &C) -> Result<VerifyResult, Error>
+pub fn verify<C>(
+    permit_id: &str,
+    agent: &str,
+    action: &str,
+    context: &C,
+) -> Result<VerifyResult, Error>
 where
     C: Serialize + ?Sized,
 {

@@ -296,7 +296,12 @@ impl Client {
         .await
     }
 
-    async fn gate_inner<C>(&self, agent: &str, action: &str, context: &C) -> Result<GateResult, Error>
+    async fn gate_inner<C>(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &C,
+    ) -> Result<GateResult, Error>
     where
         C: Serialize + ?Sized,
     {
@@ -431,7 +436,11 @@ impl Client {
 
 /// The reason of a denial by failed verification, as Python words it.
 fn verification_reason(outcome: &str) -> String {
-    let outcome = if outcome.is_empty() { "unverified" } else { outcome };
+    let outcome = if outcome.is_empty() {
+        "unverified"
+    } else {
+        outcome
+    };
     format!("Permit failed verification ({outcome})")
 }
 

@@ -275,7 +275,9 @@ impl ClientBuilder {
             return Err(Error::config("connect_timeout must be greater than zero"));
         }
         if self.max_response_bytes == 0 {
-            return Err(Error::config("max_response_bytes must be greater than zero"));
+            return Err(Error::config(
+                "max_response_bytes must be greater than zero",
+            ));
         }
         let base_url = validate_base_url(
             self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),

@@ -51,7 +51,10 @@ pub(crate) fn parse_rfc3339(value: &str) -> Option<SystemTime> {
     }
     let offset_seconds = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
+        _ if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let h: i64 = rest[1..3].parse().ok()?;
             let m: i64 = rest[4..6].parse().ok()?;
             let sign = if rest.starts_with('-') { -1 } else { 1 };
@@ -100,13 +103,22 @@ mod tests {
     #[test]
     fn parses_utc_offsets_and_fractions() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(at(0)));
-        assert_eq!(parse_rfc3339("2026-04-17T10:00:00Z"), Some(at(1_776_420_000)));
-        assert_eq!(parse_rfc3339("2026-04-17T12:00:00+02:00"), Some(at(1_776_420_000)));
+        assert_eq!(
+            parse_rfc3339("2026-04-17T10:00:00Z"),
+            Some(at(1_776_420_000))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-04-17T12:00:00+02:00"),
+            Some(at(1_776_420_000))
+        );
         assert_eq!(
             parse_rfc3339("2026-04-17T10:00:00.5Z"),
             Some(at(1_776_420_000) + Duration::from_millis(500))
         );
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(at(1_709_164_800)));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z"),
+            Some(at(1_709_164_800))
+        );
     }
 
     #[test]

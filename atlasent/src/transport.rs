@@ -84,7 +84,11 @@ impl Transport {
         });
         let urls = match urls {
             [Ok(a), Ok(b), Ok(c), Ok(d)] => [a, b, c, d],
-            _ => return Err(Error::config("the base URL does not form valid endpoint URLs")),
+            _ => {
+                return Err(Error::config(
+                    "the base URL does not form valid endpoint URLs",
+                ))
+            }
         };
         Ok(Self { http, config, urls })
     }

@@ -169,8 +169,10 @@ pub trait ReplyBody: serde::de::DeserializeOwned {
 }
 
 impl ReplyBody for EvaluateResponse {
-    const REQUIRED: &'static [(&'static str, FieldKind)] =
-        &[("permitted", FieldKind::Bool), ("decision_id", FieldKind::String)];
+    const REQUIRED: &'static [(&'static str, FieldKind)] = &[
+        ("permitted", FieldKind::Bool),
+        ("decision_id", FieldKind::String),
+    ];
 }
 
 impl ReplyBody for VerifyResponse {
@@ -178,8 +180,10 @@ impl ReplyBody for VerifyResponse {
 }
 
 impl ReplyBody for RevokeResponse {
-    const REQUIRED: &'static [(&'static str, FieldKind)] =
-        &[("revoked", FieldKind::Bool), ("decision_id", FieldKind::String)];
+    const REQUIRED: &'static [(&'static str, FieldKind)] = &[
+        ("revoked", FieldKind::Bool),
+        ("decision_id", FieldKind::String),
+    ];
 }
 
 impl ReplyBody for ApiKeySelfResponse {

@@ -33,7 +33,11 @@ fn evaluate(mode: Mode, url: &str, key: &str, input: &Value) -> Result<Value, Er
     let result = match mode {
         Mode::Async => {
             let client = support::client(url);
-            let client = if key == TEST_KEY { client } else { rebuild(url, key) };
+            let client = if key == TEST_KEY {
+                client
+            } else {
+                rebuild(url, key)
+            };
             support::rt().block_on(async {
                 match context {
                     Some(ctx) => client.evaluate(agent, action, ctx).await,
@@ -62,7 +66,9 @@ fn verify(mode: Mode, url: &str, input: &Value) -> Result<Value, Error> {
             let client = support::client(url);
             support::rt().block_on(client.verify(permit_id, agent, action, &context))?
         }
-        Mode::Blocking => blocking_client(url, TEST_KEY).verify(permit_id, agent, action, &context)?,
+        Mode::Blocking => {
+            blocking_client(url, TEST_KEY).verify(permit_id, agent, action, &context)?
+        }
     };
     Ok(serde_json::to_value(result).expect("serializable"))
 }
@@ -92,7 +98,11 @@ fn assert_wire(request: &Recorded, path: &str, vector: &Value) {
     let name = str_field(vector, "name");
     assert_eq!(request.method, "POST", "{name}");
     assert_eq!(request.path, path, "{name}");
-    assert_eq!(request.json(), vector["wire_request"], "{name}: wire request");
+    assert_eq!(
+        request.json(),
+        vector["wire_request"],
+        "{name}: wire request"
+    );
     assert_required_headers(request, str_field(vector, "api_key"));
 }
 
@@ -126,13 +136,20 @@ fn assert_sdk_error(err: &Error, expected: &Value, name: &str) {
         "{name}: code of {err}"
     );
     if let Some(needle) = expected.get("message_contains").and_then(Value::as_str) {
-        assert!(err.to_string().contains(needle), "{name}: {err} lacks {needle:?}");
+        assert!(
+            err.to_string().contains(needle),
+            "{name}: {err} lacks {needle:?}"
+        );
     }
     if let Some(status) = expected.get("status").and_then(Value::as_u64) {
         assert_eq!(err.status(), Some(status as u16), "{name}: status");
     }
     if let Some(seconds) = expected.get("retry_after_seconds").and_then(Value::as_u64) {
-        assert_eq!(err.retry_after(), Some(Duration::from_secs(seconds)), "{name}");
+        assert_eq!(
+            err.retry_after(),
+            Some(Duration::from_secs(seconds)),
+            "{name}"
+        );
     }
 }
 
@@ -146,7 +163,12 @@ fn evaluate_vectors_match_the_wire_and_the_output() {
             let name = str_field(vector, "name");
             let response = vector["wire_response"].clone();
             let server = FaultServer::always(Reply::json(200, &response));
-            let outcome = evaluate(mode, &server.url(), str_field(vector, "api_key"), &vector["sdk_input"]);
+            let outcome = evaluate(
+                mode,
+                &server.url(),
+                str_field(vector, "api_key"),
+                &vector["sdk_input"],
+            );
             let requests = server.requests();
             assert_eq!(requests.len(), 1, "{name} ({mode:?}): one request");
             assert_wire(&requests[0], "/v1-evaluate", vector);
@@ -229,7 +251,10 @@ fn error_vectors_map_to_the_contract_codes_on_every_endpoint() {
                 if let Some(server) = server {
                     let requests = server.requests();
                     assert!(!requests.is_empty());
-                    let ids: HashSet<_> = requests.iter().filter_map(|r| r.header("x-request-id")).collect();
+                    let ids: HashSet<_> = requests
+                        .iter()
+                        .filter_map(|r| r.header("x-request-id"))
+                        .collect();
                     assert_eq!(ids.len(), 1, "{name}: retries reuse the request id");
                     assert_eq!(err.request_id(), ids.into_iter().next(), "{name}");
                 }
@@ -271,7 +296,10 @@ fn call_failing(mode: Mode, url: &str, endpoint: &str) -> Result<(), Error> {
             support::rt().block_on(async {
                 match endpoint {
                     "evaluate" => client.evaluate("agent-1", "act", &ctx).await.map(drop),
-                    "verify" => client.verify("dec_1", "agent-1", "act", &ctx).await.map(drop),
+                    "verify" => client
+                        .verify("dec_1", "agent-1", "act", &ctx)
+                        .await
+                        .map(drop),
                     _ => client.protect("agent-1", "act", &ctx).await.map(drop),
                 }
             })
@@ -304,7 +332,10 @@ fn every_request_carries_a_fresh_request_id() {
     });
     let requests = server.requests();
     assert_eq!(requests.len(), 6);
-    let ids: HashSet<_> = requests.iter().filter_map(|r| r.header("x-request-id")).collect();
+    let ids: HashSet<_> = requests
+        .iter()
+        .filter_map(|r| r.header("x-request-id"))
+        .collect();
     assert_eq!(ids.len(), 6, "unique per request");
     for request in &requests {
         assert_required_headers(request, TEST_KEY);

@@ -89,7 +89,11 @@ fn assert_one_request_id(requests: &[Recorded], path: &str) {
         .filter(|r| r.path == path)
         .filter_map(|r| r.header("x-request-id"))
         .collect();
-    assert_eq!(ids.len(), 1, "every attempt of one call has the same X-Request-ID");
+    assert_eq!(
+        ids.len(),
+        1,
+        "every attempt of one call has the same X-Request-ID"
+    );
 }
 
 fn attempts_of(err: &Error) -> u32 {
@@ -165,7 +169,10 @@ fn a_503_then_success_is_retried_with_the_same_request_id() {
     assert_eq!(attempts(&requests, "/v1-evaluate"), 2);
     assert_eq!(attempts(&requests, "/v1-verify-permit"), 1);
     assert_one_request_id(&requests, "/v1-evaluate");
-    assert_eq!(requests[0].body, requests[1].body, "the retry resends the same body");
+    assert_eq!(
+        requests[0].body, requests[1].body,
+        "the retry resends the same body"
+    );
 }
 
 #[test]
@@ -188,7 +195,10 @@ fn a_429_with_an_http_date_retry_after() {
     let err = expect_err(protect(&server.url()));
     assert_eq!(err.code(), Some(ErrorCode::RateLimited));
     let wait = err.retry_after().expect("retry_after parsed");
-    assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120), "{wait:?}");
+    assert!(
+        wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+        "{wait:?}"
+    );
 }
 
 #[test]
@@ -199,7 +209,10 @@ fn http_401_403_422_are_not_retried() {
         (422, ErrorCode::BadRequest),
         (400, ErrorCode::BadRequest),
     ] {
-        let server = FaultServer::always(Reply::json(status, &json!({ "message": format!("nope {status}") })));
+        let server = FaultServer::always(Reply::json(
+            status,
+            &json!({ "message": format!("nope {status}") }),
+        ));
         let err = expect_err(protect(&server.url()));
         assert_eq!(err.code(), Some(code), "{status}");
         assert_eq!(err.status(), Some(status));
@@ -221,22 +234,61 @@ fn a_redirect_is_not_followed() {
 #[test]
 fn malformed_evaluate_replies_are_bad_response_never_a_decision() {
     let cases: Vec<(&str, Reply, &str)> = vec![
-        ("not json", Reply::text(200, "<html>gateway</html>"), "not valid JSON"),
-        ("truncated json", Reply::text(200, r#"{"permitted": true, "decision_id": "de"#), "not valid JSON"),
-        ("permitted as a string", Reply::json(200, &json!({ "permitted": "true", "decision_id": "d" })), "permitted"),
-        ("permitted as a number", Reply::json(200, &json!({ "permitted": 1, "decision_id": "d" })), "permitted"),
-        ("missing decision_id", Reply::json(200, &json!({ "permitted": true })), "decision_id"),
-        ("empty decision_id", Reply::json(200, &json!({ "permitted": true, "decision_id": "" })), "decision_id"),
-        ("null permitted", Reply::json(200, &json!({ "permitted": null, "decision_id": "d" })), "permitted"),
-        ("array body", Reply::json(200, &json!([true])), "v1-evaluate"),
+        (
+            "not json",
+            Reply::text(200, "<html>gateway</html>"),
+            "not valid JSON",
+        ),
+        (
+            "truncated json",
+            Reply::text(200, r#"{"permitted": true, "decision_id": "de"#),
+            "not valid JSON",
+        ),
+        (
+            "permitted as a string",
+            Reply::json(200, &json!({ "permitted": "true", "decision_id": "d" })),
+            "permitted",
+        ),
+        (
+            "permitted as a number",
+            Reply::json(200, &json!({ "permitted": 1, "decision_id": "d" })),
+            "permitted",
+        ),
+        (
+            "missing decision_id",
+            Reply::json(200, &json!({ "permitted": true })),
+            "decision_id",
+        ),
+        (
+            "empty decision_id",
+            Reply::json(200, &json!({ "permitted": true, "decision_id": "" })),
+            "decision_id",
+        ),
+        (
+            "null permitted",
+            Reply::json(200, &json!({ "permitted": null, "decision_id": "d" })),
+            "permitted",
+        ),
+        (
+            "array body",
+            Reply::json(200, &json!([true])),
+            "v1-evaluate",
+        ),
         ("empty body", Reply::text(200, ""), "not valid JSON"),
     ];
     for (name, reply, needle) in cases {
         let server = FaultServer::always(reply);
         let err = expect_err(protect(&server.url()));
         assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{name}: {err}");
-        assert!(err.to_string().contains(needle), "{name}: {err} lacks {needle}");
-        assert_eq!(server.request_count(), 1, "{name}: malformed replies are not retried");
+        assert!(
+            err.to_string().contains(needle),
+            "{name}: {err} lacks {needle}"
+        );
+        assert_eq!(
+            server.request_count(),
+            1,
+            "{name}: malformed replies are not retried"
+        );
     }
 }
 
@@ -272,7 +324,7 @@ fn a_policy_deny_is_a_denial_with_its_details() {
                 }),
             )
         },
-        || verified(),
+        verified,
     );
     let denial = err.denial().expect("a denial");
     assert_eq!(denial.stage(), DenialStage::Policy);
@@ -281,28 +333,43 @@ fn a_policy_deny_is_a_denial_with_its_details() {
     assert_eq!(denial.evaluation_id(), "dec_deny_1");
     assert_eq!(denial.audit_hash(), "audit_deny_1");
     assert_eq!(denial.request_id(), requests[0].header("x-request-id"));
-    assert_eq!(attempts(&requests, "/v1-verify-permit"), 0, "nothing to verify");
+    assert_eq!(
+        attempts(&requests, "/v1-verify-permit"),
+        0,
+        "nothing to verify"
+    );
 }
 
 #[test]
 fn an_allow_whose_permit_fails_verification_is_a_denial() {
     for outcome in ["expired", "consumed", "revoked", "mismatch"] {
-        let (err, requests) = protect_against(
-            || allow(),
-            move || {
-                Reply::json(200, &json!({ "verified": false, "outcome": outcome, "permit_hash": "" }))
-            },
-        );
+        let (err, requests) = protect_against(allow, move || {
+            Reply::json(
+                200,
+                &json!({ "verified": false, "outcome": outcome, "permit_hash": "" }),
+            )
+        });
         let denial = err.denial().expect("a denial");
         assert_eq!(denial.stage(), DenialStage::Verification);
         assert_eq!(denial.outcome(), Some(outcome));
-        assert_eq!(denial.reason(), format!("Permit failed verification ({outcome})"));
+        assert_eq!(
+            denial.reason(),
+            format!("Permit failed verification ({outcome})")
+        );
         assert_eq!(denial.evaluation_id(), "dec_allow_1");
         assert_eq!(denial.audit_hash(), "audit_1");
         assert_eq!(attempts(&requests, "/v1-verify-permit"), 1);
         // Verification re-states exactly what was evaluated.
-        let eval = requests.iter().find(|r| r.path == "/v1-evaluate").expect("evaluate").json();
-        let verify = requests.iter().find(|r| r.path == "/v1-verify-permit").expect("verify").json();
+        let eval = requests
+            .iter()
+            .find(|r| r.path == "/v1-evaluate")
+            .expect("evaluate")
+            .json();
+        let verify = requests
+            .iter()
+            .find(|r| r.path == "/v1-verify-permit")
+            .expect("verify")
+            .json();
         assert_eq!(verify["decision_id"], "dec_allow_1");
         for field in ["agent", "action", "context"] {
             assert_eq!(verify[field], eval[field], "{field}");
@@ -312,7 +379,7 @@ fn an_allow_whose_permit_fails_verification_is_a_denial() {
 
 #[test]
 fn a_verify_5xx_after_an_allow_fails_after_retries() {
-    let (err, requests) = protect_against(|| allow(), || Reply::text(500, "db down"));
+    let (err, requests) = protect_against(allow, || Reply::text(500, "db down"));
     assert_eq!(err.code(), Some(ErrorCode::ServerError));
     assert_eq!(attempts(&requests, "/v1-evaluate"), 1);
     assert_eq!(attempts(&requests, "/v1-verify-permit"), ATTEMPTS);
@@ -321,9 +388,12 @@ fn a_verify_5xx_after_an_allow_fails_after_retries() {
 
 #[test]
 fn a_malformed_verify_reply_is_bad_response() {
-    for body in [json!({ "verified": "true" }), json!({ "outcome": "verified" })] {
+    for body in [
+        json!({ "verified": "true" }),
+        json!({ "outcome": "verified" }),
+    ] {
         let reply = Reply::json(200, &body);
-        let (err, _) = protect_against(|| allow(), move || reply.clone());
+        let (err, _) = protect_against(allow, move || reply.clone());
         assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{body}");
         assert!(err.to_string().contains("verified"), "{err}");
     }
@@ -340,10 +410,20 @@ fn gate_fails_and_authorize_reports_not_permitted_when_verification_fails() {
     });
     let client = client_for(&server.url());
     let rt = support::rt();
-    let err = rt.block_on(client.gate("agent-1", "deploy", &())).expect_err("gate fails");
-    assert_eq!(err.denial().map(|d| d.stage()), Some(DenialStage::Verification));
-    let result = rt.block_on(client.authorize("agent-1", "deploy", &())).expect("as data");
-    assert!(!result.permitted, "Python 1.4.1 says true here; we must not");
+    let err = rt
+        .block_on(client.gate("agent-1", "deploy", &()))
+        .expect_err("gate fails");
+    assert_eq!(
+        err.denial().map(|d| d.stage()),
+        Some(DenialStage::Verification)
+    );
+    let result = rt
+        .block_on(client.authorize("agent-1", "deploy", &()))
+        .expect("as data");
+    assert!(
+        !result.permitted,
+        "Python 1.4.1 says true here; we must not"
+    );
     assert!(!result.verified);
     assert_eq!(result.outcome, "consumed");
     assert_eq!(result.reason, "Permit failed verification (consumed)");
@@ -357,10 +437,17 @@ fn authorize_and_evaluate_return_a_deny_as_data() {
     ));
     let client = client_for(&server.url());
     let rt = support::rt();
-    let result = rt.block_on(client.authorize("agent-1", "deploy", &())).expect("data");
+    let result = rt
+        .block_on(client.authorize("agent-1", "deploy", &()))
+        .expect("data");
     assert!(!result.permitted && !result.verified);
-    assert_eq!((result.permit_id.as_str(), result.reason.as_str()), ("dec_9", "no"));
-    let evaluation = rt.block_on(client.evaluate("agent-1", "deploy", &())).expect("data");
+    assert_eq!(
+        (result.permit_id.as_str(), result.reason.as_str()),
+        ("dec_9", "no")
+    );
+    let evaluation = rt
+        .block_on(client.evaluate("agent-1", "deploy", &()))
+        .expect("data");
     assert!(!evaluation.permitted);
     assert_eq!(evaluation.decision, atlasent::Decision::Deny);
     assert_eq!(server.request_count(), 2, "no verify for a deny");
@@ -369,14 +456,20 @@ fn authorize_and_evaluate_return_a_deny_as_data() {
 #[test]
 fn rate_limit_headers_are_parsed_onto_results() {
     let server = FaultServer::start(|req, _| {
-        let reply = if req.path == "/v1-evaluate" { allow() } else { verified() };
+        let reply = if req.path == "/v1-evaluate" {
+            allow()
+        } else {
+            verified()
+        };
         reply
             .with_header("X-RateLimit-Limit", "600")
             .with_header("X-RateLimit-Remaining", "599")
             .with_header("X-RateLimit-Reset", "1776420060")
     });
     let client = client_for(&server.url());
-    let gate = support::rt().block_on(client.gate("agent-1", "deploy", &())).expect("gate");
+    let gate = support::rt()
+        .block_on(client.gate("agent-1", "deploy", &()))
+        .expect("gate");
     let rl = gate.evaluation.rate_limit.expect("rate limit");
     assert_eq!((rl.limit, rl.remaining), (600, 599));
     assert_eq!(
@@ -393,11 +486,26 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
     let rt = support::rt();
     let long = "a".repeat(257);
     let cases: Vec<(Result<Permit, Error>, &str)> = vec![
-        (rt.block_on(client.protect("", "deploy", &())), "agent must not be empty"),
-        (rt.block_on(client.protect("a", "", &())), "action must not be empty"),
-        (rt.block_on(client.protect(&long, "deploy", &())), "agent is 257 characters"),
-        (rt.block_on(client.protect("a", &long, &())), "action is 257 characters"),
-        (rt.block_on(client.protect("a", "b", &json!([1, 2]))), "an array"),
+        (
+            rt.block_on(client.protect("", "deploy", &())),
+            "agent must not be empty",
+        ),
+        (
+            rt.block_on(client.protect("a", "", &())),
+            "action must not be empty",
+        ),
+        (
+            rt.block_on(client.protect(&long, "deploy", &())),
+            "agent is 257 characters",
+        ),
+        (
+            rt.block_on(client.protect("a", &long, &())),
+            "action is 257 characters",
+        ),
+        (
+            rt.block_on(client.protect("a", "b", &json!([1, 2]))),
+            "an array",
+        ),
         (rt.block_on(client.protect("a", "b", &"text")), "a string"),
         (rt.block_on(client.protect("a", "b", &42)), "a number"),
     ];
@@ -407,13 +515,24 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
         assert!(err.to_string().contains(needle), "{err} lacks {needle}");
     }
     let exactly_256 = "a".repeat(256);
-    rt.block_on(client.evaluate(&exactly_256, "b", &())).expect("256 characters is allowed");
-    assert_eq!(server.request_count(), 1, "only the valid call reached the server");
+    rt.block_on(client.evaluate(&exactly_256, "b", &()))
+        .expect("256 characters is allowed");
+    assert_eq!(
+        server.request_count(),
+        1,
+        "only the valid call reached the server"
+    );
 }
 
 #[test]
 fn the_permit_carries_what_the_server_issued() {
-    let server = FaultServer::start(|req, _| if req.path == "/v1-evaluate" { allow() } else { verified() });
+    let server = FaultServer::start(|req, _| {
+        if req.path == "/v1-evaluate" {
+            allow()
+        } else {
+            verified()
+        }
+    });
     let permit = protect(&server.url()).expect("permit");
     assert_eq!(permit.permit_id(), "dec_allow_1");
     assert_eq!(permit.permit_hash(), "permit_hash_1");
@@ -422,7 +541,10 @@ fn the_permit_carries_what_the_server_issued() {
     assert_eq!(permit.timestamp(), "2026-04-17T10:00:01Z");
     assert_eq!(permit.agent(), "agent-1");
     assert_eq!(permit.action(), "deploy");
-    assert_eq!(permit.to_string(), "permit dec_allow_1 for agent-1 to deploy");
+    assert_eq!(
+        permit.to_string(),
+        "permit dec_allow_1 for agent-1 to deploy"
+    );
 }
 
 #[test]
@@ -444,7 +566,10 @@ fn key_self_and_revoke_speak_their_endpoints() {
     let client = client_for(&server.url());
     let rt = support::rt();
     let me = rt.block_on(client.key_self()).expect("key self");
-    assert_eq!((me.key_id.as_str(), me.rate_limit_per_minute), ("key_1", 600));
+    assert_eq!(
+        (me.key_id.as_str(), me.rate_limit_per_minute),
+        ("key_1", 600)
+    );
     let revoked = rt
         .block_on(client.revoke_permit("dec_1", Some("rotated")))
         .expect("revoke");

@@ -26,7 +26,9 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -103,10 +105,14 @@ impl FaultServer {
                 .expect("runtime");
             rt.block_on(async move {
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
                 let accept = async {
                     loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
                         let script = Arc::clone(&script);
                         let rec = Arc::clone(&rec);
                         tokio::spawn(async move {
@@ -202,7 +208,9 @@ async fn serve(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
             );
             stream.write_all(head.as_bytes()).await?;
-            stream.write_all(&b"{\"permitted\": true, \"decision_id\": \"x\"".repeat(4)[..sent]).await?;
+            stream
+                .write_all(&b"{\"permitted\": true, \"decision_id\": \"x\"".repeat(4)[..sent])
+                .await?;
             stream.flush().await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
             // Linger 0 turns the close into a TCP RST.
