@@ -95,6 +95,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod client;
 mod config;
 mod error;

@@ -1,0 +1,673 @@
+//! The HTTP surface: the v1 endpoints over axum. Authentication, rate limits,
+//! body limits and request validation live here; decisions, permits and the
+//! audit log live in the [`Engine`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use crate::clock;
+use crate::engine::{Caller, Engine, EngineError, EventFilter};
+use crate::keys::{ApiKeyInfo, ApiKeys};
+
+/// The longest agent or action accepted (characters), as the contract says.
+pub(crate) const MAX_NAME_CHARS: usize = 256;
+/// The longest revocation reason accepted (characters).
+pub(crate) const MAX_REASON_CHARS: usize = 1024;
+/// The largest page of `GET /v1-audit/events`.
+pub(crate) const MAX_PAGE: u32 = 500;
+/// The default page size of `GET /v1-audit/events`.
+pub(crate) const DEFAULT_PAGE: u32 = 50;
+
+/// Shared state of the handlers.
+pub(crate) struct AppState {
+    pub(crate) engine: Engine,
+    pub(crate) keys: ApiKeys,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) max_body_bytes: usize,
+}
+
+/// The router with every endpoint.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1-evaluate", post(evaluate))
+        .route("/v1-verify-permit", post(verify))
+        .route("/v1-revoke-permit", post(revoke))
+        .route("/v1-api-key-self", get(key_self))
+        .route("/v1-audit/events", get(audit_events))
+        .route("/v1-audit/exports", post(audit_export))
+        .route("/v1-signing-keys", get(signing_keys))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Per-key fixed one-minute windows.
+pub(crate) struct RateLimiter {
+    per_minute: u32,
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RateState {
+    limit: u32,
+    remaining: u32,
+    /// Unix seconds when the window resets.
+    reset: i64,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Count one request of `key_id`; `Err` when over the limit.
+    fn hit(&self, key_id: &str) -> Result<RateState, RateState> {
+        let now = clock::now_ms() / 1000;
+        let window = now - now.rem_euclid(60);
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = windows.entry(key_id.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        let state = |used: u32| RateState {
+            limit: self.per_minute,
+            remaining: self.per_minute.saturating_sub(used),
+            reset: window + 60,
+        };
+        if entry.1 >= self.per_minute {
+            return Err(state(entry.1));
+        }
+        entry.1 += 1;
+        Ok(state(entry.1))
+    }
+}
+
+/// An error reply in the contract's shape.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    request_id: String,
+    rate: Option<RateState>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        request_id: &str,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            request_id: request_id.to_owned(),
+            rate: None,
+        }
+    }
+
+    fn invalid(message: impl Into<String>, request_id: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            message,
+            request_id,
+        )
+    }
+
+    fn engine(e: EngineError, request_id: &str) -> Self {
+        tracing::error!(error = %e, request_id, "engine failure");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "the decision could not be recorded; nothing was decided",
+            request_id,
+        )
+    }
+}
+
+fn rate_headers(headers: &mut HeaderMap, rate: RateState) {
+    for (name, value) in [
+        ("x-ratelimit-limit", rate.limit.to_string()),
+        ("x-ratelimit-remaining", rate.remaining.to_string()),
+        ("x-ratelimit-reset", rate.reset.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
+fn request_id_header(headers: &mut HeaderMap, request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-request-id", v);
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            json!({ "message": self.message, "code": self.code, "request_id": self.request_id });
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        request_id_header(headers, &self.request_id);
+        if let Some(rate) = self.rate {
+            rate_headers(headers, rate);
+            if self.status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = (rate.reset - clock::now_ms() / 1000).max(1);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(wait as u64));
+            }
+        }
+        response
+    }
+}
+
+/// A successful JSON reply with the request id and rate-limit headers.
+fn ok(ctx: &Ctx, body: String) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    request_id_header(response.headers_mut(), &ctx.request_id);
+    rate_headers(response.headers_mut(), ctx.rate);
+    response
+}
+
+/// An authenticated, rate-limited request.
+struct Ctx {
+    request_id: String,
+    key: ApiKeyInfo,
+    rate: RateState,
+}
+
+impl Ctx {
+    fn caller(&self) -> Caller {
+        Caller {
+            key_id: self.key.key_id.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// The client's `X-Request-ID` when it is sane, else a fresh one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut b = [0u8; 16];
+            getrandom::fill(&mut b).expect("the OS random generator is available");
+            atlasent::audit::hex(&b)
+        })
+}
+
+/// Authenticate by `Authorization: Bearer` and/or the body's `api_key`
+/// (which must agree when both are present), then count the request.
+fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    body_key: Option<&str>,
+    request_id: String,
+) -> Result<Ctx, ApiError> {
+    let unauthorized = |message: &str| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            message,
+            &request_id,
+        )
+    };
+    let header_key = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let text = v
+                .to_str()
+                .map_err(|_| unauthorized("the Authorization header is not valid text"))?;
+            let key = text
+                .strip_prefix("Bearer ")
+                .or_else(|| text.strip_prefix("bearer "))
+                .ok_or_else(|| {
+                    unauthorized("the Authorization header must be `Bearer <api key>`")
+                })?;
+            Some(key.trim())
+        }
+    };
+    let key = match (header_key, body_key) {
+        (Some(h), Some(b)) if h != b => {
+            return Err(unauthorized(
+                "the Authorization header and the body's api_key name different keys",
+            ))
+        }
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => {
+            return Err(unauthorized(
+                "missing API key: send `Authorization: Bearer <key>` or `api_key` in the body",
+            ))
+        }
+    };
+    let info = state
+        .keys
+        .find(key)
+        .ok_or_else(|| unauthorized("Invalid API key"))?
+        .clone();
+    match state.limiter.hit(&info.key_id) {
+        Ok(rate) => Ok(Ctx {
+            request_id,
+            key: info,
+            rate,
+        }),
+        Err(rate) => {
+            let mut err = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("rate limit of {} requests per minute exceeded", rate.limit),
+                &request_id,
+            );
+            err.rate = Some(rate);
+            Err(err)
+        }
+    }
+}
+
+/// Read a body up to the limit and parse it as a JSON object.
+async fn json_object(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    let limit = state.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "bad_request",
+            format!("request body is larger than {limit} bytes"),
+            request_id,
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("request body is not valid JSON: {e}"),
+            request_id,
+        )
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(ApiError::invalid(
+            format!("request body must be a JSON object, got {}", kind(&other)),
+            request_id,
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Field-by-field validation of a request body with precise messages.
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    request_id: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    fn new(
+        map: &'a Map<String, Value>,
+        allowed: &[&str],
+        request_id: &'a str,
+    ) -> Result<Self, ApiError> {
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::invalid(
+                format!("unknown field `{unknown}`; expected {}", allowed.join(", ")),
+                request_id,
+            ));
+        }
+        Ok(Self { map, request_id })
+    }
+
+    fn string(
+        &self,
+        name: &str,
+        required: bool,
+        min: usize,
+        max: usize,
+    ) -> Result<Option<&'a str>, ApiError> {
+        match self.map.get(name) {
+            None if required => Err(ApiError::invalid(
+                format!("missing required field `{name}`"),
+                self.request_id,
+            )),
+            None => Ok(None),
+            Some(Value::String(s)) => {
+                let chars = s.chars().count();
+                if chars < min || chars > max {
+                    let range = if min == 0 {
+                        format!("at most {max}")
+                    } else {
+                        format!("{min} to {max}")
+                    };
+                    return Err(ApiError::invalid(
+                        format!("`{name}` must be {range} characters, got {chars}"),
+                        self.request_id,
+                    ));
+                }
+                Ok(Some(s))
+            }
+            Some(other) => Err(ApiError::invalid(
+                format!("`{name}` must be a string, got {}", kind(other)),
+                self.request_id,
+            )),
+        }
+    }
+
+    fn object(&self, name: &str) -> Result<&'a Map<String, Value>, ApiError> {
+        match self.map.get(name) {
+            None => Err(ApiError::invalid(
+                format!("missing required field `{name}`"),
+                self.request_id,
+            )),
+            Some(Value::Object(o)) => Ok(o),
+            Some(other) => Err(ApiError::invalid(
+                format!("`{name}` must be a JSON object, got {}", kind(other)),
+                self.request_id,
+            )),
+        }
+    }
+
+    /// The body's `api_key`, which must be a string when present.
+    fn api_key(&self) -> Result<Option<&'a str>, ApiError> {
+        match self.map.get("api_key") {
+            Some(Value::String(s)) => Ok(Some(s)),
+            None => Ok(None),
+            Some(other) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                format!("`api_key` must be a string, got {}", kind(other)),
+                self.request_id,
+            )),
+        }
+    }
+}
+
+async fn evaluate(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let rid = request_id(&headers);
+    let map = json_object(&state, &headers, body, &rid).await?;
+    let fields = Fields::new(&map, &["action", "agent", "context", "api_key"], &rid)?;
+    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let action = fields
+        .string("action", true, 1, MAX_NAME_CHARS)?
+        .unwrap_or_default();
+    let agent = fields
+        .string("agent", true, 1, MAX_NAME_CHARS)?
+        .unwrap_or_default();
+    let context = fields.object("context")?;
+    let reply = state
+        .engine
+        .evaluate(ctx.caller(), agent, action, context)
+        .await
+        .map_err(|e| ApiError::engine(e, &rid))?;
+    Ok(ok(&ctx, reply))
+}
+
+async fn verify(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let rid = request_id(&headers);
+    let map = json_object(&state, &headers, body, &rid).await?;
+    let fields = Fields::new(
+        &map,
+        &["decision_id", "action", "agent", "context", "api_key"],
+        &rid,
+    )?;
+    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let permit_id = fields
+        .string("decision_id", true, 1, MAX_NAME_CHARS)?
+        .unwrap_or_default();
+    let action = fields
+        .string("action", false, 0, MAX_NAME_CHARS)?
+        .unwrap_or_default();
+    let agent = fields
+        .string("agent", false, 0, MAX_NAME_CHARS)?
+        .unwrap_or_default();
+    let empty = Map::new();
+    let context = if map.contains_key("context") {
+        fields.object("context")?
+    } else {
+        &empty
+    };
+    let reply = state
+        .engine
+        .verify(ctx.caller(), permit_id, agent, action, context)
+        .await
+        .map_err(|e| ApiError::engine(e, &rid))?;
+    Ok(ok(&ctx, reply))
+}
+
+async fn revoke(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let rid = request_id(&headers);
+    let map = json_object(&state, &headers, body, &rid).await?;
+    let fields = Fields::new(&map, &["decision_id", "reason", "api_key"], &rid)?;
+    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let permit_id = fields
+        .string("decision_id", true, 1, MAX_NAME_CHARS)?
+        .unwrap_or_default();
+    let reason = fields.string("reason", false, 0, MAX_REASON_CHARS)?;
+    let reply = state
+        .engine
+        .revoke(ctx.caller(), permit_id, reason)
+        .await
+        .map_err(|e| ApiError::engine(e, &rid))?;
+    Ok(ok(&ctx, reply))
+}
+
+async fn key_self(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ctx = authenticate(&state, &headers, None, request_id(&headers))?;
+    let body = json!({
+        "key_id": ctx.key.key_id,
+        "organization_id": state.engine.org_id(),
+        "environment": "local",
+        "scopes": ["evaluate", "verify", "revoke", "audit.read", "audit.export"],
+        "allowed_cidrs": null,
+        "rate_limit_per_minute": state.limiter.per_minute,
+        "client_ip": null,
+        "expires_at": null,
+        "request_id": ctx.request_id,
+    });
+    Ok(ok(&ctx, body.to_string()))
+}
+
+fn event_filter(q: &HashMap<String, String>, rid: &str) -> Result<EventFilter, ApiError> {
+    let time = |name: &str| -> Result<Option<i64>, ApiError> {
+        match q.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => clock::parse_rfc3339_ms(v).map(Some).ok_or_else(|| {
+                ApiError::invalid(
+                    format!("`{name}` must be an RFC 3339 timestamp, got {v:?}"),
+                    rid,
+                )
+            }),
+        }
+    };
+    Ok(EventFilter {
+        types: q
+            .get("types")
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        actor_id: q.get("actor_id").filter(|v| !v.is_empty()).cloned(),
+        from_ms: time("from")?,
+        to_ms: time("to")?,
+    })
+}
+
+async fn audit_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let ctx = authenticate(&state, &headers, None, request_id(&headers))?;
+    let rid = ctx.request_id.clone();
+    if let Some(unknown) = q
+        .keys()
+        .find(|k| !["types", "actor_id", "from", "to", "limit", "cursor"].contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(
+            format!("unknown query parameter `{unknown}`"),
+            &rid,
+        ));
+    }
+    let filter = event_filter(&q, &rid)?;
+    let limit = match q.get("limit") {
+        None => DEFAULT_PAGE,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("`limit` must be an integer from 1 to {MAX_PAGE}, got {v:?}"),
+                    &rid,
+                )
+            })?,
+    };
+    let cursor = match q.get("cursor").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::invalid(
+                format!("`cursor` {v:?} is not a cursor this server issued"),
+                &rid,
+            )
+        })?),
+    };
+    let page = state
+        .engine
+        .events(filter, limit, cursor)
+        .await
+        .map_err(|e| ApiError::engine(e, &rid))?;
+    let body = json!({
+        "events": page.events,
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    });
+    Ok(ok(&ctx, body.to_string()))
+}
+
+async fn audit_export(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let rid = request_id(&headers);
+    let map = json_object(&state, &headers, body, &rid).await?;
+    let fields = Fields::new(&map, &["types", "actor_id", "from", "to", "api_key"], &rid)?;
+    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let mut q = HashMap::new();
+    for name in ["types", "actor_id", "from", "to"] {
+        if let Some(v) = fields.string(name, false, 0, 4096)? {
+            q.insert(name.to_owned(), v.to_owned());
+        }
+    }
+    let filter = event_filter(&q, &rid)?;
+    let bundle = state
+        .engine
+        .export(filter)
+        .await
+        .map_err(|e| ApiError::engine(e, &rid))?;
+    Ok(ok(&ctx, bundle))
+}
+
+async fn signing_keys(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ctx = authenticate(&state, &headers, None, request_id(&headers))?;
+    let signer = state.engine.signer();
+    let body = json!({
+        "keys": [{
+            "key_id": signer.key_id(),
+            "algorithm": "ed25519",
+            "public_key_pem": signer.public_key_pem(),
+            "status": "active",
+        }]
+    });
+    Ok(ok(&ctx, body.to_string()))
+}
+
+async fn health() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
+
+async fn not_found(headers: HeaderMap) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "bad_request",
+        "no such endpoint",
+        &request_id(&headers),
+    )
+}

@@ -1,0 +1,862 @@
+//! AtlaSent policies (`contract/schemas/policy.schema.json`): validation with
+//! JSON paths, compilation (regexes built once, rules indexed by action) and
+//! evaluation.
+//!
+//! Rule combination, which the contract leaves open, is deny-overrides:
+//! within a policy a matching `deny` rule denies; else a matching `allow`
+//! rule whose `require` keys are all present and non-empty allows; else no
+//! rule decided. Across policies any deny wins, then any allow; when no rule
+//! decided anywhere the result is deny, unless every policy's `default` is
+//! `allow`.
+//!
+//! Matchers: a string matcher (`agent`, `action`) is an exact string or one
+//! of `equals`, `in`, `prefix`, `regex` (unanchored search, like JavaScript's
+//! `RegExp.test`). A value matcher (context keys) is an exact scalar or one of
+//! `equals`, `in`, `exists`, `regex` (strings only), `gt`/`gte`/`lt`/`lte`
+//! (numbers only). A key that is absent (or `null`) matches only
+//! `{"exists": false}` and exact `null`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+/// A rule's or policy's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Permit the action.
+    Allow,
+    /// Refuse the action.
+    Deny,
+}
+
+impl Effect {
+    /// `"allow"` or `"deny"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// One problem found in a policy document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintError {
+    /// JSON path of the offending value, e.g. `$.rules[0].effect`.
+    pub path: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for LintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A policy file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("{path}: not valid JSON: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The policy breaks the schema.
+    #[error("{}: {} problem(s):\n{}", path.display(), errors.len(), errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file (or `<inline>`).
+        path: PathBuf,
+        /// Every problem found.
+        errors: Vec<LintError>,
+    },
+    /// Two loaded policies share a `policy_id`.
+    #[error("policy_id {0:?} is defined twice")]
+    Duplicate(String),
+}
+
+#[derive(Debug)]
+enum StrMatcher {
+    Equals(String),
+    In(HashSet<String>),
+    Prefix(String),
+    Regex(Regex),
+}
+
+impl StrMatcher {
+    fn matches(&self, s: &str) -> bool {
+        match self {
+            Self::Equals(v) => v == s,
+            Self::In(set) => set.contains(s),
+            Self::Prefix(p) => s.starts_with(p.as_str()),
+            Self::Regex(re) => re.is_match(s),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ValueMatcher {
+    Equals(Value),
+    In(Vec<Value>),
+    Exists(bool),
+    Regex(Regex),
+    Gt(f64),
+    Gte(f64),
+    Lt(f64),
+    Lte(f64),
+}
+
+fn scalar_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+impl ValueMatcher {
+    fn matches(&self, value: Option<&Value>) -> bool {
+        let present = value.filter(|v| !v.is_null());
+        let number = || present.and_then(Value::as_f64);
+        match self {
+            Self::Exists(want) => present.is_some() == *want,
+            Self::Equals(expected) => scalar_eq(value.unwrap_or(&Value::Null), expected),
+            Self::In(options) => {
+                let v = value.unwrap_or(&Value::Null);
+                options.iter().any(|o| scalar_eq(v, o))
+            }
+            Self::Regex(re) => present
+                .and_then(Value::as_str)
+                .is_some_and(|s| re.is_match(s)),
+            Self::Gt(n) => number().is_some_and(|x| x > *n),
+            Self::Gte(n) => number().is_some_and(|x| x >= *n),
+            Self::Lt(n) => number().is_some_and(|x| x < *n),
+            Self::Lte(n) => number().is_some_and(|x| x <= *n),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Rule {
+    id: String,
+    effect: Effect,
+    agent: Option<StrMatcher>,
+    action: Option<StrMatcher>,
+    context: Vec<(String, ValueMatcher)>,
+    require: Vec<String>,
+}
+
+impl Rule {
+    fn matches(&self, agent: &str, action: &str, context: &Map<String, Value>) -> bool {
+        self.agent.as_ref().is_none_or(|m| m.matches(agent))
+            && self.action.as_ref().is_none_or(|m| m.matches(action))
+            && self
+                .context
+                .iter()
+                .all(|(key, m)| m.matches(context.get(key)))
+    }
+
+    /// The `require` keys that are missing or empty.
+    fn missing<'a>(&'a self, context: &Map<String, Value>) -> Vec<&'a str> {
+        self.require
+            .iter()
+            .filter(|key| match context.get(key.as_str()) {
+                None | Some(Value::Null) => true,
+                Some(Value::String(s)) => s.is_empty(),
+                Some(Value::Array(a)) => a.is_empty(),
+                Some(Value::Object(o)) => o.is_empty(),
+                Some(_) => false,
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// A validated, compiled policy.
+#[derive(Debug)]
+pub struct Policy {
+    id: String,
+    version: String,
+    default: Effect,
+    rules: Vec<Rule>,
+}
+
+impl Policy {
+    /// The `policy_id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The `version`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Validate and compile a policy document; every problem is reported.
+    pub fn from_value(doc: &Value) -> Result<Policy, Vec<LintError>> {
+        let mut lint = Linter::default();
+        let policy = lint.policy(doc);
+        match policy {
+            Some(p) if lint.errors.is_empty() => Ok(p),
+            _ => Err(lint.errors),
+        }
+    }
+
+    /// Read, validate and compile one policy file.
+    pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let doc: Value = serde_json::from_str(&text).map_err(|source| PolicyError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        Policy::from_value(&doc).map_err(|errors| PolicyError::Invalid {
+            path: path.to_owned(),
+            errors,
+        })
+    }
+
+    /// Load a file, or every `*.json` file of a folder (sorted by name).
+    pub fn load(path: &Path) -> Result<Vec<Policy>, PolicyError> {
+        if !path.is_dir() {
+            return Ok(vec![Policy::from_file(path)?]);
+        }
+        let io = |source| PolicyError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+            .collect();
+        files.sort();
+        files.iter().map(|f| Policy::from_file(f)).collect()
+    }
+}
+
+/// Why a decision was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Allow or deny.
+    pub effect: Effect,
+    /// The deciding policy (`None` when no policy is loaded).
+    pub policy_id: Option<String>,
+    /// The deciding rule (`None` for a default).
+    pub rule_id: Option<String>,
+    /// A sentence naming the deciding policy and rule.
+    pub reason: String,
+}
+
+/// The loaded policies, indexed for evaluation.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    policies: Vec<Policy>,
+    /// Rules whose action matcher is exact (`"x"`, `equals`, `in`), by action.
+    by_action: HashMap<String, Vec<(usize, usize)>>,
+    /// Rules that must be checked for every action.
+    any_action: Vec<(usize, usize)>,
+}
+
+impl PolicySet {
+    /// Index a set of compiled policies.
+    pub fn new(policies: Vec<Policy>) -> Result<PolicySet, PolicyError> {
+        let mut seen = HashSet::new();
+        let mut by_action: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut any_action = Vec::new();
+        for (p, policy) in policies.iter().enumerate() {
+            if !seen.insert(policy.id.clone()) {
+                return Err(PolicyError::Duplicate(policy.id.clone()));
+            }
+            for (r, rule) in policy.rules.iter().enumerate() {
+                match &rule.action {
+                    Some(StrMatcher::Equals(a)) => {
+                        by_action.entry(a.clone()).or_default().push((p, r))
+                    }
+                    Some(StrMatcher::In(set)) => {
+                        for a in set {
+                            by_action.entry(a.clone()).or_default().push((p, r));
+                        }
+                    }
+                    _ => any_action.push((p, r)),
+                }
+            }
+        }
+        for list in by_action.values_mut() {
+            list.sort_unstable();
+        }
+        Ok(PolicySet {
+            policies,
+            by_action,
+            any_action,
+        })
+    }
+
+    /// The policies, in load order.
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// Decide `(agent, action, context)`.
+    pub fn evaluate(&self, agent: &str, action: &str, context: &Map<String, Value>) -> Decision {
+        let indexed = self.by_action.get(action).map(Vec::as_slice).unwrap_or(&[]);
+        let mut candidates: Vec<(usize, usize)> =
+            indexed.iter().chain(&self.any_action).copied().collect();
+        candidates.sort_unstable();
+
+        let mut allow: Option<(usize, usize)> = None;
+        let mut unmet: Vec<String> = Vec::new();
+        for &(p, r) in &candidates {
+            let rule = &self.policies[p].rules[r];
+            if !rule.matches(agent, action, context) {
+                continue;
+            }
+            match rule.effect {
+                Effect::Deny => {
+                    let policy = &self.policies[p];
+                    return Decision {
+                        effect: Effect::Deny,
+                        policy_id: Some(policy.id.clone()),
+                        rule_id: Some(rule.id.clone()),
+                        reason: format!("denied by policy {} rule {}", policy.id, rule.id),
+                    };
+                }
+                Effect::Allow => {
+                    let missing = rule.missing(context);
+                    if missing.is_empty() {
+                        allow.get_or_insert((p, r));
+                    } else {
+                        unmet.push(format!(
+                            "rule {} of policy {} requires context {}",
+                            rule.id,
+                            self.policies[p].id,
+                            missing.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some((p, r)) = allow {
+            let (policy, rule) = (&self.policies[p], &self.policies[p].rules[r]);
+            return Decision {
+                effect: Effect::Allow,
+                policy_id: Some(policy.id.clone()),
+                rule_id: Some(rule.id.clone()),
+                reason: format!("allowed by policy {} rule {}", policy.id, rule.id),
+            };
+        }
+        let all_allow =
+            !self.policies.is_empty() && self.policies.iter().all(|p| p.default == Effect::Allow);
+        let effect = if all_allow {
+            Effect::Allow
+        } else {
+            Effect::Deny
+        };
+        let policy_id = match self.policies.as_slice() {
+            [only] => Some(only.id.clone()),
+            _ => None,
+        };
+        let mut reason = match (&policy_id, effect) {
+            (_, Effect::Allow) => "no rule matched; allowed by default".to_owned(),
+            (Some(id), Effect::Deny) => {
+                format!("no rule matched; denied by default of policy {id}")
+            }
+            (None, Effect::Deny) if self.policies.is_empty() => {
+                "no policy is loaded; denied by default".to_owned()
+            }
+            (None, Effect::Deny) => "no rule matched; denied by default".to_owned(),
+        };
+        if !unmet.is_empty() {
+            reason.push_str(" (");
+            reason.push_str(&unmet.join("; "));
+            reason.push(')');
+        }
+        Decision {
+            effect,
+            policy_id,
+            rule_id: None,
+            reason,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Validation: a hand-written walk of the policy schema, so that every error
+// names its JSON path and says what was expected.
+
+#[derive(Default)]
+struct Linter {
+    errors: Vec<LintError>,
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+fn is_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn is_semver(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_scalar(v: &Value) -> bool {
+    !matches!(v, Value::Array(_) | Value::Object(_))
+}
+
+impl Linter {
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        self.errors.push(LintError {
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn object<'v>(
+        &mut self,
+        path: &str,
+        v: &'v Value,
+        allowed: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
+        let Some(obj) = v.as_object() else {
+            self.error(path, format!("must be an object, got {}", describe(v)));
+            return None;
+        };
+        for key in obj.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.error(
+                    &format!("{path}.{key}"),
+                    format!("unknown field; allowed fields are {}", allowed.join(", ")),
+                );
+            }
+        }
+        Some(obj)
+    }
+
+    fn string<'v>(&mut self, path: &str, v: &'v Value) -> Option<&'v str> {
+        let s = v.as_str();
+        if s.is_none() {
+            self.error(path, format!("must be a string, got {}", describe(v)));
+        }
+        s
+    }
+
+    fn regex(&mut self, path: &str, v: &Value) -> Option<Regex> {
+        let pattern = self.string(path, v)?;
+        if pattern.is_empty() {
+            self.error(path, "must not be empty");
+            return None;
+        }
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+        {
+            Ok(re) => Some(re),
+            Err(e) => {
+                self.error(path, format!("is not a valid regular expression: {e}"));
+                None
+            }
+        }
+    }
+
+    fn effect(&mut self, path: &str, v: &Value) -> Option<Effect> {
+        match v.as_str() {
+            Some("allow") => Some(Effect::Allow),
+            Some("deny") => Some(Effect::Deny),
+            _ => {
+                self.error(
+                    path,
+                    format!("must be \"allow\" or \"deny\", got {}", describe(v)),
+                );
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, path: &str, v: &Value, min_items: usize) -> Option<Vec<String>> {
+        let Some(items) = v.as_array() else {
+            self.error(path, format!("must be an array, got {}", describe(v)));
+            return None;
+        };
+        if items.len() < min_items {
+            self.error(path, format!("must have at least {min_items} item(s)"));
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut seen = HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            match item.as_str() {
+                Some("") => self.error(&p, "must not be empty"),
+                Some(s) if !seen.insert(s) => self.error(&p, format!("duplicate item {s:?}")),
+                Some(s) => out.push(s.to_owned()),
+                None => self.error(&p, format!("must be a string, got {}", describe(item))),
+            }
+        }
+        Some(out)
+    }
+
+    /// Exactly one operator of a matcher object.
+    fn single_operator<'v>(
+        &mut self,
+        path: &str,
+        obj: &'v Map<String, Value>,
+    ) -> Option<(&'v str, &'v Value)> {
+        if obj.len() != 1 {
+            self.error(
+                path,
+                format!("must have exactly one operator, has {}", obj.len()),
+            );
+            return None;
+        }
+        obj.iter().next().map(|(k, v)| (k.as_str(), v))
+    }
+
+    fn str_matcher(&mut self, path: &str, v: &Value) -> Option<StrMatcher> {
+        if let Some(s) = v.as_str() {
+            return Some(StrMatcher::Equals(s.to_owned()));
+        }
+        let obj = self.object(path, v, &["equals", "in", "prefix", "regex"])?;
+        let (op, arg) = self.single_operator(path, obj)?;
+        let p = format!("{path}.{op}");
+        match op {
+            "equals" => self
+                .string(&p, arg)
+                .map(|s| StrMatcher::Equals(s.to_owned())),
+            "in" => self
+                .string_list(&p, arg, 1)
+                .map(|l| StrMatcher::In(l.into_iter().collect())),
+            "prefix" => match self.string(&p, arg) {
+                Some("") => {
+                    self.error(&p, "must not be empty");
+                    None
+                }
+                s => s.map(|s| StrMatcher::Prefix(s.to_owned())),
+            },
+            "regex" => self.regex(&p, arg).map(StrMatcher::Regex),
+            _ => None,
+        }
+    }
+
+    fn value_matcher(&mut self, path: &str, v: &Value) -> Option<ValueMatcher> {
+        if is_scalar(v) {
+            return Some(ValueMatcher::Equals(v.clone()));
+        }
+        let obj = self.object(
+            path,
+            v,
+            &["equals", "in", "exists", "regex", "gt", "gte", "lt", "lte"],
+        )?;
+        let (op, arg) = self.single_operator(path, obj)?;
+        let p = format!("{path}.{op}");
+        let number = |this: &mut Self| {
+            let n = arg.as_f64();
+            if n.is_none() {
+                this.error(&p, format!("must be a number, got {}", describe(arg)));
+            }
+            n
+        };
+        match op {
+            "equals" if is_scalar(arg) => Some(ValueMatcher::Equals(arg.clone())),
+            "equals" => {
+                self.error(
+                    &p,
+                    format!(
+                        "must be a string, number, boolean or null, got {}",
+                        describe(arg)
+                    ),
+                );
+                None
+            }
+            "in" => {
+                let Some(items) = arg.as_array() else {
+                    self.error(&p, format!("must be an array, got {}", describe(arg)));
+                    return None;
+                };
+                if items.is_empty() {
+                    self.error(&p, "must have at least 1 item(s)");
+                }
+                for (i, item) in items.iter().enumerate() {
+                    if !is_scalar(item) {
+                        self.error(
+                            &format!("{p}[{i}]"),
+                            format!("must be a scalar, got {}", describe(item)),
+                        );
+                    } else if items[..i].contains(item) {
+                        self.error(&format!("{p}[{i}]"), "duplicate item");
+                    }
+                }
+                Some(ValueMatcher::In(items.clone()))
+            }
+            "exists" => match arg.as_bool() {
+                Some(b) => Some(ValueMatcher::Exists(b)),
+                None => {
+                    self.error(&p, format!("must be a boolean, got {}", describe(arg)));
+                    None
+                }
+            },
+            "regex" => self.regex(&p, arg).map(ValueMatcher::Regex),
+            "gt" => number(self).map(ValueMatcher::Gt),
+            "gte" => number(self).map(ValueMatcher::Gte),
+            "lt" => number(self).map(ValueMatcher::Lt),
+            "lte" => number(self).map(ValueMatcher::Lte),
+            _ => None,
+        }
+    }
+
+    fn rule(&mut self, path: &str, v: &Value, ids: &mut HashSet<String>) -> Option<Rule> {
+        let obj = self.object(
+            path,
+            v,
+            &[
+                "id",
+                "description",
+                "effect",
+                "match",
+                "require",
+                "obligations",
+            ],
+        )?;
+        for required in ["id", "effect", "match"] {
+            if !obj.contains_key(required) {
+                self.error(path, format!("missing required field `{required}`"));
+            }
+        }
+        let id = obj.get("id").and_then(|v| {
+            let p = format!("{path}.id");
+            let s = self.string(&p, v)?;
+            if !is_id(s) {
+                self.error(&p, format!("{s:?} must match ^[a-z0-9][a-z0-9_-]*$"));
+            } else if !ids.insert(s.to_owned()) {
+                self.error(&p, format!("rule id {s:?} is used twice in this policy"));
+            }
+            Some(s.to_owned())
+        });
+        if let Some(d) = obj.get("description") {
+            self.string(&format!("{path}.description"), d);
+        }
+        let effect = obj
+            .get("effect")
+            .and_then(|v| self.effect(&format!("{path}.effect"), v));
+        let mut agent = None;
+        let mut action = None;
+        let mut context = Vec::new();
+        let mut match_ok = true;
+        if let Some(m) = obj.get("match") {
+            let mp = format!("{path}.match");
+            match self.object(&mp, m, &["agent", "action", "context"]) {
+                Some(mo) => {
+                    if let Some(a) = mo.get("agent") {
+                        agent = self.str_matcher(&format!("{mp}.agent"), a);
+                        match_ok &= agent.is_some();
+                    }
+                    if let Some(a) = mo.get("action") {
+                        action = self.str_matcher(&format!("{mp}.action"), a);
+                        match_ok &= action.is_some();
+                    }
+                    if let Some(c) = mo.get("context") {
+                        let cp = format!("{mp}.context");
+                        match c.as_object() {
+                            Some(co) => {
+                                for (key, vm) in co {
+                                    match self.value_matcher(&format!("{cp}.{key}"), vm) {
+                                        Some(m) => context.push((key.clone(), m)),
+                                        None => match_ok = false,
+                                    }
+                                }
+                            }
+                            None => {
+                                self.error(&cp, format!("must be an object, got {}", describe(c)));
+                                match_ok = false;
+                            }
+                        }
+                    }
+                }
+                None => match_ok = false,
+            }
+        }
+        let require = match obj.get("require") {
+            Some(r) => self.string_list(&format!("{path}.require"), r, 0)?,
+            None => Vec::new(),
+        };
+        if let Some(o) = obj.get("obligations") {
+            self.string_list(&format!("{path}.obligations"), o, 0);
+        }
+        if !match_ok {
+            return None;
+        }
+        Some(Rule {
+            id: id?,
+            effect: effect?,
+            agent,
+            action,
+            context,
+            require,
+        })
+    }
+
+    fn policy(&mut self, doc: &Value) -> Option<Policy> {
+        let obj = self.object(
+            "$",
+            doc,
+            &[
+                "policy_id",
+                "version",
+                "description",
+                "default",
+                "rules",
+                "metadata",
+            ],
+        )?;
+        for required in ["policy_id", "version", "rules"] {
+            if !obj.contains_key(required) {
+                self.error("$", format!("missing required field `{required}`"));
+            }
+        }
+        let id = obj.get("policy_id").and_then(|v| {
+            let s = self.string("$.policy_id", v)?;
+            if s.is_empty() || s.len() > 128 || !is_id(s) {
+                self.error(
+                    "$.policy_id",
+                    format!("{s:?} must be 1 to 128 characters matching ^[a-z0-9][a-z0-9_-]*$"),
+                );
+            }
+            Some(s.to_owned())
+        });
+        let version = obj.get("version").and_then(|v| {
+            let s = self.string("$.version", v)?;
+            if !is_semver(s) {
+                self.error(
+                    "$.version",
+                    format!("{s:?} must be a semantic version like 1.0.0"),
+                );
+            }
+            Some(s.to_owned())
+        });
+        if let Some(d) = obj.get("description") {
+            self.string("$.description", d);
+        }
+        let default = match obj.get("default") {
+            Some(v) => self.effect("$.default", v),
+            None => Some(Effect::Deny),
+        };
+        if let Some(m) = obj.get("metadata") {
+            if !m.is_object() {
+                self.error(
+                    "$.metadata",
+                    format!("must be an object, got {}", describe(m)),
+                );
+            }
+        }
+        let mut rules = Vec::new();
+        if let Some(r) = obj.get("rules") {
+            match r.as_array() {
+                Some(items) if items.is_empty() => {
+                    self.error("$.rules", "must have at least 1 rule")
+                }
+                Some(items) => {
+                    let mut ids = HashSet::new();
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(rule) = self.rule(&format!("$.rules[{i}]"), item, &mut ids) {
+                            rules.push(rule);
+                        }
+                    }
+                }
+                None => self.error("$.rules", format!("must be an array, got {}", describe(r))),
+            }
+        }
+        Some(Policy {
+            id: id?,
+            version: version?,
+            default: default?,
+            rules,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn lint(doc: Value) -> Vec<String> {
+        Policy::from_value(&doc)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn errors_name_their_json_path() {
+        let errors = lint(json!({
+            "policy_id": "Bad Id",
+            "version": "1.0",
+            "rules": [
+                { "id": "r1", "effect": "maybe", "match": { "action": { "prefix": "" } } },
+                { "id": "r1", "effect": "allow", "match": { "context": { "n": { "gt": "5" } } }, "extra": 1 },
+                { "effect": "deny", "match": { "agent": { "regex": "(" } } }
+            ]
+        }));
+        let expected = [
+            "$.policy_id: \"Bad Id\" must be 1 to 128",
+            "$.version: \"1.0\" must be a semantic version",
+            "$.rules[0].effect: must be \"allow\" or \"deny\", got the string \"maybe\"",
+            "$.rules[0].match.action.prefix: must not be empty",
+            "$.rules[1].extra: unknown field",
+            "$.rules[1].id: rule id \"r1\" is used twice",
+            "$.rules[1].match.context.n.gt: must be a number, got the string \"5\"",
+            "$.rules[2]: missing required field `id`",
+            "$.rules[2].match.agent.regex: is not a valid regular expression",
+        ];
+        for want in expected {
+            assert!(
+                errors.iter().any(|e| e.starts_with(want)),
+                "missing {want:?} in {errors:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn matcher_objects_take_exactly_one_operator() {
+        let errors = lint(json!({
+            "policy_id": "p", "version": "1.0.0",
+            "rules": [{ "id": "r", "effect": "allow", "match": { "action": { "equals": "a", "prefix": "b" } } }]
+        }));
+        assert!(
+            errors[0].contains("$.rules[0].match.action: must have exactly one operator"),
+            "{errors:?}"
+        );
+    }
+}

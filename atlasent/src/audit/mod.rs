@@ -1,0 +1,52 @@
+//! The audit trail: the hash chain's rules and canonical JSON.
+//!
+//! Every decision AtlaSent makes is an event in one hash chain:
+//! `hash = SHA-256 hex of (previous_hash + canonical JSON of the payload)`,
+//! starting from [`GENESIS_HASH`]. Canonical JSON is the reference backend's
+//! (JavaScript): keys sorted by UTF-16 code units at every depth, no
+//! whitespace, numbers as ECMAScript prints them, strings escaped as
+//! `JSON.stringify` escapes them.
+
+pub mod json;
+
+pub use json::{canonical_json, canonical_json_of, JsonError};
+
+use sha2::{Digest, Sha256};
+
+/// The `previous_hash` of the first event of a chain: 64 zeros.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash of an event: SHA-256 hex of `previous_hash` followed by the
+/// canonical JSON of its payload.
+pub fn chain_hash(previous_hash: &str, canonical_payload: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(previous_hash.as_bytes());
+    hasher.update(canonical_payload.as_bytes());
+    hex(&hasher.finalize())
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_bundle_hashes_recompute() {
+        // evt-1 of the contract's valid.json.
+        let payload = canonical_json(r#"{"action":"create","target":"policy-1"}"#).expect("json");
+        assert_eq!(
+            chain_hash(GENESIS_HASH, &payload),
+            "60d39249c49c75be933f4a0c998e7900945ca956ecae407fa50aa26098be9068"
+        );
+    }
+}
