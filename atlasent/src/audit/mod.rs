@@ -8,8 +8,13 @@
 //! `JSON.stringify` escapes them.
 
 pub mod json;
+mod verify;
 
 pub use json::{canonical_json, canonical_json_of, JsonError};
+pub use verify::{
+    verify_audit_bundle, verify_audit_bundle_file, BundleError, BundleVerification, KeyError,
+    VerifyingKey,
+};
 
 use sha2::{Digest, Sha256};
 
