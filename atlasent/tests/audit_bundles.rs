@@ -12,7 +12,9 @@ fn bundle_path(name: &str) -> PathBuf {
 
 fn trusted() -> Vec<VerifyingKey> {
     let pem = std::fs::read_to_string(bundle_path("signing-key.pub.pem")).expect("key");
-    vec![VerifyingKey::from_spki_pem(&pem).expect("pem").with_id("test-key")]
+    vec![VerifyingKey::from_spki_pem(&pem)
+        .expect("pem")
+        .with_id("test-key")]
 }
 
 #[test]
@@ -40,7 +42,14 @@ fn the_contract_bundles_verify_as_specified() {
         }
     }
     let wrong = verify_audit_bundle_file(bundle_path("wrong-key.json"), &keys).expect("parses");
-    assert!(wrong.reason.as_deref().unwrap_or("").contains("1 configured public key"), "{wrong:?}");
+    assert!(
+        wrong
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("1 configured public key"),
+        "{wrong:?}"
+    );
 }
 
 #[test]
@@ -50,16 +59,23 @@ fn keys_are_accepted_as_pem_raw_hex_and_base64() {
     // The SPKI body's last 32 bytes are the raw key.
     let body = "MCowBQYDK2VwAyEAuCfAGR92U9gKXqMmGs4MCoaTq+LmzoRe/aiwZE6UcnQ=";
     use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD.decode(body).expect("base64");
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64");
     let raw = &der[12..];
     let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    for key in [VerifyingKey::from_bytes(raw).expect("raw"), VerifyingKey::parse(&hex).expect("hex")] {
+    for key in [
+        VerifyingKey::from_bytes(raw).expect("raw"),
+        VerifyingKey::parse(&hex).expect("hex"),
+    ] {
         assert_eq!(key.key_id(), k.key_id(), "same key, same default id");
         let r = verify_audit_bundle_file(bundle_path("valid.json"), &[key]).expect("parses");
         assert!(r.verified(), "{r:?}");
     }
     assert!(VerifyingKey::from_bytes(&[1, 2, 3]).is_err());
-    assert!(VerifyingKey::parse("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").is_err());
+    assert!(
+        VerifyingKey::parse("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").is_err()
+    );
 }
 
 #[test]

@@ -62,8 +62,14 @@ impl VerifyingKey {
             return Self::from_bytes(&bytes);
         }
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(text.trim_end_matches('=').replace('-', "+").replace('_', "/"))
-            .map_err(|_| KeyError("expected SPKI PEM, 64 hex digits or base64 of 32 bytes".into()))?;
+            .decode(
+                text.trim_end_matches('=')
+                    .replace('-', "+")
+                    .replace('_', "/"),
+            )
+            .map_err(|_| {
+                KeyError("expected SPKI PEM, 64 hex digits or base64 of 32 bytes".into())
+            })?;
         Self::from_bytes(&b64)
     }
 

@@ -1,0 +1,301 @@
+//! The permit lifecycle over HTTP, through the real SDK where possible:
+//! single use, expiry, revocation, unknown ids, mismatches, denied decisions,
+//! concurrency and idempotent retries.
+
+mod common;
+
+use std::time::Duration;
+
+use atlasent::{DenialStage, ErrorCode};
+use common::{client, export_and_verify, post, start, start_with, KEY};
+use serde_json::{json, Value};
+
+fn finance_ok() -> Value {
+    json!({ "amount_usd": 500, "counterparty_id": "cp-1", "memo": "invoice 7" })
+}
+
+async fn allow(c: &atlasent::Client) -> atlasent::EvaluateResult {
+    let r = c
+        .evaluate("finance-agent", "wire_transfer", &finance_ok())
+        .await
+        .expect("evaluate");
+    assert!(r.permitted, "{}", r.reason);
+    r
+}
+
+#[tokio::test]
+async fn a_permit_verifies_once_then_is_consumed() {
+    let server = start().await;
+    let c = client(&server);
+    let e = allow(&c).await;
+    let first = c
+        .verify(
+            &e.permit_id,
+            "finance-agent",
+            "wire_transfer",
+            &finance_ok(),
+        )
+        .await
+        .expect("verify");
+    assert!(first.verified);
+    assert_eq!(first.outcome, "verified");
+    assert!(!first.permit_hash.is_empty(), "the permit is signed");
+    let second = c
+        .verify(
+            &e.permit_id,
+            "finance-agent",
+            "wire_transfer",
+            &finance_ok(),
+        )
+        .await
+        .expect("verify");
+    assert!(!second.verified);
+    assert_eq!(second.outcome, "consumed");
+    assert!(export_and_verify(&server).await.1.verified());
+}
+
+#[tokio::test]
+async fn protect_returns_the_permit_the_server_issued() {
+    let server = start().await;
+    let c = client(&server);
+    let permit = c
+        .protect("finance-agent", "wire_transfer", &finance_ok())
+        .await
+        .expect("permit");
+    assert!(permit.permit_id().starts_with("dec_"));
+    assert_eq!(
+        (permit.agent(), permit.action()),
+        ("finance-agent", "wire_transfer")
+    );
+    assert!(permit.reason().contains("allow_small_transfers"));
+    let (bundle, result) = export_and_verify(&server).await;
+    assert!(result.verified(), "{result:?}");
+    assert!(
+        bundle.contains(permit.audit_hash()),
+        "the permit's audit hash is an event of the chain"
+    );
+    // The permit is single-use: a second verify of the same id fails.
+    let again = c
+        .verify(permit.permit_id(), "", "", &())
+        .await
+        .expect("verify");
+    assert_eq!(again.outcome, "consumed");
+}
+
+#[tokio::test]
+async fn an_expired_permit_does_not_verify() {
+    let server = start_with(|b| b.permit_ttl(Duration::from_millis(50))).await;
+    let c = client(&server);
+    let e = allow(&c).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let v = c.verify(&e.permit_id, "", "", &()).await.expect("verify");
+    assert_eq!((v.verified, v.outcome.as_str()), (false, "expired"));
+}
+
+#[tokio::test]
+async fn a_revoked_permit_does_not_verify() {
+    let server = start().await;
+    let c = client(&server);
+    let e = allow(&c).await;
+    let r = c
+        .revoke_permit(&e.permit_id, Some("operator pulled it"))
+        .await
+        .expect("revoke");
+    assert!(r.revoked);
+    assert!(r.audit_hash.is_some());
+    let v = c.verify(&e.permit_id, "", "", &()).await.expect("verify");
+    assert_eq!(v.outcome, "revoked");
+    let err = c
+        .gate(
+            "finance-agent",
+            "wire_transfer",
+            &json!({ "amount_usd": 1 }),
+        )
+        .await
+        .expect_err("deny");
+    assert!(err.is_denied());
+    let unknown = c.revoke_permit("dec_nope", None).await.expect("answer");
+    assert!(!unknown.revoked);
+}
+
+#[tokio::test]
+async fn unknown_mismatched_and_denied_permits() {
+    let server = start().await;
+    let c = client(&server);
+    let v = c
+        .verify("dec_00000000000000000000000000000000", "", "", &())
+        .await
+        .expect("verify");
+    assert_eq!(v.outcome, "not_found");
+
+    let e = allow(&c).await;
+    for (agent, action, ctx) in [
+        ("other-agent", "wire_transfer", finance_ok()),
+        ("finance-agent", "other_action", finance_ok()),
+        (
+            "finance-agent",
+            "wire_transfer",
+            json!({ "amount_usd": 9999, "counterparty_id": "cp-1", "memo": "invoice 7" }),
+        ),
+    ] {
+        let v = c
+            .verify(&e.permit_id, agent, action, &ctx)
+            .await
+            .expect("verify");
+        assert_eq!(
+            (v.verified, v.outcome.as_str()),
+            (false, "mismatch"),
+            "{agent} {action} {ctx}"
+        );
+    }
+    // A mismatch does not burn the permit for its rightful holder.
+    let v = c
+        .verify(
+            &e.permit_id,
+            "finance-agent",
+            "wire_transfer",
+            &finance_ok(),
+        )
+        .await
+        .expect("verify");
+    assert!(v.verified);
+
+    let denied = c
+        .evaluate(
+            "finance-agent",
+            "wire_transfer",
+            &json!({ "amount_usd": 50000 }),
+        )
+        .await
+        .expect("deny");
+    assert!(!denied.permitted);
+    let v = c
+        .verify(&denied.permit_id, "", "", &())
+        .await
+        .expect("verify");
+    assert_eq!(v.outcome, "denied");
+    let err = c
+        .protect(
+            "finance-agent",
+            "wire_transfer",
+            &json!({ "amount_usd": 50000 }),
+        )
+        .await
+        .expect_err("denied");
+    let d = err.denial().expect("denial");
+    assert_eq!(d.stage(), DenialStage::Policy);
+    assert!(d.reason().contains("deny_high_value"));
+    assert!(!d.audit_hash().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_fifty_concurrent_verifies_exactly_one_wins() {
+    let server = start().await;
+    let c = client(&server);
+    let e = allow(&c).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let c = c.clone();
+            let id = e.permit_id.clone();
+            tokio::spawn(async move {
+                c.verify(&id, "finance-agent", "wire_transfer", &finance_ok())
+                    .await
+            })
+        })
+        .collect();
+    let mut verified = 0;
+    let mut consumed = 0;
+    for t in tasks {
+        let v = t.await.expect("task").expect("answer");
+        match v.outcome.as_str() {
+            "verified" => verified += 1,
+            "consumed" => consumed += 1,
+            other => panic!("unexpected outcome {other}"),
+        }
+    }
+    assert_eq!((verified, consumed), (1, 49));
+    assert!(export_and_verify(&server).await.1.verified());
+}
+
+#[tokio::test]
+async fn a_retried_request_gets_the_first_answer() {
+    let server = start().await;
+    let auth = format!("Bearer {KEY}");
+    let h = |rid: &'static str| {
+        vec![
+            ("authorization", auth.clone()),
+            ("x-request-id", rid.to_owned()),
+        ]
+    };
+    let body =
+        json!({ "action": "wire_transfer", "agent": "finance-agent", "context": finance_ok() })
+            .to_string();
+    let hv = h("retry-eval-0001");
+    let hdrs: Vec<(&str, &str)> = hv.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let (s1, _, first) = post(&server, "/v1-evaluate", &hdrs, body.clone()).await;
+    let (s2, _, second) = post(&server, "/v1-evaluate", &hdrs, body).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(first, second, "the same decision id, not a second permit");
+
+    let verify = json!({ "decision_id": first["decision_id"], "action": "wire_transfer", "agent": "finance-agent", "context": finance_ok() }).to_string();
+    let hv = h("retry-verify-0001");
+    let hdrs: Vec<(&str, &str)> = hv.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let (_, _, v1) = post(&server, "/v1-verify-permit", &hdrs, verify.clone()).await;
+    let (_, _, v2) = post(&server, "/v1-verify-permit", &hdrs, verify.clone()).await;
+    assert_eq!(v1["outcome"], "verified");
+    assert_eq!(v1, v2, "a retried verify is answered, not consumed twice");
+    let hv = h("another-request-01");
+    let hdrs: Vec<(&str, &str)> = hv.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let (_, _, v3) = post(&server, "/v1-verify-permit", &hdrs, verify).await;
+    assert_eq!(
+        v3["outcome"], "consumed",
+        "a new request id is a new verify"
+    );
+    let (bundle, result) = export_and_verify(&server).await;
+    assert!(result.verified());
+    let events: Value = serde_json::from_str(&bundle).expect("json");
+    assert_eq!(
+        events["event_count"], 3,
+        "one evaluate, two verifies: retries add no events"
+    );
+}
+
+#[tokio::test]
+async fn wrong_keys_and_rate_limits_surface_the_contract_codes() {
+    let server = start_with(|b| b.rate_limit_per_minute(3)).await;
+    let wrong = atlasent::Client::builder()
+        .api_key("ask_wrong")
+        .base_url(server.base_url())
+        .build()
+        .expect("client");
+    let err = wrong.evaluate("a", "b", &()).await.expect_err("401");
+    assert_eq!(
+        (err.code(), err.status()),
+        (Some(ErrorCode::InvalidApiKey), Some(401))
+    );
+
+    let c = client(&server);
+    for _ in 0..3 {
+        c.evaluate("a", "b", &()).await.expect("within the limit");
+    }
+    let err = c.evaluate("a", "b", &()).await.expect_err("429");
+    assert_eq!(err.code(), Some(ErrorCode::RateLimited));
+    let wait = err.retry_after().expect("Retry-After");
+    assert!(
+        wait >= Duration::from_secs(1) && wait <= Duration::from_secs(60),
+        "{wait:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_headers_and_key_self() {
+    let server = start_with(|b| b.rate_limit_per_minute(100)).await;
+    let c = client(&server);
+    let r = c.evaluate("a", "b", &()).await.expect("answer");
+    let rl = r.rate_limit.expect("headers parsed");
+    assert_eq!((rl.limit, rl.remaining), (100, 99));
+    let me = c.key_self().await.expect("key self");
+    assert_eq!(me.rate_limit_per_minute, 100);
+    assert!(me.key_id.starts_with("key_"));
+    assert!(!me.key_id.contains(KEY));
+}

@@ -1,0 +1,97 @@
+//! The published Python SDK `atlasent` 1.4.1, unchanged, against a running
+//! `atlasent-server`. The SDK is installed on first use into a venv under
+//! `target/` (that needs PyPI once; later runs reuse it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{start, start_with, KEY};
+
+fn venv_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("py-atlasent-1.4.1")
+}
+
+fn python(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
+}
+
+/// Create the venv and install atlasent==1.4.1 unless it is already there.
+fn ensure_python_sdk() -> PathBuf {
+    let venv = venv_dir();
+    let py = python(&venv);
+    let ready = Command::new(&py)
+        .args([
+            "-c",
+            "import atlasent, sys; sys.exit(atlasent.__version__ != '1.4.1')",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ready {
+        return py;
+    }
+    let status = Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv)
+        .status()
+        .expect("python3 is installed");
+    assert!(status.success(), "python3 -m venv failed");
+    let status = Command::new(&py)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "atlasent==1.4.1",
+        ])
+        .status()
+        .expect("pip runs");
+    assert!(status.success(), "pip install atlasent==1.4.1 failed");
+    py
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_works_unchanged_against_the_server() {
+    let py = tokio::task::spawn_blocking(ensure_python_sdk)
+        .await
+        .expect("install");
+    let server = start().await;
+    let limited = start_with(|b| b.rate_limit_per_minute(2)).await;
+    let work = tempdir();
+    let pem_path = work.join("signing-key.pub.pem");
+    std::fs::write(&pem_path, server.public_key_pem()).expect("write pem");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/interop.py");
+    let args = [
+        script.display().to_string(),
+        server.base_url(),
+        KEY.to_owned(),
+        pem_path.display().to_string(),
+        limited.base_url(),
+        work.display().to_string(),
+    ];
+    let output = tokio::task::spawn_blocking(move || Command::new(py).args(args).output())
+        .await
+        .expect("join")
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "python interop failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("PYTHON INTEROP OK"), "{stdout}");
+    assert!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 10,
+        "{stdout}"
+    );
+}
+
+fn tempdir() -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("interop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    dir
+}
