@@ -114,6 +114,8 @@ impl ClientBuilder {
         max_backoff(Duration);
         /// See [`crate::ClientBuilder::max_response_bytes`].
         max_response_bytes(usize);
+        /// See [`crate::ClientBuilder::max_export_bytes`].
+        max_export_bytes(usize);
         /// See [`crate::ClientBuilder::allow_insecure_http`].
         allow_insecure_http(bool);
         /// See [`crate::ClientBuilder::user_agent_suffix`].
@@ -217,6 +219,23 @@ impl Client {
     /// Blocking [`crate::Client::key_self`].
     pub fn key_self(&self) -> Result<ApiKeySelf, Error> {
         self.driver.block_on(self.inner.key_self())?
+    }
+
+    /// Blocking [`crate::Client::list_audit_events`].
+    pub fn list_audit_events(
+        &self,
+        query: &crate::audit::AuditEventQuery,
+    ) -> Result<crate::audit::AuditEventsPage, Error> {
+        self.driver.block_on(self.inner.list_audit_events(query))?
+    }
+
+    /// Blocking [`crate::Client::create_audit_export`].
+    pub fn create_audit_export(
+        &self,
+        filter: &crate::audit::ExportFilter,
+    ) -> Result<crate::audit::AuditBundle, Error> {
+        self.driver
+            .block_on(self.inner.create_audit_export(filter))?
     }
 
     /// Blocking [`crate::Client::revoke_permit`].

@@ -79,6 +79,10 @@ impl Client {
         ClientBuilder::from_lookup(|name| std::env::var(name).ok()).build()
     }
 
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
     /// The client's configuration (the key is redacted in its `Debug`).
     pub fn config(&self) -> &Config {
         &self.transport.config

@@ -21,6 +21,9 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Replies larger than this are refused as `bad_response` (1 MiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
 
+/// Audit export bundles larger than this are refused (256 MiB).
+pub const DEFAULT_MAX_EXPORT_BYTES: usize = 256 << 20;
+
 /// The environment variable holding the API key.
 pub const ENV_API_KEY: &str = "ATLASENT_API_KEY";
 /// The environment variable overriding the base URL.
@@ -55,6 +58,7 @@ pub struct Config {
     pub(crate) retry_backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) max_response_bytes: usize,
+    pub(crate) max_export_bytes: usize,
     pub(crate) allow_insecure_http: bool,
     pub(crate) user_agent: String,
 }
@@ -88,6 +92,10 @@ impl Config {
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
     }
+    /// The largest audit export accepted.
+    pub fn max_export_bytes(&self) -> usize {
+        self.max_export_bytes
+    }
     /// The `User-Agent` sent.
     pub fn user_agent(&self) -> &str {
         &self.user_agent
@@ -105,6 +113,7 @@ impl fmt::Debug for Config {
             .field("retry_backoff", &self.retry_backoff)
             .field("max_backoff", &self.max_backoff)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_export_bytes", &self.max_export_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("user_agent", &self.user_agent)
             .finish()
@@ -128,6 +137,7 @@ pub struct ClientBuilder {
     retry_backoff: Duration,
     max_backoff: Duration,
     max_response_bytes: usize,
+    max_export_bytes: usize,
     allow_insecure_http: bool,
     user_agent_suffix: Option<String>,
 }
@@ -143,6 +153,7 @@ impl Default for ClientBuilder {
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_export_bytes: DEFAULT_MAX_EXPORT_BYTES,
             allow_insecure_http: false,
             user_agent_suffix: None,
         }
@@ -237,6 +248,12 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest audit export bundle accepted (default 256 MiB).
+    pub fn max_export_bytes(mut self, bytes: usize) -> Self {
+        self.max_export_bytes = bytes;
+        self
+    }
+
     /// Allow plain `http://` to hosts other than loopback (default false).
     /// The API key travels in every request: only do this inside a network
     /// you trust.
@@ -302,6 +319,7 @@ impl ClientBuilder {
             retry_backoff: self.retry_backoff,
             max_backoff: self.max_backoff.max(self.retry_backoff),
             max_response_bytes: self.max_response_bytes,
+            max_export_bytes: self.max_export_bytes,
             allow_insecure_http: self.allow_insecure_http,
             user_agent,
         })

@@ -17,10 +17,19 @@ pub(crate) enum Endpoint {
     Verify,
     Revoke,
     KeySelf,
+    AuditEvents,
+    AuditExports,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 4] = [Self::Evaluate, Self::Verify, Self::Revoke, Self::KeySelf];
+    const ALL: [Endpoint; 6] = [
+        Self::Evaluate,
+        Self::Verify,
+        Self::Revoke,
+        Self::KeySelf,
+        Self::AuditEvents,
+        Self::AuditExports,
+    ];
 
     pub(crate) fn path(self) -> &'static str {
         match self {
@@ -28,11 +37,13 @@ impl Endpoint {
             Self::Verify => "/v1-verify-permit",
             Self::Revoke => "/v1-revoke-permit",
             Self::KeySelf => "/v1-api-key-self",
+            Self::AuditEvents => "/v1-audit/events",
+            Self::AuditExports => "/v1-audit/exports",
         }
     }
 
     fn is_post(self) -> bool {
-        !matches!(self, Self::KeySelf)
+        !matches!(self, Self::KeySelf | Self::AuditEvents)
     }
 }
 
@@ -79,17 +90,13 @@ impl Transport {
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
 
-        let urls = Endpoint::ALL.map(|endpoint| {
-            reqwest::Url::parse(&format!("{}{}", config.base_url, endpoint.path()))
-        });
-        let urls = match urls {
-            [Ok(a), Ok(b), Ok(c), Ok(d)] => [a, b, c, d],
-            _ => {
-                return Err(Error::config(
-                    "the base URL does not form valid endpoint URLs",
-                ))
-            }
-        };
+        let urls = Endpoint::ALL
+            .map(|endpoint| reqwest::Url::parse(&format!("{}{}", config.base_url, endpoint.path())))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+            .and_then(|urls| urls.try_into().ok())
+            .ok_or_else(|| Error::config("the base URL does not form valid endpoint URLs"))?;
         Ok(Self { http, config, urls })
     }
 
@@ -104,6 +111,28 @@ impl Transport {
         endpoint: Endpoint,
         body: Option<Vec<u8>>,
     ) -> Result<Reply<T>, Error> {
+        self.send_with(
+            endpoint,
+            body,
+            &[],
+            self.config.max_response_bytes,
+            |bytes| {
+                serde_json::from_slice::<T>(bytes).map_err(|e| malformed::<T>(endpoint, bytes, &e))
+            },
+        )
+        .await
+    }
+
+    /// Send one call and convert a 2xx body with `parse`; transient failures
+    /// (including a body cut off mid-way) are retried with the same request id.
+    pub(crate) async fn send_with<T>(
+        &self,
+        endpoint: Endpoint,
+        body: Option<Vec<u8>>,
+        query: &[(&str, String)],
+        max_bytes: usize,
+        parse: impl Fn(&[u8]) -> Result<T, RequestError>,
+    ) -> Result<Reply<T>, Error> {
         let request_id = new_request_id();
         tracing::Span::current().record("request_id", request_id.as_str());
         let body = body.map(bytes::Bytes::from);
@@ -111,8 +140,11 @@ impl Transport {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let failure = match self.attempt(endpoint, body.clone(), &request_id).await {
-                Ok((bytes, rate_limit)) => match serde_json::from_slice::<T>(&bytes) {
+            let outcome = self
+                .attempt(endpoint, body.clone(), query, max_bytes, &request_id)
+                .await;
+            let failure = match outcome {
+                Ok((bytes, rate_limit)) => match parse(&bytes) {
                     Ok(body) => {
                         return Ok(Reply {
                             body,
@@ -120,7 +152,7 @@ impl Transport {
                             request_id,
                         })
                     }
-                    Err(e) => malformed::<T>(endpoint, &bytes, &e),
+                    Err(failure) => failure,
                 },
                 Err(failure) => failure,
             };
@@ -145,6 +177,8 @@ impl Transport {
         &self,
         endpoint: Endpoint,
         body: Option<bytes::Bytes>,
+        query: &[(&str, String)],
+        max_bytes: usize,
         request_id: &str,
     ) -> Result<(Vec<u8>, Option<RateLimit>), RequestError> {
         let url = self.url(endpoint).clone();
@@ -157,6 +191,9 @@ impl Transport {
             self.http.get(url)
         };
         request = request.header("x-request-id", request_id);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
         let response = request
             .send()
             .await
@@ -164,7 +201,7 @@ impl Transport {
         let status = response.status().as_u16();
         let rate_limit = parse_rate_limit(response.headers());
         let retry_after = parse_retry_after(response.headers(), SystemTime::now());
-        let bytes = self.read_capped(endpoint, response).await?;
+        let bytes = self.read_capped(endpoint, response, max_bytes).await?;
         if (200..300).contains(&status) {
             return Ok((bytes, rate_limit));
         }
@@ -176,14 +213,19 @@ impl Transport {
         &self,
         endpoint: Endpoint,
         mut response: reqwest::Response,
+        cap: usize,
     ) -> Result<Vec<u8>, RequestError> {
-        let cap = self.config.max_response_bytes;
         let too_large = || {
             RequestError::new(
                 ErrorCode::BadResponse,
                 format!(
-                    "{} reply is larger than the {cap}-byte limit (max_response_bytes)",
-                    endpoint.path()
+                    "{} reply is larger than the {cap}-byte limit ({})",
+                    endpoint.path(),
+                    if endpoint == Endpoint::AuditExports {
+                        "max_export_bytes"
+                    } else {
+                        "max_response_bytes"
+                    }
                 ),
             )
         };
@@ -272,7 +314,11 @@ impl Transport {
 }
 
 /// A `bad_response` for a 2xx body that does not parse as the expected reply.
-fn malformed<T: ReplyBody>(endpoint: Endpoint, body: &[u8], e: &serde_json::Error) -> RequestError {
+pub(crate) fn malformed<T: ReplyBody>(
+    endpoint: Endpoint,
+    body: &[u8],
+    e: &serde_json::Error,
+) -> RequestError {
     let detail = if e.is_syntax() || e.is_eof() {
         format!("body is not valid JSON ({e})")
     } else {

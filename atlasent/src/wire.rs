@@ -160,6 +160,8 @@ pub enum FieldKind {
     String,
     /// A non-negative integer.
     Integer,
+    /// An array.
+    Array,
 }
 
 /// A reply body with required fields, for precise `bad_response` messages.
@@ -208,6 +210,7 @@ pub fn diagnose<T: ReplyBody>(body: &[u8]) -> Option<String> {
             FieldKind::Bool => "a boolean",
             FieldKind::String => "a string",
             FieldKind::Integer => "a non-negative integer",
+            FieldKind::Array => "an array",
         };
         match object.get(name) {
             None => Some(format!("required field `{name}` is missing")),
@@ -216,6 +219,7 @@ pub fn diagnose<T: ReplyBody>(body: &[u8]) -> Option<String> {
                     FieldKind::Bool => v.is_boolean(),
                     FieldKind::String => v.is_string(),
                     FieldKind::Integer => v.is_u64(),
+                    FieldKind::Array => v.is_array(),
                 };
                 (!ok).then(|| format!("field `{name}` must be {wanted}, got {}", kind_of(v)))
             }

@@ -156,24 +156,10 @@ impl<'a> Value<'a> {
             }
             Value::Object(members) => {
                 out.push('{');
-                let mut first = true;
-                for (i, (key, _)) in members.iter().enumerate() {
-                    let duplicate_before = members[..i]
-                        .iter()
-                        .any(|(k, _)| cmp_utf16(k, key) == Ordering::Equal);
-                    if duplicate_before {
-                        continue;
-                    }
-                    // The value of the last member with this key.
-                    let value = members[i..]
-                        .iter()
-                        .rev()
-                        .find(|(k, _)| cmp_utf16(k, key) == Ordering::Equal)
-                        .map_or(&members[i].1, |(_, v)| v);
-                    if !first {
+                for (i, (key, value)) in js_property_order(members).into_iter().enumerate() {
+                    if i > 0 {
                         out.push(',');
                     }
-                    first = false;
                     write_js_string(key, out);
                     out.push(':');
                     value.write_js(out);
@@ -196,6 +182,60 @@ impl<'a> Value<'a> {
         self.write_js(&mut out);
         out
     }
+}
+
+/// The members of an object in the order a JavaScript object built by
+/// `JSON.parse` enumerates them: one member per key (the last value, at the
+/// position of the first occurrence), array-index keys first in ascending
+/// numeric order, then the other keys in insertion order.
+fn js_property_order<'v, 'a>(members: &'v [(&'a str, Value<'a>)]) -> Vec<(&'a str, &'v Value<'a>)> {
+    let mut unique: Vec<(&'a str, &'v Value<'a>)> = Vec::with_capacity(members.len());
+    if members.len() <= 16 {
+        for (key, value) in members {
+            match unique
+                .iter_mut()
+                .find(|(k, _)| cmp_utf16(k, key) == Ordering::Equal)
+            {
+                Some(slot) => slot.1 = value,
+                None => unique.push((key, value)),
+            }
+        }
+    } else {
+        let mut index: std::collections::HashMap<Vec<u16>, usize> =
+            std::collections::HashMap::with_capacity(members.len());
+        for (key, value) in members {
+            match index.entry(units(key).collect()) {
+                std::collections::hash_map::Entry::Occupied(e) => unique[*e.get()].1 = value,
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(unique.len());
+                    unique.push((key, value));
+                }
+            }
+        }
+    }
+    if unique.iter().any(|(k, _)| array_index(k).is_some()) {
+        // Stable: non-index keys keep their insertion order.
+        unique.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
+    }
+    unique
+}
+
+/// The value of a key that is an ECMAScript array index (a canonical
+/// decimal integer below 2^32 - 1).
+fn array_index(raw_key: &str) -> Option<u32> {
+    let key = decode_string(raw_key)?;
+    let bytes = key.as_bytes();
+    let canonical = !bytes.is_empty()
+        && bytes.len() <= 10
+        && bytes.iter().all(u8::is_ascii_digit)
+        && (bytes[0] != b'0' || bytes.len() == 1);
+    if !canonical {
+        return None;
+    }
+    key.parse::<u64>()
+        .ok()
+        .filter(|&n| n < u64::from(u32::MAX))
+        .map(|n| n as u32)
 }
 
 /// Canonical JSON of a JSON text: what an audit event's hash covers.
@@ -224,39 +264,10 @@ pub fn write_js_number(x: f64, out: &mut String) {
         out.push_str("null");
         return;
     }
-    if x == 0.0 {
-        out.push('0'); // also -0
-        return;
-    }
-    if x < 0.0 {
-        out.push('-');
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits, as ECMAScript requires.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let k = digits.len() as i32;
-    let n = exp.parse::<i32>().unwrap_or(0) + 1;
-    if k <= n && n <= 21 {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        out.push_str(&digits[..n as usize]);
-        out.push('.');
-        out.push_str(&digits[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(&digits);
-    } else {
-        out.push_str(&digits[..1]);
-        if k > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let e = n - 1;
-        let _ = write!(out, "e{}{}", if e < 0 { '-' } else { '+' }, e.abs());
-    }
+    // ryu-js implements Number::toString exactly, including the tie rule
+    // (closest digits, then even) that Rust's own shortest formatting breaks
+    // the other way (found by tests/canonical_vs_node.rs).
+    out.push_str(ryu_js::Buffer::new().format_finite(x));
 }
 
 /// One UTF-16-level unit of a decoded JSON string.
@@ -603,6 +614,7 @@ mod tests {
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),
             (9007199254740993.0, "9007199254740992"),
+            (-191414226972847.63, "-191414226972847.62"),
             (f64::NAN, "null"),
             (f64::INFINITY, "null"),
         ];
@@ -638,6 +650,21 @@ mod tests {
         let v = Value::parse(r#"{"a":1,"b":2,"a":3}"#).expect("parses");
         assert_eq!(v.to_js_string(), r#"{"a":3,"b":2}"#);
         assert_eq!(v.to_canonical(), r#"{"a":3,"b":2}"#);
+        let many: String = (0..40).map(|i| format!("\"k{}\":{i},", i % 20)).collect();
+        let text = format!("{{{}\"z\":0}}", many);
+        let v = Value::parse(&text).expect("parses");
+        let expected: String = (20..40).map(|i| format!("\"k{}\":{i},", i % 20)).collect();
+        assert_eq!(v.to_js_string(), format!("{{{}\"z\":0}}", expected));
+    }
+
+    #[test]
+    fn stringify_puts_array_index_keys_first_as_javascript_does() {
+        let v = Value::parse(r#"{"b":1,"10":2,"2":3,"01":4,"\u0031":5,"4294967295":6,"-1":7}"#)
+            .expect("parses");
+        assert_eq!(
+            v.to_js_string(),
+            r#"{"1":5,"2":3,"10":2,"b":1,"01":4,"4294967295":6,"-1":7}"#
+        );
     }
 
     #[test]

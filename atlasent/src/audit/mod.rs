@@ -7,9 +7,11 @@
 //! whitespace, numbers as ECMAScript prints them, strings escaped as
 //! `JSON.stringify` escapes them.
 
+mod api;
 pub mod json;
 mod verify;
 
+pub use api::{AuditBundle, AuditEvent, AuditEventQuery, AuditEventsPage, ExportFilter};
 pub use json::{canonical_json, canonical_json_of, JsonError};
 pub use verify::{
     verify_audit_bundle, verify_audit_bundle_file, BundleError, BundleVerification, KeyError,

@@ -170,8 +170,8 @@ const ENVELOPE: [&str; 6] = [
 /// trusted keys, exactly as the reference verifier does, plus the two checks
 /// Python 1.4.1 skips (genesis start, event count).
 ///
-/// - Each event's hash must equal SHA-256 hex of (the previous event's hash
-///   + canonical JSON of its payload), its `previous_hash` must be that
+/// - Each event's hash must equal SHA-256 hex of the previous event's hash
+///   followed by the canonical JSON of its payload, its `previous_hash` must be that
 ///   previous hash, the first must be the genesis hash, `chain_head_hash`
 ///   must be the last hash, and `event_count` the number of events.
 /// - The Ed25519 signature (base64url) must verify over `JSON.stringify` of

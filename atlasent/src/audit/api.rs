@@ -1,0 +1,429 @@
+//! The audit endpoints of the client: listing events and signed exports.
+
+use std::path::Path;
+
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use super::verify::{verify_audit_bundle, BundleError, BundleVerification, VerifyingKey};
+use crate::client::Client;
+use crate::error::{Error, ErrorCode, RequestError};
+use crate::results::RateLimit;
+use crate::transport::Endpoint;
+use crate::wire::{FieldKind, ReplyBody};
+
+/// One event of the audit chain, as `GET /v1-audit/events` returns it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct AuditEvent {
+    /// The event id.
+    pub id: String,
+    /// The organization.
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// Position in the chain, from 1.
+    #[serde(default)]
+    pub sequence: Option<u64>,
+    /// `evaluate.allow`, `evaluate.deny`, `permit.verified`, …
+    #[serde(rename = "type", default)]
+    pub event_type: Option<String>,
+    /// `allow` / `deny` for decisions.
+    #[serde(default)]
+    pub decision: Option<String>,
+    /// The agent (actor) concerned.
+    #[serde(default)]
+    pub actor_id: Option<String>,
+    /// What kind of resource (`action`).
+    #[serde(default)]
+    pub resource_type: Option<String>,
+    /// The resource (the action).
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    /// The hashed payload.
+    pub payload: serde_json::Value,
+    /// SHA-256 of previous hash + canonical payload.
+    pub hash: String,
+    /// The prior event's hash (genesis for the first).
+    pub previous_hash: String,
+    /// When it happened.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+    /// When it was stored.
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// Filters and paging of [`Client::list_audit_events`]. Every filter is
+/// optional; build with the setters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditEventQuery {
+    /// Only these event types.
+    pub types: Vec<String>,
+    /// Only events of this actor.
+    pub actor_id: Option<String>,
+    /// Only events at or after this RFC 3339 time.
+    pub from: Option<String>,
+    /// Only events at or before this RFC 3339 time.
+    pub to: Option<String>,
+    /// Page size (server default 50, at most 500).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl AuditEventQuery {
+    /// All events, first page.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only these event types.
+    pub fn types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, types: I) -> Self {
+        self.types = types.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Only events of this actor.
+    pub fn actor_id(mut self, actor: impl Into<String>) -> Self {
+        self.actor_id = Some(actor.into());
+        self
+    }
+    /// Only events at or after this RFC 3339 time.
+    pub fn from(mut self, at: impl Into<String>) -> Self {
+        self.from = Some(at.into());
+        self
+    }
+    /// Only events at or before this RFC 3339 time.
+    pub fn to(mut self, at: impl Into<String>) -> Self {
+        self.to = Some(at.into());
+        self
+    }
+    /// Page size.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+    /// Continue after a page.
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+
+    fn to_query(&self) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if !self.types.is_empty() {
+            q.push(("types", self.types.join(",")));
+        }
+        let optional = [
+            ("actor_id", &self.actor_id),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("cursor", &self.cursor),
+        ];
+        for (name, value) in optional {
+            if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+                q.push((name, v.clone()));
+            }
+        }
+        if let Some(limit) = self.limit {
+            q.push(("limit", limit.to_string()));
+        }
+        q
+    }
+}
+
+/// One page of [`Client::list_audit_events`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AuditEventsPage {
+    /// The events, in chain order.
+    pub events: Vec<AuditEvent>,
+    /// How many events match the filter in all.
+    pub total: u64,
+    /// The cursor of the next page; `None` on the last.
+    pub next_cursor: Option<String>,
+    /// The `X-Request-ID` of the request.
+    pub request_id: String,
+    /// Rate-limit state from the reply's headers.
+    pub rate_limit: Option<RateLimit>,
+}
+
+#[derive(Deserialize)]
+struct EventsResponse {
+    events: Vec<AuditEvent>,
+    total: u64,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+impl ReplyBody for EventsResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] =
+        &[("events", FieldKind::Array), ("total", FieldKind::Integer)];
+}
+
+/// Filters of [`Client::create_audit_export`]; empty exports everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ExportFilter {
+    /// Only these event types (sent comma-joined, as Python does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub types: Option<String>,
+    /// Only events of this actor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+    /// Only events at or after this RFC 3339 time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Only events at or before this RFC 3339 time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl ExportFilter {
+    /// Everything.
+    pub fn all() -> Self {
+        Self::default()
+    }
+    /// Only these event types.
+    pub fn types<I: IntoIterator<Item = S>, S: Into<String>>(mut self, types: I) -> Self {
+        let joined: Vec<String> = types.into_iter().map(Into::into).collect();
+        self.types = Some(joined.join(","));
+        self
+    }
+    /// Only events of this actor.
+    pub fn actor_id(mut self, actor: impl Into<String>) -> Self {
+        self.actor_id = Some(actor.into());
+        self
+    }
+    /// Only events at or after this RFC 3339 time.
+    pub fn from(mut self, at: impl Into<String>) -> Self {
+        self.from = Some(at.into());
+        self
+    }
+    /// Only events at or before this RFC 3339 time.
+    pub fn to(mut self, at: impl Into<String>) -> Self {
+        self.to = Some(at.into());
+        self
+    }
+}
+
+/// A signed audit export, kept exactly as received: key order, number text
+/// and whitespace are untouched, so saving and reloading it never breaks its
+/// signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditBundle {
+    text: String,
+}
+
+impl AuditBundle {
+    /// A bundle from its JSON text; fails unless it has the fields every
+    /// bundle has (`export_id`, `chain_head_hash`, `events`, …).
+    pub fn from_json(text: impl Into<String>) -> Result<AuditBundle, BundleError> {
+        let text = text.into();
+        check_shape(&text).map_err(BundleError::Shape)?;
+        Ok(AuditBundle { text })
+    }
+
+    /// Read a saved bundle.
+    pub fn load(path: impl AsRef<Path>) -> Result<AuditBundle, BundleError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| BundleError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(text)
+    }
+
+    /// Write the bundle, byte for byte as received.
+    pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        std::fs::write(path, self.text.as_bytes())
+    }
+
+    /// The JSON text as received.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The JSON text as received.
+    pub fn into_string(self) -> String {
+        self.text
+    }
+
+    /// The `export_id`.
+    pub fn export_id(&self) -> Option<String> {
+        self.member("export_id")
+    }
+
+    /// The number of events in the bundle.
+    pub fn event_count(&self) -> usize {
+        super::json::Value::parse(&self.text)
+            .ok()
+            .and_then(|v| v.get("events").and_then(|e| e.as_array().map(<[_]>::len)))
+            .unwrap_or(0)
+    }
+
+    /// Verify the bundle offline ([`verify_audit_bundle`]).
+    pub fn verify(&self, keys: &[VerifyingKey]) -> Result<BundleVerification, BundleError> {
+        verify_audit_bundle(&self.text, keys)
+    }
+
+    fn member(&self, name: &str) -> Option<String> {
+        let v = super::json::Value::parse(&self.text).ok()?;
+        let s = v.get(name)?.as_str()?.into_owned();
+        Some(s)
+    }
+}
+
+/// The fields a bundle must have, with the types a verifier relies on.
+fn check_shape(text: &str) -> Result<(), String> {
+    use super::json::Value;
+    let v = Value::parse(text).map_err(|e| e.to_string())?;
+    if !matches!(v, Value::Object(_)) {
+        return Err("expected a JSON object".into());
+    }
+    for (name, want_string) in [
+        ("export_id", true),
+        ("chain_head_hash", true),
+        ("signature", true),
+        ("events", false),
+    ] {
+        match (v.get(name), want_string) {
+            (None, _) => return Err(format!("required field `{name}` is missing")),
+            (Some(Value::String(_)), true) | (Some(Value::Array(_)), false) => {}
+            (Some(_), true) => return Err(format!("field `{name}` must be a string")),
+            (Some(_), false) => return Err(format!("field `{name}` must be an array")),
+        }
+    }
+    Ok(())
+}
+
+impl Client {
+    /// One page of the audit log (`GET /v1-audit/events`).
+    pub async fn list_audit_events(
+        &self,
+        query: &AuditEventQuery,
+    ) -> Result<AuditEventsPage, Error> {
+        let span = tracing::info_span!(
+            "atlasent.list_audit_events",
+            request_id = tracing::field::Empty
+        );
+        async {
+            let transport = self.transport();
+            let reply = transport
+                .send_with(
+                    Endpoint::AuditEvents,
+                    None,
+                    &query.to_query(),
+                    transport.config.max_export_bytes,
+                    |bytes| {
+                        serde_json::from_slice::<EventsResponse>(bytes).map_err(|e| {
+                            crate::transport::malformed::<EventsResponse>(
+                                Endpoint::AuditEvents,
+                                bytes,
+                                &e,
+                            )
+                        })
+                    },
+                )
+                .await?;
+            Ok(AuditEventsPage {
+                events: reply.body.events,
+                total: reply.body.total,
+                next_cursor: reply.body.next_cursor.filter(|c| !c.is_empty()),
+                request_id: reply.request_id,
+                rate_limit: reply.rate_limit,
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Every event matching `query`, walking all pages from its cursor on.
+    /// The stream ends after the last page, or after yielding the first error.
+    pub fn audit_events(
+        &self,
+        query: AuditEventQuery,
+    ) -> impl Stream<Item = Result<AuditEvent, Error>> + Send + 'static {
+        struct State {
+            client: Client,
+            query: AuditEventQuery,
+            buffer: std::vec::IntoIter<AuditEvent>,
+            done: bool,
+        }
+        let state = State {
+            client: self.clone(),
+            query,
+            buffer: Vec::new().into_iter(),
+            done: false,
+        };
+        futures_util::stream::unfold(state, |mut s| async move {
+            loop {
+                if let Some(event) = s.buffer.next() {
+                    return Some((Ok(event), s));
+                }
+                if s.done {
+                    return None;
+                }
+                match s.client.list_audit_events(&s.query).await {
+                    Ok(page) => {
+                        match page.next_cursor {
+                            Some(next) if s.query.cursor.as_deref() != Some(next.as_str()) => {
+                                s.query.cursor = Some(next);
+                            }
+                            _ => s.done = true,
+                        }
+                        s.buffer = page.events.into_iter();
+                    }
+                    Err(e) => {
+                        s.done = true;
+                        return Some((Err(e), s));
+                    }
+                }
+            }
+        })
+    }
+
+    /// Request a signed export (`POST /v1-audit/exports`). The bundle is
+    /// returned exactly as received; verify it with [`AuditBundle::verify`]
+    /// and the keys of `GET /v1-signing-keys`.
+    pub async fn create_audit_export(&self, filter: &ExportFilter) -> Result<AuditBundle, Error> {
+        let span = tracing::info_span!(
+            "atlasent.create_audit_export",
+            request_id = tracing::field::Empty
+        );
+        async {
+            let transport = self.transport();
+            let body = serde_json::to_vec(filter).map_err(|e| {
+                Error::invalid(format!("export filter could not be serialized: {e}"))
+            })?;
+            let reply = transport
+                .send_with(
+                    Endpoint::AuditExports,
+                    Some(body),
+                    &[],
+                    transport.config.max_export_bytes,
+                    |bytes| {
+                        let text = std::str::from_utf8(bytes).map_err(|_| {
+                            RequestError::new(
+                                ErrorCode::BadResponse,
+                                "malformed /v1-audit/exports reply: not UTF-8",
+                            )
+                        })?;
+                        check_shape(text).map_err(|why| {
+                            RequestError::new(
+                                ErrorCode::BadResponse,
+                                format!("malformed /v1-audit/exports reply: {why}"),
+                            )
+                        })?;
+                        Ok(AuditBundle {
+                            text: text.to_owned(),
+                        })
+                    },
+                )
+                .await?;
+            Ok(reply.body)
+        }
+        .instrument(span)
+        .await
+    }
+}
