@@ -25,6 +25,23 @@ enum Command {
         #[arg(required = true)]
         policies: Vec<PathBuf>,
     },
+    /// Audit-log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify an export bundle offline: hash chain, genesis, head, count and
+    /// signature. Exits non-zero, saying what failed, unless all hold.
+    Verify {
+        /// The bundle (a JSON file as exported).
+        bundle: PathBuf,
+        /// A trusted public key: SPKI PEM file, or a file of 64 hex digits
+        /// (repeatable; the bundle's signing_key_id is tried first).
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -81,6 +98,74 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Lint { policies } => lint(&policies),
         Command::Serve(args) => serve(args),
+        Command::Audit(AuditCommand::Verify { bundle, keys }) => audit_verify(&bundle, &keys),
+    }
+}
+
+fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
+    use atlasent::audit::{verify_audit_bundle_file, VerifyingKey};
+    let mut keys = Vec::new();
+    for path in key_files {
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| VerifyingKey::parse(&text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(key) => keys.push(key),
+            Err(e) => {
+                eprintln!("error: key {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let result = match verify_audit_bundle_file(bundle, &keys) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
+    println!(
+        "{} every event's hash recomputes from its payload",
+        mark(result.tampered_event_ids.is_empty())
+    );
+    println!(
+        "{} every event links to the one before",
+        mark(result.links_ok)
+    );
+    println!(
+        "{} starts at the genesis hash",
+        mark(result.starts_at_genesis)
+    );
+    println!(
+        "{} chain_head_hash matches the last event",
+        mark(result.head_hash_matches)
+    );
+    println!(
+        "{} event_count matches the events",
+        mark(result.event_count_matches)
+    );
+    println!(
+        "{} signature{}",
+        mark(result.signature_valid),
+        result
+            .matched_key_id
+            .as_deref()
+            .map(|k| format!(" (key {k})"))
+            .unwrap_or_default()
+    );
+    if !result.tampered_event_ids.is_empty() {
+        println!("tampered events: {}", result.tampered_event_ids.join(", "));
+    }
+    if result.verified() {
+        println!("verified");
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "NOT VERIFIED: {}",
+            result.reason.as_deref().unwrap_or("a check failed")
+        );
+        ExitCode::FAILURE
     }
 }
 

@@ -115,6 +115,8 @@ pub struct BundleVerification {
     pub signature_valid: bool,
     /// `chain_head_hash` equals the last event's hash (genesis when empty).
     pub head_hash_matches: bool,
+    /// Every event's `previous_hash` is the hash of the event before it.
+    pub links_ok: bool,
     /// The first event's `previous_hash` is the genesis hash (Python 1.4.1
     /// does not check this).
     pub starts_at_genesis: bool,
@@ -315,6 +317,7 @@ pub fn verify_audit_bundle(
         chain_integrity_ok,
         signature_valid,
         head_hash_matches,
+        links_ok: adjacency_ok,
         starts_at_genesis,
         event_count_matches,
         tampered_event_ids: tampered,
