@@ -95,6 +95,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub mod audit;
 mod client;
 mod config;
@@ -121,6 +124,9 @@ pub use global::{
     revoke_permit, verify,
 };
 pub use permit::Permit;
+
+#[cfg(feature = "macros")]
+pub use atlasent_macros::protect;
 pub use results::{
     ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RateLimit, RevokeResult,
     VerifyResult,

@@ -1,0 +1,180 @@
+//! Parsing the attribute's arguments: `key = value` pairs, every error a
+//! `syn::Error` on the offending token.
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::{Expr, ExprLit, Lit, LitStr, Path, Token};
+
+/// Every option the attribute accepts, in the order the error lists them.
+pub(crate) const KEYS: &[&str] = &["action", "agent", "context", "client", "crate"];
+
+/// The longest action the contract accepts (characters).
+const MAX_ACTION_CHARS: usize = 256;
+
+/// The parsed arguments of `#[protect(...)]`.
+pub(crate) struct Args {
+    pub(crate) action: LitStr,
+    pub(crate) agent: Expr,
+    pub(crate) context: Option<Expr>,
+    pub(crate) client: Option<Expr>,
+}
+
+/// The arguments as far as they could be read, with every error found.
+#[derive(Default)]
+pub(crate) struct RawArgs {
+    action: Option<LitStr>,
+    agent: Option<Expr>,
+    context: Option<Expr>,
+    client: Option<Expr>,
+    krate: Option<Path>,
+    /// Options that were written, valid or not.
+    given: Vec<String>,
+    /// Kept even when other arguments are wrong, so that the error path can
+    /// still name the right crate.
+    pub(crate) errors: Option<syn::Error>,
+}
+
+impl RawArgs {
+    fn error(&mut self, e: syn::Error) {
+        match &mut self.errors {
+            Some(all) => all.combine(e),
+            None => self.errors = Some(e),
+        }
+    }
+
+    /// The crate path the generated code uses (`::atlasent` by default).
+    pub(crate) fn krate(&self) -> Option<&Path> {
+        self.krate.as_ref()
+    }
+
+    /// Check for required options and return the arguments, or every error.
+    pub(crate) fn finish(mut self) -> Result<Args, syn::Error> {
+        if self.action.is_none() && !self.given.iter().any(|k| k == "action") {
+            self.error(syn::Error::new(
+                Span::call_site(),
+                "missing required option `action`: add `action = \"...\"`, e.g. `action = \"deploy_to_production\"`",
+            ));
+        }
+        if self.agent.is_none() && !self.given.iter().any(|k| k == "agent") {
+            self.error(syn::Error::new(
+                Span::call_site(),
+                "missing required option `agent`: add `agent = <expr>`, e.g. `agent = \"deploy-bot\"` or `agent = self.name`",
+            ));
+        }
+        if let Some(e) = self.errors {
+            return Err(e);
+        }
+        match (self.action, self.agent) {
+            (Some(action), Some(agent)) => Ok(Args {
+                action,
+                agent,
+                context: self.context,
+                client: self.client,
+            }),
+            _ => Err(syn::Error::new(
+                Span::call_site(),
+                "missing required options",
+            )),
+        }
+    }
+}
+
+impl Parse for RawArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = RawArgs::default();
+        let mut seen: Vec<String> = Vec::new();
+        while !input.is_empty() {
+            // `crate` is a keyword: accept it as a key too.
+            let key = if input.peek(Token![crate]) {
+                let token: Token![crate] = input.parse()?;
+                syn::Ident::new("crate", token.span)
+            } else if input.peek(syn::Ident) && input.peek2(Token![=]) {
+                input.parse::<syn::Ident>()?
+            } else {
+                // A positional argument or stray token: report it, skip to the next comma.
+                let span = input.span();
+                let _: Option<Expr> = input.parse().ok();
+                args.error(syn::Error::new(
+                    span,
+                    "expected `key = value`; positional arguments are not accepted (write `action = \"...\"`)",
+                ));
+                skip_to_comma(input)?;
+                continue;
+            };
+            let name = key.to_string();
+            input.parse::<Token![=]>()?;
+            if !KEYS.contains(&name.as_str()) {
+                args.error(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "unknown option `{name}`; expected one of: {}",
+                        KEYS.join(", ")
+                    ),
+                ));
+                let _: Expr = input.parse()?;
+            } else if seen.contains(&name) {
+                args.error(syn::Error::new(
+                    key.span(),
+                    format!("duplicate option `{name}`"),
+                ));
+                let _: Expr = input.parse()?;
+            } else {
+                seen.push(name.clone());
+                args.given.push(name.clone());
+                match name.as_str() {
+                    "action" => {
+                        let expr: Expr = input.parse()?;
+                        match action_literal(&expr) {
+                            Ok(lit) => args.action = Some(lit),
+                            Err(e) => args.error(e),
+                        }
+                    }
+                    "agent" => args.agent = Some(input.parse()?),
+                    "context" => args.context = Some(input.parse()?),
+                    "client" => args.client = Some(input.parse()?),
+                    _ => args.krate = Some(input.call(Path::parse_mod_style)?),
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<proc_macro2::TokenTree>()?;
+    }
+    if input.peek(Token![,]) {
+        input.parse::<Token![,]>()?;
+    }
+    Ok(())
+}
+
+/// `action` must be a non-empty string literal of at most 256 characters.
+fn action_literal(expr: &Expr) -> syn::Result<LitStr> {
+    match expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => {
+            let value = lit.value();
+            if value.is_empty() {
+                Err(syn::Error::new(lit.span(), "`action` must not be empty"))
+            } else if value.chars().count() > MAX_ACTION_CHARS {
+                Err(syn::Error::new(
+                    lit.span(),
+                    format!("`action` is longer than {MAX_ACTION_CHARS} characters"),
+                ))
+            } else {
+                Ok(lit.clone())
+            }
+        }
+        other => Err(syn::Error::new_spanned(
+            other,
+            "`action` must be a string literal, e.g. `action = \"deploy_to_production\"`, so that every guarded \
+             action is visible in the source",
+        )),
+    }
+}

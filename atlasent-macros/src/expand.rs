@@ -1,0 +1,423 @@
+//! Code generation: remove the `Permit` parameter, obtain the permit first,
+//! then run the original body with it bound.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, Pat, Path, ReturnType, Signature, Token, Type, Visibility};
+
+use crate::attr::{Args, RawArgs};
+
+/// A function whose body is kept as tokens, so that a half-typed body still
+/// gets the function emitted (tracing-attributes #1634).
+struct MaybeItemFn {
+    outer_attrs: Vec<Attribute>,
+    inner_attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    body: TokenStream,
+}
+
+impl Parse for MaybeItemFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let outer_attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        let inner_attrs = content.call(Attribute::parse_inner)?;
+        let body: TokenStream = content.parse()?;
+        Ok(Self {
+            outer_attrs,
+            inner_attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
+/// The removed `Permit` parameter.
+struct PermitParam {
+    pat: Box<Pat>,
+    ty: Box<Type>,
+    by_ref: bool,
+}
+
+/// `#[protect(attr)] item` → the guarded function, or the function plus
+/// every error found.
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let raw = syn::parse2::<RawArgs>(attr).unwrap_or_else(|e| {
+        let mut raw = RawArgs::default();
+        raw.errors = Some(e);
+        raw
+    });
+    let krate: Path = raw
+        .krate()
+        .cloned()
+        .unwrap_or_else(|| syn::parse_quote!(::atlasent));
+    let mut func = match syn::parse2::<MaybeItemFn>(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let span = item
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(Span::call_site, |t| t.span());
+            let error = syn::Error::new(
+                span,
+                "#[atlasent::protect] applies to a function with a body (`fn` or `async fn`, free or a method)",
+            );
+            let mut out = error.into_compile_error();
+            out.extend(item);
+            return out;
+        }
+    };
+
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let args = raw.finish().map_err(|e| errors.push(e)).ok();
+    if let Some(constness) = &func.sig.constness {
+        errors.push(syn::Error::new_spanned(
+            constness,
+            "#[atlasent::protect] cannot guard a `const fn`: obtaining a permit is a call to the decision server",
+        ));
+    }
+    let permits = match take_permit(&mut func.sig) {
+        Ok(p) => vec![p],
+        Err((e, found)) => {
+            errors.push(e);
+            found
+        }
+    };
+    if let Err(e) = check_return(&func.sig) {
+        errors.push(e);
+    }
+
+    match (args, permits.as_slice(), errors.is_empty()) {
+        (Some(args), [permit], true) => guarded(&func, &args, permit, &krate),
+        _ => {
+            let mut out = TokenStream::new();
+            for e in errors {
+                out.extend(e.into_compile_error());
+            }
+            out.extend(unexpanded(&func, &permits, &krate));
+            out
+        }
+    }
+}
+
+/// Whether `ty` names the `Permit` type (`Permit`, `atlasent::Permit`, …).
+fn is_permit(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Permit" && s.arguments.is_none()),
+        Type::Paren(p) => is_permit(&p.elem),
+        Type::Group(g) => is_permit(&g.elem),
+        _ => false,
+    }
+}
+
+/// Find the one `Permit` parameter, remove it from the signature, return it;
+/// on error, every permit parameter found (all removed) goes with the error.
+fn take_permit(sig: &mut Signature) -> Result<PermitParam, (syn::Error, Vec<PermitParam>)> {
+    let mut found: Vec<(usize, PermitParam)> = Vec::new();
+    let mut problems: Option<syn::Error> = None;
+    let mut push = |e: syn::Error| match &mut problems {
+        Some(all) => all.combine(e),
+        None => problems = Some(e),
+    };
+    for (i, arg) in sig.inputs.iter().enumerate() {
+        let FnArg::Typed(pt) = arg else { continue };
+        let (by_ref, inner) = match &*pt.ty {
+            Type::Reference(r) if is_permit(&r.elem) => {
+                if let Some(m) = &r.mutability {
+                    push(syn::Error::new_spanned(
+                        m,
+                        "take the permit by value (`Permit`) or by shared reference (`&Permit`), not `&mut`",
+                    ));
+                }
+                (true, true)
+            }
+            other => (false, is_permit(other)),
+        };
+        if !inner {
+            continue;
+        }
+        if !found.is_empty() {
+            push(syn::Error::new_spanned(
+                pt,
+                "a #[atlasent::protect] function takes exactly one `Permit` parameter; this is a second one",
+            ));
+        }
+        found.push((
+            i,
+            PermitParam {
+                pat: pt.pat.clone(),
+                ty: pt.ty.clone(),
+                by_ref,
+            },
+        ));
+    }
+    if found.is_empty() {
+        push(syn::Error::new(
+            sig.paren_token.span.join(),
+            "a #[atlasent::protect] function receives the permit it runs under: add a parameter \
+             `permit: atlasent::Permit` (or `&Permit`); callers do not pass it",
+        ));
+    }
+    if let Some(e) = problems {
+        // Still remove every permit parameter, so the emitted function is
+        // callable the way the guarded one will be.
+        let indices: Vec<usize> = found.iter().map(|(i, _)| *i).collect();
+        remove_inputs(sig, &indices);
+        return Err((e, found.into_iter().map(|(_, p)| p).collect()));
+    }
+    let (index, permit) = found.remove(0);
+    remove_inputs(sig, &[index]);
+    Ok(permit)
+}
+
+fn remove_inputs(sig: &mut Signature, indices: &[usize]) {
+    let kept: Punctuated<FnArg, Token![,]> = std::mem::take(&mut sig.inputs)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !indices.contains(i))
+        .map(|(_, arg)| arg)
+        .collect();
+    sig.inputs = kept;
+}
+
+/// The function must return `Result<T, E>` (or an alias whose name ends in
+/// `Result`, like `io::Result` or `anyhow::Result`).
+fn check_return(sig: &Signature) -> syn::Result<()> {
+    let message =
+        "a #[atlasent::protect] function returns `Result<T, E>` with `E: From<atlasent::Error>`, \
+                   so that a refused authorization reaches the caller as an error";
+    match &sig.output {
+        ReturnType::Default => Err(syn::Error::new(sig.ident.span(), message)),
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Path(p)
+                if p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident.to_string().ends_with("Result")) =>
+            {
+                Ok(())
+            }
+            other => Err(syn::Error::new_spanned(other, message)),
+        },
+    }
+}
+
+/// The guarded function.
+fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) -> TokenStream {
+    let MaybeItemFn {
+        outer_attrs,
+        inner_attrs,
+        vis,
+        sig,
+        body,
+    } = func;
+    // Generated locals live in the macro's hygiene context: the body cannot
+    // name them and they cannot shadow anything of the user's.
+    let site = Span::mixed_site();
+    let obtained = syn::Ident::new("__atlasent_permit", site);
+    let error = syn::Ident::new("__atlasent_error", site);
+    let context_value = syn::Ident::new("__atlasent_context", site);
+
+    let action = &args.action;
+    let agent = &args.agent;
+    let agent = quote_spanned!(agent.span()=> ::core::convert::AsRef::<str>::as_ref(&(#agent)));
+    let context = match &args.context {
+        Some(expr) => quote_spanned!(expr.span()=> &(#expr)),
+        None => quote!(&()),
+    };
+    let is_async = sig.asyncness.is_some();
+    let call = match (&args.client, is_async) {
+        (Some(client), true) => quote_spanned!(client.span()=>
+            #krate::__private::protect_with(&(#client), #agent, #action, #context_value).await),
+        (None, true) => {
+            quote!(#krate::__private::protect_default(#agent, #action, #context_value).await)
+        }
+        (Some(client), false) => quote_spanned!(client.span()=>
+            #krate::__private::protect_blocking_with(&(#client), #agent, #action, #context_value)),
+        (None, false) => {
+            quote!(#krate::__private::protect_blocking_default(#agent, #action, #context_value))
+        }
+    };
+    let require_blocking = if is_async {
+        TokenStream::new()
+    } else {
+        quote_spanned!(sig.fn_token.span()=> #krate::__atlasent_require_blocking!();)
+    };
+    let output_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let convert = quote_spanned!(output_span=> #krate::__private::into_error(#error));
+    let pat = &permit.pat;
+    let ty = &permit.ty;
+    let bound = if permit.by_ref {
+        quote!(&#obtained)
+    } else {
+        quote!(#obtained)
+    };
+    quote! {
+        #(#outer_attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #require_blocking
+            let #context_value = #context;
+            let #obtained: #krate::Permit = match #call {
+                ::core::result::Result::Ok(permit) => permit,
+                ::core::result::Result::Err(#error) => {
+                    return ::core::result::Result::Err(#convert);
+                }
+            };
+            let #pat: #ty = #bound;
+            {
+                #body
+            }
+        }
+    }
+}
+
+/// The function as the user wrote it minus the permit parameter, with the
+/// permit bound to a value that never exists: emitted next to the errors so
+/// that editors and call sites keep working.
+fn unexpanded(func: &MaybeItemFn, permits: &[PermitParam], krate: &Path) -> TokenStream {
+    let MaybeItemFn {
+        outer_attrs,
+        inner_attrs,
+        vis,
+        sig,
+        body,
+    } = func;
+    let binding = permits.iter().map(|p| {
+        let (pat, ty) = (&p.pat, &p.ty);
+        quote!(let #pat: #ty = #krate::__private::unexpanded();)
+    });
+    let mut sig = sig.clone();
+    // A `const fn` calling the non-const helper would add a second error.
+    sig.constness = None;
+    let sig = sig.into_token_stream();
+    quote! {
+        #(#outer_attrs)*
+        #[allow(unreachable_code, unused_variables)]
+        #vis #sig {
+            #(#inner_attrs)*
+            #(#binding)*
+            {
+                #body
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pretty(tokens: TokenStream) -> String {
+        prettyplease::unparse(
+            &syn::parse2::<syn::File>(tokens).expect("expansion parses as a file"),
+        )
+    }
+
+    /// Compare with `tests/expand/<name>.rs`; `UPDATE_SNAPSHOTS=1` rewrites it
+    /// (by hand only, never in CI).
+    fn snapshot(name: &str, attr: TokenStream, item: TokenStream) {
+        let got = pretty(expand(attr, item));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/expand/{name}.rs"));
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+            std::fs::write(&path, &got).expect("write snapshot");
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it",
+                path.display()
+            )
+        });
+        assert_eq!(
+            got, want,
+            "expansion of {name} changed; review and update the snapshot"
+        );
+    }
+
+    #[test]
+    fn async_fn_expansion() {
+        snapshot(
+            "async_fn",
+            quote!(
+                action = "deploy_to_production",
+                agent = "deploy-bot",
+                context = json!({ "commit": commit })
+            ),
+            quote! {
+                /// Deploy a commit.
+                pub async fn deploy(permit: Permit, commit: &str) -> Result<(), DeployError> {
+                    tracing::info!(permit_id = permit.permit_id(), "deploying");
+                    Ok(())
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn sync_fn_expansion() {
+        snapshot(
+            "sync_fn",
+            quote!(action = "drop_database", agent = "cli", client = &CLIENT),
+            quote! {
+                fn drop_database(name: &str, _permit: &atlasent::Permit) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(name.len() as u64)
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn method_expansion() {
+        snapshot(
+            "method",
+            quote!(
+                action = "wire_transfer",
+                agent = self.name,
+                context = Transfer { amount },
+                client = self.client,
+                crate = ::atlasent
+            ),
+            quote! {
+                pub(crate) async fn transfer<'a, T: Into<u64>>(&'a self, mut permit: Permit, amount: T) -> Result<Receipt<'a>, PayError>
+                where
+                    T: Send,
+                {
+                    self.ledger.pay(&mut permit, amount.into())
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn errors_keep_the_function_without_its_permit_parameter() {
+        let out = expand(
+            quote!(agent = "a"),
+            quote!(
+                async fn f(permit: Permit, x: u8) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        )
+        .to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("missing required option `action`"), "{out}");
+        assert!(out.contains("async fn f (x : u8)"), "{out}");
+    }
+}

@@ -1,0 +1,26 @@
+pub(crate) async fn transfer<'a, T: Into<u64>>(
+    &'a self,
+    amount: T,
+) -> Result<Receipt<'a>, PayError>
+where
+    T: Send,
+{
+    let __atlasent_context = &(Transfer { amount });
+    let __atlasent_permit: ::atlasent::Permit = match ::atlasent::__private::protect_with(
+            &(self.client),
+            ::core::convert::AsRef::<str>::as_ref(&(self.name)),
+            "wire_transfer",
+            __atlasent_context,
+        )
+        .await
+    {
+        ::core::result::Result::Ok(permit) => permit,
+        ::core::result::Result::Err(__atlasent_error) => {
+            return ::core::result::Result::Err(
+                ::atlasent::__private::into_error(__atlasent_error),
+            );
+        }
+    };
+    let mut permit: Permit = __atlasent_permit;
+    { self.ledger.pay(&mut permit, amount.into()) }
+}

@@ -1,0 +1,17 @@
+//! A number is not an action.
+use atlasent::Permit;
+
+#[derive(Debug)]
+pub struct AppError(pub atlasent::Error);
+impl From<atlasent::Error> for AppError {
+    fn from(e: atlasent::Error) -> Self {
+        AppError(e)
+    }
+}
+
+#[atlasent::protect(action = 5, agent = "bot")]
+async fn run(_permit: Permit) -> Result<(), AppError> {
+    Ok(())
+}
+
+fn main() {}

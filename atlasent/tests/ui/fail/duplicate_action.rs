@@ -1,0 +1,17 @@
+//! A repeated `action` is an error on the second one.
+use atlasent::Permit;
+
+#[derive(Debug)]
+pub struct AppError(pub atlasent::Error);
+impl From<atlasent::Error> for AppError {
+    fn from(e: atlasent::Error) -> Self {
+        AppError(e)
+    }
+}
+
+#[atlasent::protect(action = "deploy", agent = "bot", action = "rollback")]
+async fn run(_permit: Permit) -> Result<(), AppError> {
+    Ok(())
+}
+
+fn main() {}

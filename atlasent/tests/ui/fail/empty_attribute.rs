@@ -1,0 +1,17 @@
+//! A bare `#[protect]` reports both required options.
+use atlasent::Permit;
+
+#[derive(Debug)]
+pub struct AppError(pub atlasent::Error);
+impl From<atlasent::Error> for AppError {
+    fn from(e: atlasent::Error) -> Self {
+        AppError(e)
+    }
+}
+
+#[atlasent::protect]
+async fn run(_permit: Permit) -> Result<(), AppError> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,25 @@
+//! A plain method with an explicit blocking client.
+use atlasent::Permit;
+
+#[derive(Debug)]
+pub struct AppError(pub atlasent::Error);
+impl From<atlasent::Error> for AppError {
+    fn from(e: atlasent::Error) -> Self {
+        AppError(e)
+    }
+}
+
+struct Cli {
+    client: atlasent::blocking::Client,
+}
+
+impl Cli {
+    #[atlasent::protect(action = "purge", agent = "ops-cli", client = self.client)]
+    fn purge(&self, _permit: &Permit) -> Result<u32, AppError> {
+        Ok(0)
+    }
+}
+
+fn main() {
+    let _ = Cli::purge;
+}

@@ -1,0 +1,25 @@
+//! `context` may borrow parameters and be any `Serialize` type.
+use atlasent::Permit;
+
+#[derive(Debug)]
+pub struct AppError(pub atlasent::Error);
+impl From<atlasent::Error> for AppError {
+    fn from(e: atlasent::Error) -> Self {
+        AppError(e)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Transfer<'a> {
+    amount_usd: u64,
+    counterparty_id: &'a str,
+}
+
+#[atlasent::protect(action = "wire_transfer", agent = "finance-agent", context = Transfer { amount_usd: amount, counterparty_id: to })]
+async fn wire(amount: u64, to: &str, _permit: Permit) -> Result<String, AppError> {
+    Ok(format!("{amount} to {to}"))
+}
+
+fn main() {
+    let _ = wire(5, "cp-1");
+}

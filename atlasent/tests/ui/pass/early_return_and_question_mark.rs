@@ -1,0 +1,23 @@
+//! `return` and `?` in the body behave as written.
+use atlasent::Permit;
+
+#[derive(Debug)]
+pub struct AppError(pub atlasent::Error);
+impl From<atlasent::Error> for AppError {
+    fn from(e: atlasent::Error) -> Self {
+        AppError(e)
+    }
+}
+
+#[atlasent::protect(action = "parse", agent = "bot")]
+async fn parse(text: &str, _permit: Permit) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let n: u32 = text.parse()?;
+    Ok(n)
+}
+
+fn main() {
+    let _ = parse("7");
+}

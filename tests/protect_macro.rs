@@ -1,0 +1,267 @@
+//! `#[atlasent::protect]` at run time: against the real local server the body
+//! runs exactly once on allow and never on deny; against a fault server it
+//! never runs on failed verification, timeout or 5xx; the caller gets the
+//! error through its own type; the permit in the body is the one the server
+//! issued; the context reaches the wire exactly as written.
+
+#[path = "../atlasent/tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use atlasent::{DenialStage, ErrorCode, Permit};
+use atlasent_server::{RunningServer, Server};
+use serde_json::json;
+use support::{FaultServer, Reply};
+
+const KEY: &str = "ask_local_macro_tests";
+
+#[derive(Debug)]
+enum PayError {
+    Unauthorized(atlasent::Error),
+}
+
+impl From<atlasent::Error> for PayError {
+    fn from(e: atlasent::Error) -> Self {
+        PayError::Unauthorized(e)
+    }
+}
+
+impl PayError {
+    fn inner(&self) -> &atlasent::Error {
+        match self {
+            PayError::Unauthorized(e) => e,
+        }
+    }
+}
+
+struct Treasury {
+    client: atlasent::Client,
+    runs: AtomicUsize,
+    seen: std::sync::Mutex<Option<(String, String, String)>>,
+}
+
+impl Treasury {
+    fn new(client: atlasent::Client) -> Self {
+        Self {
+            client,
+            runs: AtomicUsize::new(0),
+            seen: std::sync::Mutex::new(None),
+        }
+    }
+
+    #[atlasent::protect(
+        action = "wire_transfer",
+        agent = "finance-agent",
+        context = json!({ "amount_usd": amount, "counterparty_id": to, "memo": memo }),
+        client = self.client,
+    )]
+    async fn wire(
+        &self,
+        amount: u64,
+        to: &str,
+        memo: &str,
+        permit: &Permit,
+    ) -> Result<u64, PayError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        *self.seen.lock().expect("lock") = Some((
+            permit.permit_id().to_owned(),
+            permit.agent().to_owned(),
+            permit.action().to_owned(),
+        ));
+        Ok(amount)
+    }
+}
+
+async fn real_server() -> RunningServer {
+    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/contract/vectors/policies/finance_wire_transfer.json");
+    Server::builder()
+        .policy_file(policy)
+        .api_key(KEY)
+        .start()
+        .await
+        .expect("server")
+}
+
+fn client_for(url: &str) -> atlasent::Client {
+    atlasent::Client::builder()
+        .api_key(KEY)
+        .base_url(url)
+        .retry_backoff(Duration::from_millis(2))
+        .max_retries(1)
+        .timeout(Duration::from_millis(400))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn allow_runs_the_body_once_with_the_issued_permit() {
+    let server = real_server().await;
+    let treasury = Treasury::new(client_for(&server.base_url()));
+    let sent = treasury
+        .wire(500, "cp-1", "invoice 7")
+        .await
+        .expect("allowed");
+    assert_eq!(sent, 500);
+    assert_eq!(treasury.runs.load(Ordering::SeqCst), 1);
+    let (id, agent, action) = treasury
+        .seen
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("body saw a permit");
+    assert_eq!(
+        (agent.as_str(), action.as_str()),
+        ("finance-agent", "wire_transfer")
+    );
+    // The id is the one the server issued and logged.
+    let page = treasury
+        .client
+        .list_audit_events(&atlasent::audit::AuditEventQuery::new().types(["evaluate.allow"]))
+        .await
+        .expect("events");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].payload["decision_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn deny_never_runs_the_body_and_reaches_the_caller_as_its_error() {
+    let server = real_server().await;
+    let treasury = Treasury::new(client_for(&server.base_url()));
+    let err = treasury
+        .wire(50_000, "cp-1", "too much")
+        .await
+        .expect_err("denied");
+    let denial = err.inner().denial().expect("a denial");
+    assert_eq!(denial.stage(), DenialStage::Policy);
+    assert!(
+        denial.reason().contains("deny_high_value"),
+        "{}",
+        denial.reason()
+    );
+    // Missing memo: no allow rule fires, default deny.
+    let err = treasury.wire(5, "cp-1", "").await.expect_err("denied");
+    assert!(err.inner().is_denied());
+    assert_eq!(
+        treasury.runs.load(Ordering::SeqCst),
+        0,
+        "the body never ran"
+    );
+}
+
+fn allow_reply() -> Reply {
+    Reply::json(
+        200,
+        &json!({ "permitted": true, "decision_id": "dec_fault_1", "audit_hash": "h" }),
+    )
+}
+
+#[tokio::test]
+async fn failed_verification_timeout_and_5xx_never_run_the_body() {
+    let cases: Vec<(&str, FaultServer, Option<ErrorCode>)> = vec![
+        (
+            "verification fails",
+            FaultServer::start(|req, _| {
+                if req.path == "/v1-evaluate" {
+                    allow_reply()
+                } else {
+                    Reply::json(200, &json!({ "verified": false, "outcome": "revoked" }))
+                }
+            }),
+            None,
+        ),
+        (
+            "timeout",
+            FaultServer::always(Reply::Stall),
+            Some(ErrorCode::Timeout),
+        ),
+        (
+            "5xx",
+            FaultServer::always(Reply::text(503, "down")),
+            Some(ErrorCode::ServerError),
+        ),
+        (
+            "verify 5xx",
+            FaultServer::start(|req, _| {
+                if req.path == "/v1-evaluate" {
+                    allow_reply()
+                } else {
+                    Reply::text(500, "db")
+                }
+            }),
+            Some(ErrorCode::ServerError),
+        ),
+    ];
+    for (name, server, code) in cases {
+        let treasury = Treasury::new(client_for(&server.url()));
+        let err = treasury.wire(5, "cp-1", "m").await.expect_err(name);
+        match code {
+            Some(code) => assert_eq!(err.inner().code(), Some(code), "{name}: {:?}", err.inner()),
+            None => assert_eq!(
+                err.inner().denial().map(|d| d.stage()),
+                Some(DenialStage::Verification),
+                "{name}"
+            ),
+        }
+        assert_eq!(
+            treasury.runs.load(Ordering::SeqCst),
+            0,
+            "{name}: the body never ran"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_context_reaches_the_wire_exactly_as_written() {
+    let server = FaultServer::start(|req, _| {
+        if req.path == "/v1-evaluate" {
+            allow_reply()
+        } else {
+            Reply::json(
+                200,
+                &json!({ "verified": true, "outcome": "verified", "permit_hash": "ph" }),
+            )
+        }
+    });
+    let treasury = Treasury::new(client_for(&server.url()));
+    treasury
+        .wire(42, "cp-9", "note \"quoted\" ✓")
+        .await
+        .expect("allowed");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let expected =
+        json!({ "amount_usd": 42, "counterparty_id": "cp-9", "memo": "note \"quoted\" ✓" });
+    for r in &requests {
+        assert_eq!(r.json()["context"], expected, "{}", r.path);
+        assert_eq!(r.json()["agent"], "finance-agent");
+        assert_eq!(r.json()["action"], "wire_transfer");
+    }
+    assert_eq!(treasury.runs.load(Ordering::SeqCst), 1);
+}
+
+// The blocking form on a plain fn, with the global client configured.
+static SYNC_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[atlasent::protect(action = "wire_transfer", agent = "finance-agent", context = json!({ "amount_usd": amount, "counterparty_id": "cp-1", "memo": "cli" }))]
+fn wire_from_cli(amount: u64, _permit: Permit) -> Result<u64, PayError> {
+    SYNC_RUNS.fetch_add(1, Ordering::SeqCst);
+    Ok(amount)
+}
+
+#[test]
+fn a_plain_fn_uses_the_blocking_client() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let server = rt.block_on(real_server());
+    atlasent::configure(client_for(&server.base_url()));
+    assert_eq!(wire_from_cli(10).expect("allowed"), 10);
+    assert!(wire_from_cli(20_000)
+        .expect_err("denied")
+        .inner()
+        .is_denied());
+    assert_eq!(SYNC_RUNS.load(Ordering::SeqCst), 1);
+    drop(server);
+}
