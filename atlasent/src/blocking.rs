@@ -262,7 +262,7 @@ pub fn default_client() -> Result<Client, Error> {
     Ok(Client { inner, driver })
 }
 
-/// Blocking [`crate::protect`] on the default client.
+/// Blocking [`crate::protect()`] on the default client.
 pub fn protect<C>(agent: &str, action: &str, context: &C) -> Result<Permit, Error>
 where
     C: Serialize + ?Sized,

@@ -27,7 +27,7 @@ pub const MAX_REVOKE_REASON_CHARS: usize = 1024;
 ///
 /// Cheap to clone (an `Arc` inside): clones share one configuration and one
 /// connection pool. Build one per process and pass it around, or use the
-/// global client behind [`atlasent::protect`](crate::protect).
+/// global client behind [`atlasent::protect`](crate::protect()).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), atlasent::Error> {

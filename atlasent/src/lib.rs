@@ -42,7 +42,7 @@
 //! and refused before anything is sent if it is not an object.
 //!
 //! The same calls exist as free functions on a global client
-//! ([`protect`], [`evaluate`], …) configured from `ATLASENT_API_KEY` /
+//! ([`protect()`], [`evaluate`], …) configured from `ATLASENT_API_KEY` /
 //! `ATLASENT_BASE_URL` or by [`configure`], and, with the `blocking`
 //! feature, on [`blocking::Client`].
 //!
@@ -91,6 +91,10 @@
 //! - `rustls` (default): TLS through rustls with the webpki roots.
 //! - `http2`: HTTP/2 to the API.
 //! - `blocking`: [`blocking::Client`] and blocking free functions.
+//! - `macros` (default): the `#[atlasent::protect]` attribute.
+//! - `axum`: `Error` as an axum response, a tower layer guarding routes
+//!   (`integrations::axum`).
+//! - `actix`: `Error` as an actix-web `ResponseError` (`integrations::actix`).
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -103,6 +107,8 @@ mod client;
 mod config;
 mod error;
 mod global;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub mod integrations;
 mod permit;
 mod results;
 mod time;

@@ -19,16 +19,18 @@ pub(crate) enum Endpoint {
     KeySelf,
     AuditEvents,
     AuditExports,
+    SigningKeys,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 6] = [
+    const ALL: [Endpoint; 7] = [
         Self::Evaluate,
         Self::Verify,
         Self::Revoke,
         Self::KeySelf,
         Self::AuditEvents,
         Self::AuditExports,
+        Self::SigningKeys,
     ];
 
     pub(crate) fn path(self) -> &'static str {
@@ -39,11 +41,12 @@ impl Endpoint {
             Self::KeySelf => "/v1-api-key-self",
             Self::AuditEvents => "/v1-audit/events",
             Self::AuditExports => "/v1-audit/exports",
+            Self::SigningKeys => "/v1-signing-keys",
         }
     }
 
     fn is_post(self) -> bool {
-        !matches!(self, Self::KeySelf | Self::AuditEvents)
+        !matches!(self, Self::KeySelf | Self::AuditEvents | Self::SigningKeys)
     }
 }
 

@@ -161,6 +161,23 @@ impl ReplyBody for EventsResponse {
         &[("events", FieldKind::Array), ("total", FieldKind::Integer)];
 }
 
+#[derive(Deserialize)]
+struct SigningKeysResponse {
+    keys: Vec<SigningKeyEntry>,
+}
+
+#[derive(Deserialize)]
+struct SigningKeyEntry {
+    key_id: String,
+    public_key_pem: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+impl ReplyBody for SigningKeysResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] = &[("keys", FieldKind::Array)];
+}
+
 /// Filters of [`Client::create_audit_export`]; empty exports everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -381,6 +398,38 @@ impl Client {
                 }
             }
         })
+    }
+
+    /// The keys exports may be signed with (`GET /v1-signing-keys`), each
+    /// under its registry id; retired keys are skipped. Fetch them over a
+    /// channel you trust: they are what makes a bundle's signature mean
+    /// anything.
+    pub async fn signing_keys(&self) -> Result<Vec<VerifyingKey>, Error> {
+        let span = tracing::info_span!("atlasent.signing_keys", request_id = tracing::field::Empty);
+        async {
+            let reply = self
+                .transport()
+                .send::<SigningKeysResponse>(Endpoint::SigningKeys, None)
+                .await?;
+            reply
+                .body
+                .keys
+                .into_iter()
+                .filter(|k| k.status.as_deref().is_none_or(|s| s == "active"))
+                .map(|k| {
+                    VerifyingKey::from_spki_pem(&k.public_key_pem)
+                        .map(|key| key.with_id(k.key_id))
+                        .map_err(|e| {
+                            Error::from(RequestError::new(
+                                ErrorCode::BadResponse,
+                                format!("malformed /v1-signing-keys reply: {e}"),
+                            ))
+                        })
+                })
+                .collect()
+        }
+        .instrument(span)
+        .await
     }
 
     /// Request a signed export (`POST /v1-audit/exports`). The bundle is

@@ -1,0 +1,74 @@
+//! Shared by the examples: talk to the AtlaSent API named by the environment,
+//! or, with no `ATLASENT_API_KEY`, to the embedded local server started
+//! in-process with the demo policy of `examples/policies/demo.json`.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use atlasent::audit::VerifyingKey;
+use atlasent_server::{RunningServer, Server};
+
+/// The key of the embedded server (only valid on loopback, in this process).
+pub(crate) const DEMO_KEY: &str = "ask_local_quickstart_demo";
+
+/// Where decisions come from.
+pub(crate) struct Backend {
+    pub(crate) client: atlasent::Client,
+    /// The embedded server, kept alive for as long as the backend is.
+    pub(crate) embedded: Option<RunningServer>,
+    /// One line saying which backend is in use.
+    pub(crate) description: String,
+}
+
+impl Backend {
+    /// The keys exports are signed with: the embedded server's own, or the
+    /// API's `GET /v1-signing-keys`.
+    pub(crate) async fn signing_keys(&self) -> Result<Vec<VerifyingKey>, atlasent::Error> {
+        match &self.embedded {
+            Some(server) => Ok(vec![VerifyingKey::from_spki_pem(server.public_key_pem())
+                .expect("the embedded server's key is valid")
+                .with_id(server.signing_key_id())]),
+            None => self.client.signing_keys().await,
+        }
+    }
+}
+
+pub(crate) fn demo_policy() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policies/demo.json")
+}
+
+/// Connect as the environment says; must run inside a tokio runtime.
+pub(crate) async fn connect() -> Result<Backend, Box<dyn std::error::Error + Send + Sync>> {
+    if std::env::var_os(atlasent::ENV_API_KEY).is_some_and(|k| !k.is_empty()) {
+        let client = atlasent::Client::from_env()?;
+        let description = format!(
+            "Using the AtlaSent API at {} (ATLASENT_API_KEY is set).",
+            client.config().base_url()
+        );
+        return Ok(Backend {
+            client,
+            embedded: None,
+            description,
+        });
+    }
+    let server = Server::builder()
+        .policy_file(demo_policy())
+        .api_key(DEMO_KEY)
+        .start()
+        .await?;
+    let client = atlasent::Client::builder()
+        .api_key(DEMO_KEY)
+        .base_url(server.base_url())
+        .build()?;
+    let description = format!(
+        "No ATLASENT_API_KEY set: using the embedded local AtlaSent server at {} \
+         (in-process, policy examples/policies/demo.json).\n\
+         Set ATLASENT_API_KEY (and optionally ATLASENT_BASE_URL) to use the hosted API instead.",
+        server.base_url()
+    );
+    Ok(Backend {
+        client,
+        embedded: Some(server),
+        description,
+    })
+}
