@@ -133,6 +133,11 @@ pub use permit::Permit;
 
 #[cfg(feature = "macros")]
 pub use atlasent_macros::protect;
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use results::{
     ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RateLimit, RevokeResult,
     VerifyResult,

@@ -3,13 +3,16 @@
 //! `?` on a `protect` call) answers 403, 429 with `Retry-After`, or 503.
 //!
 //! ```no_run
-//! use actix_web::{post, web, HttpResponse};
+//! use actix_web::{web, App, HttpResponse};
 //!
-//! #[post("/deploy")]
 //! async fn deploy(client: web::Data<atlasent::Client>) -> Result<HttpResponse, atlasent::Error> {
 //!     let permit = client.protect("deploy-bot", "deploy_to_production", &()).await?;
 //!     Ok(HttpResponse::Ok().body(format!("deploying under {}", permit.permit_id())))
 //! }
+//!
+//! # fn app() {
+//! let app = App::new().route("/deploy", web::post().to(deploy));
+//! # }
 //! ```
 
 use actix_web::http::{header, StatusCode};
