@@ -224,12 +224,14 @@ fn request_id(headers: &HeaderMap) -> String {
 }
 
 /// Authenticate by `Authorization: Bearer` and/or the body's `api_key`
-/// (which must agree when both are present), then count the request.
+/// (which must agree when both are present), count the request, and require
+/// `scope` of the key (403 without it).
 fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     body_key: Option<&str>,
     request_id: String,
+    scope: Option<&str>,
 ) -> Result<Ctx, ApiError> {
     let unauthorized = |message: &str| {
         ApiError::new(
@@ -273,11 +275,23 @@ fn authenticate(
         .ok_or_else(|| unauthorized("Invalid API key"))?
         .clone();
     match state.limiter.hit(&info.key_id) {
-        Ok(rate) => Ok(Ctx {
-            request_id,
-            key: info,
-            rate,
-        }),
+        Ok(rate) => match scope {
+            Some(scope) if !info.allows(scope) => {
+                let mut err = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this API key lacks the `{scope}` scope"),
+                    &request_id,
+                );
+                err.rate = Some(rate);
+                Err(err)
+            }
+            _ => Ok(Ctx {
+                request_id,
+                key: info,
+                rate,
+            }),
+        },
         Err(rate) => {
             let mut err = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -355,18 +369,18 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn new(
-        map: &'a Map<String, Value>,
-        allowed: &[&str],
-        request_id: &'a str,
-    ) -> Result<Self, ApiError> {
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ApiError::invalid(
+    fn new(map: &'a Map<String, Value>, request_id: &'a str) -> Self {
+        Self { map, request_id }
+    }
+
+    fn refuse_unknown(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(unknown) => Err(ApiError::invalid(
                 format!("unknown field `{unknown}`; expected {}", allowed.join(", ")),
-                request_id,
-            ));
+                self.request_id,
+            )),
+            None => Ok(()),
         }
-        Ok(Self { map, request_id })
     }
 
     fn string(
@@ -433,15 +447,39 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The common start of every POST: read and parse the body, refuse unknown
+/// fields, authenticate (header and/or body key) and count the request.
+async fn authenticated_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    allowed: &[&str],
+    scope: &str,
+) -> Result<(Map<String, Value>, Ctx), ApiError> {
+    let rid = request_id(headers);
+    let map = json_object(state, headers, body, &rid).await?;
+    let fields = Fields::new(&map, &rid);
+    fields.refuse_unknown(allowed)?;
+    let body_key = fields.api_key()?.map(str::to_owned);
+    let ctx = authenticate(state, headers, body_key.as_deref(), rid, Some(scope))?;
+    Ok((map, ctx))
+}
+
 async fn evaluate(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let rid = request_id(&headers);
-    let map = json_object(&state, &headers, body, &rid).await?;
-    let fields = Fields::new(&map, &["action", "agent", "context", "api_key"], &rid)?;
-    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let (map, ctx) = authenticated_body(
+        &state,
+        &headers,
+        body,
+        &["action", "agent", "context", "api_key"],
+        "evaluate",
+    )
+    .await?;
+    let rid = ctx.request_id.clone();
+    let fields = Fields::new(&map, &rid);
     let action = fields
         .string("action", true, 1, MAX_NAME_CHARS)?
         .unwrap_or_default();
@@ -462,14 +500,10 @@ async fn verify(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let rid = request_id(&headers);
-    let map = json_object(&state, &headers, body, &rid).await?;
-    let fields = Fields::new(
-        &map,
-        &["decision_id", "action", "agent", "context", "api_key"],
-        &rid,
-    )?;
-    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let allowed = ["decision_id", "action", "agent", "context", "api_key"];
+    let (map, ctx) = authenticated_body(&state, &headers, body, &allowed, "verify").await?;
+    let rid = ctx.request_id.clone();
+    let fields = Fields::new(&map, &rid);
     let permit_id = fields
         .string("decision_id", true, 1, MAX_NAME_CHARS)?
         .unwrap_or_default();
@@ -498,10 +532,16 @@ async fn revoke(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let rid = request_id(&headers);
-    let map = json_object(&state, &headers, body, &rid).await?;
-    let fields = Fields::new(&map, &["decision_id", "reason", "api_key"], &rid)?;
-    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let (map, ctx) = authenticated_body(
+        &state,
+        &headers,
+        body,
+        &["decision_id", "reason", "api_key"],
+        "revoke",
+    )
+    .await?;
+    let rid = ctx.request_id.clone();
+    let fields = Fields::new(&map, &rid);
     let permit_id = fields
         .string("decision_id", true, 1, MAX_NAME_CHARS)?
         .unwrap_or_default();
@@ -518,12 +558,12 @@ async fn key_self(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate(&state, &headers, None, request_id(&headers))?;
+    let ctx = authenticate(&state, &headers, None, request_id(&headers), None)?;
     let body = json!({
         "key_id": ctx.key.key_id,
         "organization_id": state.engine.org_id(),
         "environment": "local",
-        "scopes": ["evaluate", "verify", "revoke", "audit.read", "audit.export"],
+        "scopes": ctx.key.scopes,
         "allowed_cidrs": null,
         "rate_limit_per_minute": state.limiter.per_minute,
         "client_ip": null,
@@ -567,7 +607,13 @@ async fn audit_events(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate(&state, &headers, None, request_id(&headers))?;
+    let ctx = authenticate(
+        &state,
+        &headers,
+        None,
+        request_id(&headers),
+        Some("audit.read"),
+    )?;
     let rid = ctx.request_id.clone();
     if let Some(unknown) = q
         .keys()
@@ -619,10 +665,10 @@ async fn audit_export(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let rid = request_id(&headers);
-    let map = json_object(&state, &headers, body, &rid).await?;
-    let fields = Fields::new(&map, &["types", "actor_id", "from", "to", "api_key"], &rid)?;
-    let ctx = authenticate(&state, &headers, fields.api_key()?, rid.clone())?;
+    let allowed = ["types", "actor_id", "from", "to", "api_key"];
+    let (map, ctx) = authenticated_body(&state, &headers, body, &allowed, "audit.export").await?;
+    let rid = ctx.request_id.clone();
+    let fields = Fields::new(&map, &rid);
     let mut q = HashMap::new();
     for name in ["types", "actor_id", "from", "to"] {
         if let Some(v) = fields.string(name, false, 0, 4096)? {
@@ -642,7 +688,7 @@ async fn signing_keys(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate(&state, &headers, None, request_id(&headers))?;
+    let ctx = authenticate(&state, &headers, None, request_id(&headers), None)?;
     let signer = state.engine.signer();
     let body = json!({
         "keys": [{

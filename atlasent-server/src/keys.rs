@@ -123,6 +123,21 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub struct ApiKeyInfo {
     /// Public id of the key (`key_` + 12 hex of its SHA-256).
     pub key_id: String,
+    /// What the key may do (see [`ALL_SCOPES`]).
+    pub scopes: Vec<String>,
+}
+
+/// Every scope: `evaluate`, `verify`, `revoke`, `audit.read`, `audit.export`.
+pub const ALL_SCOPES: &[&str] = &["evaluate", "verify", "revoke", "audit.read", "audit.export"];
+
+/// The scopes of an auditor's key: read and export the log, decide nothing.
+pub const AUDIT_SCOPES: &[&str] = &["audit.read", "audit.export"];
+
+impl ApiKeyInfo {
+    /// Whether the key holds `scope`.
+    pub fn allows(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
 }
 
 /// The set of accepted API keys.
@@ -132,11 +147,17 @@ pub struct ApiKeys {
 }
 
 impl ApiKeys {
-    /// Accept `key`.
+    /// Accept `key` with every scope.
     pub fn insert(&mut self, key: &str) {
+        self.insert_with_scopes(key, ALL_SCOPES);
+    }
+
+    /// Accept `key` with these scopes only.
+    pub fn insert_with_scopes(&mut self, key: &str, scopes: &[&str]) {
         let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let key_id = format!("key_{}", &atlasent::audit::hex(&hash)[..12]);
-        self.by_hash.insert(hash, ApiKeyInfo { key_id });
+        let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self.by_hash.insert(hash, ApiKeyInfo { key_id, scopes });
     }
 
     /// The key's info, if it is accepted. Comparing hashes keeps the lookup's

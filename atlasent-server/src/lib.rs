@@ -101,6 +101,7 @@ pub struct ServerBuilder {
     policies: Vec<Policy>,
     policy_paths: Vec<PathBuf>,
     api_keys: Vec<String>,
+    audit_keys: Vec<String>,
     storage: Storage,
     signing_key: SigningKeySource,
     permit_ttl: Duration,
@@ -120,6 +121,7 @@ impl Server {
             policies: Vec::new(),
             policy_paths: Vec::new(),
             api_keys: Vec::new(),
+            audit_keys: Vec::new(),
             storage: Storage::Memory,
             signing_key: SigningKeySource::Generate,
             permit_ttl: Duration::from_secs(3600),
@@ -152,6 +154,13 @@ impl ServerBuilder {
     /// Accept an API key (call once per key; at least one is required).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_keys.push(key.into());
+        self
+    }
+
+    /// Accept an auditor's key: it may list and export the audit log
+    /// (`audit.read`, `audit.export`) and nothing else; decisions answer 403.
+    pub fn audit_key(mut self, key: impl Into<String>) -> Self {
+        self.audit_keys.push(key.into());
         self
     }
 
@@ -228,6 +237,9 @@ impl ServerBuilder {
         let mut keys = keys::ApiKeys::default();
         for key in &self.api_keys {
             keys.insert(key);
+        }
+        for key in &self.audit_keys {
+            keys.insert_with_scopes(key, keys::AUDIT_SCOPES);
         }
         let engine = engine::Engine::open(
             engine::EngineConfig {

@@ -55,6 +55,10 @@ struct ServeArgs {
     /// An accepted API key (repeatable; at least one).
     #[arg(long = "api-key", required = true)]
     api_keys: Vec<String>,
+    /// An auditor's key: may list and export the audit log, nothing else
+    /// (repeatable).
+    #[arg(long = "audit-key")]
+    audit_keys: Vec<String>,
     /// SQLite database file, or `:memory:` for none.
     #[arg(long, default_value = "./atlasent.db")]
     db: String,
@@ -224,6 +228,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
         for k in args.api_keys {
             builder = builder.api_key(k);
+        }
+        for k in args.audit_keys {
+            builder = builder.audit_key(k);
         }
         let server = match builder.start().await {
             Ok(s) => s,

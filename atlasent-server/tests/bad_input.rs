@@ -233,3 +233,44 @@ async fn audit_events_page_with_cursors_and_filters() {
     let (_, page) = get(&server, "/v1-audit/events?from=2999-01-01T00:00:00Z").await;
     assert_eq!(page["total"], 0);
 }
+
+#[tokio::test]
+async fn an_audit_key_may_read_the_log_but_not_decide() {
+    let server = common::start_with(|b| b.audit_key("ask_auditor")).await;
+    let auditor = atlasent::Client::builder()
+        .api_key("ask_auditor")
+        .base_url(server.base_url())
+        .build()
+        .expect("client");
+    let err = auditor
+        .evaluate("finance-agent", "wire_transfer", &json!({}))
+        .await
+        .expect_err("403");
+    assert_eq!(
+        (err.code(), err.status()),
+        (Some(atlasent::ErrorCode::Forbidden), Some(403))
+    );
+    assert!(
+        err.to_string().contains("lacks the `evaluate` scope"),
+        "{err}"
+    );
+    let err = auditor.verify("dec_x", "", "", &()).await.expect_err("403");
+    assert_eq!(err.status(), Some(403));
+    let me = auditor.key_self().await.expect("key self");
+    assert_eq!(me.scopes, ["audit.read", "audit.export"]);
+    auditor
+        .list_audit_events(&atlasent::audit::AuditEventQuery::new())
+        .await
+        .expect("may read");
+    let bundle = auditor
+        .create_audit_export(&atlasent::audit::ExportFilter::all())
+        .await
+        .expect("may export");
+    assert_eq!(
+        bundle.event_count(),
+        0,
+        "refused requests decide nothing and log nothing"
+    );
+    let (_, result) = export_and_verify(&server).await;
+    assert!(result.verified());
+}

@@ -13,6 +13,27 @@ use crate::results::RateLimit;
 use crate::transport::Endpoint;
 use crate::wire::{FieldKind, ReplyBody};
 
+/// The filter setters shared by [`AuditEventQuery`] and [`ExportFilter`].
+macro_rules! time_and_actor_setters {
+    () => {
+        /// Only events of this actor.
+        pub fn actor_id(mut self, actor: impl Into<String>) -> Self {
+            self.actor_id = Some(actor.into());
+            self
+        }
+        /// Only events at or after this RFC 3339 time.
+        pub fn from(mut self, at: impl Into<String>) -> Self {
+            self.from = Some(at.into());
+            self
+        }
+        /// Only events at or before this RFC 3339 time.
+        pub fn to(mut self, at: impl Into<String>) -> Self {
+            self.to = Some(at.into());
+            self
+        }
+    };
+}
+
 /// One event of the audit chain, as `GET /v1-audit/events` returns it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
@@ -83,21 +104,7 @@ impl AuditEventQuery {
         self.types = types.into_iter().map(Into::into).collect();
         self
     }
-    /// Only events of this actor.
-    pub fn actor_id(mut self, actor: impl Into<String>) -> Self {
-        self.actor_id = Some(actor.into());
-        self
-    }
-    /// Only events at or after this RFC 3339 time.
-    pub fn from(mut self, at: impl Into<String>) -> Self {
-        self.from = Some(at.into());
-        self
-    }
-    /// Only events at or before this RFC 3339 time.
-    pub fn to(mut self, at: impl Into<String>) -> Self {
-        self.to = Some(at.into());
-        self
-    }
+    time_and_actor_setters!();
     /// Page size.
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
@@ -207,21 +214,7 @@ impl ExportFilter {
         self.types = Some(joined.join(","));
         self
     }
-    /// Only events of this actor.
-    pub fn actor_id(mut self, actor: impl Into<String>) -> Self {
-        self.actor_id = Some(actor.into());
-        self
-    }
-    /// Only events at or after this RFC 3339 time.
-    pub fn from(mut self, at: impl Into<String>) -> Self {
-        self.from = Some(at.into());
-        self
-    }
-    /// Only events at or before this RFC 3339 time.
-    pub fn to(mut self, at: impl Into<String>) -> Self {
-        self.to = Some(at.into());
-        self
-    }
+    time_and_actor_setters!();
 }
 
 /// A signed audit export, kept exactly as received: key order, number text
