@@ -55,7 +55,7 @@ fn generate(n: usize, path: &PathBuf, pem_path: &PathBuf) {
             "rules": [{ "id": "small", "effect": "allow", "match": { "action": "pay", "context": { "amount": { "lte": 100 } } } }]
         }))
         .expect("policy");
-        let signer = Arc::new(Signer::generate());
+        let signer = Arc::new(Signer::generate().expect("signing key"));
         let engine = Engine::open(
             EngineConfig { storage: Storage::Memory, permit_ttl: Duration::from_secs(3600), org_id: "bench".into() },
             Arc::new(PolicySet::new(vec![policy]).expect("set")),

@@ -250,7 +250,7 @@ impl Engine {
         let decision = self.inner.policies.evaluate(agent, action, context);
         let now_ms = clock::now_ms();
         let expires_ms = now_ms.saturating_add(self.inner.config.permit_ttl.as_millis() as i64);
-        let permit_id = new_permit_id();
+        let permit_id = random_id("dec_")?;
         let context_hash = context_hash(context);
         let permit_hash = if decision.effect == Effect::Allow {
             let claims = json!({
@@ -332,11 +332,13 @@ impl Engine {
     }
 }
 
-/// An unguessable permit id: `dec_` and 128 random bits.
-fn new_permit_id() -> String {
+/// `prefix` and 128 random bits as hex: permit and export ids, unguessable.
+/// The OS generator failing is an error (503), never a panic.
+fn random_id(prefix: &str) -> Result<String, EngineError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random generator is available");
-    format!("dec_{}", atlasent::audit::hex(&bytes))
+    getrandom::fill(&mut bytes)
+        .map_err(|e| EngineError::Storage(format!("the OS random generator failed: {e}")))?;
+    Ok(format!("{prefix}{}", atlasent::audit::hex(&bytes)))
 }
 
 /// SHA-256 hex of the context's canonical JSON.
@@ -956,9 +958,9 @@ impl Writer {
             .and_then(|e| serde_json::from_str::<Value>(e.get()).ok())
             .and_then(|v| v["hash"].as_str().map(str::to_owned))
             .unwrap_or_else(|| atlasent::audit::GENESIS_HASH.to_owned());
-        let mut id_bytes = [0u8; 16];
-        getrandom::fill(&mut id_bytes).expect("the OS random generator is available");
-        let export_id = format!("exp_{}", atlasent::audit::hex(&id_bytes));
+        let export_id = random_id("exp_").map_err(|e| {
+            rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(e.to_string())))
+        })?;
         let signed_at = clock::rfc3339_ms(clock::now_ms());
         let envelope = Envelope {
             export_id: &export_id,

@@ -217,8 +217,15 @@ fn request_id(headers: &HeaderMap) -> String {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| {
+            // A correlation id, not a secret: if the OS generator fails, a
+            // clock-and-counter id still keeps requests apart.
             let mut b = [0u8; 16];
-            getrandom::fill(&mut b).expect("the OS random generator is available");
+            if getrandom::fill(&mut b).is_err() {
+                static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                b[..8].copy_from_slice(&clock::now_ms().to_be_bytes());
+                b[8..].copy_from_slice(&n.to_be_bytes());
+            }
             atlasent::audit::hex(&b)
         })
 }

@@ -33,10 +33,13 @@ pub struct KeyError {
 
 impl Signer {
     /// A fresh random key (not persisted).
-    pub fn generate() -> Signer {
+    pub fn generate() -> Result<Signer, KeyError> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).expect("the OS random generator is available");
-        Signer::from_key(SigningKey::from_bytes(&seed))
+        getrandom::fill(&mut seed).map_err(|e| KeyError {
+            path: "<generated>".into(),
+            message: format!("the OS random generator failed: {e}"),
+        })?;
+        Ok(Signer::from_key(SigningKey::from_bytes(&seed)))
     }
 
     /// Load a PKCS#8 PEM key from `path`, or create one there (mode 0600).
@@ -51,7 +54,7 @@ impl Signer {
                 .map_err(|e| err(format!("not a PKCS#8 PEM Ed25519 private key ({e})")))?;
             return Ok(Signer::from_key(key));
         }
-        let signer = Signer::generate();
+        let signer = Signer::generate()?;
         let pem = signer
             .key
             .to_pkcs8_pem(Default::default())

@@ -230,7 +230,7 @@ impl ServerBuilder {
         }
         let policies = Arc::new(PolicySet::new(policies)?);
         let signer = match self.signing_key {
-            SigningKeySource::Generate => Arc::new(Signer::generate()),
+            SigningKeySource::Generate => Arc::new(Signer::generate()?),
             SigningKeySource::File(path) => Arc::new(Signer::load_or_create(&path)?),
             SigningKeySource::Given(s) => s,
         };
