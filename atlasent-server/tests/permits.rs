@@ -221,31 +221,23 @@ async fn of_fifty_concurrent_verifies_exactly_one_wins() {
 async fn a_retried_request_gets_the_first_answer() {
     let server = start().await;
     let auth = format!("Bearer {KEY}");
-    let h = |rid: &'static str| {
-        vec![
-            ("authorization", auth.clone()),
-            ("x-request-id", rid.to_owned()),
-        ]
-    };
+    let h = |rid: &'static str| [("authorization", auth.as_str()), ("x-request-id", rid)];
     let body =
         json!({ "action": "wire_transfer", "agent": "finance-agent", "context": finance_ok() })
             .to_string();
-    let hv = h("retry-eval-0001");
-    let hdrs: Vec<(&str, &str)> = hv.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let hdrs = h("retry-eval-0001");
     let (s1, _, first) = post(&server, "/v1-evaluate", &hdrs, body.clone()).await;
     let (s2, _, second) = post(&server, "/v1-evaluate", &hdrs, body).await;
     assert_eq!((s1, s2), (200, 200));
     assert_eq!(first, second, "the same decision id, not a second permit");
 
     let verify = json!({ "decision_id": first["decision_id"], "action": "wire_transfer", "agent": "finance-agent", "context": finance_ok() }).to_string();
-    let hv = h("retry-verify-0001");
-    let hdrs: Vec<(&str, &str)> = hv.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let hdrs = h("retry-verify-0001");
     let (_, _, v1) = post(&server, "/v1-verify-permit", &hdrs, verify.clone()).await;
     let (_, _, v2) = post(&server, "/v1-verify-permit", &hdrs, verify.clone()).await;
     assert_eq!(v1["outcome"], "verified");
     assert_eq!(v1, v2, "a retried verify is answered, not consumed twice");
-    let hv = h("another-request-01");
-    let hdrs: Vec<(&str, &str)> = hv.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let hdrs = h("another-request-01");
     let (_, _, v3) = post(&server, "/v1-verify-permit", &hdrs, verify).await;
     assert_eq!(
         v3["outcome"], "consumed",
