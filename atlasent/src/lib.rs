@@ -26,6 +26,26 @@
 //! }
 //! ```
 //!
+//! # Guarding a function
+//!
+//! With the `macros` feature (default), `#[atlasent::protect]` makes the
+//! compiler enforce the permit: the function declares a `Permit` parameter,
+//! callers never pass it, and the body cannot run without a verified one.
+//!
+//! ```no_run
+//! use atlasent::Permit;
+//!
+//! #[atlasent::protect(action = "wire_transfer", agent = "finance-agent",
+//!                     context = serde_json::json!({ "amount_usd": amount }))]
+//! async fn wire(amount: u64, permit: &Permit) -> Result<(), atlasent::Error> {
+//!     println!("wiring {amount} under {}", permit.permit_id());
+//!     Ok(())
+//! }
+//! # async fn run() -> Result<(), atlasent::Error> { wire(250).await }
+//! ```
+//!
+//! See [`macro@protect`] for every option and what it expands to.
+//!
 //! # The calls
 //!
 //! | call | on allow | on deny | on failure |
@@ -85,6 +105,15 @@
 //!   id, which a single-use permit cannot survive: the second verify answers
 //!   `consumed`.
 //! - A later [`configure`] takes effect (Python's does not).
+//!
+//! # Runtimes
+//!
+//! A [`Client`] keeps a connection pool whose connections belong to the tokio
+//! runtime that opened them. Share one client within a runtime; a client
+//! used from several runtimes (tests that each build their own) may see a
+//! pooled connection die with its runtime: that failure is a `network` error,
+//! retried like any other, so it costs a reconnect, never a false allow. The
+//! blocking client owns its own runtime.
 //!
 //! # Features
 //!
