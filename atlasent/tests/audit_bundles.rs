@@ -107,3 +107,32 @@ fn malformed_bundles_are_errors_not_panics() {
     assert_eq!(r.tampered_event_ids, ["index_0"]);
     assert!(!r.verified());
 }
+
+#[test]
+fn member_order_in_the_text_does_not_matter() {
+    // Move the `events` member (text untouched) in front of `export_id`:
+    // the signature covers the envelope in its fixed order, so the bundle
+    // still verifies. (Re-serializing with sorted keys would reorder the
+    // events' own members, which does change the signed bytes.)
+    let text = std::fs::read_to_string(bundle_path("valid.json")).expect("read");
+    let start = text.find("\"events\": [").expect("events member");
+    let end = text.find(",\n    \"signature\"").expect("signature member");
+    let events_member = &text[start..end];
+    let object_start = text.find("\"bundle\": {").expect("bundle") + "\"bundle\": ".len();
+    let without = format!("{}{}", &text[object_start..start], &text[end + 1..]);
+    let reordered = format!("{{{},{}", events_member, without.trim_start_matches('{'));
+    let reordered = &reordered[..reordered.rfind('}').expect("fixture end")];
+    assert!(reordered.find("\"events\"") < reordered.find("\"export_id\""));
+    let r = verify_audit_bundle(reordered, &trusted()).expect("bundle");
+    assert!(r.verified(), "{r:?}");
+}
+
+#[test]
+fn a_second_events_member_is_refused() {
+    let text = std::fs::read_to_string(bundle_path("valid.json")).expect("read");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let bundle = v["bundle"].to_string();
+    let doubled = format!("{},\"events\":[]}}", &bundle[..bundle.len() - 1]);
+    let err = verify_audit_bundle(&doubled, &trusted()).expect_err("ambiguous");
+    assert!(err.to_string().contains("more than once"), "{err}");
+}

@@ -421,6 +421,102 @@ fn write_js_string(raw: &str, out: &mut String) {
     out.push('"');
 }
 
+/// One step of [`stream_object`].
+pub(crate) enum Member<'a> {
+    /// A member parsed whole.
+    Value(&'a str, Value<'a>),
+    /// The streamed array begins.
+    ArrayStart,
+    /// One element of the streamed array.
+    Element(Value<'a>),
+}
+
+/// Parse a JSON text that must be an object, handing each member to `visit`;
+/// the array under `streamed_key` (a key written without escapes) is handed
+/// over one element at a time, so that only one element's tree is alive at
+/// once. Returns how many times the streamed key was seen as an array, or
+/// `None` when the text is valid JSON but not an object.
+pub(crate) fn stream_object<'a>(
+    text: &'a str,
+    streamed_key: &str,
+    mut visit: impl FnMut(Member<'a>),
+) -> Result<Option<usize>, JsonError> {
+    let mut p = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    let mut streamed = 0;
+    p.skip_ws();
+    if p.bytes.get(p.pos) != Some(&b'{') {
+        // Not an object: report syntax errors first, then the shape.
+        p.value(0)?;
+        p.skip_ws();
+        if p.pos != p.bytes.len() {
+            return Err(p.err("trailing characters after the JSON value"));
+        }
+        return Ok(None);
+    }
+    p.pos += 1;
+    p.skip_ws();
+    if p.bytes.get(p.pos) == Some(&b'}') {
+        p.pos += 1;
+    } else {
+        loop {
+            p.skip_ws();
+            if p.bytes.get(p.pos) != Some(&b'"') {
+                return Err(p.err("expected a string key"));
+            }
+            let key = p.string()?;
+            p.skip_ws();
+            if p.bytes.get(p.pos) != Some(&b':') {
+                return Err(p.err("expected ':'"));
+            }
+            p.pos += 1;
+            p.skip_ws();
+            if key == streamed_key && p.bytes.get(p.pos) == Some(&b'[') {
+                streamed += 1;
+                visit(Member::ArrayStart);
+                p.pos += 1;
+                p.skip_ws();
+                if p.bytes.get(p.pos) == Some(&b']') {
+                    p.pos += 1;
+                } else {
+                    loop {
+                        p.skip_ws();
+                        visit(Member::Element(p.value(2)?));
+                        p.skip_ws();
+                        match p.bytes.get(p.pos) {
+                            Some(b',') => p.pos += 1,
+                            Some(b']') => {
+                                p.pos += 1;
+                                break;
+                            }
+                            _ => return Err(p.err("expected ',' or ']'")),
+                        }
+                    }
+                }
+            } else {
+                visit(Member::Value(key, p.value(1)?));
+            }
+            p.skip_ws();
+            match p.bytes.get(p.pos) {
+                Some(b',') => p.pos += 1,
+                Some(b'}') => {
+                    p.pos += 1;
+                    break;
+                }
+                _ => return Err(p.err("expected ',' or '}'")),
+            }
+        }
+    }
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.err("trailing characters after the JSON value"));
+    }
+    Ok(Some(streamed))
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],

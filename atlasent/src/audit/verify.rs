@@ -7,7 +7,7 @@ use base64::Engine as _;
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use sha2::{Digest, Sha256};
 
-use super::json::{JsonError, Value};
+use super::json::{stream_object, JsonError, Member, Value};
 use super::{chain_hash, hex, GENESIS_HASH};
 
 /// A public key that may have signed a bundle, with its registry id.
@@ -185,92 +185,174 @@ pub fn verify_audit_bundle(
     bundle_json: &str,
     keys: &[VerifyingKey],
 ) -> Result<BundleVerification, BundleError> {
-    let root = Value::parse(bundle_json)?;
-    let bundle = match root.get("bundle") {
-        Some(inner @ Value::Object(_)) => inner,
-        _ => &root,
-    };
-    let Value::Object(members) = bundle else {
-        return Err(BundleError::Shape("expected a JSON object".into()));
-    };
-    let events = match bundle.get("events") {
-        Some(Value::Array(events)) => events.as_slice(),
-        Some(_) => return Err(BundleError::Shape("`events` is not an array".into())),
-        None => return Err(BundleError::Shape("`events` is missing".into())),
-    };
+    // The events array is streamed: one event's tree is alive at a time, and
+    // the JSON.stringify envelope the signature covers is the only copy of
+    // the bundle made.
+    let mut members: Vec<(&str, Value<'_>)> = Vec::new();
+    let mut chain = Chain::default();
+    let mut events_js = String::new();
+    let streamed = stream_object(bundle_json, "events", |member| match member {
+        Member::Value(key, value) => members.push((key, value)),
+        Member::ArrayStart => {
+            events_js.reserve(bundle_json.len());
+            events_js.push('[');
+        }
+        Member::Element(event) => {
+            if chain.count > 0 {
+                events_js.push(',');
+            }
+            event.write_js(&mut events_js);
+            chain.push(&event);
+        }
+    })?;
+    match streamed {
+        None => Err(BundleError::Shape("expected a JSON object".into())),
+        Some(1) => {
+            events_js.push(']');
+            Ok(finish(&members, chain, events_js, keys))
+        }
+        Some(0) => {
+            // A fixture wrapped as {"description": …, "bundle": {…}}: small,
+            // verified from its tree.
+            let inner = members
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == "bundle")
+                .map(|(_, v)| v);
+            let Some(Value::Object(inner)) = inner else {
+                return Err(BundleError::Shape(
+                    match members.iter().find(|(k, _)| *k == "events") {
+                        Some(_) => "`events` is not an array".into(),
+                        None if members.first().is_some_and(|(k, _)| k.is_empty()) => {
+                            "expected a JSON object".into()
+                        }
+                        None => "`events` is missing".into(),
+                    },
+                ));
+            };
+            let Some((_, Value::Array(events))) = inner.iter().rev().find(|(k, _)| *k == "events")
+            else {
+                return Err(BundleError::Shape(
+                    "`events` is missing or not an array".into(),
+                ));
+            };
+            let mut chain = Chain::default();
+            let mut events_js = String::from("[");
+            for (i, event) in events.iter().enumerate() {
+                if i > 0 {
+                    events_js.push(',');
+                }
+                event.write_js(&mut events_js);
+                chain.push(event);
+            }
+            events_js.push(']');
+            Ok(finish(inner, chain, events_js, keys))
+        }
+        Some(_) => Err(BundleError::Shape("`events` appears more than once".into())),
+    }
+}
 
-    // The chain.
-    let mut tampered = Vec::new();
-    let mut adjacency_ok = true;
-    let first_prev = events
-        .first()
-        .and_then(|e| e.get("previous_hash"))
-        .and_then(Value::as_str);
-    let starts_at_genesis = events.is_empty() || first_prev.as_deref() == Some(GENESIS_HASH);
-    let mut running = first_prev.map_or_else(|| GENESIS_HASH.to_owned(), |s| s.into_owned());
-    let mut canonical = String::new();
-    for (i, event) in events.iter().enumerate() {
+/// The running state of the hash-chain check, fed one event at a time.
+#[derive(Default)]
+struct Chain {
+    count: usize,
+    /// The hash the next event must link to.
+    running: String,
+    /// The first event's previous_hash is the genesis hash.
+    starts_at_genesis: bool,
+    links_ok: bool,
+    tampered: Vec<String>,
+    /// The last event's stored hash.
+    last_hash: Option<String>,
+    /// Reused buffer for canonical payloads.
+    canonical: String,
+}
+
+impl Chain {
+    fn push(&mut self, event: &Value<'_>) {
+        let index = self.count;
+        self.count += 1;
+        let prev = event.get("previous_hash").and_then(Value::as_str);
+        if index == 0 {
+            self.starts_at_genesis = prev.as_deref() == Some(GENESIS_HASH);
+            self.links_ok = true;
+            self.running = prev
+                .as_deref()
+                .map_or_else(|| GENESIS_HASH.to_owned(), str::to_owned);
+        }
         let id = event
             .get("id")
             .and_then(Value::as_str)
-            .map_or_else(|| format!("index_{i}"), |s| s.into_owned());
-        let (Some(hash), Some(prev)) = (
-            event.get("hash").and_then(Value::as_str),
-            event.get("previous_hash").and_then(Value::as_str),
-        ) else {
-            tampered.push(id);
-            adjacency_ok = false;
-            continue;
+            .map_or_else(|| format!("index_{index}"), |s| s.into_owned());
+        let hash = event.get("hash").and_then(Value::as_str);
+        self.last_hash = hash.as_deref().map(str::to_owned);
+        let (Some(hash), Some(prev)) = (hash, prev) else {
+            self.tampered.push(id);
+            self.links_ok = false;
+            return;
         };
-        if prev != running {
-            adjacency_ok = false;
+        if prev != self.running {
+            self.links_ok = false;
         }
-        canonical.clear();
+        self.canonical.clear();
         match event.get("payload") {
-            Some(Value::Null) | None => canonical.push_str("{}"),
-            Some(payload) => payload.write_canonical(&mut canonical),
+            Some(Value::Null) | None => self.canonical.push_str("{}"),
+            Some(payload) => payload.write_canonical(&mut self.canonical),
         }
-        if chain_hash(&running, &canonical) != hash {
-            tampered.push(id);
+        if chain_hash(&self.running, &self.canonical) != hash {
+            self.tampered.push(id);
         }
-        running = hash.into_owned();
+        self.running = hash.into_owned();
     }
-    let last_hash = events
-        .last()
-        .and_then(|e| e.get("hash"))
-        .and_then(Value::as_str)
-        .map_or_else(|| GENESIS_HASH.to_owned(), |s| s.into_owned());
-    let head_hash_matches = bundle
-        .get("chain_head_hash")
+}
+
+/// The bundle-level checks and the signature, once every event was seen.
+fn finish(
+    members: &[(&str, Value<'_>)],
+    chain: Chain,
+    mut envelope: String,
+    keys: &[VerifyingKey],
+) -> BundleVerification {
+    let member = |name: &str| {
+        members
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    };
+    let empty = chain.count == 0;
+    let starts_at_genesis = empty || chain.starts_at_genesis;
+    let links_ok = empty || chain.links_ok;
+    let last_hash = chain.last_hash.unwrap_or_else(|| GENESIS_HASH.to_owned());
+    let head_hash_matches = member("chain_head_hash")
         .and_then(Value::as_str)
         .is_some_and(|h| h == last_hash);
-    let event_count_matches = bundle
-        .get("event_count")
+    let event_count_matches = member("event_count")
         .and_then(Value::as_f64)
-        .is_some_and(|n| n == events.len() as f64);
-    let chain_integrity_ok = adjacency_ok
+        .is_some_and(|n| n == chain.count as f64);
+    let tampered = chain.tampered;
+    let chain_integrity_ok = links_ok
         && tampered.is_empty()
         && head_hash_matches
         && starts_at_genesis
         && event_count_matches;
 
-    // The signature.
+    // The signature, over JSON.stringify({export_id, …, signed_at, events}).
+    envelope.insert_str(0, &envelope_prefix(members));
+    envelope.push('}');
     let mut signature_valid = false;
     let mut matched_key_id = None;
     let mut reason = None;
-    let signature = bundle.get("signature").and_then(Value::as_str);
+    let signature = member("signature").and_then(Value::as_str);
     if keys.is_empty() {
         reason = Some("no public keys were given to verify the signature with".to_owned());
     } else if signature.as_deref().is_none_or(str::is_empty) {
         reason = Some("bundle carries no signature".to_owned());
     } else {
-        let sig = signature.unwrap_or_default();
-        match decode_signature(&sig) {
+        match decode_signature(&signature.unwrap_or_default()) {
             Err(why) => reason = Some(format!("signature check failed: {why}")),
             Ok(sig) => {
-                let envelope = envelope_bytes(members);
-                let hint = bundle
-                    .get("signing_key_id")
+                let hint = member("signing_key_id")
                     .and_then(Value::as_str)
                     .map(|s| s.into_owned());
                 let hinted = keys.iter().filter(|k| Some(&k.key_id) == hint.as_ref());
@@ -298,7 +380,7 @@ pub fn verify_audit_bundle(
                 tampered.len(),
                 tampered.join(", ")
             )
-        } else if !adjacency_ok {
+        } else if !links_ok {
             "chain adjacency broken: an event's previous_hash is not the prior event's hash"
                 .to_owned()
         } else if !starts_at_genesis {
@@ -309,21 +391,21 @@ pub fn verify_audit_bundle(
         } else {
             format!(
                 "event_count does not match the {} events in the bundle",
-                events.len()
+                chain.count
             )
         });
     }
-    Ok(BundleVerification {
+    BundleVerification {
         chain_integrity_ok,
         signature_valid,
         head_hash_matches,
-        links_ok: adjacency_ok,
+        links_ok,
         starts_at_genesis,
         event_count_matches,
         tampered_event_ids: tampered,
         matched_key_id,
         reason,
-    })
+    }
 }
 
 /// [`verify_audit_bundle`] of a file.
@@ -350,27 +432,23 @@ fn decode_signature(text: &str) -> Result<ed25519_dalek::Signature, String> {
     Ok(ed25519_dalek::Signature::from_bytes(&array))
 }
 
-/// `JSON.stringify({export_id, org_id, chain_head_hash, event_count,
-/// signed_at, events})` of the received values (absent members are omitted,
-/// as JavaScript omits `undefined`).
-fn envelope_bytes(members: &[(&str, Value<'_>)]) -> String {
-    let mut out = String::with_capacity(64);
+/// `{"export_id":…,…,"signed_at":…,"events":` of `JSON.stringify` of the
+/// envelope (absent members are omitted, as JavaScript omits `undefined`);
+/// the events array and the closing brace follow.
+fn envelope_prefix(members: &[(&str, Value<'_>)]) -> String {
+    let mut out = String::with_capacity(256);
     out.push('{');
-    let mut first = true;
-    for name in ENVELOPE {
+    for name in &ENVELOPE[..ENVELOPE.len() - 1] {
         // The last of duplicate members wins, as in JSON.parse.
-        let Some((_, value)) = members.iter().rev().find(|(k, _)| *k == name) else {
+        let Some((_, value)) = members.iter().rev().find(|(k, _)| k == name) else {
             continue;
         };
-        if !first {
-            out.push(',');
-        }
-        first = false;
         out.push('"');
         out.push_str(name);
         out.push_str("\":");
         value.write_js(&mut out);
+        out.push(',');
     }
-    out.push('}');
+    out.push_str("\"events\":");
     out
 }
