@@ -239,7 +239,7 @@ impl Client {
         async {
             let reply = self
                 .transport
-                .send::<wire::ApiKeySelfResponse>(Endpoint::KeySelf, None)
+                .send::<wire::ApiKeySelfResponse>(Endpoint::KeySelf, None, &[])
                 .await?;
             let b = reply.body;
             Ok(ApiKeySelf {
@@ -286,7 +286,7 @@ impl Client {
             })?;
             let reply = self
                 .transport
-                .send::<wire::RevokeResponse>(Endpoint::Revoke, Some(body))
+                .send::<wire::RevokeResponse>(Endpoint::Revoke, Some(body), &[])
                 .await?;
             Ok(RevokeResult {
                 revoked: reply.body.revoked,
@@ -371,7 +371,7 @@ impl Client {
             })?;
             let reply = self
                 .transport
-                .send::<wire::EvaluateResponse>(Endpoint::Evaluate, Some(body))
+                .send::<wire::EvaluateResponse>(Endpoint::Evaluate, Some(body), &[])
                 .await?;
             let b = reply.body;
             if b.decision_id.is_empty() {
@@ -420,7 +420,7 @@ impl Client {
             })?;
             let reply = self
                 .transport
-                .send::<wire::VerifyResponse>(Endpoint::Verify, Some(body))
+                .send::<wire::VerifyResponse>(Endpoint::Verify, Some(body), &[])
                 .await?;
             let b = reply.body;
             tracing::Span::current().record("outcome", b.outcome.as_str());

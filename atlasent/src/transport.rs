@@ -45,6 +45,15 @@ impl Endpoint {
         }
     }
 
+    /// The largest reply accepted on this endpoint, and the setting that
+    /// raises it: audit listings and exports can be large.
+    fn reply_cap(self, config: &Config) -> (usize, &'static str) {
+        match self {
+            Self::AuditEvents | Self::AuditExports => (config.max_export_bytes, "max_export_bytes"),
+            _ => (config.max_response_bytes, "max_response_bytes"),
+        }
+    }
+
     fn is_post(self) -> bool {
         !matches!(self, Self::KeySelf | Self::AuditEvents | Self::SigningKeys)
     }
@@ -113,16 +122,11 @@ impl Transport {
         &self,
         endpoint: Endpoint,
         body: Option<Vec<u8>>,
+        query: &[(&str, String)],
     ) -> Result<Reply<T>, Error> {
-        self.send_with(
-            endpoint,
-            body,
-            &[],
-            self.config.max_response_bytes,
-            |bytes| {
-                serde_json::from_slice::<T>(bytes).map_err(|e| malformed::<T>(endpoint, bytes, &e))
-            },
-        )
+        self.send_with(endpoint, body, query, |bytes| {
+            serde_json::from_slice::<T>(bytes).map_err(|e| malformed::<T>(endpoint, bytes, &e))
+        })
         .await
     }
 
@@ -133,7 +137,6 @@ impl Transport {
         endpoint: Endpoint,
         body: Option<Vec<u8>>,
         query: &[(&str, String)],
-        max_bytes: usize,
         parse: impl Fn(&[u8]) -> Result<T, RequestError>,
     ) -> Result<Reply<T>, Error> {
         let request_id = new_request_id();
@@ -144,7 +147,7 @@ impl Transport {
         loop {
             attempt += 1;
             let outcome = self
-                .attempt(endpoint, body.clone(), query, max_bytes, &request_id)
+                .attempt(endpoint, body.clone(), query, &request_id)
                 .await;
             let failure = match outcome {
                 Ok((bytes, rate_limit)) => match parse(&bytes) {
@@ -181,7 +184,6 @@ impl Transport {
         endpoint: Endpoint,
         body: Option<bytes::Bytes>,
         query: &[(&str, String)],
-        max_bytes: usize,
         request_id: &str,
     ) -> Result<(Vec<u8>, Option<RateLimit>), RequestError> {
         let url = self.url(endpoint).clone();
@@ -204,7 +206,7 @@ impl Transport {
         let status = response.status().as_u16();
         let rate_limit = parse_rate_limit(response.headers());
         let retry_after = parse_retry_after(response.headers(), SystemTime::now());
-        let bytes = self.read_capped(endpoint, response, max_bytes).await?;
+        let bytes = self.read_capped(endpoint, response).await?;
         if (200..300).contains(&status) {
             return Ok((bytes, rate_limit));
         }
@@ -216,19 +218,14 @@ impl Transport {
         &self,
         endpoint: Endpoint,
         mut response: reqwest::Response,
-        cap: usize,
     ) -> Result<Vec<u8>, RequestError> {
+        let (cap, setting) = endpoint.reply_cap(&self.config);
         let too_large = || {
             RequestError::new(
                 ErrorCode::BadResponse,
                 format!(
-                    "{} reply is larger than the {cap}-byte limit ({})",
-                    endpoint.path(),
-                    if endpoint == Endpoint::AuditExports {
-                        "max_export_bytes"
-                    } else {
-                        "max_response_bytes"
-                    }
+                    "{} reply is larger than the {cap}-byte limit ({setting})",
+                    endpoint.path()
                 ),
             )
         };
@@ -317,11 +314,7 @@ impl Transport {
 }
 
 /// A `bad_response` for a 2xx body that does not parse as the expected reply.
-pub(crate) fn malformed<T: ReplyBody>(
-    endpoint: Endpoint,
-    body: &[u8],
-    e: &serde_json::Error,
-) -> RequestError {
+fn malformed<T: ReplyBody>(endpoint: Endpoint, body: &[u8], e: &serde_json::Error) -> RequestError {
     let detail = if e.is_syntax() || e.is_eof() {
         format!("body is not valid JSON ({e})")
     } else {

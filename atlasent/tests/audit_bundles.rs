@@ -136,3 +136,34 @@ fn a_second_events_member_is_refused() {
     let err = verify_audit_bundle(&doubled, &trusted()).expect_err("ambiguous");
     assert!(err.to_string().contains("more than once"), "{err}");
 }
+
+#[test]
+fn a_bundle_is_checked_once_when_built() {
+    use atlasent::audit::AuditBundle;
+    let text = std::fs::read_to_string(bundle_path("valid.json")).expect("read");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let bundle = AuditBundle::from_json(v["bundle"].to_string()).expect("a bundle");
+    assert_eq!((bundle.export_id(), bundle.event_count()), ("export-1", 3));
+    for (bad, needle) in [
+        ("[]", "expected a JSON object"),
+        (
+            r#"{"export_id":"e","chain_head_hash":"h","signature":"s"}"#,
+            "`events` is missing",
+        ),
+        (
+            r#"{"export_id":"e","chain_head_hash":"h","signature":"s","events":3}"#,
+            "`events` must be an array",
+        ),
+        (
+            r#"{"export_id":7,"chain_head_hash":"h","signature":"s","events":[]}"#,
+            "`export_id` must be a string",
+        ),
+        (
+            r#"{"chain_head_hash":"h","signature":"s","events":[]}"#,
+            "`export_id` is missing",
+        ),
+    ] {
+        let err = AuditBundle::from_json(bad).expect_err(bad);
+        assert!(err.to_string().contains(needle), "{bad}: {err}");
+    }
+}

@@ -601,3 +601,22 @@ fn blocking_client_inside_a_runtime_is_an_error_not_a_panic() {
     // Dropping it inside a runtime must not panic either.
     support::rt().block_on(async move { drop(client) });
 }
+
+#[test]
+fn an_oversized_audit_page_names_the_export_limit() {
+    let events: Vec<_> = (0..200)
+        .map(|i| json!({ "id": format!("evt-{i}"), "hash": "h", "previous_hash": "p", "payload": {} }))
+        .collect();
+    let server = FaultServer::always(Reply::json(200, &json!({ "events": events, "total": 200 })));
+    let client = atlasent::Client::builder()
+        .api_key(support::TEST_KEY)
+        .base_url(server.url())
+        .max_export_bytes(4 * 1024)
+        .build()
+        .expect("client");
+    let err = support::rt()
+        .block_on(client.list_audit_events(&atlasent::audit::AuditEventQuery::new()))
+        .expect_err("too large");
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse));
+    assert!(err.to_string().contains("(max_export_bytes)"), "{err}");
+}

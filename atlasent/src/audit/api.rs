@@ -223,15 +223,61 @@ impl ExportFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditBundle {
     text: String,
+    /// Read once from the text when the bundle is built.
+    export_id: String,
+    event_count: usize,
 }
 
 impl AuditBundle {
     /// A bundle from its JSON text; fails unless it has the fields every
     /// bundle has (`export_id`, `chain_head_hash`, `events`, …).
     pub fn from_json(text: impl Into<String>) -> Result<AuditBundle, BundleError> {
-        let text = text.into();
-        check_shape(&text).map_err(BundleError::Shape)?;
-        Ok(AuditBundle { text })
+        Self::checked(text.into()).map_err(BundleError::Shape)
+    }
+
+    /// Check the fields every bundle has, in one streaming pass (one event's
+    /// tree alive at a time), and keep what the accessors report.
+    fn checked(text: String) -> Result<AuditBundle, String> {
+        use super::json::{stream_object, Member, Value};
+        let mut strings: Vec<(&str, Option<String>)> = Vec::new();
+        let mut non_array_events = false;
+        let mut event_count = 0;
+        let streamed = stream_object(&text, "events", |member| match member {
+            Member::Value("events", _) => non_array_events = true,
+            Member::Value(key, value) => {
+                if matches!(key, "export_id" | "chain_head_hash" | "signature") {
+                    let string = match value {
+                        Value::String(_) => value.as_str().map(|s| s.into_owned()),
+                        _ => None,
+                    };
+                    strings.push((key, string));
+                }
+            }
+            Member::ArrayStart => {}
+            Member::Element(_) => event_count += 1,
+        })
+        .map_err(|e| e.to_string())?;
+        match streamed {
+            None => return Err("expected a JSON object".into()),
+            Some(0) if non_array_events => return Err("field `events` must be an array".into()),
+            Some(0) => return Err("required field `events` is missing".into()),
+            Some(1) => {}
+            Some(_) => return Err("field `events` appears more than once".into()),
+        }
+        let mut export_id = String::new();
+        for name in ["export_id", "chain_head_hash", "signature"] {
+            match strings.iter().rev().find(|(k, _)| *k == name) {
+                None => return Err(format!("required field `{name}` is missing")),
+                Some((_, None)) => return Err(format!("field `{name}` must be a string")),
+                Some((_, Some(value))) if name == "export_id" => export_id.clone_from(value),
+                Some(_) => {}
+            }
+        }
+        Ok(AuditBundle {
+            text,
+            export_id,
+            event_count,
+        })
     }
 
     /// Read a saved bundle.
@@ -260,51 +306,19 @@ impl AuditBundle {
     }
 
     /// The `export_id`.
-    pub fn export_id(&self) -> Option<String> {
-        self.member("export_id")
+    pub fn export_id(&self) -> &str {
+        &self.export_id
     }
 
     /// The number of events in the bundle.
     pub fn event_count(&self) -> usize {
-        super::json::Value::parse(&self.text)
-            .ok()
-            .and_then(|v| v.get("events").and_then(|e| e.as_array().map(<[_]>::len)))
-            .unwrap_or(0)
+        self.event_count
     }
 
     /// Verify the bundle offline ([`verify_audit_bundle`]).
     pub fn verify(&self, keys: &[VerifyingKey]) -> Result<BundleVerification, BundleError> {
         verify_audit_bundle(&self.text, keys)
     }
-
-    fn member(&self, name: &str) -> Option<String> {
-        let v = super::json::Value::parse(&self.text).ok()?;
-        let s = v.get(name)?.as_str()?.into_owned();
-        Some(s)
-    }
-}
-
-/// The fields a bundle must have, with the types a verifier relies on.
-fn check_shape(text: &str) -> Result<(), String> {
-    use super::json::Value;
-    let v = Value::parse(text).map_err(|e| e.to_string())?;
-    if !matches!(v, Value::Object(_)) {
-        return Err("expected a JSON object".into());
-    }
-    for (name, want_string) in [
-        ("export_id", true),
-        ("chain_head_hash", true),
-        ("signature", true),
-        ("events", false),
-    ] {
-        match (v.get(name), want_string) {
-            (None, _) => return Err(format!("required field `{name}` is missing")),
-            (Some(Value::String(_)), true) | (Some(Value::Array(_)), false) => {}
-            (Some(_), true) => return Err(format!("field `{name}` must be a string")),
-            (Some(_), false) => return Err(format!("field `{name}` must be an array")),
-        }
-    }
-    Ok(())
 }
 
 impl Client {
@@ -318,23 +332,9 @@ impl Client {
             request_id = tracing::field::Empty
         );
         async {
-            let transport = self.transport();
-            let reply = transport
-                .send_with(
-                    Endpoint::AuditEvents,
-                    None,
-                    &query.to_query(),
-                    transport.config.max_export_bytes,
-                    |bytes| {
-                        serde_json::from_slice::<EventsResponse>(bytes).map_err(|e| {
-                            crate::transport::malformed::<EventsResponse>(
-                                Endpoint::AuditEvents,
-                                bytes,
-                                &e,
-                            )
-                        })
-                    },
-                )
+            let reply = self
+                .transport()
+                .send::<EventsResponse>(Endpoint::AuditEvents, None, &query.to_query())
                 .await?;
             Ok(AuditEventsPage {
                 events: reply.body.events,
@@ -402,7 +402,7 @@ impl Client {
         async {
             let reply = self
                 .transport()
-                .send::<SigningKeysResponse>(Endpoint::SigningKeys, None)
+                .send::<SigningKeysResponse>(Endpoint::SigningKeys, None, &[])
                 .await?;
             reply
                 .body
@@ -434,34 +434,25 @@ impl Client {
             request_id = tracing::field::Empty
         );
         async {
-            let transport = self.transport();
             let body = serde_json::to_vec(filter).map_err(|e| {
                 Error::invalid(format!("export filter could not be serialized: {e}"))
             })?;
-            let reply = transport
-                .send_with(
-                    Endpoint::AuditExports,
-                    Some(body),
-                    &[],
-                    transport.config.max_export_bytes,
-                    |bytes| {
-                        let text = std::str::from_utf8(bytes).map_err(|_| {
-                            RequestError::new(
-                                ErrorCode::BadResponse,
-                                "malformed /v1-audit/exports reply: not UTF-8",
-                            )
-                        })?;
-                        check_shape(text).map_err(|why| {
-                            RequestError::new(
-                                ErrorCode::BadResponse,
-                                format!("malformed /v1-audit/exports reply: {why}"),
-                            )
-                        })?;
-                        Ok(AuditBundle {
-                            text: text.to_owned(),
-                        })
-                    },
-                )
+            let reply = self
+                .transport()
+                .send_with(Endpoint::AuditExports, Some(body), &[], |bytes| {
+                    let text = std::str::from_utf8(bytes).map_err(|_| {
+                        RequestError::new(
+                            ErrorCode::BadResponse,
+                            "malformed /v1-audit/exports reply: not UTF-8",
+                        )
+                    })?;
+                    AuditBundle::checked(text.to_owned()).map_err(|why| {
+                        RequestError::new(
+                            ErrorCode::BadResponse,
+                            format!("malformed /v1-audit/exports reply: {why}"),
+                        )
+                    })
+                })
                 .await?;
             Ok(reply.body)
         }
