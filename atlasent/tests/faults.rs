@@ -222,6 +222,24 @@ fn http_401_403_422_are_not_retried() {
 }
 
 #[test]
+fn the_key_is_redacted_from_a_server_echo() {
+    let server = FaultServer::always(Reply::json(
+        403,
+        &json!({ "message": format!("key {} lacks scope evaluate", support::TEST_KEY) }),
+    ));
+    let err = support::rt()
+        .block_on(client_for(&server.url()).evaluate("a", "b", &()))
+        .expect_err("403");
+    assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+    assert!(
+        err.to_string()
+            .contains("key [REDACTED] lacks scope evaluate"),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains(support::TEST_KEY), "{err:?}");
+}
+
+#[test]
 fn a_redirect_is_not_followed() {
     let server = FaultServer::always(
         Reply::text(302, "").with_header("Location", "http://127.0.0.1:9/steal"),

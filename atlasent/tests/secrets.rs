@@ -1,6 +1,12 @@
 //! The API key never reaches tracing output, `Debug` or `Display` of the
 //! client, its configuration, its builder, or any error — even when a server
 //! echoes the key back in an error message.
+//!
+//! This binary holds exactly one test, on purpose: `tracing` caches each
+//! callsite's interest process-wide, and a test on another thread creating
+//! the same spans with no subscriber can race the registration and leave a
+//! span of this test disabled (its fields then never reach the capture).
+//! The echo-redaction check lives in `faults.rs`.
 
 mod support;
 
@@ -167,26 +173,11 @@ fn no_trace_of_the_key_anywhere() {
         logs.contains("atlasent.protect"),
         "spans were captured: {logs}"
     );
-    assert!(logs.contains("request_id"), "request ids are logged");
+    assert!(
+        logs.contains("request_id"),
+        "request ids are logged: {logs}"
+    );
     assert_clean("tracing output", &logs);
     // Context values are not logged by default.
     assert!(!logs.contains("\"k\""), "context leaked into logs");
-}
-
-#[test]
-fn the_key_is_redacted_from_a_server_echo() {
-    let server = FaultServer::always(Reply::json(
-        403,
-        &json!({ "message": format!("key {SECRET} lacks scope evaluate") }),
-    ));
-    let client = builder(&server.url()).build().expect("client");
-    let err = support::rt()
-        .block_on(client.evaluate("a", "b", &()))
-        .expect_err("403");
-    assert_eq!(err.code(), Some(atlasent::ErrorCode::Forbidden));
-    assert!(
-        err.to_string()
-            .contains("key [REDACTED] lacks scope evaluate"),
-        "{err}"
-    );
 }
