@@ -6,6 +6,9 @@
 //! curl -X POST localhost:8080/wire/50000    # 403 with the policy's reason
 //! ```
 //!
+//! It listens on `127.0.0.1:8080`; give another address as the argument
+//! (`cargo run --example actix_service -- 127.0.0.1:8081`) if that is taken.
+//!
 //! `atlasent::Error` is an actix `ResponseError` (feature `actix`): a deny
 //! answers 403, a rate limit 429 with `Retry-After`, anything else 503.
 
@@ -52,20 +55,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[allow(dead_code)]
 #[actix_web::main]
-async fn main() -> std::io::Result<()> {
-    let backend = backend::connect().await.map_err(std::io::Error::other)?;
+async fn main() -> std::process::ExitCode {
+    backend::exit_status(run().await)
+}
+
+#[allow(dead_code)]
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let backend = backend::connect().await?;
     eprintln!("{}", backend.description);
     let state = web::Data::new(AppState {
         client: backend.client.clone(),
         bodies_run: Arc::default(),
     });
-    eprintln!("listening on http://127.0.0.1:8080");
-    actix_web::HttpServer::new(move || {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
             .configure(routes)
     })
-    .bind(("127.0.0.1", 8080))?
-    .run()
-    .await
+    .bind(&addr)
+    .map_err(|e| {
+        format!(
+            "cannot listen on {addr} ({e}); pass another address: \
+             cargo run --example actix_service -- 127.0.0.1:8081"
+        )
+    })?;
+    for bound in server.addrs() {
+        eprintln!("listening on http://{bound}");
+    }
+    server.run().await?;
+    Ok(())
 }

@@ -5,6 +5,9 @@
 //! curl -X POST localhost:3000/deploy -H 'x-agent-id: deploy-bot' -H 'x-environment: staging'
 //! ```
 //!
+//! It listens on `127.0.0.1:3000`; give another address as the argument
+//! (`cargo run --example axum_service -- 127.0.0.1:3001`) if that is taken.
+//!
 //! - `POST /deploy` is guarded by [`ProtectLayer`]: the agent comes from the
 //!   `x-agent-id` header, the context from the request; the handler receives
 //!   the verified permit as [`Authorized`].
@@ -79,14 +82,27 @@ pub fn app(state: AppState) -> Router {
 
 #[allow(dead_code)]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> std::process::ExitCode {
+    backend::exit_status(run().await)
+}
+
+#[allow(dead_code)]
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let backend = backend::connect().await?;
     eprintln!("{}", backend.description);
     let state = AppState {
         client: backend.client.clone(),
         bodies_run: Arc::default(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        format!(
+            "cannot listen on {addr} ({e}); pass another address: \
+             cargo run --example axum_service -- 127.0.0.1:3001"
+        )
+    })?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app(state)).await?;
     Ok(())

@@ -113,7 +113,12 @@ impl ServerHandler for PaymentTools {}
 
 #[allow(dead_code)]
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> std::process::ExitCode {
+    backend::exit_status(run().await)
+}
+
+#[allow(dead_code)]
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let backend = backend::connect().await?;
     eprintln!("{}", backend.description);
     let tools = PaymentTools {

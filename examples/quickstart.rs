@@ -81,7 +81,11 @@ fn report(what: &str, outcome: Result<String, atlasent::Error>) -> bool {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> std::process::ExitCode {
+    backend::exit_status(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("AtlaSent quickstart: execution-time authorization for AI agents.\n");
     let backend = backend::connect().await?;
     println!("{}\n", backend.description);

@@ -15,11 +15,14 @@ trap cleanup EXIT
 step() { printf '\n== README: %s\n' "$*"; }
 expect() { grep -q -- "$2" <<<"$1" || { echo "expected '$2' in the output above"; exit 1; }; }
 
-# Wait until a background command prints `pattern` to its log.
+# Wait until the background command `pid` prints `pattern` to its log. The
+# first `cargo run` of a target may compile it, so the wait is long; a command
+# that exits (a build error, a port in use) fails the walkthrough at once.
 wait_for() {
-  local log=$1 pattern=$2
-  for _ in $(seq 1 600); do
+  local pid=$1 log=$2 pattern=$3
+  for _ in $(seq 1 6000); do
     grep -q -- "$pattern" "$log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "exited before printing '$pattern':"; cat "$log"; exit 1; }
     sleep 0.1
   done
   echo "timed out waiting for '$pattern' in $log:"; cat "$log"; exit 1
@@ -38,7 +41,7 @@ step "self-hosted atlasent-server, as the Crates table shows it"
   serve --policy "$OLDPWD/examples/policies/demo.json" --api-key ask_local_demo) >"$work/server.log" 2>&1 &
 server=$!
 pids+=("$server")
-wait_for "$work/server.log" "listening on http://127.0.0.1:8787"
+wait_for "$server" "$work/server.log" "listening on http://127.0.0.1:8787"
 cat "$work/server.log"
 
 step "Pointing at an API: ATLASENT_API_KEY / ATLASENT_BASE_URL with the quickstart"
@@ -71,7 +74,7 @@ expect "$(cat "$work/cli.err")" "DENIED"
 step "cargo run --example axum_service"
 cargo run -q --example axum_service >"$work/axum.log" 2>&1 &
 pids+=("$!")
-wait_for "$work/axum.log" "listening on http://127.0.0.1:3000"
+wait_for "$!" "$work/axum.log" "listening on http://127.0.0.1:3000"
 out=$(curl -s -X POST localhost:3000/deploy -H 'x-agent-id: deploy-bot' -H 'x-environment: staging')
 echo "$out"
 expect "$out" '"permit_id":"dec_'
@@ -79,7 +82,7 @@ expect "$out" '"permit_id":"dec_'
 step "cargo run --example actix_service"
 cargo run -q --example actix_service >"$work/actix.log" 2>&1 &
 pids+=("$!")
-wait_for "$work/actix.log" "listening on http://127.0.0.1:8080"
+wait_for "$!" "$work/actix.log" "listening on http://127.0.0.1:8080"
 code=$(curl -s -o "$work/actix.out" -w '%{http_code}' -X POST localhost:8080/wire/50000)
 cat "$work/actix.out"; echo
 [ "$code" = 403 ] || { echo "expected 403, got $code"; exit 1; }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use atlasent::audit::VerifyingKey;
 use atlasent_server::{RunningServer, Server};
@@ -31,6 +32,24 @@ impl Backend {
             None => self.client.signing_keys().await,
         }
     }
+}
+
+/// What every example's failure looks like: the error and its causes on
+/// stderr as sentences, not a `Debug` dump, and exit status 1.
+pub(crate) fn exit_status(
+    result: Result<(), Box<dyn std::error::Error + Send + Sync>>,
+) -> ExitCode {
+    let Err(err) = result else {
+        return ExitCode::SUCCESS;
+    };
+    eprint!("error: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        eprint!(": {cause}");
+        source = cause.source();
+    }
+    eprintln!();
+    ExitCode::FAILURE
 }
 
 pub(crate) fn demo_policy() -> PathBuf {
