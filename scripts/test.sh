@@ -2,9 +2,18 @@
 # The project's test command (README, .ci/run): every test of the workspace,
 # then the one compile-time guarantee that needs the `blocking` feature off.
 # A fresh machine needs nothing else: the Python interop test creates its
-# venv under target/ on first use; node is on every machine of this project.
+# venv under target/ on first use (`pip install atlasent==1.4.1`); the
+# canonical-JSON test compares against Node, which is installed here from the
+# distribution's packages when a machine lacks it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null; then
+  echo "node not found: installing Debian's nodejs for the canonical-JSON test"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs >/dev/null
+fi
 
 cargo test --workspace --all-features
 cargo test -p atlasent --no-default-features --features rustls,macros --test ui
