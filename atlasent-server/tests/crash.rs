@@ -204,7 +204,7 @@ async fn sigkill_under_load_never_loses_an_acknowledged_decision_or_breaks_the_c
     }
     let total = acknowledged.lock().expect("lock").len();
     assert!(
-        total > ROUNDS * 3,
+        total > ROUNDS * 10,
         "the load made real progress ({total} acknowledged decisions)"
     );
 }
