@@ -19,7 +19,9 @@ struct Cli {
 enum Command {
     /// Serve the AtlaSent v1 API.
     Serve(ServeArgs),
-    /// Validate policy files and explain each problem with its JSON path.
+    /// Validate policy files and explain each problem with its JSON path;
+    /// warn (exit status unchanged) about an allow rule that lacks a bound a
+    /// deny rule on the same action relies on.
     Lint {
         /// Policy files or folders of .json policies.
         #[arg(required = true)]
@@ -175,17 +177,32 @@ fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
 
 fn lint(paths: &[PathBuf]) -> ExitCode {
     let mut failed = false;
+    let mut loaded = Vec::new();
     for path in paths {
         match Policy::load(path) {
             Ok(policies) => {
                 for p in policies {
                     println!("ok: {} {} ({})", p.id(), p.version(), path.display());
+                    loaded.push(p);
                 }
             }
             Err(e) => {
                 failed = true;
                 eprintln!("error: {e}");
             }
+        }
+    }
+    // Warnings look across every policy given, combined as `serve` would
+    // combine them (a deny in one file bounds an allow in another).
+    match atlasent_server::PolicySet::new(loaded) {
+        Ok(set) => {
+            for w in set.warnings() {
+                eprintln!("warning: {w}");
+            }
+        }
+        Err(e) => {
+            failed = true;
+            eprintln!("error: {e}; `serve` refuses this set of policies");
         }
     }
     if failed {

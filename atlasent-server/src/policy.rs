@@ -1,20 +1,179 @@
 //! AtlaSent policies (`contract/schemas/policy.schema.json`): validation with
-//! JSON paths, compilation (regexes built once, rules indexed by action) and
-//! evaluation.
+//! JSON paths, compilation (regexes built once, rules indexed by action),
+//! evaluation, and [warnings](PolicySet::warnings) about allow rules that
+//! leave a gap in a deny rule.
 //!
-//! Rule combination, which the contract leaves open, is deny-overrides:
-//! within a policy a matching `deny` rule denies; else a matching `allow`
-//! rule whose `require` keys are all present and non-empty allows; else no
-//! rule decided. Across policies any deny wins, then any allow; when no rule
-//! decided anywhere the result is deny, unless every policy's `default` is
-//! `allow`.
+//! # The policy language
 //!
-//! Matchers: a string matcher (`agent`, `action`) is an exact string or one
-//! of `equals`, `in`, `prefix`, `regex` (unanchored search, like JavaScript's
-//! `RegExp.test`). A value matcher (context keys) is an exact scalar or one of
-//! `equals`, `in`, `exists`, `regex` (strings only), `gt`/`gte`/`lt`/`lte`
-//! (numbers only). A key that is absent (or `null`) matches only
-//! `{"exists": false}` and exact `null`.
+//! A policy is a JSON object: `policy_id`, `version`, an optional `default`
+//! (`"allow"` or `"deny"`; `"deny"` when left out) and one or more `rules`.
+//! A rule has an `id`, an `effect` (`"allow"` or `"deny"`), a `match` and,
+//! optionally, `require` (context keys), `description` and `obligations`.
+//! A field the schema does not name is an error, never ignored.
+//!
+//! A request is an agent, an action and a context (a JSON object). A rule
+//! matches it when every part of its `match` holds: `agent`, `action`, and
+//! each key of `context`; a part left out holds for everything.
+//!
+//! ## Matchers
+//!
+//! `agent` and `action` take a string matcher (a regex is unanchored, as in
+//! JavaScript's `RegExp.test`: anchor it with `^…$` to match a whole string):
+//!
+//! | matcher | holds when the string |
+//! |---|---|
+//! | `"x"` or `{"equals": "x"}` | is exactly `x` |
+//! | `{"in": ["x", "y"]}` | is one of them |
+//! | `{"prefix": "p"}` | starts with `p` (case-sensitive) |
+//! | `{"regex": "r"}` | contains a match of `r` (unanchored, like `RegExp.test`) |
+//!
+//! Each key of `context` takes a value matcher. A key is *absent* when the
+//! context lacks it or holds `null` there.
+//!
+//! | matcher | holds when the value | on an absent key |
+//! |---|---|---|
+//! | a scalar `v` or `{"equals": v}` | equals `v` | holds only for `null` |
+//! | `{"in": [v, …]}` | equals one of them | holds only if `null` is listed |
+//! | `{"exists": b}` | is present, for `true`; absent, for `false` | holds for `false` |
+//! | `{"regex": "r"}` | is a string containing a match of `r` | see below |
+//! | `{"gt": n}`, `gte`, `lt`, `lte` | is a number `>`, `≥`, `<`, `≤` `n` | see below |
+//!
+//! Equality never converts between types: `"1"` is not `1` and `"true"` is
+//! not `true`; numbers are equal by value (`1` equals `1.0`).
+//!
+//! ## Fail-closed type rules
+//!
+//! `regex` needs a string and the comparisons need a number: they are the
+//! matchers that can meet a value they cannot test. What happens then
+//! depends on the rule's effect.
+//!
+//! - In an **allow** rule, such a matcher does not hold. Nothing is coerced:
+//!   `"500"` is a string, and never meets `{"lte": 10000}`.
+//! - In a **deny** rule, such a matcher **holds**: a deny rule that cannot
+//!   be ruled out is not ruled out. A value of another type (`"50000"`,
+//!   `true`, `[50000]`, `{…}`, or a number for a regex) and an absent key
+//!   both fire it, and the reason says which, e.g. `denied by policy P rule
+//!   R: context amount_usd is a string where a number was expected` or `…:
+//!   context key amount_usd is missing, so deny rule R could not be ruled
+//!   out`. The value itself is never echoed into the reason.
+//!
+//! So a deny rule with a comparison is also a requirement: every request it
+//! applies to carries the key as a value of the right type, or is denied.
+//! Had a string or a missing amount simply not matched (as before), any
+//! allow rule without its own bound would let it through: the deny would
+//! fail open.
+//!
+//! The exact matchers and `exists` test presence and equality, which every
+//! value can be tested for, and keep the meaning in the table in both
+//! effects: a deny rule with `"table": {"in": ["users", "payments"]}` does
+//! not fire when `table` is absent. (Firing it would make "deny when the
+//! environment is production" deny every request that names no
+//! environment.) `lint` warns about the allow rules such a gap lets through.
+//!
+//! ## Numbers
+//!
+//! Comparisons and numeric equality use IEEE-754 doubles, the nearest double
+//! to the JSON text (serde_json's `arbitrary_precision` is off). Integers
+//! beyond 2^53 lose precision: `9007199254740993` compares equal to
+//! `9007199254740992`, and so do decimals that differ past about 16
+//! significant digits. An allow rule's `{"lte": n}` and a deny rule's
+//! `{"gt": n}` see the same double, so they still split every number between
+//! them with no gap and no overlap. JSON has no NaN or infinity, and
+//! serde_json refuses a number beyond the range of a double (`1e400`: "number
+//! out of range"); were a number without a double ever to arrive, it would
+//! count as a value of the wrong type.
+//!
+//! ## Combination: deny overrides
+//!
+//! 1. If a deny rule of any policy matches, the decision is deny, by the first
+//!    such rule (policies in load order, rules in file order).
+//! 2. Else, if an allow rule matches and each of its `require` keys is
+//!    present and non-empty (not absent, `""`, `[]` or `{}`), the decision
+//!    is allow, by the first such rule. An allow rule that matches but lacks
+//!    a required key decides nothing; the final reason names what it
+//!    required.
+//! 3. Else no rule decided: allow if at least one policy is loaded and every
+//!    policy's `default` is `allow`; deny otherwise.
+//!
+//! A deny rule's `require` is not consulted: a deny never waits for context.
+//! The effect does not depend on the order of policies or rules; only which
+//! rule is named does.
+//!
+//! ## Worked example
+//!
+//! The allow rule below has no bound of its own on `amount_usd`; the deny
+//! rule's comparison is what keeps large transfers out, whatever the agent
+//! sends.
+//!
+//! ```
+//! use atlasent_server::policy::{Effect, Policy, PolicySet};
+//! use serde_json::json;
+//!
+//! let policy = Policy::from_value(&json!({
+//!     "policy_id": "wires",
+//!     "version": "1.0.0",
+//!     "rules": [
+//!         { "id": "allow_wires", "effect": "allow",
+//!           "match": { "action": "wire_transfer" }, "require": ["memo"] },
+//!         { "id": "deny_high_value", "effect": "deny",
+//!           "match": { "action": "wire_transfer",
+//!                      "context": { "amount_usd": { "gt": 10000 } } } }
+//!     ]
+//! }))
+//! .expect("a valid policy");
+//! let set = PolicySet::new(vec![policy]).expect("distinct ids");
+//! let decide = |context: serde_json::Value| {
+//!     let context = context.as_object().cloned().unwrap_or_default();
+//!     set.evaluate("finance-agent", "wire_transfer", &context)
+//! };
+//!
+//! // A number within the bound: the deny is ruled out, the allow decides.
+//! let d = decide(json!({ "amount_usd": 500, "memo": "invoice 7" }));
+//! assert_eq!(d.effect, Effect::Allow);
+//! assert_eq!(d.reason, "allowed by policy wires rule allow_wires");
+//!
+//! // A number over it: denied by the rule.
+//! assert_eq!(decide(json!({ "amount_usd": 50000, "memo": "m" })).effect, Effect::Deny);
+//!
+//! // A string: the deny cannot be ruled out, so it fires, and says why.
+//! let d = decide(json!({ "amount_usd": "50000", "memo": "m" }));
+//! assert_eq!(d.reason, "denied by policy wires rule deny_high_value: \
+//!     context amount_usd is a string where a number was expected");
+//!
+//! // No amount at all: the same.
+//! let d = decide(json!({ "memo": "m" }));
+//! assert_eq!(d.reason, "denied by policy wires rule deny_high_value: \
+//!     context key amount_usd is missing, so deny rule deny_high_value could not be ruled out");
+//!
+//! // `lint` warns that allow_wires relies on the deny's fail-closed rule.
+//! let warnings = set.warnings();
+//! assert_eq!((warnings[0].path.as_str(), warnings[0].key.as_str()), ("$.rules[0]", "amount_usd"));
+//! ```
+//!
+//! ## Lint warnings
+//!
+//! [`PolicySet::warnings`] (printed by `atlasent-server lint`, which still
+//! exits 0) names each allow rule that can apply to a request a deny rule
+//! also applies to (same agent and action, as far as the matchers tell)
+//! while leaving a context key that deny rule relies on unbounded: the key
+//! is neither in the allow rule's `require` nor matched by it in a way that
+//! needs it present. A deny rule relies on every key it matches with
+//! `equals`, `in`, `regex` or a comparison (not on `exists`, nor on a
+//! matcher that holds for absent keys). For `equals` and `in` the gap is a
+//! bypass: leave the key out and the deny never fires. For a comparison or
+//! `regex` the fail-closed rule closes the gap, but the allow rule silently
+//! depends on the deny rule: requests it seems to allow are denied when they
+//! lack the key, and editing the deny rule away would leave no bound. The
+//! fix is
+//! `"require": ["key"]` on the allow rule, or a bound of its own (for
+//! `{"gt": 10000}` in the deny, `{"lte": 10000}` in the allow).
+//!
+//! Whether two rules can meet the same request is judged from their
+//! matchers: literals and prefixes exactly, a regex against literals by
+//! running it; a regex against a prefix or another regex is assumed to
+//! overlap (at worst a spurious warning, never a missed one). Context keys
+//! that both rules match with exact values none of which agree rule a pair
+//! out.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -22,6 +181,9 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use serde_json::{Map, Value};
+
+mod warnings;
+pub use warnings::LintWarning;
 
 /// A rule's or policy's effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,24 +289,113 @@ fn scalar_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-impl ValueMatcher {
-    fn matches(&self, value: Option<&Value>) -> bool {
-        let present = value.filter(|v| !v.is_null());
-        let number = || present.and_then(Value::as_f64);
+/// The outcome of one value matcher on one context value.
+#[derive(Debug, PartialEq)]
+enum Test {
+    Match,
+    NoMatch,
+    /// A comparison or regex had no value of its type to test: a deny rule
+    /// treats this as a match (fail closed), an allow rule as no match.
+    Unknown(Unknown),
+}
+
+impl From<bool> for Test {
+    fn from(matched: bool) -> Test {
+        if matched {
+            Test::Match
+        } else {
+            Test::NoMatch
+        }
+    }
+}
+
+/// Why a comparison could not be ruled in or out.
+#[derive(Debug, PartialEq)]
+enum Unknown {
+    /// The key is absent, or present as `null`.
+    Missing { null: bool },
+    /// The value is of another JSON type than the matcher needs.
+    WrongType {
+        found: &'static str,
+        expected: &'static str,
+    },
+}
+
+impl Unknown {
+    /// The clause a deny reason carries, e.g. `context amount_usd is a
+    /// string where a number was expected`. The value itself is never
+    /// echoed: it may be large, or something the caller should not log.
+    fn explain(&self, key: &str, rule_id: &str) -> String {
         match self {
-            Self::Exists(want) => present.is_some() == *want,
-            Self::Equals(expected) => scalar_eq(value.unwrap_or(&Value::Null), expected),
+            Self::Missing { null } => format!(
+                "context key {key} is {}, so deny rule {rule_id} could not be ruled out",
+                if *null { "null" } else { "missing" }
+            ),
+            Self::WrongType { found, expected } => {
+                format!("context {key} is {found} where {expected} was expected")
+            }
+        }
+    }
+}
+
+/// `a string`, `a number`, ...: the JSON type of a present value.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A comparison of a context number with a bound, as doubles.
+fn compare(value: Option<&Value>, holds: impl Fn(f64) -> bool) -> Test {
+    match value {
+        None | Some(Value::Null) => Test::Unknown(Unknown::Missing {
+            null: value.is_some(),
+        }),
+        // Without serde_json's `arbitrary_precision` every number has a
+        // double; were it ever enabled, a number without one fails closed.
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(x) => holds(x).into(),
+            None => Test::Unknown(Unknown::WrongType {
+                found: "a number outside the range of a double",
+                expected: "a number",
+            }),
+        },
+        Some(other) => Test::Unknown(Unknown::WrongType {
+            found: json_type(other),
+            expected: "a number",
+        }),
+    }
+}
+
+impl ValueMatcher {
+    fn test(&self, value: Option<&Value>) -> Test {
+        let present = value.filter(|v| !v.is_null());
+        match self {
+            Self::Exists(want) => (present.is_some() == *want).into(),
+            Self::Equals(expected) => scalar_eq(value.unwrap_or(&Value::Null), expected).into(),
             Self::In(options) => {
                 let v = value.unwrap_or(&Value::Null);
-                options.iter().any(|o| scalar_eq(v, o))
+                options.iter().any(|o| scalar_eq(v, o)).into()
             }
-            Self::Regex(re) => present
-                .and_then(Value::as_str)
-                .is_some_and(|s| re.is_match(s)),
-            Self::Gt(n) => number().is_some_and(|x| x > *n),
-            Self::Gte(n) => number().is_some_and(|x| x >= *n),
-            Self::Lt(n) => number().is_some_and(|x| x < *n),
-            Self::Lte(n) => number().is_some_and(|x| x <= *n),
+            Self::Regex(re) => match present {
+                None => Test::Unknown(Unknown::Missing {
+                    null: value.is_some(),
+                }),
+                Some(Value::String(s)) => re.is_match(s).into(),
+                Some(other) => Test::Unknown(Unknown::WrongType {
+                    found: json_type(other),
+                    expected: "a string",
+                }),
+            },
+            Self::Gt(n) => compare(value, |x| x > *n),
+            Self::Gte(n) => compare(value, |x| x >= *n),
+            Self::Lt(n) => compare(value, |x| x < *n),
+            Self::Lte(n) => compare(value, |x| x <= *n),
         }
     }
 }
@@ -160,13 +411,32 @@ struct Rule {
 }
 
 impl Rule {
-    fn matches(&self, agent: &str, action: &str, context: &Map<String, Value>) -> bool {
-        self.agent.as_ref().is_none_or(|m| m.matches(agent))
-            && self.action.as_ref().is_none_or(|m| m.matches(action))
-            && self
-                .context
-                .iter()
-                .all(|(key, m)| m.matches(context.get(key)))
+    /// `None` when the rule does not match; else the fail-closed clauses of
+    /// a deny rule that matched only because a comparison had no value of
+    /// its type (empty for a plain match, and always for an allow rule).
+    fn check(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &Map<String, Value>,
+    ) -> Option<Vec<String>> {
+        if !(self.agent.as_ref().is_none_or(|m| m.matches(agent))
+            && self.action.as_ref().is_none_or(|m| m.matches(action)))
+        {
+            return None;
+        }
+        let mut unknowns = Vec::new();
+        for (key, matcher) in &self.context {
+            match matcher.test(context.get(key)) {
+                Test::Match => {}
+                Test::NoMatch => return None,
+                Test::Unknown(u) => match self.effect {
+                    Effect::Allow => return None,
+                    Effect::Deny => unknowns.push(u.explain(key, &self.id)),
+                },
+            }
+        }
+        Some(unknowns)
     }
 
     /// The `require` keys that are missing or empty.
@@ -255,7 +525,8 @@ impl Policy {
 pub struct Decision {
     /// Allow or deny.
     pub effect: Effect,
-    /// The deciding policy (`None` when no policy is loaded).
+    /// The deciding policy: the rule's, or for a default the only policy
+    /// loaded (`None` when none or several are loaded).
     pub policy_id: Option<String>,
     /// The deciding rule (`None` for a default).
     pub rule_id: Option<String>,
@@ -323,17 +594,22 @@ impl PolicySet {
         let mut unmet: Vec<String> = Vec::new();
         for &(p, r) in &candidates {
             let rule = &self.policies[p].rules[r];
-            if !rule.matches(agent, action, context) {
+            let Some(unknowns) = rule.check(agent, action, context) else {
                 continue;
-            }
+            };
             match rule.effect {
                 Effect::Deny => {
                     let policy = &self.policies[p];
+                    let mut reason = format!("denied by policy {} rule {}", policy.id, rule.id);
+                    if !unknowns.is_empty() {
+                        reason.push_str(": ");
+                        reason.push_str(&unknowns.join("; "));
+                    }
                     return Decision {
                         effect: Effect::Deny,
                         policy_id: Some(policy.id.clone()),
                         rule_id: Some(rule.id.clone()),
-                        reason: format!("denied by policy {} rule {}", policy.id, rule.id),
+                        reason,
                     };
                 }
                 Effect::Allow => {

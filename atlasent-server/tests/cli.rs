@@ -56,3 +56,39 @@ fn an_unreadable_key_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("error: key"));
 }
+
+/// `lint` warns (and still exits 0) when an allow rule lacks the bound a
+/// deny rule on the same action relies on, naming both rules, the key and
+/// the fix.
+#[test]
+fn lint_warns_about_an_allow_rule_without_the_deny_rules_bound() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-lint-warning");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("unbounded.json");
+    std::fs::write(
+        &file,
+        r#"{ "policy_id": "wires", "version": "1.0.0", "rules": [
+            { "id": "allow_any_wire", "effect": "allow", "match": { "action": "wire_transfer" } },
+            { "id": "deny_high_value", "effect": "deny",
+              "match": { "action": "wire_transfer", "context": { "amount_usd": { "gt": 10000 } } } }
+        ] }"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
+        .arg("lint")
+        .arg(&file)
+        .output()
+        .expect("runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "warnings do not fail lint: {text}");
+    assert!(text.contains("ok: wires 1.0.0"), "{text}");
+    for needle in [
+        "warning: wires $.rules[0]: allow rule allow_any_wire",
+        "deny rule deny_high_value",
+        "amount_usd",
+        "\"require\": [\"amount_usd\"]",
+    ] {
+        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+    }
+}

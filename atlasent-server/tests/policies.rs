@@ -1,5 +1,9 @@
 //! The contract's policies decide as their authors meant, every matcher kind
-//! behaves as documented, and the linter rejects the `INVALID_*` fixtures.
+//! behaves as documented (deny rules fail closed on a missing or mistyped
+//! value, allow rules never do), the linter rejects the `INVALID_*` fixtures
+//! and warns about an allow rule that lacks a bound a deny rule relies on.
+
+mod common;
 
 use std::path::PathBuf;
 
@@ -151,12 +155,13 @@ fn clinical_phi_access_decides_as_written() {
                 reason_contains: "default",
             },
             Case {
-                name: "gt: a string count is not a number",
+                name: "gt: a string count fails closed in the deny rule",
                 agent: "anyone",
                 action: "export_patient_records",
                 context: json!({ "count": "5000" }),
                 effect: Effect::Deny,
-                reason_contains: "default",
+                reason_contains:
+                    "rule deny_bulk_export: context count is a string where a number was expected",
             },
             Case {
                 name: "unknown action",
@@ -225,12 +230,20 @@ fn finance_wire_transfer_decides_as_written() {
                 reason_contains: "requires context memo",
             },
             Case {
-                name: "amount missing",
+                name: "amount missing: the deny rule cannot be ruled out",
                 agent: "finance-agent",
                 action: "wire_transfer",
                 context: json!({ "counterparty_id": "c", "memo": "m" }),
                 effect: Effect::Deny,
-                reason_contains: "default",
+                reason_contains: "rule deny_high_value: context key amount_usd is missing",
+            },
+            Case {
+                name: "amount as a numeric string is not coerced, and the deny fires",
+                agent: "finance-agent",
+                action: "wire_transfer",
+                context: json!({ "amount_usd": "500", "counterparty_id": "c", "memo": "m" }),
+                effect: Effect::Deny,
+                reason_contains: "context amount_usd is a string where a number was expected",
             },
             Case {
                 name: "negative amounts are small",
@@ -384,4 +397,347 @@ fn lint_cli_exits_non_zero_on_invalid_policies() {
         .status()
         .expect("runs");
     assert!(good.success());
+}
+
+/// A wire-transfer policy whose allow rule has no bound of its own: only the
+/// deny rule stands between an agent and an unlimited transfer.
+fn unbounded_allow() -> PolicySet {
+    policy(
+        json!([
+            { "id": "allow_any_wire", "effect": "allow", "match": { "action": "wire_transfer" }, "require": ["memo"] },
+            { "id": "deny_high_value", "effect": "deny", "match": { "action": "wire_transfer", "context": { "amount_usd": { "gt": 10000 } } } }
+        ]),
+        "deny",
+    )
+}
+
+#[test]
+fn a_deny_comparison_fires_on_a_value_of_the_wrong_type_and_says_so() {
+    let s = unbounded_allow();
+    for (amount, found) in [
+        (json!("50000"), "a string"),
+        (json!("500"), "a string"),
+        (json!(true), "a boolean"),
+        (json!([50000]), "an array"),
+        (json!({ "usd": 50000 }), "an object"),
+    ] {
+        let d = s.evaluate(
+            "finance-agent",
+            "wire_transfer",
+            &ctx(json!({ "amount_usd": amount, "memo": "m" })),
+        );
+        assert_eq!(d.effect, Effect::Deny, "{amount}: {}", d.reason);
+        assert_eq!(d.rule_id.as_deref(), Some("deny_high_value"), "{amount}");
+        assert_eq!(
+            d.reason,
+            format!(
+                "denied by policy p rule deny_high_value: context amount_usd is {found} where a number was expected"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_deny_comparison_fires_when_its_key_is_absent_and_says_so() {
+    let s = unbounded_allow();
+    let d = s.evaluate(
+        "finance-agent",
+        "wire_transfer",
+        &ctx(json!({ "memo": "m" })),
+    );
+    assert_eq!(d.effect, Effect::Deny, "{}", d.reason);
+    assert_eq!(d.rule_id.as_deref(), Some("deny_high_value"));
+    assert_eq!(
+        d.reason,
+        "denied by policy p rule deny_high_value: context key amount_usd is missing, so deny rule deny_high_value could not be ruled out"
+    );
+    let null = s.evaluate(
+        "finance-agent",
+        "wire_transfer",
+        &ctx(json!({ "amount_usd": null, "memo": "m" })),
+    );
+    assert_eq!(null.effect, Effect::Deny, "{}", null.reason);
+    assert!(
+        null.reason.contains("context key amount_usd is null"),
+        "{}",
+        null.reason
+    );
+}
+
+#[test]
+fn an_allow_rule_without_its_own_bound_cannot_bypass_the_deny() {
+    let s = unbounded_allow();
+    let d = |c: Value| s.evaluate("finance-agent", "wire_transfer", &ctx(c)).effect;
+    assert_eq!(d(json!({ "amount_usd": 500, "memo": "m" })), Effect::Allow);
+    assert_eq!(
+        d(json!({ "amount_usd": 10000, "memo": "m" })),
+        Effect::Allow
+    );
+    for bypass in [
+        json!({ "amount_usd": 50000, "memo": "m" }),
+        json!({ "amount_usd": "50000", "memo": "m" }),
+        json!({ "amount_usd": "5e4", "memo": "m" }),
+        json!({ "amount_usd": [50000], "memo": "m" }),
+        json!({ "amount_usd": null, "memo": "m" }),
+        json!({ "memo": "m" }),
+        json!({ "amount": 50000, "memo": "m" }),
+    ] {
+        assert_eq!(d(bypass.clone()), Effect::Deny, "{bypass}");
+    }
+}
+
+#[test]
+fn a_deny_regex_fires_on_a_non_string_or_an_absent_value() {
+    let s = policy(
+        json!([
+            { "id": "allow_deploys", "effect": "allow", "match": { "action": "deploy" } },
+            { "id": "deny_tmp_branches", "effect": "deny", "match": { "action": "deploy", "context": { "branch": { "regex": "^tmp/" } } } }
+        ]),
+        "deny",
+    );
+    let d = |c: Value| s.evaluate("ci", "deploy", &ctx(c));
+    assert_eq!(d(json!({ "branch": "main" })).effect, Effect::Allow);
+    assert_eq!(d(json!({ "branch": "tmp/x" })).effect, Effect::Deny);
+    let number = d(json!({ "branch": 7 }));
+    assert_eq!(number.effect, Effect::Deny);
+    assert!(
+        number.reason.ends_with(
+            "rule deny_tmp_branches: context branch is a number where a string was expected"
+        ),
+        "{}",
+        number.reason
+    );
+    let absent = d(json!({}));
+    assert_eq!(absent.effect, Effect::Deny);
+    assert!(
+        absent.reason.contains("context key branch is missing"),
+        "{}",
+        absent.reason
+    );
+}
+
+#[test]
+fn allow_rules_match_strictly_and_never_coerce_a_numeric_string() {
+    let s = policy(
+        json!([
+            { "id": "small", "effect": "allow", "match": { "action": "pay", "context": { "amount_usd": { "lte": 100 } } } },
+            { "id": "ticketed", "effect": "allow", "match": { "action": "drop", "context": { "ticket": { "regex": "^OPS-" } } } }
+        ]),
+        "deny",
+    );
+    let d = |action: &str, c: Value| s.evaluate("a", action, &ctx(c));
+    assert_eq!(d("pay", json!({ "amount_usd": 5 })).effect, Effect::Allow);
+    for wrong in [json!("5"), json!(true), json!([5]), json!({}), json!(null)] {
+        let decision = d("pay", json!({ "amount_usd": wrong }));
+        assert_eq!(decision.effect, Effect::Deny, "{wrong}");
+        assert_eq!(decision.rule_id, None, "{wrong}: denied by default");
+    }
+    assert_eq!(
+        d("drop", json!({ "ticket": "OPS-1" })).effect,
+        Effect::Allow
+    );
+    assert_eq!(d("drop", json!({ "ticket": 1 })).effect, Effect::Deny);
+}
+
+#[test]
+fn exists_equals_and_in_keep_their_meaning_in_deny_rules() {
+    let s = policy(
+        json!([
+            { "id": "allow_drops", "effect": "allow", "match": { "action": "drop" } },
+            { "id": "deny_core_tables", "effect": "deny", "match": { "action": "drop", "context": { "table": { "in": ["users", "payments"] } } } },
+            { "id": "deny_overrides", "effect": "deny", "match": { "action": "drop", "context": { "override": { "exists": true } } } },
+            { "id": "deny_unapproved", "effect": "deny", "match": { "action": "drop", "context": { "approver": { "exists": false } } } },
+            { "id": "deny_null_env", "effect": "deny", "match": { "action": "drop", "context": { "env": null } } }
+        ]),
+        "deny",
+    );
+    let d = |c: Value| s.evaluate("a", "drop", &ctx(c));
+    let ok = d(json!({ "approver": "kim", "env": "prod", "table": "logs" }));
+    assert_eq!(ok.effect, Effect::Allow, "{}", ok.reason);
+    let no_table = d(json!({ "approver": "kim", "env": "prod" }));
+    assert_eq!(
+        no_table.effect,
+        Effect::Allow,
+        "`in` matches only its listed values, so an absent table is not denied (lint warns about it)"
+    );
+    let wrong_type = d(json!({ "approver": "kim", "env": "prod", "table": ["users"] }));
+    assert_eq!(
+        wrong_type.effect,
+        Effect::Allow,
+        "`in` compares values exactly"
+    );
+    let rule = |c: Value| d(c).rule_id;
+    assert_eq!(
+        rule(json!({ "approver": "kim", "env": "prod", "table": "users" })).as_deref(),
+        Some("deny_core_tables")
+    );
+    assert_eq!(
+        rule(json!({ "approver": "kim", "env": "prod", "override": 1 })).as_deref(),
+        Some("deny_overrides")
+    );
+    let unapproved = d(json!({ "env": "prod" }));
+    assert_eq!(unapproved.rule_id.as_deref(), Some("deny_unapproved"));
+    assert_eq!(
+        unapproved.reason, "denied by policy p rule deny_unapproved",
+        "an absent key is what {{\"exists\": false}} asks for: no fail-closed note"
+    );
+    assert_eq!(
+        rule(json!({ "approver": "kim" })).as_deref(),
+        Some("deny_null_env")
+    );
+}
+
+#[test]
+fn lint_warns_about_an_allow_rule_without_the_bound_a_deny_rule_relies_on() {
+    let s = unbounded_allow();
+    let warnings = s.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let w = &warnings[0];
+    assert_eq!(w.policy_id, "p");
+    assert_eq!(w.path, "$.rules[0]");
+    assert_eq!(w.key, "amount_usd");
+    let text = w.to_string();
+    for needle in [
+        "allow rule allow_any_wire",
+        "deny rule deny_high_value",
+        "policy p $.rules[1].match.context.amount_usd",
+        "amount_usd",
+        "\"require\": [\"amount_usd\"]",
+        "{\"lte\": 10000}",
+    ] {
+        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+    }
+}
+
+#[test]
+fn lint_warns_only_where_an_allow_can_meet_the_deny_without_the_key() {
+    let warned = |rules: Value| {
+        policy(rules, "deny")
+            .warnings()
+            .iter()
+            .map(|w| (w.path.clone(), w.key.clone()))
+            .collect::<Vec<_>>()
+    };
+    let deny = json!({ "id": "d", "effect": "deny", "match": { "action": "wire", "context": { "amount": { "gt": 10 } } } });
+    let none: Vec<(String, String)> = Vec::new();
+    let bounded = json!({ "id": "a", "effect": "allow", "match": { "action": "wire", "context": { "amount": { "lte": 10 } } } });
+    assert_eq!(
+        warned(json!([bounded, deny.clone()])),
+        none,
+        "a bound of its own"
+    );
+    let required = json!({ "id": "a", "effect": "allow", "match": { "action": "wire" }, "require": ["amount"] });
+    assert_eq!(warned(json!([required, deny.clone()])), none, "a require");
+    let other_action =
+        json!({ "id": "a", "effect": "allow", "match": { "action": { "in": ["read", "list"] } } });
+    assert_eq!(
+        warned(json!([other_action, deny.clone()])),
+        none,
+        "another action"
+    );
+    let other_prefix =
+        json!({ "id": "a", "effect": "allow", "match": { "action": { "prefix": "read_" } } });
+    assert_eq!(
+        warned(json!([other_prefix, deny.clone()])),
+        none,
+        "a prefix that cannot be wire"
+    );
+    let other_agent =
+        json!({ "id": "a", "effect": "allow", "match": { "action": "wire", "agent": "bob" } });
+    let denied_agent = json!({ "id": "d", "effect": "deny", "match": { "action": "wire", "agent": "eve", "context": { "amount": { "gt": 10 } } } });
+    assert_eq!(
+        warned(json!([other_agent, denied_agent])),
+        none,
+        "disjoint agents"
+    );
+    let any_action = json!({ "id": "a", "effect": "allow", "match": { "agent": "bob" } });
+    assert_eq!(
+        warned(json!([any_action, deny.clone()])),
+        vec![("$.rules[0]".to_owned(), "amount".to_owned())],
+        "an allow on every action covers wire"
+    );
+    let exists_only = json!({ "id": "a", "effect": "allow", "match": { "action": "wire", "context": { "amount": { "exists": false } } } });
+    assert_eq!(
+        warned(json!([exists_only, deny.clone()])).len(),
+        1,
+        "{{\"exists\": false}} is not a bound"
+    );
+    let in_deny = json!({ "id": "d", "effect": "deny", "match": { "action": "drop", "context": { "table": { "in": ["users"] } } } });
+    let drop =
+        json!({ "id": "a", "effect": "allow", "match": { "action": { "regex": "^drop$" } } });
+    assert_eq!(
+        warned(json!([drop, in_deny.clone()])),
+        vec![("$.rules[0]".to_owned(), "table".to_owned())],
+        "without `table` an `in` deny never fires: the plainest bypass"
+    );
+    let flag_deny = json!({ "id": "d", "effect": "deny", "match": { "action": "drop", "context": { "override": { "exists": true } } } });
+    let plain_drop = json!({ "id": "a", "effect": "allow", "match": { "action": "drop" } });
+    assert_eq!(
+        warned(json!([plain_drop, flag_deny.clone()])),
+        none,
+        "leaving out a flag the deny forbids is not a bypass"
+    );
+}
+
+#[test]
+fn lint_warnings_cross_policies() {
+    let allow = Policy::from_value(&json!({ "policy_id": "ops", "version": "1.0.0", "rules": [
+        { "id": "allow_wires", "effect": "allow", "match": { "action": "wire_transfer" } }
+    ] }))
+    .expect("valid");
+    let finance = Policy::from_file(&contract("finance_wire_transfer.json")).expect("valid");
+    let s = PolicySet::new(vec![allow, finance]).expect("set");
+    let warnings = s.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let text = warnings[0].to_string();
+    assert!(
+        text.starts_with("ops $.rules[0]: allow rule allow_wires"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deny rule deny_high_value (policy finance_wire_transfer $.rules[1].match.context.amount_usd)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_contract_and_demo_policies_lint_without_warnings() {
+    let demo = Policy::from_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/policies/demo.json"),
+    )
+    .expect("valid");
+    let s = PolicySet::new(vec![
+        Policy::from_file(&contract("clinical_phi_access.json")).expect("valid"),
+        Policy::from_file(&contract("finance_wire_transfer.json")).expect("valid"),
+        demo,
+    ])
+    .expect("set");
+    assert!(s.warnings().is_empty(), "{:#?}", s.warnings());
+}
+
+#[tokio::test]
+async fn over_http_a_string_or_missing_amount_is_denied_by_the_deny_rule() {
+    let server = common::start().await;
+    let c = common::client(&server);
+    for (context, why) in [
+        (
+            json!({ "amount_usd": "50000", "counterparty_id": "c", "memo": "m" }),
+            "context amount_usd is a string where a number was expected",
+        ),
+        (
+            json!({ "counterparty_id": "c", "memo": "m" }),
+            "context key amount_usd is missing, so deny rule deny_high_value could not be ruled out",
+        ),
+    ] {
+        let r = c
+            .evaluate("finance-agent", "wire_transfer", &context)
+            .await
+            .expect("evaluate");
+        assert!(!r.permitted, "{context}: {}", r.reason);
+        assert!(
+            r.reason.contains("rule deny_high_value") && r.reason.contains(why),
+            "{context}: {}",
+            r.reason
+        );
+    }
 }
