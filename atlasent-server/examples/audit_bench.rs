@@ -57,7 +57,12 @@ fn generate(n: usize, path: &PathBuf, pem_path: &PathBuf) {
         .expect("policy");
         let signer = Arc::new(Signer::generate().expect("signing key"));
         let engine = Engine::open(
-            EngineConfig { storage: Storage::Memory, permit_ttl: Duration::from_secs(3600), org_id: "bench".into() },
+            EngineConfig {
+                storage: Storage::Memory,
+                permit_ttl: Duration::from_secs(3600),
+                org_id: "bench".into(),
+                max_export_events: n,
+            },
             Arc::new(PolicySet::new(vec![policy]).expect("set")),
             Arc::clone(&signer),
         )
@@ -71,7 +76,12 @@ fn generate(n: usize, path: &PathBuf, pem_path: &PathBuf) {
                     i += 1;
                     let engine = engine.clone();
                     let ctx = json!({ "amount": i % 150, "memo": format!("invoice {i}") });
-                    let caller = Caller { key_id: "key_bench".into(), request_id: format!("req-{i}") };
+                    let caller = Caller {
+                        key_id: "key_bench".into(),
+                        org_id: "bench".into(),
+                        request_id: format!("req-{i}"),
+                        body_digest: format!("{i}"),
+                    };
                     tokio::spawn(async move {
                         let ctx = ctx.as_object().expect("object").clone();
                         engine.evaluate(caller, "agent-7", "pay", &ctx).await.expect("evaluate")
@@ -83,7 +93,7 @@ fn generate(n: usize, path: &PathBuf, pem_path: &PathBuf) {
                 made += 1;
             }
         }
-        let bundle = engine.export(EventFilter::default()).await.expect("export");
+        let bundle = engine.export("bench", EventFilter::default()).await.expect("export");
         std::fs::write(path, bundle).expect("write bundle");
         std::fs::write(pem_path, signer.public_key_pem()).expect("write key");
         eprintln!("generated {n} events in {:.1} s", started.elapsed().as_secs_f64());

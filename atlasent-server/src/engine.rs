@@ -8,12 +8,22 @@
 //! event that is not durable, and group commit is where throughput comes
 //! from. The single writer also serializes permit consumption, so of many
 //! concurrent verifies of one permit exactly one wins.
+//!
+//! Reads (event listings and exports) of a database file run on their own
+//! read-only connections (WAL readers see the last commit and never block
+//! the writer), so a long export does not hold up decisions. An in-memory
+//! store has one connection only, so its reads queue behind the writer.
+//!
+//! Every organization has its own hash chain: its events, its permits, its
+//! exports. A key of one organization cannot see, verify or revoke what
+//! another organization's keys created (`not_found`, as for an unknown id).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -33,7 +43,8 @@ pub enum Storage {
     Memory,
 }
 
-/// An engine failure: the store could not be reached or written.
+/// An engine failure: the store could not be reached or written, or the
+/// request cannot be answered as asked.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// SQLite failed.
@@ -42,6 +53,27 @@ pub enum EngineError {
     /// The writer thread is gone (the server is shutting down).
     #[error("the engine is shutting down")]
     Closed,
+    /// The request id was used before, by this key on this endpoint, for a
+    /// request with a different body. Nothing was decided.
+    #[error(
+        "X-Request-ID {request_id:?} was already used for a different request on this endpoint; \
+         a retry must repeat the same body, a new request needs a new request id"
+    )]
+    RequestIdReused {
+        /// The reused id.
+        request_id: String,
+    },
+    /// An export would hold more events than the configured maximum.
+    #[error(
+        "the export would hold {matching} events; at most {max} fit in one export \
+         (narrow it with `from`/`to`, `types` or `actor_id`)"
+    )]
+    ExportTooLarge {
+        /// Events matching the filter.
+        matching: u64,
+        /// The configured maximum.
+        max: usize,
+    },
 }
 
 impl From<rusqlite::Error> for EngineError {
@@ -57,17 +89,29 @@ pub struct EngineConfig {
     pub storage: Storage,
     /// How long a permit stays verifiable.
     pub permit_ttl: Duration,
-    /// The organization id in events and exports.
+    /// The organization that events of a database written before
+    /// organizations existed are migrated to.
     pub org_id: String,
+    /// The most events one export may hold.
+    pub max_export_events: usize,
 }
 
-/// Who asked, for the audit trail and idempotency.
+/// The default of [`EngineConfig::max_export_events`].
+pub const DEFAULT_MAX_EXPORT_EVENTS: usize = 100_000;
+
+/// Who asked, for the audit trail, scoping and idempotency.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The API key's public id.
     pub key_id: String,
+    /// The key's organization: the chain its events go to and the only
+    /// organization whose permits and events it can reach.
+    pub org_id: String,
     /// The request's `X-Request-ID`.
     pub request_id: String,
+    /// SHA-256 hex of the canonical JSON of the request body: a stored reply
+    /// is replayed only for a request with the same digest.
+    pub body_digest: String,
 }
 
 /// Filters of `GET /v1-audit/events` and `POST /v1-audit/exports`.
@@ -103,14 +147,11 @@ enum Command {
     Evaluate(EvaluateCmd, oneshot::Sender<Result<String, EngineError>>),
     Verify(VerifyCmd, oneshot::Sender<Result<String, EngineError>>),
     Revoke(RevokeCmd, oneshot::Sender<Result<String, EngineError>>),
-    Events(
-        EventFilter,
-        u32,
-        Option<i64>,
-        oneshot::Sender<Result<EventPage, EngineError>>,
-    ),
-    Export(EventFilter, oneshot::Sender<Result<String, EngineError>>),
+    Read(ReadJob),
 }
+
+/// A read the writer runs for a store with a single connection.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
 struct EvaluateCmd {
     caller: Caller,
@@ -152,6 +193,7 @@ pub struct Engine {
 
 struct Inner {
     tx: mpsc::UnboundedSender<Command>,
+    readers: Option<Arc<ReadPool>>,
     policies: Arc<PolicySet>,
     signer: Arc<Signer>,
     config: EngineConfig,
@@ -178,21 +220,25 @@ impl Engine {
         signer: Arc<Signer>,
     ) -> Result<Engine, EngineError> {
         let conn = match &config.storage {
-            Storage::File(path) => Connection::open(path)?,
+            Storage::File(path) => {
+                create_private(path)?;
+                Connection::open(path)?
+            }
             Storage::Memory => Connection::open_in_memory()?,
         };
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        let head = Head::load(&conn)?;
+        migrate(&conn, &config.org_id)?;
+        let readers = match &config.storage {
+            Storage::File(path) => Some(Arc::new(ReadPool::new(path.clone()))),
+            Storage::Memory => None,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = Writer {
             conn,
-            head,
-            signer: Arc::clone(&signer),
-            org_id: config.org_id.clone(),
+            heads: HashMap::new(),
             batches: 0,
         };
         let handle = std::thread::Builder::new()
@@ -202,6 +248,7 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(Inner {
                 tx,
+                readers,
                 policies,
                 signer,
                 config,
@@ -218,11 +265,6 @@ impl Engine {
     /// The signing key.
     pub fn signer(&self) -> &Signer {
         &self.inner.signer
-    }
-
-    /// The organization id.
-    pub fn org_id(&self) -> &str {
-        &self.inner.config.org_id
     }
 
     async fn call<T>(
@@ -254,7 +296,7 @@ impl Engine {
         let context_hash = context_hash(context);
         let permit_hash = if decision.effect == Effect::Allow {
             let claims = json!({
-                "permit_id": permit_id, "agent": agent, "action": action,
+                "permit_id": permit_id, "org_id": caller.org_id, "agent": agent, "action": action,
                 "context_hash": context_hash, "expires_at": clock::rfc3339_ms(expires_ms),
             });
             let canonical = atlasent::audit::canonical_json_of(&claims).unwrap_or_default();
@@ -315,20 +357,132 @@ impl Engine {
         self.call(|tx| Command::Revoke(cmd, tx)).await
     }
 
-    /// One page of events in sequence order, after `cursor`.
+    /// One page of `org_id`'s events in sequence order, after `cursor`.
     pub async fn events(
         &self,
+        org_id: &str,
         filter: EventFilter,
         limit: u32,
         cursor: Option<i64>,
     ) -> Result<EventPage, EngineError> {
-        self.call(|tx| Command::Events(filter, limit, cursor, tx))
+        let org = org_id.to_owned();
+        self.read(move |conn| events(conn, &org, &filter, limit, cursor))
             .await
     }
 
-    /// A signed export bundle of the events matching `filter` (JSON text).
-    pub async fn export(&self, filter: EventFilter) -> Result<String, EngineError> {
-        self.call(|tx| Command::Export(filter, tx)).await
+    /// A signed export bundle of `org_id`'s events matching `filter` (JSON
+    /// text); refused when more than the configured maximum match.
+    pub async fn export(&self, org_id: &str, filter: EventFilter) -> Result<String, EngineError> {
+        let org = org_id.to_owned();
+        let signer = Arc::clone(&self.inner.signer);
+        let max = self.inner.config.max_export_events;
+        self.read(move |conn| export(conn, &org, &signer, &filter, max))
+            .await
+    }
+
+    /// Run a read on a reader connection (file store) or on the writer's
+    /// connection (in-memory store).
+    async fn read<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Connection) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        match &self.inner.readers {
+            Some(pool) => {
+                let pool = Arc::clone(pool);
+                tokio::task::spawn_blocking(move || pool.with(job))
+                    .await
+                    .map_err(|_| EngineError::Closed)?
+            }
+            None => {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                let job: ReadJob = Box::new(move |conn| drop(reply_tx.send(job(conn))));
+                self.inner
+                    .tx
+                    .send(Command::Read(job))
+                    .map_err(|_| EngineError::Closed)?;
+                reply_rx.await.map_err(|_| EngineError::Closed)?
+            }
+        }
+    }
+}
+
+/// Read-only connections to a database file, reused between reads.
+struct ReadPool {
+    path: PathBuf,
+    idle: std::sync::Mutex<Vec<Connection>>,
+}
+
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+impl ReadPool {
+    fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        job: impl FnOnce(&Connection) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(Duration::from_secs(5))?;
+                c
+            }
+        };
+        let result = job(&conn);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+/// Create the database file readable by its owner only (SQLite gives the
+/// `-wal` and `-shm` files the database file's permissions).
+fn create_private(path: &std::path::Path) -> Result<(), EngineError> {
+    if path.exists() {
+        if let Ok(Some(mode)) = crate::keys::loose_mode(path) {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format_args!("{mode:o}"),
+                "the database is readable by group or others; `chmod 600` it and its -wal and -shm files"
+            );
+        }
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| EngineError::Storage(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(EngineError::Storage(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -347,10 +501,13 @@ pub fn context_hash(context: &Map<String, Value>) -> String {
     atlasent::audit::hex(&Sha256::digest(canonical.as_bytes()))
 }
 
+/// The schema of a fresh database (`PRAGMA user_version` 2).
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE events (
     seq           INTEGER PRIMARY KEY,
-    id            TEXT NOT NULL UNIQUE,
+    org_id        TEXT NOT NULL,
+    org_seq       INTEGER NOT NULL,
+    id            TEXT NOT NULL,
     type          TEXT NOT NULL,
     decision      TEXT,
     actor_id      TEXT,
@@ -359,13 +516,15 @@ CREATE TABLE IF NOT EXISTS events (
     payload       TEXT NOT NULL,
     hash          TEXT NOT NULL,
     previous_hash TEXT NOT NULL,
-    occurred_ms   INTEGER NOT NULL
+    occurred_ms   INTEGER NOT NULL,
+    UNIQUE (org_id, org_seq)
 );
-CREATE INDEX IF NOT EXISTS events_by_type ON events(type, seq);
-CREATE INDEX IF NOT EXISTS events_by_actor ON events(actor_id, seq);
-CREATE INDEX IF NOT EXISTS events_by_time ON events(occurred_ms);
-CREATE TABLE IF NOT EXISTS permits (
+CREATE INDEX events_by_type ON events(org_id, type, org_seq);
+CREATE INDEX events_by_actor ON events(org_id, actor_id, org_seq);
+CREATE INDEX events_by_time ON events(org_id, occurred_ms);
+CREATE TABLE permits (
     id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL,
     agent        TEXT NOT NULL,
     action       TEXT NOT NULL,
     context_hash TEXT NOT NULL,
@@ -376,18 +535,90 @@ CREATE TABLE IF NOT EXISTS permits (
     permit_hash  TEXT NOT NULL,
     key_id       TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS replies (
-    key_id     TEXT NOT NULL,
-    endpoint   TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    body       TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
+CREATE TABLE replies (
+    key_id      TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    body_digest TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
     PRIMARY KEY (key_id, endpoint, request_id)
 );
-CREATE INDEX IF NOT EXISTS replies_by_age ON replies(created_ms);
+CREATE INDEX replies_by_age ON replies(created_ms);
 ";
 
-/// The chain head the next event links to.
+/// From the first schema (one chain, no organizations, stored replies not
+/// bound to their request body) to the second: existing events and permits
+/// go to the configured organization; stored replies are dropped (they only
+/// answer retries, and an unbound one must not answer anything).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE events RENAME TO events_v1;
+DROP INDEX IF EXISTS events_by_type;
+DROP INDEX IF EXISTS events_by_actor;
+DROP INDEX IF EXISTS events_by_time;
+ALTER TABLE permits RENAME TO permits_v1;
+DROP TABLE replies;
+";
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Create or upgrade the schema, in one transaction.
+fn migrate(conn: &Connection, org_id: &str) -> Result<(), EngineError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let has_events: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+        [],
+        |r| r.get(0),
+    )?;
+    match (version, has_events) {
+        (SCHEMA_VERSION, _) => Ok(()),
+        (0, false) => {
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+            Ok(())
+        }
+        (0, true) => {
+            conn.execute_batch("BEGIN")?;
+            let migrated = (|| -> rusqlite::Result<()> {
+                conn.execute_batch(MIGRATE_1_TO_2)?;
+                conn.execute_batch(SCHEMA)?;
+                conn.execute(
+                    "INSERT INTO events (seq, org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
+                     SELECT seq, ?1, seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms FROM events_v1",
+                    [org_id],
+                )?;
+                conn.execute(
+                    "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
+                     SELECT id, ?1, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id FROM permits_v1",
+                    [org_id],
+                )?;
+                conn.execute_batch(&format!(
+                    "DROP TABLE events_v1; DROP TABLE permits_v1; PRAGMA user_version = {SCHEMA_VERSION};"
+                ))
+            })();
+            match migrated {
+                Ok(()) => {
+                    conn.execute_batch("COMMIT")?;
+                    tracing::warn!(org_id, "migrated the database to schema 2 (organizations)");
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(EngineError::Storage(format!(
+                        "cannot migrate the database to schema {SCHEMA_VERSION}: {e}"
+                    )))
+                }
+            }
+        }
+        (other, _) => Err(EngineError::Storage(format!(
+            "the database has schema version {other}; this atlasent-server reads version {SCHEMA_VERSION}"
+        ))),
+    }
+}
+
+/// The head an organization's next event links to.
 #[derive(Debug, Clone)]
 struct Head {
     seq: i64,
@@ -395,11 +626,11 @@ struct Head {
 }
 
 impl Head {
-    fn load(conn: &Connection) -> rusqlite::Result<Head> {
+    fn load(conn: &Connection, org_id: &str) -> rusqlite::Result<Head> {
         Ok(conn
             .query_row(
-                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-                [],
+                "SELECT org_seq, hash FROM events WHERE org_id = ?1 ORDER BY org_seq DESC LIMIT 1",
+                [org_id],
                 |r| {
                     Ok(Head {
                         seq: r.get(0)?,
@@ -415,7 +646,11 @@ impl Head {
     }
 }
 
+/// An event to append. Everything an auditor reads of it goes into the
+/// hashed payload, so that no column outside the chain can be changed
+/// unnoticed.
 struct NewEvent<'a> {
+    org_id: &'a str,
     kind: &'a str,
     decision: Option<&'a str>,
     actor_id: Option<&'a str>,
@@ -425,6 +660,7 @@ struct NewEvent<'a> {
 }
 
 /// An event as it appears in listings and exports (key order is the wire's).
+/// Each field but the hashes repeats the payload's member of the same name.
 #[derive(Serialize)]
 struct EventOut<'a> {
     id: &'a str,
@@ -439,8 +675,8 @@ struct EventOut<'a> {
     payload: &'a RawValue,
     hash: &'a str,
     previous_hash: &'a str,
-    occurred_at: String,
-    created_at: String,
+    occurred_at: &'a str,
+    created_at: &'a str,
 }
 
 /// What a signed export covers, in the contract's key order.
@@ -464,16 +700,28 @@ struct Bundle<'a> {
 
 struct Writer {
     conn: Connection,
-    head: Head,
-    signer: Arc<Signer>,
-    org_id: String,
+    /// Chain heads of the organizations seen since the last failure.
+    heads: HashMap<String, Head>,
     batches: u64,
 }
 
 /// A reply held until its transaction commits.
-enum Pending {
-    Text(oneshot::Sender<Result<String, EngineError>>, String),
-    Page(oneshot::Sender<Result<EventPage, EngineError>>, EventPage),
+type Pending = (
+    oneshot::Sender<Result<String, EngineError>>,
+    Result<String, EngineError>,
+);
+
+/// Why a command produced no reply body: storage failed (the batch is rolled
+/// back) or the request is refused (the batch goes on).
+enum Refusal {
+    Sql(rusqlite::Error),
+    Refused(EngineError),
+}
+
+impl From<rusqlite::Error> for Refusal {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
 }
 
 impl Writer {
@@ -494,48 +742,52 @@ impl Writer {
 
     /// Apply a batch in one transaction; answer only after the commit.
     fn apply(&mut self, batch: &mut Vec<Command>) {
-        let head_before = self.head.clone();
-        let mut pending = Vec::with_capacity(batch.len());
+        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+        let mut reads = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.transaction()?;
             for cmd in batch.drain(..) {
-                pending.push(Self::apply_one(
-                    &tx,
-                    &mut self.head,
-                    &self.org_id,
-                    &self.signer,
-                    cmd,
-                )?);
+                let (reply, outcome) = match cmd {
+                    Command::Evaluate(c, reply) => (reply, evaluate(&tx, &mut self.heads, c)),
+                    Command::Verify(c, reply) => (reply, verify(&tx, &mut self.heads, c)),
+                    Command::Revoke(c, reply) => (reply, revoke(&tx, &mut self.heads, c)),
+                    Command::Read(job) => {
+                        reads.push(job);
+                        continue;
+                    }
+                };
+                match outcome {
+                    Ok(body) => pending.push((reply, Ok(body))),
+                    Err(Refusal::Refused(e)) => pending.push((reply, Err(e))),
+                    Err(Refusal::Sql(e)) => {
+                        drop(reply);
+                        return Err(e);
+                    }
+                }
             }
             tx.commit()
         })();
         match result {
             Ok(()) => {
-                for p in pending {
-                    match p {
-                        Pending::Text(tx, body) => drop(tx.send(Ok(body))),
-                        Pending::Page(tx, page) => drop(tx.send(Ok(page))),
-                    }
+                for (tx, body) in pending {
+                    drop(tx.send(body));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "writer: transaction failed; answering every command of the batch with an error");
-                self.head = head_before;
                 let message = e.to_string();
-                for p in pending {
-                    let err = || EngineError::Storage(message.clone());
-                    match p {
-                        Pending::Text(tx, _) => drop(tx.send(Err(err()))),
-                        Pending::Page(tx, _) => drop(tx.send(Err(err()))),
-                    }
+                for (tx, _) in pending {
+                    drop(tx.send(Err(EngineError::Storage(message.clone()))));
                 }
                 // Commands not yet applied were dropped with their senders:
-                // their callers see `Closed`, never a false success.
+                // their callers see `Closed`, never a false success. The heads
+                // moved with the rolled-back events: reload them on next use.
                 batch.clear();
-                if let Ok(head) = Head::load(&self.conn) {
-                    self.head = head;
-                }
+                self.heads.clear();
             }
+        }
+        for job in reads {
+            job(&self.conn);
         }
         self.batches += 1;
         if self.batches % 1024 == 0 {
@@ -548,436 +800,502 @@ impl Writer {
             }
         }
     }
+}
 
-    fn apply_one(
-        tx: &Transaction<'_>,
-        head: &mut Head,
-        org_id: &str,
-        signer: &Signer,
-        cmd: Command,
-    ) -> rusqlite::Result<Pending> {
-        Ok(match cmd {
-            Command::Evaluate(c, reply) => Pending::Text(reply, Self::evaluate(tx, head, c)?),
-            Command::Verify(c, reply) => Pending::Text(reply, Self::verify(tx, head, c)?),
-            Command::Revoke(c, reply) => Pending::Text(reply, Self::revoke(tx, head, c)?),
-            Command::Events(filter, limit, cursor, reply) => {
-                Pending::Page(reply, Self::events(tx, org_id, &filter, limit, cursor)?)
-            }
-            Command::Export(filter, reply) => {
-                Pending::Text(reply, Self::export(tx, org_id, signer, &filter)?)
-            }
-        })
-    }
-
-    fn stored_reply(
-        tx: &Transaction<'_>,
-        caller: &Caller,
-        endpoint: &str,
-    ) -> rusqlite::Result<Option<String>> {
-        tx.query_row(
-            "SELECT body FROM replies WHERE key_id = ?1 AND endpoint = ?2 AND request_id = ?3",
+/// The stored reply to a retried request, if any: the same key, endpoint and
+/// request id with a different body is refused, never answered.
+fn stored_reply(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    endpoint: &str,
+) -> Result<Option<String>, Refusal> {
+    let stored: Option<(String, String)> = tx
+        .query_row(
+            "SELECT body_digest, body FROM replies WHERE key_id = ?1 AND endpoint = ?2 AND request_id = ?3",
             params![caller.key_id, endpoint, caller.request_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
+        .optional()?;
+    match stored {
+        None => Ok(None),
+        Some((digest, body)) if digest == caller.body_digest => Ok(Some(body)),
+        Some(_) => Err(Refusal::Refused(EngineError::RequestIdReused {
+            request_id: caller.request_id.clone(),
+        })),
     }
+}
 
-    fn store_reply(
-        tx: &Transaction<'_>,
-        caller: &Caller,
-        endpoint: &str,
-        body: &str,
-        now_ms: i64,
-    ) -> rusqlite::Result<()> {
-        tx.execute(
-            "INSERT INTO replies (key_id, endpoint, request_id, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![caller.key_id, endpoint, caller.request_id, body, now_ms],
-        )?;
-        Ok(())
+fn store_reply(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    endpoint: &str,
+    body: &str,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO replies (key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![caller.key_id, endpoint, caller.request_id, caller.body_digest, body, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Append an event to its organization's chain; returns its hash.
+fn append(
+    tx: &Transaction<'_>,
+    heads: &mut HashMap<String, Head>,
+    event: NewEvent<'_>,
+) -> rusqlite::Result<String> {
+    if !heads.contains_key(event.org_id) {
+        heads.insert(event.org_id.to_owned(), Head::load(tx, event.org_id)?);
     }
-
-    /// Append an event to the chain; returns its hash.
-    fn append(
-        tx: &Transaction<'_>,
-        head: &mut Head,
-        event: NewEvent<'_>,
-    ) -> rusqlite::Result<String> {
-        let seq = head.seq + 1;
-        let payload = serde_json::to_string(&event.payload).unwrap_or_else(|_| "{}".into());
-        let canonical = atlasent::audit::canonical_json(&payload).unwrap_or_default();
-        let hash = atlasent::audit::chain_hash(&head.hash, &canonical);
-        tx.execute(
-            "INSERT INTO events (seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                seq,
-                format!("evt_{seq:012}"),
-                event.kind,
-                event.decision,
-                event.actor_id,
-                event.resource_id.map(|_| "action"),
-                event.resource_id,
-                payload,
-                hash,
-                head.hash,
-                event.now_ms,
-            ],
-        )?;
-        head.seq = seq;
-        head.hash.clone_from(&hash);
-        Ok(hash)
+    let Some(head) = heads.get_mut(event.org_id) else {
+        return Err(rusqlite::Error::InvalidQuery);
+    };
+    let seq = head.seq + 1;
+    let id = format!("evt_{seq:012}");
+    let occurred_at = clock::rfc3339_ms(event.now_ms);
+    let resource_type = event.resource_id.map(|_| "action");
+    let mut payload = match event.payload {
+        Value::Object(map) => map,
+        other => Map::from_iter([("data".to_owned(), other)]),
+    };
+    for (name, value) in [
+        ("id", Some(id.as_str())),
+        ("org_id", Some(event.org_id)),
+        ("type", Some(event.kind)),
+        ("decision", event.decision),
+        ("actor_id", event.actor_id),
+        ("resource_type", resource_type),
+        ("resource_id", event.resource_id),
+        ("occurred_at", Some(occurred_at.as_str())),
+    ] {
+        payload.insert(name.to_owned(), value.map_or(Value::Null, Value::from));
     }
+    payload.insert("sequence".to_owned(), Value::from(seq));
+    let payload = Value::Object(payload);
+    let text = payload.to_string();
+    let canonical = atlasent::audit::canonical_json_of(&payload)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let hash = atlasent::audit::chain_hash(&head.hash, &canonical);
+    tx.execute(
+        "INSERT INTO events (org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            event.org_id,
+            seq,
+            id,
+            event.kind,
+            event.decision,
+            event.actor_id,
+            resource_type,
+            event.resource_id,
+            text,
+            hash,
+            head.hash,
+            event.now_ms,
+        ],
+    )?;
+    head.seq = seq;
+    head.hash.clone_from(&hash);
+    Ok(hash)
+}
 
-    fn evaluate(tx: &Transaction<'_>, head: &mut Head, c: EvaluateCmd) -> rusqlite::Result<String> {
-        const ENDPOINT: &str = "evaluate";
-        if let Some(body) = Self::stored_reply(tx, &c.caller, ENDPOINT)? {
-            return Ok(body);
-        }
-        let decision = c.effect.as_str();
-        tx.execute(
-            "INSERT INTO permits (id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                c.permit_id,
-                c.agent,
-                c.action,
-                c.context_hash,
-                decision,
-                if c.effect == Effect::Allow { "active" } else { "denied" },
-                c.now_ms,
-                c.expires_ms,
-                c.permit_hash,
-                c.caller.key_id,
-            ],
-        )?;
-        let audit_hash = Self::append(
-            tx,
-            head,
-            NewEvent {
-                kind: if c.effect == Effect::Allow {
-                    "evaluate.allow"
-                } else {
-                    "evaluate.deny"
-                },
-                decision: Some(decision),
-                actor_id: Some(&c.agent),
-                resource_id: Some(&c.action),
-                payload: json!({
-                    "decision_id": c.permit_id,
-                    "decision": decision,
-                    "agent": c.agent,
-                    "action": c.action,
-                    "context_hash": c.context_hash,
-                    "policy_id": c.policy_id,
-                    "rule_id": c.rule_id,
-                    "reason": c.reason,
-                    "expires_at": clock::rfc3339_ms(c.expires_ms),
-                    "key_id": c.caller.key_id,
-                    "request_id": c.caller.request_id,
-                }),
-                now_ms: c.now_ms,
+fn evaluate(
+    tx: &Transaction<'_>,
+    heads: &mut HashMap<String, Head>,
+    c: EvaluateCmd,
+) -> Result<String, Refusal> {
+    const ENDPOINT: &str = "evaluate";
+    if let Some(body) = stored_reply(tx, &c.caller, ENDPOINT)? {
+        return Ok(body);
+    }
+    let decision = c.effect.as_str();
+    tx.execute(
+        "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            c.permit_id,
+            c.caller.org_id,
+            c.agent,
+            c.action,
+            c.context_hash,
+            decision,
+            if c.effect == Effect::Allow { "active" } else { "denied" },
+            c.now_ms,
+            c.expires_ms,
+            c.permit_hash,
+            c.caller.key_id,
+        ],
+    )?;
+    let audit_hash = append(
+        tx,
+        heads,
+        NewEvent {
+            org_id: &c.caller.org_id,
+            kind: if c.effect == Effect::Allow {
+                "evaluate.allow"
+            } else {
+                "evaluate.deny"
             },
-        )?;
-        let body = json!({
-            "permitted": c.effect == Effect::Allow,
-            "decision_id": c.permit_id,
-            "reason": c.reason,
-            "audit_hash": audit_hash,
-            "timestamp": clock::rfc3339_ms(c.now_ms),
-        })
-        .to_string();
-        Self::store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
-        Ok(body)
-    }
+            decision: Some(decision),
+            actor_id: Some(&c.agent),
+            resource_id: Some(&c.action),
+            payload: json!({
+                "decision_id": c.permit_id,
+                "agent": c.agent,
+                "action": c.action,
+                "context_hash": c.context_hash,
+                "policy_id": c.policy_id,
+                "rule_id": c.rule_id,
+                "reason": c.reason,
+                "expires_at": clock::rfc3339_ms(c.expires_ms),
+                "key_id": c.caller.key_id,
+                "request_id": c.caller.request_id,
+            }),
+            now_ms: c.now_ms,
+        },
+    )?;
+    let body = json!({
+        "permitted": c.effect == Effect::Allow,
+        "decision_id": c.permit_id,
+        "reason": c.reason,
+        "audit_hash": audit_hash,
+        "timestamp": clock::rfc3339_ms(c.now_ms),
+    })
+    .to_string();
+    store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
+    Ok(body)
+}
 
-    fn verify(tx: &Transaction<'_>, head: &mut Head, c: VerifyCmd) -> rusqlite::Result<String> {
-        const ENDPOINT: &str = "verify";
-        if let Some(body) = Self::stored_reply(tx, &c.caller, ENDPOINT)? {
-            return Ok(body);
-        }
-        let permit = tx
-            .query_row(
-                "SELECT agent, action, context_hash, decision, status, expires_ms, permit_hash FROM permits WHERE id = ?1",
-                [&c.permit_id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, String>(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let (outcome, permit_hash, owner) = match &permit {
-            None => ("not_found", "", None),
-            Some((agent, action, ctx, decision, status, expires_ms, hash)) => {
-                let outcome = if decision != "allow" {
-                    "denied"
-                } else if status == "revoked" {
-                    "revoked"
-                } else if status == "consumed" {
-                    "consumed"
-                } else if c.now_ms > *expires_ms {
-                    "expired"
-                } else if (!c.agent.is_empty() && &c.agent != agent)
-                    || (!c.action.is_empty() && &c.action != action)
-                    || c.context_hash.as_ref().is_some_and(|h| h != ctx)
-                {
-                    "mismatch"
-                } else {
-                    "verified"
-                };
-                (outcome, hash.as_str(), Some(agent.as_str()))
+/// A permit as stored.
+struct PermitRow {
+    agent: String,
+    action: String,
+    context_hash: String,
+    decision: String,
+    status: String,
+    expires_ms: i64,
+    permit_hash: String,
+}
+
+/// The permit `id` of the caller's organization; another organization's
+/// permit is not found, exactly like an unknown id.
+fn find_permit(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    id: &str,
+) -> rusqlite::Result<Option<PermitRow>> {
+    tx.query_row(
+        "SELECT agent, action, context_hash, decision, status, expires_ms, permit_hash FROM permits WHERE id = ?1 AND org_id = ?2",
+        params![id, caller.org_id],
+        |r| {
+            Ok(PermitRow {
+                agent: r.get(0)?,
+                action: r.get(1)?,
+                context_hash: r.get(2)?,
+                decision: r.get(3)?,
+                status: r.get(4)?,
+                expires_ms: r.get(5)?,
+                permit_hash: r.get(6)?,
+            })
+        },
+    )
+    .optional()
+}
+
+fn verify(
+    tx: &Transaction<'_>,
+    heads: &mut HashMap<String, Head>,
+    c: VerifyCmd,
+) -> Result<String, Refusal> {
+    const ENDPOINT: &str = "verify";
+    if let Some(body) = stored_reply(tx, &c.caller, ENDPOINT)? {
+        return Ok(body);
+    }
+    let permit = find_permit(tx, &c.caller, &c.permit_id)?;
+    let outcome = match &permit {
+        None => "not_found",
+        Some(p) => {
+            if p.decision != "allow" {
+                "denied"
+            } else if p.status == "revoked" {
+                "revoked"
+            } else if p.status == "consumed" {
+                "consumed"
+            } else if c.now_ms > p.expires_ms {
+                "expired"
+            } else if (!c.agent.is_empty() && c.agent != p.agent)
+                || (!c.action.is_empty() && c.action != p.action)
+                || c.context_hash
+                    .as_ref()
+                    .is_some_and(|h| *h != p.context_hash)
+            {
+                "mismatch"
+            } else {
+                "verified"
             }
-        };
-        let verified = outcome == "verified";
-        if verified {
+        }
+    };
+    let verified = outcome == "verified";
+    if verified {
+        tx.execute(
+            "UPDATE permits SET status = 'consumed' WHERE id = ?1 AND org_id = ?2",
+            params![c.permit_id, c.caller.org_id],
+        )?;
+    }
+    let owner = permit.as_ref().map(|p| p.agent.as_str());
+    let audit_hash = append(
+        tx,
+        heads,
+        NewEvent {
+            org_id: &c.caller.org_id,
+            kind: if verified {
+                "permit.verified"
+            } else {
+                "permit.rejected"
+            },
+            decision: None,
+            actor_id: owner.or(Some(c.agent.as_str()).filter(|a| !a.is_empty())),
+            resource_id: permit.as_ref().map(|p| p.action.as_str()),
+            payload: json!({
+                "decision_id": c.permit_id,
+                "outcome": outcome,
+                "verified": verified,
+                "agent": c.agent,
+                "action": c.action,
+                "context_hash": c.context_hash,
+                "key_id": c.caller.key_id,
+                "request_id": c.caller.request_id,
+            }),
+            now_ms: c.now_ms,
+        },
+    )?;
+    let permit_hash = match &permit {
+        Some(p) if verified => p.permit_hash.as_str(),
+        _ => "",
+    };
+    let body = json!({
+        "verified": verified,
+        "outcome": outcome,
+        "permit_hash": permit_hash,
+        "timestamp": clock::rfc3339_ms(c.now_ms),
+        "audit_hash": audit_hash,
+    })
+    .to_string();
+    store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
+    Ok(body)
+}
+
+fn revoke(
+    tx: &Transaction<'_>,
+    heads: &mut HashMap<String, Head>,
+    c: RevokeCmd,
+) -> Result<String, Refusal> {
+    const ENDPOINT: &str = "revoke";
+    if let Some(body) = stored_reply(tx, &c.caller, ENDPOINT)? {
+        return Ok(body);
+    }
+    let permit = find_permit(tx, &c.caller, &c.permit_id)?;
+    let revoked = match permit.as_ref().map(|p| p.status.as_str()) {
+        Some("active") => {
             tx.execute(
-                "UPDATE permits SET status = 'consumed' WHERE id = ?1",
-                [&c.permit_id],
+                "UPDATE permits SET status = 'revoked' WHERE id = ?1 AND org_id = ?2",
+                params![c.permit_id, c.caller.org_id],
             )?;
+            true
         }
-        let audit_hash = Self::append(
-            tx,
-            head,
-            NewEvent {
-                kind: if verified {
-                    "permit.verified"
-                } else {
-                    "permit.rejected"
-                },
-                decision: None,
-                actor_id: owner.or(Some(c.agent.as_str()).filter(|a| !a.is_empty())),
-                resource_id: permit.as_ref().map(|p| p.1.as_str()),
-                payload: json!({
-                    "decision_id": c.permit_id,
-                    "outcome": outcome,
-                    "verified": verified,
-                    "agent": c.agent,
-                    "action": c.action,
-                    "context_hash": c.context_hash,
-                    "key_id": c.caller.key_id,
-                    "request_id": c.caller.request_id,
-                }),
-                now_ms: c.now_ms,
-            },
-        )?;
-        let body = json!({
-            "verified": verified,
-            "outcome": outcome,
-            "permit_hash": if verified { permit_hash } else { "" },
-            "timestamp": clock::rfc3339_ms(c.now_ms),
-            "audit_hash": audit_hash,
-        })
-        .to_string();
-        Self::store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
-        Ok(body)
-    }
+        Some("revoked") => true,
+        _ => false,
+    };
+    let audit_hash = append(
+        tx,
+        heads,
+        NewEvent {
+            org_id: &c.caller.org_id,
+            kind: "permit.revoked",
+            decision: None,
+            actor_id: permit.as_ref().map(|p| p.agent.as_str()),
+            resource_id: permit.as_ref().map(|p| p.action.as_str()),
+            payload: json!({
+                "decision_id": c.permit_id,
+                "revoked": revoked,
+                "reason": c.reason,
+                "key_id": c.caller.key_id,
+                "request_id": c.caller.request_id,
+            }),
+            now_ms: c.now_ms,
+        },
+    )?;
+    let body = json!({
+        "revoked": revoked,
+        "decision_id": c.permit_id,
+        "revoked_at": clock::rfc3339_ms(c.now_ms),
+        "audit_hash": audit_hash,
+    })
+    .to_string();
+    store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
+    Ok(body)
+}
 
-    fn revoke(tx: &Transaction<'_>, head: &mut Head, c: RevokeCmd) -> rusqlite::Result<String> {
-        const ENDPOINT: &str = "revoke";
-        if let Some(body) = Self::stored_reply(tx, &c.caller, ENDPOINT)? {
-            return Ok(body);
-        }
-        let permit: Option<(String, String, String)> = tx
-            .query_row(
-                "SELECT status, agent, action FROM permits WHERE id = ?1",
-                [&c.permit_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let revoked = match permit.as_ref().map(|p| p.0.as_str()) {
-            Some("active") => {
-                tx.execute(
-                    "UPDATE permits SET status = 'revoked' WHERE id = ?1",
-                    [&c.permit_id],
-                )?;
-                true
-            }
-            Some("revoked") => true,
-            _ => false,
+/// `WHERE` clause and parameters for an organization's events.
+fn filter_sql(org_id: &str, filter: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as Sql;
+    let mut params: Vec<Sql> = vec![Sql::Text(org_id.to_owned())];
+    let mut clauses = vec!["org_id = ?1".to_owned()];
+    if !filter.types.is_empty() {
+        let marks: Vec<String> = filter
+            .types
+            .iter()
+            .map(|t| {
+                params.push(Sql::Text(t.clone()));
+                format!("?{}", params.len())
+            })
+            .collect();
+        clauses.push(format!("type IN ({})", marks.join(", ")));
+    }
+    if let Some(actor) = &filter.actor_id {
+        params.push(Sql::Text(actor.clone()));
+        clauses.push(format!("actor_id = ?{}", params.len()));
+    }
+    if let Some(from) = filter.from_ms {
+        params.push(Sql::Integer(from));
+        clauses.push(format!("occurred_ms >= ?{}", params.len()));
+    }
+    if let Some(to) = filter.to_ms {
+        params.push(Sql::Integer(to));
+        clauses.push(format!("occurred_ms <= ?{}", params.len()));
+    }
+    (clauses.join(" AND "), params)
+}
+
+fn to_raw(text: String) -> rusqlite::Result<Box<RawValue>> {
+    RawValue::from_string(text).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// Events of `org_id` matching `filter` after `after`, as wire JSON, with
+/// the sequence and hash of the last one.
+fn select_events(
+    conn: &Connection,
+    org_id: &str,
+    filter: &EventFilter,
+    after: Option<i64>,
+    limit: Option<u32>,
+) -> rusqlite::Result<(Vec<Box<RawValue>>, Option<(i64, String)>)> {
+    let (mut where_sql, mut params) = filter_sql(org_id, filter);
+    if let Some(after) = after {
+        params.push(rusqlite::types::Value::Integer(after));
+        where_sql.push_str(&format!(" AND org_seq > ?{}", params.len()));
+    }
+    let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    let sql = format!(
+        "SELECT org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms
+         FROM events WHERE {where_sql} ORDER BY org_seq{limit_sql}"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut out = Vec::new();
+    let mut last = None;
+    while let Some(r) = rows.next()? {
+        let payload = to_raw(r.get(7)?)?;
+        let at = clock::rfc3339_ms(r.get(10)?);
+        let opt = |i: usize| r.get::<_, Option<String>>(i);
+        let (decision, actor_id, resource_type, resource_id) = (opt(3)?, opt(4)?, opt(5)?, opt(6)?);
+        let sequence: i64 = r.get(0)?;
+        let hash: String = r.get(8)?;
+        let event = EventOut {
+            id: &r.get::<_, String>(1)?,
+            org_id,
+            sequence,
+            kind: &r.get::<_, String>(2)?,
+            decision: decision.as_deref(),
+            actor_id: actor_id.as_deref(),
+            resource_type: resource_type.as_deref(),
+            resource_id: resource_id.as_deref(),
+            payload: &payload,
+            hash: &hash,
+            previous_hash: &r.get::<_, String>(9)?,
+            occurred_at: &at,
+            created_at: &at,
         };
-        let audit_hash = Self::append(
-            tx,
-            head,
-            NewEvent {
-                kind: "permit.revoked",
-                decision: None,
-                actor_id: permit.as_ref().map(|p| p.1.as_str()),
-                resource_id: permit.as_ref().map(|p| p.2.as_str()),
-                payload: json!({
-                    "decision_id": c.permit_id,
-                    "revoked": revoked,
-                    "reason": c.reason,
-                    "key_id": c.caller.key_id,
-                    "request_id": c.caller.request_id,
-                }),
-                now_ms: c.now_ms,
-            },
-        )?;
-        let body = json!({
-            "revoked": revoked,
-            "decision_id": c.permit_id,
-            "revoked_at": clock::rfc3339_ms(c.now_ms),
-            "audit_hash": audit_hash,
-        })
-        .to_string();
-        Self::store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
-        Ok(body)
+        let text = serde_json::to_string(&event)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        out.push(to_raw(text)?);
+        last = Some((sequence, hash));
     }
+    Ok((out, last))
+}
 
-    /// `WHERE` clause and parameters for a filter.
-    fn filter_sql(filter: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
-        use rusqlite::types::Value as Sql;
-        let mut clauses = vec!["1 = 1".to_owned()];
-        let mut params: Vec<Sql> = Vec::new();
-        if !filter.types.is_empty() {
-            let marks: Vec<String> = filter
-                .types
-                .iter()
-                .map(|t| {
-                    params.push(Sql::Text(t.clone()));
-                    format!("?{}", params.len())
-                })
-                .collect();
-            clauses.push(format!("type IN ({})", marks.join(", ")));
-        }
-        if let Some(actor) = &filter.actor_id {
-            params.push(Sql::Text(actor.clone()));
-            clauses.push(format!("actor_id = ?{}", params.len()));
-        }
-        if let Some(from) = filter.from_ms {
-            params.push(Sql::Integer(from));
-            clauses.push(format!("occurred_ms >= ?{}", params.len()));
-        }
-        if let Some(to) = filter.to_ms {
-            params.push(Sql::Integer(to));
-            clauses.push(format!("occurred_ms <= ?{}", params.len()));
-        }
-        (clauses.join(" AND "), params)
-    }
+fn count_events(conn: &Connection, org_id: &str, filter: &EventFilter) -> rusqlite::Result<u64> {
+    let (where_sql, params) = filter_sql(org_id, filter);
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM events WHERE {where_sql}"),
+        rusqlite::params_from_iter(params),
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
 
-    fn select_events(
-        tx: &Transaction<'_>,
-        org_id: &str,
-        filter: &EventFilter,
-        after: Option<i64>,
-        limit: Option<u32>,
-    ) -> rusqlite::Result<Vec<Box<RawValue>>> {
-        let (mut where_sql, mut params) = Self::filter_sql(filter);
-        if let Some(after) = after {
-            params.push(rusqlite::types::Value::Integer(after));
-            where_sql.push_str(&format!(" AND seq > ?{}", params.len()));
-        }
-        let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
-        let sql = format!(
-            "SELECT seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms
-             FROM events WHERE {where_sql} ORDER BY seq{limit_sql}"
-        );
-        let mut stmt = tx.prepare(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let payload: String = r.get(7)?;
-            let payload = RawValue::from_string(payload)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            let at = clock::rfc3339_ms(r.get(10)?);
-            let opt = |i: usize| r.get::<_, Option<String>>(i);
-            let (decision, actor_id, resource_type, resource_id) =
-                (opt(3)?, opt(4)?, opt(5)?, opt(6)?);
-            let event = EventOut {
-                id: &r.get::<_, String>(1)?,
-                org_id,
-                sequence: r.get(0)?,
-                kind: &r.get::<_, String>(2)?,
-                decision: decision.as_deref(),
-                actor_id: actor_id.as_deref(),
-                resource_type: resource_type.as_deref(),
-                resource_id: resource_id.as_deref(),
-                payload: &payload,
-                hash: &r.get::<_, String>(8)?,
-                previous_hash: &r.get::<_, String>(9)?,
-                occurred_at: at.clone(),
-                created_at: at,
-            };
-            let text = serde_json::to_string(&event)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            out.push(
-                RawValue::from_string(text)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-            );
-        }
-        Ok(out)
-    }
-
-    fn events(
-        tx: &Transaction<'_>,
-        org_id: &str,
-        filter: &EventFilter,
-        limit: u32,
-        cursor: Option<i64>,
-    ) -> rusqlite::Result<EventPage> {
-        let (where_sql, params) = Self::filter_sql(filter);
-        let total: i64 = tx.query_row(
-            &format!("SELECT COUNT(*) FROM events WHERE {where_sql}"),
-            rusqlite::params_from_iter(params),
-            |r| r.get(0),
-        )?;
-        // One extra row tells whether another page follows.
-        let mut events = Self::select_events(tx, org_id, filter, cursor, Some(limit + 1))?;
-        let next_cursor = if events.len() > limit as usize {
-            events.truncate(limit as usize);
-            events
-                .last()
-                .and_then(|e| serde_json::from_str::<Value>(e.get()).ok())
-                .and_then(|v| v["sequence"].as_i64())
-                .map(|seq| seq.to_string())
-        } else {
-            None
-        };
-        Ok(EventPage {
-            events,
-            total: total as u64,
-            next_cursor,
-        })
-    }
-
-    fn export(
-        tx: &Transaction<'_>,
-        org_id: &str,
-        signer: &Signer,
-        filter: &EventFilter,
-    ) -> rusqlite::Result<String> {
-        let events = Self::select_events(tx, org_id, filter, None, None)?;
-        let head = events
+fn events(
+    conn: &Connection,
+    org_id: &str,
+    filter: &EventFilter,
+    limit: u32,
+    cursor: Option<i64>,
+) -> Result<EventPage, EngineError> {
+    // One read transaction: the count and the page see the same commit.
+    let tx = conn.unchecked_transaction()?;
+    let total = count_events(&tx, org_id, filter)?;
+    // One extra row tells whether another page follows.
+    let (mut events, _) = select_events(&tx, org_id, filter, cursor, Some(limit + 1))?;
+    let next_cursor = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events
             .last()
             .and_then(|e| serde_json::from_str::<Value>(e.get()).ok())
-            .and_then(|v| v["hash"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| atlasent::audit::GENESIS_HASH.to_owned());
-        let export_id = random_id("exp_").map_err(|e| {
-            rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(e.to_string())))
-        })?;
-        let signed_at = clock::rfc3339_ms(clock::now_ms());
-        let envelope = Envelope {
-            export_id: &export_id,
-            org_id,
-            chain_head_hash: &head,
-            event_count: events.len(),
-            signed_at: &signed_at,
-            events: &events,
-        };
-        let signed = serde_json::to_vec(&envelope)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        let bundle = Bundle {
-            envelope,
-            signature: signer.sign_b64url(&signed),
-            signing_key_id: signer.key_id(),
-        };
-        serde_json::to_string(&bundle)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+            .and_then(|v| v["sequence"].as_i64())
+            .map(|seq| seq.to_string())
+    } else {
+        None
+    };
+    Ok(EventPage {
+        events,
+        total,
+        next_cursor,
+    })
+}
+
+fn export(
+    conn: &Connection,
+    org_id: &str,
+    signer: &Signer,
+    filter: &EventFilter,
+    max: usize,
+) -> Result<String, EngineError> {
+    let tx = conn.unchecked_transaction()?;
+    let matching = count_events(&tx, org_id, filter)?;
+    if matching > max as u64 {
+        return Err(EngineError::ExportTooLarge { matching, max });
     }
+    let (events, last) = select_events(&tx, org_id, filter, None, None)?;
+    drop(tx);
+    let head = last.map_or_else(|| atlasent::audit::GENESIS_HASH.to_owned(), |(_, h)| h);
+    let export_id = random_id("exp_")?;
+    let signed_at = clock::rfc3339_ms(clock::now_ms());
+    let envelope = Envelope {
+        export_id: &export_id,
+        org_id,
+        chain_head_hash: &head,
+        event_count: events.len(),
+        signed_at: &signed_at,
+        events: &events,
+    };
+    let signed = serde_json::to_vec(&envelope)
+        .map_err(|e| EngineError::Storage(format!("cannot serialize the export: {e}")))?;
+    let bundle = Bundle {
+        envelope,
+        signature: signer.sign_b64url(&signed),
+        signing_key_id: signer.key_id(),
+    };
+    serde_json::to_string(&bundle)
+        .map_err(|e| EngineError::Storage(format!("cannot serialize the export: {e}")))
 }

@@ -1,17 +1,25 @@
 //! The HTTP surface: the v1 endpoints over axum. Authentication, rate limits,
 //! body limits and request validation live here; decisions, permits and the
 //! audit log live in the [`Engine`].
+//!
+//! Authentication comes first: a request without a valid key learns nothing
+//! about its body (every such failure is the same 401), and failed
+//! authentications are counted per client address (429 past the limit).
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::engine::{Caller, Engine, EngineError, EventFilter};
@@ -30,7 +38,8 @@ pub(crate) const DEFAULT_PAGE: u32 = 50;
 pub(crate) struct AppState {
     pub(crate) engine: Engine,
     pub(crate) keys: ApiKeys,
-    pub(crate) limiter: RateLimiter,
+    pub(crate) limiter: RateLimiter<String>,
+    pub(crate) auth_failures: RateLimiter<Option<IpAddr>>,
     pub(crate) max_body_bytes: usize,
 }
 
@@ -49,10 +58,27 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Per-key fixed one-minute windows.
-pub(crate) struct RateLimiter {
+/// The client's address when the server was started with connection info
+/// (in-process routers have none and share one failure budget).
+pub(crate) struct ClientAddr(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Fixed one-minute windows per key (API key id, client address).
+pub(crate) struct RateLimiter<K> {
     per_minute: u32,
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+    windows: Mutex<HashMap<K, (i64, u32)>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +89,11 @@ struct RateState {
     reset: i64,
 }
 
-impl RateLimiter {
+/// Past this many tracked keys, entries of past windows are dropped, so a
+/// flood of addresses cannot grow the table without bound.
+const MAX_TRACKED: usize = 10_000;
+
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub(crate) fn new(per_minute: u32) -> Self {
         Self {
             per_minute,
@@ -71,25 +101,47 @@ impl RateLimiter {
         }
     }
 
-    /// Count one request of `key_id`; `Err` when over the limit.
-    fn hit(&self, key_id: &str) -> Result<RateState, RateState> {
+    fn window() -> i64 {
         let now = clock::now_ms() / 1000;
-        let window = now - now.rem_euclid(60);
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = windows.entry(key_id.to_owned()).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
-        }
-        let state = |used: u32| RateState {
+        now - now.rem_euclid(60)
+    }
+
+    fn state(&self, window: i64, used: u32) -> RateState {
+        RateState {
             limit: self.per_minute,
             remaining: self.per_minute.saturating_sub(used),
             reset: window + 60,
-        };
+        }
+    }
+
+    /// Count one request of `key`; `Err` when over the limit.
+    fn hit(&self, key: &K) -> Result<RateState, RateState> {
+        let window = Self::window();
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        if windows.len() >= MAX_TRACKED && !windows.contains_key(key) {
+            windows.retain(|_, (w, _)| *w == window);
+        }
+        let entry = windows.entry(key.clone()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
         if entry.1 >= self.per_minute {
-            return Err(state(entry.1));
+            return Err(self.state(window, entry.1));
         }
         entry.1 += 1;
-        Ok(state(entry.1))
+        Ok(self.state(window, entry.1))
+    }
+
+    /// `Err` when `key` has used up this window, without counting.
+    fn check(&self, key: &K) -> Result<(), RateState> {
+        let window = Self::window();
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        match windows.get(key) {
+            Some(&(w, used)) if w == window && used >= self.per_minute => {
+                Err(self.state(window, used))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -128,14 +180,36 @@ impl ApiError {
         )
     }
 
-    fn engine(e: EngineError, request_id: &str) -> Self {
-        tracing::error!(error = %e, request_id, "engine failure");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
-            "the decision could not be recorded; nothing was decided",
+    fn rate_limited(message: String, rate: RateState, request_id: &str) -> Self {
+        let mut err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            message,
             request_id,
-        )
+        );
+        err.rate = Some(rate);
+        err
+    }
+
+    fn engine(e: EngineError, request_id: &str) -> Self {
+        match e {
+            EngineError::RequestIdReused { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "bad_request",
+                e.to_string(),
+                request_id,
+            ),
+            EngineError::ExportTooLarge { .. } => Self::invalid(e.to_string(), request_id),
+            EngineError::Storage(_) | EngineError::Closed => {
+                tracing::error!(error = %e, request_id, "engine failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    "the decision could not be recorded; nothing was decided",
+                    request_id,
+                )
+            }
+        }
     }
 }
 
@@ -201,10 +275,15 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn caller(&self) -> Caller {
+    /// The caller as the engine knows it; `body` is the request body whose
+    /// digest binds a stored reply to this exact request.
+    fn caller(&self, body: &Map<String, Value>) -> Caller {
+        let canonical = atlasent::audit::canonical_json_of(body).unwrap_or_default();
         Caller {
             key_id: self.key.key_id.clone(),
+            org_id: self.key.org_id.clone(),
             request_id: self.request_id.clone(),
+            body_digest: atlasent::audit::hex(&Sha256::digest(canonical.as_bytes())),
         }
     }
 }
@@ -230,95 +309,167 @@ fn request_id(headers: &HeaderMap) -> String {
         })
 }
 
-/// Authenticate by `Authorization: Bearer` and/or the body's `api_key`
-/// (which must agree when both are present), count the request, and require
-/// `scope` of the key (403 without it).
-fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    body_key: Option<&str>,
-    request_id: String,
-    scope: Option<&str>,
-) -> Result<Ctx, ApiError> {
-    let unauthorized = |message: &str| {
+/// The same answer for every failed authentication, so that nothing about
+/// the request (its body, which key is close) leaks to an unauthenticated
+/// caller; the failure counts against the client's address.
+const UNAUTHORIZED: &str = "missing or invalid API key: send `Authorization: Bearer <key>` \
+                            (or `api_key` in a JSON body)";
+
+impl AppState {
+    /// Refuse a client address that failed to authenticate too often.
+    fn not_blocked(&self, addr: Option<IpAddr>, rid: &str) -> Result<(), ApiError> {
+        self.auth_failures.check(&addr).map_err(|rate| {
+            ApiError::rate_limited(
+                format!(
+                    "too many failed authentications from this address ({} per minute)",
+                    rate.limit
+                ),
+                rate,
+                rid,
+            )
+        })
+    }
+
+    /// Count a failed authentication of `addr` and build the 401.
+    fn auth_failed(&self, addr: Option<IpAddr>, rid: &str) -> ApiError {
+        let _ = self.auth_failures.hit(&addr);
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_api_key",
-            message,
-            &request_id,
+            UNAUTHORIZED,
+            rid,
         )
-    };
-    let header_key = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(v) => {
-            let text = v
-                .to_str()
-                .map_err(|_| unauthorized("the Authorization header is not valid text"))?;
-            let key = text
-                .strip_prefix("Bearer ")
-                .or_else(|| text.strip_prefix("bearer "))
-                .ok_or_else(|| {
-                    unauthorized("the Authorization header must be `Bearer <api key>`")
-                })?;
-            Some(key.trim())
-        }
-    };
-    let key = match (header_key, body_key) {
-        (Some(h), Some(b)) if h != b => {
-            return Err(unauthorized(
-                "the Authorization header and the body's api_key name different keys",
-            ))
-        }
-        (Some(k), _) | (None, Some(k)) => k,
-        (None, None) => {
-            return Err(unauthorized(
-                "missing API key: send `Authorization: Bearer <key>` or `api_key` in the body",
-            ))
-        }
-    };
-    let info = state
-        .keys
-        .find(key)
-        .ok_or_else(|| unauthorized("Invalid API key"))?
-        .clone();
-    match state.limiter.hit(&info.key_id) {
-        Ok(rate) => match scope {
-            Some(scope) if !info.allows(scope) => {
-                let mut err = ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    format!("this API key lacks the `{scope}` scope"),
-                    &request_id,
-                );
-                err.rate = Some(rate);
-                Err(err)
-            }
-            _ => Ok(Ctx {
-                request_id,
-                key: info,
-                rate,
-            }),
-        },
-        Err(rate) => {
-            let mut err = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+    }
+
+    /// Count the request against the key's rate and require `scope`.
+    fn admit(
+        &self,
+        info: &ApiKeyInfo,
+        request_id: String,
+        scope: Option<&str>,
+    ) -> Result<Ctx, ApiError> {
+        let rate = self.limiter.hit(&info.key_id).map_err(|rate| {
+            ApiError::rate_limited(
                 format!("rate limit of {} requests per minute exceeded", rate.limit),
+                rate,
+                &request_id,
+            )
+        })?;
+        if let Some(scope) = scope.filter(|s| !info.allows(s)) {
+            let mut err = ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this API key lacks the `{scope}` scope"),
                 &request_id,
             );
             err.rate = Some(rate);
-            Err(err)
+            return Err(err);
         }
+        Ok(Ctx {
+            request_id,
+            key: info.clone(),
+            rate,
+        })
     }
 }
 
-/// Read a body up to the limit and parse it as a JSON object.
-async fn json_object(
+/// The key of an `Authorization: Bearer` header: `Ok(None)` without the
+/// header, `Err` for a header that is not a bearer credential.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = v.to_str().map_err(|_| ())?;
+    let key = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .ok_or(())?
+        .trim();
+    Ok(Some(key))
+}
+
+/// Authenticate a request that carries its key in the header (GET).
+fn authenticate_header(
+    state: &AppState,
+    addr: Option<IpAddr>,
+    headers: &HeaderMap,
+    scope: Option<&str>,
+) -> Result<Ctx, ApiError> {
+    let rid = request_id(headers);
+    state.not_blocked(addr, &rid)?;
+    let info = match bearer(headers) {
+        Ok(Some(key)) => state.keys.find(key),
+        Ok(None) | Err(()) => None,
+    };
+    match info {
+        Some(info) => state.admit(info, rid, scope),
+        None => Err(state.auth_failed(addr, &rid)),
+    }
+}
+
+/// The common start of every POST. With an `Authorization` header the key
+/// is checked before the body is read; without one, the body is read (within
+/// the size limit) only to find `api_key`, and anything wrong with it is the
+/// same 401. Body errors are reported in detail only to an authenticated
+/// caller. A body `api_key` must agree with the header's.
+async fn authenticated_body(
+    state: &AppState,
+    addr: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: Body,
+    allowed: &[&str],
+    scope: &str,
+) -> Result<(Map<String, Value>, Ctx), ApiError> {
+    let rid = request_id(headers);
+    state.not_blocked(addr, &rid)?;
+    let (map, ctx) = match bearer(headers) {
+        Err(()) => return Err(state.auth_failed(addr, &rid)),
+        Ok(Some(key)) => {
+            let Some(info) = state.keys.find(key) else {
+                return Err(state.auth_failed(addr, &rid));
+            };
+            let ctx = state.admit(info, rid, Some(scope))?;
+            let bytes = read_body(state, headers, body, &ctx.request_id).await?;
+            let map = json_object(&bytes, &ctx.request_id)?;
+            match map.get("api_key") {
+                None => {}
+                Some(Value::String(k)) if k == key => {}
+                Some(_) => {
+                    // The caller holds a valid key: say what is wrong.
+                    let mut err = state.auth_failed(addr, &ctx.request_id);
+                    err.message = "the Authorization header and the body's api_key name \
+                                   different keys"
+                        .into();
+                    return Err(err);
+                }
+            }
+            (map, ctx)
+        }
+        Ok(None) => {
+            let bytes = read_body(state, headers, body, &rid).await?;
+            let map = json_object(&bytes, &rid).map_err(|_| state.auth_failed(addr, &rid))?;
+            let info = match map.get("api_key") {
+                Some(Value::String(k)) => state.keys.find(k),
+                _ => None,
+            };
+            let Some(info) = info else {
+                return Err(state.auth_failed(addr, &rid));
+            };
+            let ctx = state.admit(info, rid, Some(scope))?;
+            (map, ctx)
+        }
+    };
+    Fields::new(&map, &ctx.request_id).refuse_unknown(allowed)?;
+    Ok((map, ctx))
+}
+
+/// Read a body up to the limit.
+async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
     request_id: &str,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Bytes, ApiError> {
     let limit = state.max_body_bytes;
     let too_large = || {
         ApiError::new(
@@ -335,13 +486,19 @@ async fn json_object(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes: Bytes = axum::body::to_bytes(body, limit)
+    axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|_| too_large())
+}
+
+/// Parse a body as one JSON object; a member name that appears twice (after
+/// decoding escapes) is refused, never read first-wins or last-wins.
+fn json_object(bytes: &[u8], request_id: &str) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    // STRICT-TODO: atlasent::wire::from_slice_strict
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
@@ -438,47 +595,17 @@ impl<'a> Fields<'a> {
             )),
         }
     }
-
-    /// The body's `api_key`, which must be a string when present.
-    fn api_key(&self) -> Result<Option<&'a str>, ApiError> {
-        match self.map.get("api_key") {
-            Some(Value::String(s)) => Ok(Some(s)),
-            None => Ok(None),
-            Some(other) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_api_key",
-                format!("`api_key` must be a string, got {}", kind(other)),
-                self.request_id,
-            )),
-        }
-    }
-}
-
-/// The common start of every POST: read and parse the body, refuse unknown
-/// fields, authenticate (header and/or body key) and count the request.
-async fn authenticated_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-    allowed: &[&str],
-    scope: &str,
-) -> Result<(Map<String, Value>, Ctx), ApiError> {
-    let rid = request_id(headers);
-    let map = json_object(state, headers, body, &rid).await?;
-    let fields = Fields::new(&map, &rid);
-    fields.refuse_unknown(allowed)?;
-    let body_key = fields.api_key()?.map(str::to_owned);
-    let ctx = authenticate(state, headers, body_key.as_deref(), rid, Some(scope))?;
-    Ok((map, ctx))
 }
 
 async fn evaluate(
     State(state): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (map, ctx) = authenticated_body(
         &state,
+        addr,
         &headers,
         body,
         &["action", "agent", "context", "api_key"],
@@ -496,7 +623,7 @@ async fn evaluate(
     let context = fields.object("context")?;
     let reply = state
         .engine
-        .evaluate(ctx.caller(), agent, action, context)
+        .evaluate(ctx.caller(&map), agent, action, context)
         .await
         .map_err(|e| ApiError::engine(e, &rid))?;
     Ok(ok(&ctx, reply))
@@ -504,11 +631,12 @@ async fn evaluate(
 
 async fn verify(
     State(state): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let allowed = ["decision_id", "action", "agent", "context", "api_key"];
-    let (map, ctx) = authenticated_body(&state, &headers, body, &allowed, "verify").await?;
+    let (map, ctx) = authenticated_body(&state, addr, &headers, body, &allowed, "verify").await?;
     let rid = ctx.request_id.clone();
     let fields = Fields::new(&map, &rid);
     let permit_id = fields
@@ -528,7 +656,7 @@ async fn verify(
     };
     let reply = state
         .engine
-        .verify(ctx.caller(), permit_id, agent, action, context)
+        .verify(ctx.caller(&map), permit_id, agent, action, context)
         .await
         .map_err(|e| ApiError::engine(e, &rid))?;
     Ok(ok(&ctx, reply))
@@ -536,11 +664,13 @@ async fn verify(
 
 async fn revoke(
     State(state): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (map, ctx) = authenticated_body(
         &state,
+        addr,
         &headers,
         body,
         &["decision_id", "reason", "api_key"],
@@ -555,7 +685,7 @@ async fn revoke(
     let reason = fields.string("reason", false, 0, MAX_REASON_CHARS)?;
     let reply = state
         .engine
-        .revoke(ctx.caller(), permit_id, reason)
+        .revoke(ctx.caller(&map), permit_id, reason)
         .await
         .map_err(|e| ApiError::engine(e, &rid))?;
     Ok(ok(&ctx, reply))
@@ -563,12 +693,13 @@ async fn revoke(
 
 async fn key_self(
     State(state): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate(&state, &headers, None, request_id(&headers), None)?;
+    let ctx = authenticate_header(&state, addr, &headers, None)?;
     let body = json!({
         "key_id": ctx.key.key_id,
-        "organization_id": state.engine.org_id(),
+        "organization_id": ctx.key.org_id,
         "environment": "local",
         "scopes": ctx.key.scopes,
         "allowed_cidrs": null,
@@ -611,16 +742,11 @@ fn event_filter(q: &HashMap<String, String>, rid: &str) -> Result<EventFilter, A
 
 async fn audit_events(
     State(state): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate(
-        &state,
-        &headers,
-        None,
-        request_id(&headers),
-        Some("audit.read"),
-    )?;
+    let ctx = authenticate_header(&state, addr, &headers, Some("audit.read"))?;
     let rid = ctx.request_id.clone();
     if let Some(unknown) = q
         .keys()
@@ -656,7 +782,7 @@ async fn audit_events(
     };
     let page = state
         .engine
-        .events(filter, limit, cursor)
+        .events(&ctx.key.org_id, filter, limit, cursor)
         .await
         .map_err(|e| ApiError::engine(e, &rid))?;
     let body = json!({
@@ -669,11 +795,13 @@ async fn audit_events(
 
 async fn audit_export(
     State(state): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let allowed = ["types", "actor_id", "from", "to", "api_key"];
-    let (map, ctx) = authenticated_body(&state, &headers, body, &allowed, "audit.export").await?;
+    let (map, ctx) =
+        authenticated_body(&state, addr, &headers, body, &allowed, "audit.export").await?;
     let rid = ctx.request_id.clone();
     let fields = Fields::new(&map, &rid);
     let mut q = HashMap::new();
@@ -685,7 +813,7 @@ async fn audit_export(
     let filter = event_filter(&q, &rid)?;
     let bundle = state
         .engine
-        .export(filter)
+        .export(&ctx.key.org_id, filter)
         .await
         .map_err(|e| ApiError::engine(e, &rid))?;
     Ok(ok(&ctx, bundle))
@@ -693,9 +821,10 @@ async fn audit_export(
 
 async fn signing_keys(
     State(state): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate(&state, &headers, None, request_id(&headers), None)?;
+    let ctx = authenticate_header(&state, addr, &headers, None)?;
     let signer = state.engine.signer();
     let body = json!({
         "keys": [{

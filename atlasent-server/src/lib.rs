@@ -70,6 +70,9 @@ pub enum ServerError {
     /// The signing key could not be loaded or created.
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    /// An API key or keys file is unusable.
+    #[error(transparent)]
+    Keys(#[from] keys::KeysError),
     /// The store could not be opened.
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
@@ -92,22 +95,55 @@ enum SigningKeySource {
     Given(Arc<Signer>),
 }
 
+/// The ranges every numeric setting must fall in (builder and flags alike).
+pub mod limits {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    /// How long a permit may stay verifiable: one millisecond (for tests of
+    /// expiry) to 30 days.
+    pub const PERMIT_TTL: RangeInclusive<Duration> =
+        Duration::from_millis(1)..=Duration::from_secs(30 * 86_400);
+    /// Requests per minute per API key.
+    pub const RATE_LIMIT_PER_MINUTE: RangeInclusive<u32> = 1..=1_000_000;
+    /// Failed authentications per minute per client address before 429.
+    pub const AUTH_FAILURES_PER_MINUTE: RangeInclusive<u32> = 1..=1_000_000;
+    /// The largest request body accepted: 1 KiB to 16 MiB.
+    pub const MAX_BODY_BYTES: RangeInclusive<usize> = 1024..=16 << 20;
+    /// The most events in one export.
+    pub const MAX_EXPORT_EVENTS: RangeInclusive<usize> = 1..=10_000_000;
+}
+
+/// One accepted API key: the key (or the SHA-256 of it), its organization
+/// and its scopes.
+enum KeySource {
+    Key {
+        key: String,
+        org: Option<String>,
+        scopes: &'static [&'static str],
+    },
+    File(PathBuf),
+}
+
 /// Builds a [`Server`]. Defaults: listen on `127.0.0.1:0`, in-memory store,
-/// a fresh signing key, permits valid for one hour, 600 requests per minute
-/// per key, 64 KiB request bodies.
+/// a fresh signing key, organization `local`, permits valid for one hour,
+/// 600 requests per minute per key, 30 failed authentications per minute per
+/// client address, 64 KiB request bodies, 100,000 events per export.
 #[must_use = "a builder does nothing until .start() is called"]
 pub struct ServerBuilder {
     listen: String,
     policies: Vec<Policy>,
     policy_paths: Vec<PathBuf>,
-    api_keys: Vec<String>,
-    audit_keys: Vec<String>,
+    keys: Vec<KeySource>,
     storage: Storage,
     signing_key: SigningKeySource,
+    allow_insecure_key_file: bool,
     permit_ttl: Duration,
     rate_limit_per_minute: u32,
+    auth_failures_per_minute: u32,
     org_id: String,
     max_body_bytes: usize,
+    max_export_events: usize,
 }
 
 /// The server: see [`Server::builder`].
@@ -120,14 +156,16 @@ impl Server {
             listen: "127.0.0.1:0".into(),
             policies: Vec::new(),
             policy_paths: Vec::new(),
-            api_keys: Vec::new(),
-            audit_keys: Vec::new(),
+            keys: Vec::new(),
             storage: Storage::Memory,
             signing_key: SigningKeySource::Generate,
+            allow_insecure_key_file: false,
             permit_ttl: Duration::from_secs(3600),
             rate_limit_per_minute: 600,
+            auth_failures_per_minute: 30,
             org_id: "local".into(),
             max_body_bytes: 64 * 1024,
+            max_export_events: engine::DEFAULT_MAX_EXPORT_EVENTS,
         }
     }
 }
@@ -151,16 +189,53 @@ impl ServerBuilder {
         self
     }
 
-    /// Accept an API key (call once per key; at least one is required).
+    /// Accept an API key of the default organization ([`org_id`](Self::org_id))
+    /// with every scope (call once per key; at least one key is required).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_keys.push(key.into());
+        self.keys.push(KeySource::Key {
+            key: key.into(),
+            org: None,
+            scopes: keys::ALL_SCOPES,
+        });
         self
     }
 
-    /// Accept an auditor's key: it may list and export the audit log
-    /// (`audit.read`, `audit.export`) and nothing else; decisions answer 403.
+    /// Accept an API key of organization `org` with every scope: it sees,
+    /// verifies and revokes only that organization's permits and events.
+    pub fn org_api_key(mut self, org: impl Into<String>, key: impl Into<String>) -> Self {
+        self.keys.push(KeySource::Key {
+            key: key.into(),
+            org: Some(org.into()),
+            scopes: keys::ALL_SCOPES,
+        });
+        self
+    }
+
+    /// Accept an auditor's key of the default organization: it may list and
+    /// export the audit log (`audit.read`, `audit.export`) and nothing else;
+    /// decisions answer 403.
     pub fn audit_key(mut self, key: impl Into<String>) -> Self {
-        self.audit_keys.push(key.into());
+        self.keys.push(KeySource::Key {
+            key: key.into(),
+            org: None,
+            scopes: keys::AUDIT_SCOPES,
+        });
+        self
+    }
+
+    /// Accept every key of a keys file (TOML or JSON; see
+    /// [`ApiKeys::load_file`](keys::ApiKeys::load_file)): each key belongs to
+    /// one organization and has scopes. Keeps keys out of the command line,
+    /// where `ps` shows them to every local user.
+    pub fn keys_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.keys.push(KeySource::File(path.as_ref().to_owned()));
+        self
+    }
+
+    /// Accept a signing-key or keys file that group or others may read
+    /// (refused by default).
+    pub fn allow_insecure_key_file(mut self, allow: bool) -> Self {
+        self.allow_insecure_key_file = allow;
         self
     }
 
@@ -194,7 +269,17 @@ impl ServerBuilder {
         self
     }
 
-    /// The organization id in events, exports and key introspection.
+    /// Failed authentications per minute from one client address before
+    /// every request from it answers 429 for the rest of the minute
+    /// (default 30).
+    pub fn auth_failures_per_minute(mut self, n: u32) -> Self {
+        self.auth_failures_per_minute = n;
+        self
+    }
+
+    /// The organization of keys given without one ([`api_key`](Self::api_key),
+    /// [`audit_key`](Self::audit_key)), and of the events of a database
+    /// written before organizations existed (default `local`).
     pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
         self.org_id = org_id.into();
         self
@@ -206,68 +291,30 @@ impl ServerBuilder {
         self
     }
 
+    /// The most events one export may hold (default 100,000); a larger
+    /// export is refused with a message saying how to narrow it.
+    pub fn max_export_events(mut self, n: usize) -> Self {
+        self.max_export_events = n;
+        self
+    }
+
     /// Load everything, bind, and serve in the background on the current
     /// tokio runtime.
     pub async fn start(self) -> Result<RunningServer, ServerError> {
-        if self.api_keys.is_empty() {
-            return Err(ServerError::Config(
-                "at least one API key is required".into(),
-            ));
-        }
-        if self.rate_limit_per_minute == 0 {
-            return Err(ServerError::Config(
-                "the rate limit must be at least 1 per minute".into(),
-            ));
-        }
-        if self.permit_ttl.is_zero() {
-            return Err(ServerError::Config(
-                "the permit TTL must be greater than zero".into(),
-            ));
-        }
-        let mut policies = self.policies;
-        for path in &self.policy_paths {
-            policies.extend(Policy::load(path)?);
-        }
-        let policies = Arc::new(PolicySet::new(policies)?);
-        let signer = match self.signing_key {
-            SigningKeySource::Generate => Arc::new(Signer::generate()?),
-            SigningKeySource::File(path) => Arc::new(Signer::load_or_create(&path)?),
-            SigningKeySource::Given(s) => s,
-        };
-        let mut keys = keys::ApiKeys::default();
-        for key in &self.api_keys {
-            keys.insert(key);
-        }
-        for key in &self.audit_keys {
-            keys.insert_with_scopes(key, keys::AUDIT_SCOPES);
-        }
-        let engine = engine::Engine::open(
-            engine::EngineConfig {
-                storage: self.storage,
-                permit_ttl: self.permit_ttl,
-                org_id: self.org_id,
-            },
-            policies,
-            Arc::clone(&signer),
-        )?;
-        let listener = tokio::net::TcpListener::bind(&self.listen)
+        let listen = self.listen.clone();
+        let (app, signer) = self.build()?;
+        let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|source| ServerError::Io {
-                context: format!("cannot listen on {}", self.listen),
+                context: format!("cannot listen on {listen}"),
                 source,
             })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Io {
             context: "cannot read the listening address".into(),
             source,
         })?;
-        let state = Arc::new(http::AppState {
-            engine,
-            keys,
-            limiter: http::RateLimiter::new(self.rate_limit_per_minute),
-            max_body_bytes: self.max_body_bytes,
-        });
-        let app = http::router(state);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -281,6 +328,112 @@ impl ServerBuilder {
             stop: Some(stop_tx),
             task: Some(task),
         })
+    }
+
+    /// The server as an [`axum::Router`] with no listener: the same engine,
+    /// store and handlers as [`start`](Self::start), for driving requests
+    /// in-process (`tower::ServiceExt::oneshot`) in tests and fuzzing. The
+    /// store is flushed and closed when the router (and every clone) drops.
+    pub fn into_router(self) -> Result<axum::Router, ServerError> {
+        self.build().map(|(app, _)| app)
+    }
+
+    fn build(self) -> Result<(axum::Router, Arc<Signer>), ServerError> {
+        self.check_ranges()?;
+        if self.keys.is_empty() {
+            return Err(ServerError::Config(
+                "no API key: give at least one (api_key, keys_file; on the command line --api-key, --keys-file or ATLASENT_SERVER_API_KEYS)".into(),
+            ));
+        }
+        let mut policies = self.policies;
+        for path in &self.policy_paths {
+            policies.extend(Policy::load(path)?);
+        }
+        let policies = Arc::new(PolicySet::new(policies)?);
+        let signer = match self.signing_key {
+            SigningKeySource::Generate => Arc::new(Signer::generate()?),
+            SigningKeySource::File(path) => {
+                Arc::new(Signer::load_or_create(&path, self.allow_insecure_key_file)?)
+            }
+            SigningKeySource::Given(s) => s,
+        };
+        let mut keys = keys::ApiKeys::default();
+        for source in &self.keys {
+            match source {
+                KeySource::Key { key, org, scopes } => {
+                    let org = org.as_deref().unwrap_or(&self.org_id);
+                    keys.insert_with_scopes(key, org, scopes)?
+                }
+                KeySource::File(path) => keys.load_file(path, self.allow_insecure_key_file)?,
+            }
+        }
+        let engine = engine::Engine::open(
+            engine::EngineConfig {
+                storage: self.storage,
+                permit_ttl: self.permit_ttl,
+                org_id: self.org_id,
+                max_export_events: self.max_export_events,
+            },
+            policies,
+            Arc::clone(&signer),
+        )?;
+        let state = Arc::new(http::AppState {
+            engine,
+            keys,
+            limiter: http::RateLimiter::new(self.rate_limit_per_minute),
+            auth_failures: http::RateLimiter::new(self.auth_failures_per_minute),
+            max_body_bytes: self.max_body_bytes,
+        });
+        Ok((http::router(state), signer))
+    }
+}
+
+impl ServerBuilder {
+    fn check_ranges(&self) -> Result<(), ServerError> {
+        fn check<T: PartialOrd + std::fmt::Debug>(
+            name: &str,
+            value: T,
+            range: std::ops::RangeInclusive<T>,
+        ) -> Result<(), ServerError> {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(ServerError::Config(format!(
+                    "{name} must be from {:?} to {:?}, got {value:?}",
+                    range.start(),
+                    range.end()
+                )))
+            }
+        }
+        check("permit_ttl", self.permit_ttl, limits::PERMIT_TTL)?;
+        check(
+            "rate_limit_per_minute",
+            self.rate_limit_per_minute,
+            limits::RATE_LIMIT_PER_MINUTE,
+        )?;
+        check(
+            "auth_failures_per_minute",
+            self.auth_failures_per_minute,
+            limits::AUTH_FAILURES_PER_MINUTE,
+        )?;
+        check(
+            "max_body_bytes",
+            self.max_body_bytes,
+            limits::MAX_BODY_BYTES,
+        )?;
+        check(
+            "max_export_events",
+            self.max_export_events,
+            limits::MAX_EXPORT_EVENTS,
+        )?;
+        if !keys::valid_org_id(&self.org_id) {
+            return Err(ServerError::Config(format!(
+                "org_id {:?} must be 1 to {} characters of letters, digits, _ - .",
+                self.org_id,
+                keys::MAX_ORG_ID_CHARS
+            )));
+        }
+        Ok(())
     }
 }
 

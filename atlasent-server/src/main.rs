@@ -54,49 +54,113 @@ struct ServeArgs {
     /// A policy file or a folder of .json policies (repeatable).
     #[arg(long = "policy")]
     policies: Vec<PathBuf>,
-    /// An accepted API key (repeatable; at least one).
-    #[arg(long = "api-key", required = true)]
+    /// An accepted API key of the --org-id organization, all scopes
+    /// (repeatable; for local use: `ps` shows argv to every local user —
+    /// prefer --keys-file or ATLASENT_SERVER_API_KEYS).
+    #[arg(
+        long = "api-key",
+        env = "ATLASENT_SERVER_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     api_keys: Vec<String>,
+    /// A keys file (TOML or JSON): each key (or its sha256) with its
+    /// organization and scopes.
+    #[arg(long = "keys-file", env = "ATLASENT_SERVER_KEYS_FILE")]
+    keys_file: Option<PathBuf>,
     /// An auditor's key: may list and export the audit log, nothing else
     /// (repeatable).
     #[arg(long = "audit-key")]
     audit_keys: Vec<String>,
-    /// SQLite database file, or `:memory:` for none.
+    /// SQLite database file (created mode 0600), or `:memory:` for none.
     #[arg(long, default_value = "./atlasent.db")]
     db: String,
-    /// Ed25519 private key (PKCS#8 PEM), created if absent.
+    /// Ed25519 private key (PKCS#8 PEM), created mode 0600 if absent.
     #[arg(long, default_value = "./atlasent-signing-key.pem")]
     signing_key: PathBuf,
-    /// How long a permit stays verifiable, e.g. 30s, 15m, 1h, 2d.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    /// Use a signing-key or keys file that group or others can read.
+    #[arg(long)]
+    allow_insecure_key_file: bool,
+    /// How long a permit stays verifiable, e.g. 30s, 15m, 1h, 2d (1ms to 30d).
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     permit_ttl: Duration,
-    /// Requests per minute per API key before 429.
-    #[arg(long, default_value_t = 600)]
+    /// Requests per minute per API key before 429 (1 to 1000000).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rate_limit_per_minute: u32,
-    /// Organization id reported in events and exports.
+    /// Failed authentications per minute per client address before 429
+    /// (1 to 1000000).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    auth_failures_per_minute: u32,
+    /// The largest request body in bytes (1024 to 16777216).
+    #[arg(long, default_value_t = 65_536, value_parser = parse_body_bytes)]
+    max_body_bytes: usize,
+    /// The most events in one export (1 to 10000000).
+    #[arg(long, default_value_t = 100_000, value_parser = parse_export_events)]
+    max_export_events: usize,
+    /// Organization of the --api-key and --audit-key keys.
     #[arg(long, default_value = "local")]
     org_id: String,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is out of range: allowed {} to {}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+fn parse_body_bytes(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of bytes"))?;
+    in_range(n, atlasent_server::limits::MAX_BODY_BYTES)
+}
+
+fn parse_export_events(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    in_range(n, atlasent_server::limits::MAX_EXPORT_EVENTS)
+}
+
+/// A duration like 30s, 15m, 1h or 2d, within 1ms to 30d. Overflow is an
+/// error like any value out of range, never a wrapped number.
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let range = atlasent_server::limits::PERMIT_TTL;
+    let out_of_range = || format!("{s:?} is out of range: allowed 1ms to 30d");
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 15m, 1h or 2d"))?;
-    let secs = match unit {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    if number.is_empty() {
+        return Err(format!("{s:?} is not a duration like 30s, 15m, 1h or 2d"));
+    }
+    let n: u64 = number.parse().map_err(|_| out_of_range())?;
+    let unit_ms: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => {
             return Err(format!(
                 "unknown unit {unit:?} in {s:?}; use ms, s, m, h or d"
             ))
         }
     };
-    Ok(Duration::from_secs(secs))
+    let ms = n.checked_mul(unit_ms).ok_or_else(out_of_range)?;
+    let ttl = Duration::from_millis(ms);
+    if range.contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(out_of_range())
+    }
 }
 
 fn main() -> ExitCode {
@@ -237,8 +301,12 @@ fn serve(args: ServeArgs) -> ExitCode {
             .listen(args.listen)
             .storage(storage)
             .signing_key_file(&args.signing_key)
+            .allow_insecure_key_file(args.allow_insecure_key_file)
             .permit_ttl(args.permit_ttl)
             .rate_limit_per_minute(args.rate_limit_per_minute)
+            .auth_failures_per_minute(args.auth_failures_per_minute)
+            .max_body_bytes(args.max_body_bytes)
+            .max_export_events(args.max_export_events)
             .org_id(args.org_id);
         for p in &args.policies {
             builder = builder.policy_file(p);
@@ -248,6 +316,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
         for k in args.audit_keys {
             builder = builder.audit_key(k);
+        }
+        if let Some(path) = &args.keys_file {
+            builder = builder.keys_file(path);
         }
         let server = match builder.start().await {
             Ok(s) => s,

@@ -133,7 +133,7 @@ async fn every_bad_request_is_a_precise_4xx() {
     assert!(r["message"]
         .as_str()
         .unwrap_or_default()
-        .contains("missing API key"));
+        .contains("missing or invalid API key"));
     let (s, _, _) = post(
         &server,
         "/v1-evaluate",
