@@ -2,14 +2,19 @@
 //!
 //! ```text
 //! cargo run --example axum_service
-//! curl -X POST localhost:3000/deploy -H 'x-agent-id: deploy-bot' -H 'x-environment: staging'
+//! curl -X POST localhost:3000/deploy -H 'authorization: Bearer demo-deploy-bot-token' -H 'x-environment: staging'
 //! ```
 //!
 //! It listens on `127.0.0.1:3000`; give another address as the argument
 //! (`cargo run --example axum_service -- 127.0.0.1:3001`) if that is taken.
 //!
-//! - `POST /deploy` is guarded by [`ProtectLayer`]: the agent comes from the
-//!   `x-agent-id` header, the context from the request; the handler receives
+//! - `authenticate`, the service's own authentication middleware, maps a
+//!   bearer token to an agent id and inserts it as the [`AgentId`] request
+//!   extension. A header such as `x-agent-id` names nobody: any client can
+//!   send it.
+//! - `POST /deploy` is guarded by [`ProtectLayer`]: the agent is the
+//!   authenticated [`AgentId`] (no token, no agent: 401, and the handler
+//!   does not run), the context comes from the request; the handler receives
 //!   the verified permit as [`Authorized`].
 //! - `POST /wire/{amount}` is a `#[atlasent::protect]` handler: its errors
 //!   become 403 (denied), 429 (rate limited, with `Retry-After`) or 503
@@ -23,7 +28,10 @@ use std::sync::Arc;
 
 use atlasent::integrations::axum::{Authorized, ProtectLayer};
 use atlasent::Permit;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -35,6 +43,51 @@ pub struct AppState {
     pub client: atlasent::Client,
     /// How many handler bodies ran.
     pub bodies_run: Arc<AtomicUsize>,
+}
+
+/// The demo's bearer token of the `deploy-bot` agent. A real service checks
+/// its callers' credentials (sessions, signed tokens, mTLS) instead of a
+/// table in the code.
+pub const DEPLOY_BOT_TOKEN: &str = "demo-deploy-bot-token";
+
+/// The tokens this service accepts and the agents they stand for.
+const TOKENS: &[(&str, &str)] = &[(DEPLOY_BOT_TOKEN, "deploy-bot")];
+
+/// The authenticated agent of a request, inserted by `authenticate` only.
+#[derive(Debug, Clone)]
+pub struct AgentId(String);
+
+impl AsRef<str> for AgentId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Authentication: a valid bearer token puts its [`AgentId`] into the
+/// request; a wrong one is refused here with 401; a request without one goes
+/// on unauthenticated, and the guards that need an agent refuse it.
+async fn authenticate(mut request: Request, next: Next) -> Response {
+    let Some(authorization) = request.headers().get(header::AUTHORIZATION) else {
+        return next.run(request).await;
+    };
+    let agent = authorization
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|token| TOKENS.iter().find(|(known, _)| *known == token))
+        .map(|(_, agent)| AgentId((*agent).to_owned()));
+    match agent {
+        Some(agent) => {
+            request.extensions_mut().insert(agent);
+            next.run(request).await
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({ "error": "invalid_token" })),
+        )
+            .into_response(),
+    }
 }
 
 async fn deploy(State(state): State<AppState>, permit: Authorized) -> Json<Value> {
@@ -63,9 +116,8 @@ async fn wire(
 
 /// The service, with its routes guarded.
 pub fn app(state: AppState) -> Router {
-    let guard = ProtectLayer::new("deploy")
+    let guard = ProtectLayer::agent_from_extension::<AgentId>("deploy")
         .client(state.client.clone())
-        .agent_from_header("x-agent-id")
         .context(|parts| {
             let env = parts
                 .headers
@@ -77,6 +129,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/deploy", post(deploy).layer(guard))
         .route("/wire/{amount}", post(wire))
+        // Outermost, so it runs before every guard.
+        .layer(middleware::from_fn(authenticate))
         .with_state(state)
 }
 

@@ -75,7 +75,7 @@ step "cargo run --example axum_service"
 cargo run -q --example axum_service >"$work/axum.log" 2>&1 &
 pids+=("$!")
 wait_for "$!" "$work/axum.log" "listening on http://127.0.0.1:3000"
-out=$(curl -s -X POST localhost:3000/deploy -H 'x-agent-id: deploy-bot' -H 'x-environment: staging')
+out=$(curl -s -X POST localhost:3000/deploy -H 'authorization: Bearer demo-deploy-bot-token' -H 'x-environment: staging')
 echo "$out"
 expect "$out" '"permit_id":"dec_'
 

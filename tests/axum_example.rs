@@ -1,6 +1,7 @@
 //! The axum example over real HTTP: allow → 200 with the permit id; deny →
 //! 403 with the reason; decision server down → 503; rate limited → 429 with
-//! `Retry-After`; no handler body ever runs without a permit.
+//! `Retry-After`; no handler body ever runs without a permit; the agent is
+//! who the service authenticated, never a header the client chose.
 
 #[path = "../examples/axum_service.rs"]
 #[allow(dead_code, unreachable_pub)]
@@ -13,6 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::{client, decision_server, post, refused_url};
+
+const AUTHENTICATED: (&str, &str) = ("authorization", "Bearer demo-deploy-bot-token");
+
+#[test]
+fn the_token_is_the_examples() {
+    assert_eq!(
+        AUTHENTICATED.1,
+        format!("Bearer {}", axum_service::DEPLOY_BOT_TOKEN)
+    );
+}
 
 async fn serve_axum(client: atlasent::Client) -> (String, Arc<AtomicUsize>) {
     let runs = Arc::new(AtomicUsize::new(0));
@@ -35,7 +46,7 @@ async fn axum_allow_deny_unavailable_and_rate_limited() {
 
     let ok = post(
         &format!("{url}/deploy"),
-        &[("x-agent-id", "deploy-bot"), ("x-environment", "staging")],
+        &[AUTHENTICATED, ("x-environment", "staging")],
     )
     .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
@@ -53,7 +64,7 @@ async fn axum_allow_deny_unavailable_and_rate_limited() {
         .is_some_and(|id| id.starts_with("dec_")));
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 
-    let denied = post(&format!("{url}/deploy"), &[("x-agent-id", "deploy-bot")]).await;
+    let denied = post(&format!("{url}/deploy"), &[AUTHENTICATED]).await;
     assert_eq!(denied.status, 403, "{}", denied.body);
     assert!(
         denied.body["reason"]
@@ -63,9 +74,11 @@ async fn axum_allow_deny_unavailable_and_rate_limited() {
         "{}",
         denied.body
     );
-    assert!(denied.body["evaluation_id"]
-        .as_str()
-        .is_some_and(|id| id.starts_with("dec_")));
+    // The request id finds the decision in the audit trail; the decision id
+    // is not the client's business.
+    assert!(denied.body["request_id"].is_string(), "{}", denied.body);
+    assert_eq!(denied.body.get("evaluation_id"), None, "{}", denied.body);
+    assert_eq!(denied.body.get("audit_hash"), None, "{}", denied.body);
     let denied = post(&format!("{url}/wire/50000"), &[]).await;
     assert_eq!(denied.status, 403);
     assert!(denied.body["reason"]
@@ -85,7 +98,7 @@ async fn axum_allow_deny_unavailable_and_rate_limited() {
     for path in ["/deploy", "/wire/5"] {
         let r = post(
             &format!("{down_url}{path}"),
-            &[("x-agent-id", "deploy-bot"), ("x-environment", "staging")],
+            &[AUTHENTICATED, ("x-environment", "staging")],
         )
         .await;
         assert_eq!(r.status, 503, "{path}: {}", r.body);
@@ -109,4 +122,46 @@ async fn axum_allow_deny_unavailable_and_rate_limited() {
         assert!((1..=60).contains(&secs));
     }
     assert_eq!(lim_runs.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn forged_agent_header_without_authentication_is_refused() {
+    let server = decision_server(600).await;
+    let (url, runs) = serve_axum(client(&server.base_url())).await;
+    // Any HTTP client can set `x-agent-id`: without credentials it must not
+    // name the agent, and the guarded body must not run.
+    let forged = post(
+        &format!("{url}/deploy"),
+        &[("x-agent-id", "deploy-bot"), ("x-environment", "staging")],
+    )
+    .await;
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let wrong_token = post(
+        &format!("{url}/deploy"),
+        &[
+            ("authorization", "Bearer guessed"),
+            ("x-agent-id", "deploy-bot"),
+            ("x-environment", "staging"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong_token.status, 401, "{}", wrong_token.body);
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        0,
+        "no body ran without a permit"
+    );
+
+    // The authenticated path still works, whatever the header says.
+    let ok = post(
+        &format!("{url}/deploy"),
+        &[
+            AUTHENTICATED,
+            ("x-agent-id", "someone-else"),
+            ("x-environment", "staging"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
 }

@@ -122,7 +122,9 @@
 //! - `blocking`: [`blocking::Client`] and blocking free functions.
 //! - `macros` (default): the `#[atlasent::protect]` attribute.
 //! - `axum`: `Error` as an axum response, a tower layer guarding routes
-//!   (`integrations::axum`).
+//!   (`integrations::axum::ProtectLayer`, whose agent comes from where its
+//!   constructor says: your authentication layer's request extension, a
+//!   closure, or a header set by a trusted proxy).
 //! - `actix`: `Error` as an actix-web `ResponseError` (`integrations::actix`).
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(missing_docs)]

@@ -5,13 +5,16 @@
 //!
 //! | error | status | body |
 //! |---|---|---|
-//! | denial (policy or verification) | 403 | `{"error":"denied","reason",…,"evaluation_id","audit_hash","request_id"}` |
+//! | denial (policy or verification) | 403 | `{"error":"denied","reason","request_id"}` |
 //! | `rate_limited` | 429, `Retry-After` | `{"error":"rate_limited","retry_after_seconds"}` |
 //! | anything else | 503 | `{"error":"authorization_unavailable","code"}` |
 //!
 //! The 503 body names the error code but not the message: details of the
 //! decision service stay in the logs (a `tracing` warning), not in replies to
-//! end users.
+//! end users. The 403 body leaves out the decision id and its audit hash:
+//! after a failed verification the decision id is a permit id, a handle for
+//! the API rather than for the end user. The request id is enough to find
+//! the decision (every audit event records it).
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -35,8 +38,6 @@ impl Error {
                 body: serde_json::json!({
                     "error": "denied",
                     "reason": d.reason(),
-                    "evaluation_id": d.evaluation_id(),
-                    "audit_hash": d.audit_hash(),
                     "request_id": d.request_id(),
                 }),
                 retry_after: None,
