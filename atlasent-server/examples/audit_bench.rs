@@ -62,6 +62,7 @@ fn generate(n: usize, path: &PathBuf, pem_path: &PathBuf) {
                 permit_ttl: Duration::from_secs(3600),
                 org_id: "bench".into(),
                 max_export_events: n,
+                clock: atlasent_server::clock::Clock::system(),
             },
             Arc::new(PolicySet::new(vec![policy]).expect("set")),
             Arc::clone(&signer),

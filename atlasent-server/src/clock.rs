@@ -1,6 +1,45 @@
 //! Wall-clock helpers: milliseconds since the epoch and RFC 3339 text.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The clock the engine reads: the system's, or a manual one that tests move
+/// by hand (so that expiry is tested without sleeping).
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    manual: Option<Arc<AtomicI64>>,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock { manual: None }
+    }
+
+    /// A clock that reads `start_ms` until [`advance`](Clock::advance)d;
+    /// clones share the reading.
+    pub fn manual(start_ms: i64) -> Clock {
+        Clock {
+            manual: Some(Arc::new(AtomicI64::new(start_ms))),
+        }
+    }
+
+    /// Move a manual clock forward by `ms` (no effect on the system clock).
+    pub fn advance(&self, ms: i64) {
+        if let Some(now) = &self.manual {
+            now.fetch_add(ms, Ordering::SeqCst);
+        }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        match &self.manual {
+            Some(now) => now.load(Ordering::SeqCst),
+            None => now_ms(),
+        }
+    }
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {

@@ -94,6 +94,8 @@ pub struct EngineConfig {
     pub org_id: String,
     /// The most events one export may hold.
     pub max_export_events: usize,
+    /// The clock decisions, expiry and exports read.
+    pub clock: clock::Clock,
 }
 
 /// The default of [`EngineConfig::max_export_events`].
@@ -290,7 +292,7 @@ impl Engine {
         context: &Map<String, Value>,
     ) -> Result<String, EngineError> {
         let decision = self.inner.policies.evaluate(agent, action, context);
-        let now_ms = clock::now_ms();
+        let now_ms = self.inner.config.clock.now_ms();
         let expires_ms = now_ms.saturating_add(self.inner.config.permit_ttl.as_millis() as i64);
         let permit_id = random_id("dec_")?;
         let context_hash = context_hash(context);
@@ -336,7 +338,7 @@ impl Engine {
             agent: agent.to_owned(),
             action: action.to_owned(),
             context_hash: (!context.is_empty()).then(|| context_hash(context)),
-            now_ms: clock::now_ms(),
+            now_ms: self.inner.config.clock.now_ms(),
         };
         self.call(|tx| Command::Verify(cmd, tx)).await
     }
@@ -352,7 +354,7 @@ impl Engine {
             caller,
             permit_id: permit_id.to_owned(),
             reason: reason.map(str::to_owned),
-            now_ms: clock::now_ms(),
+            now_ms: self.inner.config.clock.now_ms(),
         };
         self.call(|tx| Command::Revoke(cmd, tx)).await
     }
@@ -376,7 +378,8 @@ impl Engine {
         let org = org_id.to_owned();
         let signer = Arc::clone(&self.inner.signer);
         let max = self.inner.config.max_export_events;
-        self.read(move |conn| export(conn, &org, &signer, &filter, max))
+        let signed_at = clock::rfc3339_ms(self.inner.config.clock.now_ms());
+        self.read(move |conn| export(conn, &org, &signer, &filter, max, &signed_at))
             .await
     }
 
@@ -1270,6 +1273,7 @@ fn export(
     signer: &Signer,
     filter: &EventFilter,
     max: usize,
+    signed_at: &str,
 ) -> Result<String, EngineError> {
     let tx = conn.unchecked_transaction()?;
     let matching = count_events(&tx, org_id, filter)?;
@@ -1280,13 +1284,12 @@ fn export(
     drop(tx);
     let head = last.map_or_else(|| atlasent::audit::GENESIS_HASH.to_owned(), |(_, h)| h);
     let export_id = random_id("exp_")?;
-    let signed_at = clock::rfc3339_ms(clock::now_ms());
     let envelope = Envelope {
         export_id: &export_id,
         org_id,
         chain_head_hash: &head,
         event_count: events.len(),
-        signed_at: &signed_at,
+        signed_at,
         events: &events,
     };
     let signed = serde_json::to_vec(&envelope)

@@ -144,6 +144,7 @@ pub struct ServerBuilder {
     org_id: String,
     max_body_bytes: usize,
     max_export_events: usize,
+    clock: clock::Clock,
 }
 
 /// The server: see [`Server::builder`].
@@ -166,6 +167,7 @@ impl Server {
             org_id: "local".into(),
             max_body_bytes: 64 * 1024,
             max_export_events: engine::DEFAULT_MAX_EXPORT_EVENTS,
+            clock: clock::Clock::system(),
         }
     }
 }
@@ -291,6 +293,14 @@ impl ServerBuilder {
         self
     }
 
+    /// The clock decisions and expiry read (default: the system clock). A
+    /// [`Clock::manual`](clock::Clock::manual) clock lets a test expire
+    /// permits without sleeping.
+    pub fn clock(mut self, clock: clock::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The most events one export may hold (default 100,000); a larger
     /// export is refused with a message saying how to narrow it.
     pub fn max_export_events(mut self, n: usize) -> Self {
@@ -373,6 +383,7 @@ impl ServerBuilder {
                 permit_ttl: self.permit_ttl,
                 org_id: self.org_id,
                 max_export_events: self.max_export_events,
+                clock: self.clock,
             },
             policies,
             Arc::clone(&signer),
