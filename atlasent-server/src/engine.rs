@@ -1176,14 +1176,14 @@ fn to_raw(text: String) -> rusqlite::Result<Box<RawValue>> {
 }
 
 /// Events of `org_id` matching `filter` after `after`, as wire JSON, with
-/// the sequence and hash of the last one.
+/// the hash of the last one.
 fn select_events(
     conn: &Connection,
     org_id: &str,
     filter: &EventFilter,
     after: Option<i64>,
     limit: Option<u32>,
-) -> rusqlite::Result<(Vec<Box<RawValue>>, Option<(i64, String)>)> {
+) -> rusqlite::Result<(Vec<Box<RawValue>>, Option<String>)> {
     let (mut where_sql, mut params) = filter_sql(org_id, filter);
     if let Some(after) = after {
         params.push(rusqlite::types::Value::Integer(after));
@@ -1223,7 +1223,7 @@ fn select_events(
         let text = serde_json::to_string(&event)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         out.push(to_raw(text)?);
-        last = Some((sequence, hash));
+        last = Some(hash);
     }
     Ok((out, last))
 }
@@ -1282,7 +1282,7 @@ fn export(
     }
     let (events, last) = select_events(&tx, org_id, filter, None, None)?;
     drop(tx);
-    let head = last.map_or_else(|| atlasent::audit::GENESIS_HASH.to_owned(), |(_, h)| h);
+    let head = last.unwrap_or_else(|| atlasent::audit::GENESIS_HASH.to_owned());
     let export_id = random_id("exp_")?;
     let envelope = Envelope {
         export_id: &export_id,
