@@ -173,7 +173,7 @@ fn main() -> ExitCode {
 }
 
 fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
-    use atlasent::audit::{verify_audit_bundle_file, VerifyingKey};
+    use atlasent::audit::{verify_audit_bundle_file, BundleError, VerifyingKey};
     let mut keys = Vec::new();
     for path in key_files {
         let parsed = std::fs::read_to_string(path)
@@ -189,6 +189,11 @@ fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
     }
     let result = match verify_audit_bundle_file(bundle, &keys) {
         Ok(r) => r,
+        Err(e @ BundleError::DuplicateMember(_)) => {
+            // Not a usage error: the file is a bundle with two readings.
+            println!("NOT VERIFIED: {e}");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

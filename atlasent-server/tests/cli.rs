@@ -92,3 +92,31 @@ fn lint_warns_about_an_allow_rule_without_the_deny_rules_bound() {
         assert!(text.contains(needle), "{text:?} lacks {needle:?}");
     }
 }
+
+#[test]
+fn a_bundle_with_an_escaped_second_events_member_is_not_verified() {
+    // The forgery of issue 9: a genuine export with `,"\u0065vents":[]`
+    // appended; every JSON reader sees zero events.
+    let text = std::fs::read_to_string(bundles().join("valid.json")).expect("fixture");
+    let start = text.find("\"bundle\": ").expect("bundle") + "\"bundle\": ".len();
+    let end = text
+        .trim_end()
+        .strip_suffix('}')
+        .expect("wrapper")
+        .trim_end();
+    let inner = &text[start..end.len()];
+    let forged = format!("{},\"\\u0065vents\":[]}}", &inner[..inner.len() - 1]);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let genuine_path = dir.join("cli-genuine-bundle.json");
+    let forged_path = dir.join("cli-forged-bundle.json");
+    std::fs::write(&genuine_path, inner).expect("write");
+    std::fs::write(&forged_path, &forged).expect("write");
+
+    let (ok, out) = verify(genuine_path.to_str().expect("utf-8 path"));
+    assert!(ok, "the genuine bundle verifies: {out}");
+    let (ok, out) = verify(forged_path.to_str().expect("utf-8 path"));
+    assert!(!ok, "the forgery passed: {out}");
+    assert!(out.contains("NOT VERIFIED"), "{out}");
+    assert!(out.contains("duplicate member \"events\" at $"), "{out}");
+    assert!(!out.lines().any(|line| line.trim() == "verified"), "{out}");
+}

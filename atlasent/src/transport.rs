@@ -125,7 +125,8 @@ impl Transport {
         query: &[(&str, String)],
     ) -> Result<Reply<T>, Error> {
         self.send_with(endpoint, body, query, |bytes| {
-            serde_json::from_slice::<T>(bytes).map_err(|e| malformed::<T>(endpoint, bytes, &e))
+            crate::wire::from_slice_strict::<T>(bytes)
+                .map_err(|e| malformed::<T>(endpoint, bytes, &e))
         })
         .await
     }
@@ -313,10 +314,17 @@ impl Transport {
     }
 }
 
-/// A `bad_response` for a 2xx body that does not parse as the expected reply.
-fn malformed<T: ReplyBody>(endpoint: Endpoint, body: &[u8], e: &serde_json::Error) -> RequestError {
-    let detail = if e.is_syntax() || e.is_eof() {
+/// A `bad_response` for a 2xx body that does not parse as the expected reply
+/// (or repeats a member name, which readers resolve differently).
+fn malformed<T: ReplyBody>(
+    endpoint: Endpoint,
+    body: &[u8],
+    e: &crate::wire::StrictJsonError,
+) -> RequestError {
+    let detail = if e.is_syntax() {
         format!("body is not valid JSON ({e})")
+    } else if e.is_duplicate() {
+        e.to_string()
     } else {
         crate::wire::diagnose::<T>(body).unwrap_or_else(|| e.to_string())
     };
@@ -330,7 +338,7 @@ fn malformed<T: ReplyBody>(endpoint: Endpoint, body: &[u8], e: &serde_json::Erro
 /// sent one.
 fn status_failure(status: u16, body: &[u8], retry_after: Option<Duration>) -> RequestError {
     let code = ErrorCode::from_status(status);
-    let server = serde_json::from_slice::<ErrorResponse>(body).ok();
+    let server = crate::wire::from_slice_strict::<ErrorResponse>(body).ok();
     let message = match server.as_ref().and_then(ErrorResponse::text) {
         Some(text) => text.to_owned(),
         None => match code {

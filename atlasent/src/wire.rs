@@ -4,10 +4,16 @@
 //! Requests borrow their fields, so building one allocates only the output
 //! buffer. Responses are parsed strictly: a required field that is missing or
 //! of the wrong type is an error, never a default (`"permitted": "true"` is
-//! not `true`). Public so that servers and tests speak the same types.
+//! not `true`), and a member name repeated in any object is refused
+//! ([`from_slice_strict`]). Public so that servers and tests speak the same
+//! types.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+pub(crate) mod strict;
+
+pub use strict::{check_unique_members, from_slice_strict, StrictJsonError};
 
 /// `POST /v1-evaluate` request body.
 #[derive(Debug, Serialize)]

@@ -134,7 +134,10 @@ fn a_second_events_member_is_refused() {
     let bundle = v["bundle"].to_string();
     let doubled = format!("{},\"events\":[]}}", &bundle[..bundle.len() - 1]);
     let err = verify_audit_bundle(&doubled, &trusted()).expect_err("ambiguous");
-    assert!(err.to_string().contains("more than once"), "{err}");
+    assert!(
+        err.to_string().contains("duplicate member \"events\" at $"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -166,4 +169,179 @@ fn a_bundle_is_checked_once_when_built() {
         let err = AuditBundle::from_json(bad).expect_err(bad);
         assert!(err.to_string().contains(needle), "{bad}: {err}");
     }
+}
+
+// ---- Duplicate member names (issue 9, defect 1) ----
+//
+// JSON.parse, Python's `json` and serde_json read the last copy of a
+// repeated member; a verifier that reads another copy, or compares names
+// undecoded, verifies a bundle that every other reader sees differently.
+// A repeated member name (after decoding) anywhere in a bundle is refused,
+// naming the member and its path.
+
+/// The inner bundle of valid.json, byte for byte (its signature holds).
+fn genuine() -> String {
+    let text = std::fs::read_to_string(bundle_path("valid.json")).expect("read");
+    let start = text.find("\"bundle\": ").expect("bundle") + "\"bundle\": ".len();
+    let end = text
+        .trim_end()
+        .strip_suffix('}')
+        .expect("wrapper")
+        .trim_end();
+    let inner = text[start..end.len()].to_owned();
+    let r = verify_audit_bundle(&inner, &trusted()).expect("bundle");
+    assert!(r.verified(), "the genuine bundle verifies: {r:?}");
+    inner
+}
+
+fn assert_refused(text: &str, keys: &[VerifyingKey], member: &str, path: &str) {
+    let err = match verify_audit_bundle(text, keys) {
+        Ok(r) => panic!("a bundle with a repeated {member:?} was examined: {r:?}\n{text}"),
+        Err(e) => e.to_string(),
+    };
+    let want = format!("duplicate member \"{member}\" at {path}");
+    assert!(err.contains(&want), "{err}\nwanted: {want}");
+}
+
+#[test]
+fn an_escaped_second_events_member_is_refused() {
+    // The forgery of the issue: every JSON reader sees zero events.
+    let inner = genuine();
+    let forged = format!("{},\"\\u0065vents\":[]}}", &inner[..inner.len() - 1]);
+    assert_refused(&forged, &trusted(), "events", "$");
+    // The plain spelling too.
+    let forged = format!("{},\"events\":[]}}", &inner[..inner.len() - 1]);
+    assert_refused(&forged, &trusted(), "events", "$");
+}
+
+#[test]
+fn a_repeated_signature_or_event_count_is_refused() {
+    let inner = genuine();
+    for (member, first_copy) in [
+        ("signature", "\"signature\": \"AAAA\","),
+        ("event_count", "\"event_count\": 0,"),
+        ("event_count", "\"event_\\u0063ount\": 3,"),
+        ("chain_head_hash", "\"chain_head_hash\": \"0\","),
+    ] {
+        let forged = format!("{{{first_copy}{}", &inner[1..]);
+        assert_refused(&forged, &trusted(), member, "$");
+    }
+}
+
+#[test]
+fn a_repeated_member_inside_a_payload_is_refused() {
+    // evt-1's payload with a first copy of `target` that the last one
+    // overrides: the hash and the signature still hold for last-wins readers.
+    let inner = genuine();
+    let at = inner
+        .find("\"target\": \"policy-1\"")
+        .expect("evt-1 target");
+    let forged = format!("{}\"target\": \"policy-9\", {}", &inner[..at], &inner[at..]);
+    assert_refused(&forged, &trusted(), "target", "$.events[0].payload");
+}
+
+#[test]
+fn escaped_member_names_are_read_decoded() {
+    // Unique members spelled with escapes mean what JSON.parse reads.
+    let inner = genuine();
+    let respelled = inner
+        .replacen("\"events\"", "\"\\u0065vents\"", 1)
+        .replacen("\"signature\"", "\"sig\\u006eature\"", 1)
+        .replacen("\"event_count\"", "\"event\\u005fcount\"", 1)
+        .replacen("\"payload\"", "\"p\\u0061yload\"", 1);
+    let r = verify_audit_bundle(&respelled, &trusted()).expect("a bundle");
+    assert!(r.verified(), "{r:?}");
+    use atlasent::audit::AuditBundle;
+    let bundle = AuditBundle::from_json(respelled).expect("a bundle");
+    assert_eq!(bundle.event_count(), 3);
+}
+
+/// A one-event bundle signed by a test key, whose event is given as text
+/// (`event`, possibly forged) and as the `JSON.stringify` a last-wins reader
+/// makes of it (`event_js`, what the signature covers).
+fn signed_bundle(event: &str, event_js: &str, hash: &str) -> (String, VerifyingKey) {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let signing = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let key = VerifyingKey::from_bytes(signing.verifying_key().as_bytes()).expect("key");
+    let head = format!(
+        "\"export_id\":\"export-f\",\"org_id\":\"org-1\",\"chain_head_hash\":\"{hash}\",\
+         \"event_count\":1,\"signed_at\":\"2026-04-21T00:00:00.000Z\""
+    );
+    let envelope = format!("{{{head},\"events\":[{event_js}]}}");
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(signing.sign(envelope.as_bytes()).to_bytes());
+    (
+        format!("{{{head},\"events\":[{event}],\"signature\":\"{signature}\"}}"),
+        key,
+    )
+}
+
+fn event_hash(payload: &str) -> String {
+    atlasent::audit::chain_hash(
+        atlasent::audit::GENESIS_HASH,
+        &atlasent::audit::canonical_json(payload).expect("payload"),
+    )
+}
+
+#[test]
+fn a_second_payload_in_an_event_is_refused() {
+    // The chain covers the first copy ($50); the signature, and every
+    // last-wins reader, the second ($5,000,000).
+    let genesis = atlasent::audit::GENESIS_HASH;
+    let hash = event_hash(r#"{"amount":50}"#);
+    let honest = format!(
+        r#"{{"id":"evt-1","payload":{{"amount":50}},"hash":"{hash}","previous_hash":"{genesis}"}}"#
+    );
+    let (bundle, key) = signed_bundle(&honest, &honest, &hash);
+    let r = verify_audit_bundle(&bundle, std::slice::from_ref(&key)).expect("bundle");
+    assert!(r.verified(), "the builder makes bundles that verify: {r:?}");
+
+    for second in ["payload", "p\\u0061yload"] {
+        let forged = format!(
+            r#"{{"id":"evt-1","payload":{{"amount":50}},"hash":"{hash}","previous_hash":"{genesis}","{second}":{{"amount":5000000}}}}"#
+        );
+        let seen = format!(
+            r#"{{"id":"evt-1","payload":{{"amount":5000000}},"hash":"{hash}","previous_hash":"{genesis}"}}"#
+        );
+        let (bundle, key) = signed_bundle(&forged, &seen, &hash);
+        assert_refused(&bundle, &[key], "payload", "$.events[0]");
+    }
+}
+
+#[test]
+fn a_repeated_member_deep_in_a_payload_is_refused() {
+    let genesis = atlasent::audit::GENESIS_HASH;
+    let payload = r#"{"a":{"b c":[0,{"d":{"e":1,"f":2,"\u0065":3}}]}}"#;
+    let last_wins = r#"{"a":{"b c":[0,{"d":{"e":3,"f":2}}]}}"#;
+    let hash = event_hash(last_wins);
+    let forged = format!(
+        r#"{{"id":"evt-1","payload":{payload},"hash":"{hash}","previous_hash":"{genesis}"}}"#
+    );
+    let seen = format!(
+        r#"{{"id":"evt-1","payload":{last_wins},"hash":"{hash}","previous_hash":"{genesis}"}}"#
+    );
+    let (bundle, key) = signed_bundle(&forged, &seen, &hash);
+    assert_refused(&bundle, &[key], "e", "$.events[0].payload.a[\"b c\"][1].d");
+    // In a fixture wrapped as {"description": …, "bundle": {…}} too.
+    let wrapped = format!("{{\"description\":\"forged\",\"bundle\":{bundle}}}");
+    let (_, key) = signed_bundle(&forged, &seen, &hash);
+    assert_refused(
+        &wrapped,
+        &[key],
+        "e",
+        "$.bundle.events[0].payload.a[\"b c\"][1].d",
+    );
+}
+
+#[test]
+fn a_bundle_with_a_repeated_member_cannot_be_built() {
+    use atlasent::audit::AuditBundle;
+    let inner = genuine();
+    let forged = format!("{},\"\\u0065vents\":[]}}", &inner[..inner.len() - 1]);
+    let err = AuditBundle::from_json(forged).expect_err("ambiguous");
+    assert!(
+        err.to_string().contains("duplicate member \"events\" at $"),
+        "{err}"
+    );
 }

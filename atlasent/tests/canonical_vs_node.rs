@@ -155,15 +155,7 @@ fn value(rng: &mut Rng, depth: u32, out: &mut String) {
         4 | 5 => {
             out.push('{');
             let n = rng.below(7);
-            for i in 0..n {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(rng.pick(&["", " "]));
-                string(rng, out);
-                out.push(':');
-                value(rng, depth + 1, out);
-            }
+            members(rng, n, depth + 1, true, out);
             out.push('}');
         }
         _ => {
@@ -179,17 +171,64 @@ fn value(rng: &mut Rng, depth: u32, out: &mut String) {
     }
 }
 
+/// Up to `n` members whose names differ once decoded: a repeated name is
+/// refused (issue 9), so a generated repeat is left out.
+fn members(rng: &mut Rng, n: u64, depth: u32, spaced: bool, out: &mut String) {
+    let mut names: Vec<Vec<u16>> = Vec::new();
+    for _ in 0..n {
+        let mut member = String::new();
+        if spaced {
+            member.push_str(rng.pick(&["", " "]));
+        }
+        let start = member.len();
+        string(rng, &mut member);
+        let name = utf16_of(&member[start..]);
+        member.push(':');
+        value(rng, depth, &mut member);
+        if names.contains(&name) {
+            continue;
+        }
+        if !names.is_empty() {
+            out.push(',');
+        }
+        names.push(name);
+        out.push_str(&member);
+    }
+}
+
+/// The UTF-16 code units a quoted JSON string decodes to (lone surrogates
+/// included, which a Rust `String` cannot hold).
+fn utf16_of(quoted: &str) -> Vec<u16> {
+    let mut units = Vec::new();
+    let mut chars = quoted[1..quoted.len() - 1].chars();
+    while let Some(c) = chars.next() {
+        let c = if c != '\\' {
+            c
+        } else {
+            match chars.next().expect("escape") {
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    units.push(u16::from_str_radix(&hex, 16).expect("hex"));
+                    continue;
+                }
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                other => other,
+            }
+        };
+        units.extend(c.encode_utf16(&mut [0; 2]).iter());
+    }
+    units
+}
+
 fn payload(rng: &mut Rng) -> String {
     // Audit payloads are objects; top-level objects with nested content.
     let mut out = String::from("{");
-    for i in 0..=rng.below(8) {
-        if i > 0 {
-            out.push(',');
-        }
-        string(rng, &mut out);
-        out.push(':');
-        value(rng, 1, &mut out);
-    }
+    let n = rng.below(8) + 1;
+    members(rng, n, 1, false, &mut out);
     out.push('}');
     out
 }

@@ -645,3 +645,114 @@ fn an_oversized_audit_page_names_the_export_limit() {
     assert_eq!(err.code(), Some(ErrorCode::BadResponse));
     assert!(err.to_string().contains("(max_export_bytes)"), "{err}");
 }
+
+// ---- Duplicate member names in replies (issue 9, defect 1) ----
+
+/// A 200 reply with `body` as its exact bytes.
+fn raw_json(body: &str) -> Reply {
+    Reply::Full {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn assert_duplicate(err: &Error, member: &str, path: &str) {
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{err}");
+    let want = format!("duplicate member \"{member}\" at {path}");
+    assert!(err.to_string().contains(&want), "{err}\nwanted: {want}");
+}
+
+#[test]
+fn an_evaluate_reply_with_a_repeated_member_is_bad_response() {
+    for (body, member, path) in [
+        (
+            r#"{"permitted":false,"decision_id":"dec_1","reason":"denied","permitted":true}"#,
+            "permitted",
+            "$",
+        ),
+        (
+            r#"{"permitted":false,"decision_id":"dec_1","permit\u0074ed":true}"#,
+            "permitted",
+            "$",
+        ),
+        (
+            r#"{"permitted":true,"decision_id":"dec_1","extra":{"a":[{"b":1,"b":2}]}}"#,
+            "b",
+            "$.extra.a[0]",
+        ),
+        (
+            r#"{"permitted":true,"decision_id":"dec_1","x":1,"\u0078":2}"#,
+            "x",
+            "$",
+        ),
+    ] {
+        let server = FaultServer::always(raw_json(body));
+        let err = expect_err(protect(&server.url()));
+        assert_duplicate(&err, member, path);
+        assert_eq!(server.request_count(), 1, "{body}: not retried");
+    }
+}
+
+#[test]
+fn a_verify_reply_with_a_repeated_member_is_bad_response() {
+    for (body, member, path) in [
+        (
+            r#"{"verified":false,"outcome":"consumed","verified":true}"#,
+            "verified",
+            "$",
+        ),
+        (
+            r#"{"verified":true,"outcome":"verified","meta":{"o":{"k":"a","\u006b":"b"}}}"#,
+            "k",
+            "$.meta.o",
+        ),
+    ] {
+        let reply = raw_json(body);
+        let (err, requests) = protect_against(allow, move || reply.clone());
+        assert_duplicate(&err, member, path);
+        assert_eq!(attempts(&requests, "/v1-verify-permit"), 1);
+    }
+}
+
+#[test]
+fn key_self_revoke_and_audit_replies_with_a_repeated_member_are_bad_response() {
+    let server = FaultServer::start(|req, _| match req.path.as_str() {
+        "/v1-api-key-self" => raw_json(
+            r#"{"key_id":"k","organization_id":"o","environment":"live","rate_limit_per_minute":1,"scopes":[],"scopes":["admin"]}"#,
+        ),
+        "/v1-revoke-permit" => raw_json(r#"{"revoked":true,"decision_id":"d","revoked":false}"#),
+        "/v1-signing-keys" => {
+            raw_json(r#"{"keys":[{"key_id":"a","key_id":"b","public_key_pem":"x"}]}"#)
+        }
+        _ => raw_json(
+            r#"{"events":[{"id":"e","hash":"h","previous_hash":"p","payload":{"amount":50,"amount":5000000}}],"total":1}"#,
+        ),
+    });
+    let client = client_for(&server.url());
+    let rt = support::rt();
+    let err = rt.block_on(client.key_self()).expect_err("dup");
+    assert_duplicate(&err, "scopes", "$");
+    let err = rt
+        .block_on(client.revoke_permit("d", None))
+        .expect_err("dup");
+    assert_duplicate(&err, "revoked", "$");
+    let err = rt.block_on(client.signing_keys()).expect_err("dup");
+    assert_duplicate(&err, "key_id", "$.keys[0]");
+    let err = rt
+        .block_on(client.list_audit_events(&atlasent::audit::AuditEventQuery::new()))
+        .expect_err("dup");
+    assert_duplicate(&err, "amount", "$.events[0].payload");
+}
+
+#[test]
+fn an_export_reply_with_a_repeated_member_is_bad_response() {
+    let server = FaultServer::always(raw_json(
+        r#"{"export_id":"x","chain_head_hash":"h","signature":"s","events":[],"\u0065vents":[{}]}"#,
+    ));
+    let client = client_for(&server.url());
+    let err = support::rt()
+        .block_on(client.create_audit_export(&atlasent::audit::ExportFilter::all()))
+        .expect_err("dup");
+    assert_duplicate(&err, "events", "$");
+}

@@ -231,44 +231,46 @@ pub struct AuditBundle {
 impl AuditBundle {
     /// A bundle from its JSON text; fails unless it has the fields every
     /// bundle has (`export_id`, `chain_head_hash`, `events`, …).
+    /// A member name repeated in any object is
+    /// [`BundleError::DuplicateMember`].
     pub fn from_json(text: impl Into<String>) -> Result<AuditBundle, BundleError> {
-        Self::checked(text.into()).map_err(BundleError::Shape)
+        Self::checked(text.into())
     }
 
     /// Check the fields every bundle has, in one streaming pass (one event's
     /// tree alive at a time), and keep what the accessors report.
-    fn checked(text: String) -> Result<AuditBundle, String> {
-        use super::json::{stream_object, Member, Value};
+    fn checked(text: String) -> Result<AuditBundle, BundleError> {
+        use super::json::{key_is, stream_object, Member, Value};
+        const REQUIRED: [&str; 3] = ["export_id", "chain_head_hash", "signature"];
         let mut strings: Vec<(&str, Option<String>)> = Vec::new();
         let mut non_array_events = false;
         let mut event_count = 0;
         let streamed = stream_object(&text, "events", |member| match member {
-            Member::Value("events", _) => non_array_events = true,
+            Member::Value(key, _) if key_is(key, "events") => non_array_events = true,
             Member::Value(key, value) => {
-                if matches!(key, "export_id" | "chain_head_hash" | "signature") {
+                if let Some(name) = REQUIRED.into_iter().find(|name| key_is(key, name)) {
                     let string = match value {
                         Value::String(_) => value.as_str().map(|s| s.into_owned()),
                         _ => None,
                     };
-                    strings.push((key, string));
+                    strings.push((name, string));
                 }
             }
             Member::ArrayStart => {}
             Member::Element(_) => event_count += 1,
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
+        let shape = |why: &str| Err(BundleError::Shape(why.to_owned()));
         match streamed {
-            None => return Err("expected a JSON object".into()),
-            Some(0) if non_array_events => return Err("field `events` must be an array".into()),
-            Some(0) => return Err("required field `events` is missing".into()),
-            Some(1) => {}
-            Some(_) => return Err("field `events` appears more than once".into()),
+            None => return shape("expected a JSON object"),
+            Some(false) if non_array_events => return shape("field `events` must be an array"),
+            Some(false) => return shape("required field `events` is missing"),
+            Some(true) => {}
         }
         let mut export_id = String::new();
-        for name in ["export_id", "chain_head_hash", "signature"] {
-            match strings.iter().rev().find(|(k, _)| *k == name) {
-                None => return Err(format!("required field `{name}` is missing")),
-                Some((_, None)) => return Err(format!("field `{name}` must be a string")),
+        for name in REQUIRED {
+            match strings.iter().find(|(k, _)| *k == name) {
+                None => return shape(&format!("required field `{name}` is missing")),
+                Some((_, None)) => return shape(&format!("field `{name}` must be a string")),
                 Some((_, Some(value))) if name == "export_id" => export_id.clone_from(value),
                 Some(_) => {}
             }

@@ -7,9 +7,15 @@
 //! string, keeps key order and number text, and accepts lone surrogate
 //! escapes (`"\ud800"`), which JavaScript allows and Rust's `String` cannot
 //! hold.
+//!
+//! A member name repeated in one object (compared after decoding escapes,
+//! so `"\u0065vents"` repeats `"events"`) is refused at any depth: readers
+//! disagree on which copy counts, and an audit record must have one reading.
 
 use std::cmp::Ordering;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+
+use crate::wire::strict::{member_segment, Duplicate};
 
 /// A JSON value borrowing from the text it was parsed from.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,24 +31,81 @@ pub enum Value<'a> {
     /// An array.
     Array(Vec<Value<'a>>),
     /// An object, members in source order (raw keys, escapes undecoded).
+    /// [`parse`](Value::parse) guarantees the names are unique once decoded;
+    /// an object built by hand must keep them unique too.
     Object(Vec<(&'a str, Value<'a>)>),
 }
 
-/// Where and why JSON text failed to parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid JSON at byte {offset}: {message}")]
+/// Where and why JSON text was refused: invalid syntax, or a member name
+/// repeated in one object ([`is_duplicate`](Self::is_duplicate)).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonError {
-    /// Byte offset of the problem.
+    /// Byte offset of the problem (for a repeated member, of its second copy).
     pub offset: usize,
     /// What is wrong.
     pub message: &'static str,
+    /// The repeated member, when that is what is wrong.
+    duplicate: Option<Box<Duplicate>>,
 }
+
+impl JsonError {
+    fn new(offset: usize, message: &'static str) -> Self {
+        Self {
+            offset,
+            message,
+            duplicate: None,
+        }
+    }
+
+    /// The text repeats a member name within one object.
+    pub fn is_duplicate(&self) -> bool {
+        self.duplicate.is_some()
+    }
+
+    /// The JSON path of the object holding the repeated member (`$`,
+    /// `$.events[3].payload`, `$["a b"]`); `None` for a syntax error.
+    pub fn path(&self) -> Option<&str> {
+        self.duplicate.as_deref().map(Duplicate::path)
+    }
+
+    /// The error happened inside the value of the member `raw_key`.
+    fn within_member(mut self, raw_key: &str) -> Self {
+        if let Some(duplicate) = self.duplicate.as_deref_mut() {
+            let segment = match decode_string(raw_key) {
+                Some(name) => member_segment(&name),
+                None => format!("[{}]", js_quoted(raw_key)),
+            };
+            duplicate.within(&segment);
+        }
+        self
+    }
+
+    /// The error happened inside the array element `index`.
+    fn within_index(mut self, index: usize) -> Self {
+        if let Some(duplicate) = self.duplicate.as_deref_mut() {
+            duplicate.within(&format!("[{index}]"));
+        }
+        self
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.duplicate {
+            Some(duplicate) => write!(f, "{duplicate} (byte {})", self.offset),
+            None => write!(f, "invalid JSON at byte {}: {}", self.offset, self.message),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
 
 /// Nesting deeper than this is refused (no stack overflow on hostile input).
 const MAX_DEPTH: usize = 512;
 
 impl<'a> Value<'a> {
-    /// Parse a complete JSON text.
+    /// Parse a complete JSON text. A member name repeated in one object
+    /// (after decoding escapes) is an error naming it and its path.
     pub fn parse(text: &'a str) -> Result<Value<'a>, JsonError> {
         let mut p = Parser {
             text,
@@ -61,10 +124,7 @@ impl<'a> Value<'a> {
     /// The member `key` of an object (keys compared after decoding escapes).
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self {
-            Value::Object(members) => members
-                .iter()
-                .find(|(k, _)| units(k).eq(key.encode_utf16()))
-                .map(|(_, v)| v),
+            Value::Object(members) => members.iter().find(|(k, _)| key_is(k, key)).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -101,14 +161,6 @@ impl<'a> Value<'a> {
             Value::Object(members) => {
                 let mut sorted: Vec<&(&str, Value<'_>)> = members.iter().collect();
                 sorted.sort_by(|a, b| cmp_utf16(a.0, b.0));
-                // JSON.parse keeps the last of duplicate keys.
-                sorted.dedup_by(|later, earlier| {
-                    let same = cmp_utf16(later.0, earlier.0) == Ordering::Equal;
-                    if same {
-                        std::mem::swap(later, earlier);
-                    }
-                    same
-                });
                 out.push('{');
                 for (i, (key, value)) in sorted.into_iter().enumerate() {
                     if i > 0 {
@@ -134,8 +186,8 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// `JSON.stringify(JSON.parse(text))`: members in source order (the last
-    /// of duplicate keys, at the position of the first), numbers and strings
+    /// `JSON.stringify(JSON.parse(text))`: members in source order (array
+    /// index keys first, as JavaScript orders them), numbers and strings
     /// re-serialized as JavaScript does. Appends to `out`.
     pub fn write_js(&self, out: &mut String) {
         match self {
@@ -184,40 +236,18 @@ impl<'a> Value<'a> {
     }
 }
 
-/// The members of an object in the order a JavaScript object built by
-/// `JSON.parse` enumerates them: one member per key (the last value, at the
-/// position of the first occurrence), array-index keys first in ascending
-/// numeric order, then the other keys in insertion order.
+/// The members of an object (names unique, as the parser guarantees) in the
+/// order a JavaScript object built by `JSON.parse` enumerates them:
+/// array-index keys first in ascending numeric order, then the other keys in
+/// insertion order.
 fn js_property_order<'v, 'a>(members: &'v [(&'a str, Value<'a>)]) -> Vec<(&'a str, &'v Value<'a>)> {
-    let mut unique: Vec<(&'a str, &'v Value<'a>)> = Vec::with_capacity(members.len());
-    if members.len() <= 16 {
-        for (key, value) in members {
-            match unique
-                .iter_mut()
-                .find(|(k, _)| cmp_utf16(k, key) == Ordering::Equal)
-            {
-                Some(slot) => slot.1 = value,
-                None => unique.push((key, value)),
-            }
-        }
-    } else {
-        let mut index: std::collections::HashMap<Vec<u16>, usize> =
-            std::collections::HashMap::with_capacity(members.len());
-        for (key, value) in members {
-            match index.entry(units(key).collect()) {
-                std::collections::hash_map::Entry::Occupied(e) => unique[*e.get()].1 = value,
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(unique.len());
-                    unique.push((key, value));
-                }
-            }
-        }
-    }
-    if unique.iter().any(|(k, _)| array_index(k).is_some()) {
+    let mut ordered: Vec<(&'a str, &'v Value<'a>)> =
+        members.iter().map(|(key, value)| (*key, value)).collect();
+    if ordered.iter().any(|(k, _)| array_index(k).is_some()) {
         // Stable: non-index keys keep their insertion order.
-        unique.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
+        ordered.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
     }
-    unique
+    ordered
 }
 
 /// The value of a key that is an ECMAScript array index (a canonical
@@ -250,10 +280,8 @@ pub fn canonical_json(text: &str) -> Result<String, JsonError> {
 
 /// Canonical JSON of any `Serialize` value (serialized with serde_json first).
 pub fn canonical_json_of<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
-    let text = serde_json::to_string(value).map_err(|_| JsonError {
-        offset: 0,
-        message: "value could not be serialized to JSON",
-    })?;
+    let text = serde_json::to_string(value)
+        .map_err(|_| JsonError::new(0, "value could not be serialized to JSON"))?;
     canonical_json(&text)
 }
 
@@ -352,6 +380,37 @@ fn units(raw: &str) -> impl Iterator<Item = u16> + '_ {
     })
 }
 
+/// Whether the raw JSON string `raw` decodes to `name`.
+pub(crate) fn key_is(raw: &str, name: &str) -> bool {
+    raw == name || (raw.contains('\\') && units(raw).eq(name.encode_utf16()))
+}
+
+/// The index of the first member (in source order) whose name, decoded,
+/// repeats an earlier member's; `name(i)` is the raw name of member `i`.
+fn repeated<'k>(len: usize, name: impl Fn(usize) -> &'k str) -> Option<usize> {
+    if len <= 16 {
+        // Small objects (nearly all): compare pairwise, without allocating;
+        // raw bytes suffice unless a name holds an escape.
+        let escaped = (0..len).any(|i| name(i).contains('\\'));
+        let same = |a: &str, b: &str| a == b || (escaped && cmp_utf16(a, b) == Ordering::Equal);
+        return (1..len).find(|&j| (0..j).any(|i| same(name(i), name(j))));
+    }
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_by(|&a, &b| cmp_utf16(name(a), name(b)).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|pair| cmp_utf16(name(pair[0]), name(pair[1])) == Ordering::Equal)
+        .map(|pair| pair[1])
+        .min()
+}
+
+/// A raw JSON string as `JSON.stringify` quotes its decoded value.
+fn js_quoted(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 2);
+    write_js_string(raw, &mut out);
+    out
+}
+
 /// Order two raw JSON strings by their UTF-16 code units, as JavaScript's
 /// default sort does.
 fn cmp_utf16(a: &str, b: &str) -> Ordering {
@@ -432,21 +491,24 @@ pub(crate) enum Member<'a> {
 }
 
 /// Parse a JSON text that must be an object, handing each member to `visit`;
-/// the array under `streamed_key` (a key written without escapes) is handed
-/// over one element at a time, so that only one element's tree is alive at
-/// once. Returns how many times the streamed key was seen as an array, or
-/// `None` when the text is valid JSON but not an object.
+/// the array under `streamed_key` (the decoded name) is handed over one
+/// element at a time, so that only one element's tree is alive at once.
+/// Returns whether the streamed key was seen as an array, or `None` when the
+/// text is valid JSON but not an object. A member name repeated in any
+/// object, the top level included, is an error (members already visited
+/// must then be discarded).
 pub(crate) fn stream_object<'a>(
     text: &'a str,
     streamed_key: &str,
     mut visit: impl FnMut(Member<'a>),
-) -> Result<Option<usize>, JsonError> {
+) -> Result<Option<bool>, JsonError> {
     let mut p = Parser {
         text,
         bytes: text.as_bytes(),
         pos: 0,
     };
-    let mut streamed = 0;
+    let mut streamed = false;
+    let mut keys: Vec<&'a str> = Vec::new();
     p.skip_ws();
     if p.bytes.get(p.pos) != Some(&b'{') {
         // Not an object: report syntax errors first, then the shape.
@@ -474,17 +536,25 @@ pub(crate) fn stream_object<'a>(
             }
             p.pos += 1;
             p.skip_ws();
-            if key == streamed_key && p.bytes.get(p.pos) == Some(&b'[') {
-                streamed += 1;
+            if key_is(key, streamed_key) && p.bytes.get(p.pos) == Some(&b'[') {
+                if streamed {
+                    return Err(p.duplicate(key));
+                }
+                streamed = true;
                 visit(Member::ArrayStart);
                 p.pos += 1;
                 p.skip_ws();
                 if p.bytes.get(p.pos) == Some(&b']') {
                     p.pos += 1;
                 } else {
+                    let mut index = 0;
                     loop {
                         p.skip_ws();
-                        visit(Member::Element(p.value(2)?));
+                        let element = p
+                            .value(2)
+                            .map_err(|e| e.within_index(index).within_member(key))?;
+                        visit(Member::Element(element));
+                        index += 1;
                         p.skip_ws();
                         match p.bytes.get(p.pos) {
                             Some(b',') => p.pos += 1,
@@ -497,8 +567,10 @@ pub(crate) fn stream_object<'a>(
                     }
                 }
             } else {
-                visit(Member::Value(key, p.value(1)?));
+                let value = p.value(1).map_err(|e| e.within_member(key))?;
+                visit(Member::Value(key, value));
             }
+            keys.push(key);
             p.skip_ws();
             match p.bytes.get(p.pos) {
                 Some(b',') => p.pos += 1,
@@ -508,6 +580,9 @@ pub(crate) fn stream_object<'a>(
                 }
                 _ => return Err(p.err("expected ',' or '}'")),
             }
+        }
+        if let Some(j) = repeated(keys.len(), |i| keys[i]) {
+            return Err(p.duplicate(keys[j]));
         }
     }
     p.skip_ws();
@@ -525,9 +600,19 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn err(&self, message: &'static str) -> JsonError {
+        JsonError::new(self.pos, message)
+    }
+
+    /// The error for a repeat of the member named `raw_key` (a slice of the
+    /// text: its position is the error's offset).
+    fn duplicate(&self, raw_key: &str) -> JsonError {
+        let offset = (raw_key.as_ptr() as usize)
+            .saturating_sub(self.text.as_ptr() as usize)
+            .saturating_sub(1);
         JsonError {
-            offset: self.pos,
-            message,
+            offset,
+            message: "duplicate member name",
+            duplicate: Some(Box::new(Duplicate::new(js_quoted(raw_key)))),
         }
     }
 
@@ -567,7 +652,10 @@ impl<'a> Parser<'a> {
                 }
                 loop {
                     self.skip_ws();
-                    items.push(self.value(depth + 1)?);
+                    let item = self
+                        .value(depth + 1)
+                        .map_err(|e| e.within_index(items.len()))?;
+                    items.push(item);
                     self.skip_ws();
                     match self.bytes.get(self.pos) {
                         Some(b',') => self.pos += 1,
@@ -599,12 +687,16 @@ impl<'a> Parser<'a> {
                     }
                     self.pos += 1;
                     self.skip_ws();
-                    members.push((key, self.value(depth + 1)?));
+                    let value = self.value(depth + 1).map_err(|e| e.within_member(key))?;
+                    members.push((key, value));
                     self.skip_ws();
                     match self.bytes.get(self.pos) {
                         Some(b',') => self.pos += 1,
                         Some(b'}') => {
                             self.pos += 1;
+                            if let Some(j) = repeated(members.len(), |i| members[i].0) {
+                                return Err(self.duplicate(members[j].0));
+                            }
                             return Ok(Value::Object(members));
                         }
                         _ => return Err(self.err("expected ',' or '}'")),
@@ -742,15 +834,92 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_keep_the_last_value() {
-        let v = Value::parse(r#"{"a":1,"b":2,"a":3}"#).expect("parses");
-        assert_eq!(v.to_js_string(), r#"{"a":3,"b":2}"#);
-        assert_eq!(v.to_canonical(), r#"{"a":3,"b":2}"#);
+    fn duplicate_keys_are_refused_with_the_member_and_its_path() {
+        for (text, message) in [
+            (
+                r#"{"a":1,"b":2,"a":3}"#,
+                r#"duplicate member "a" at $ (byte 13)"#,
+            ),
+            (
+                r#"{"a":1,"\u0061":3}"#,
+                r#"duplicate member "a" at $ (byte 7)"#,
+            ),
+            (
+                r#"{"\ud800":1,"\ud800":3}"#,
+                r#"duplicate member "\ud800" at $"#,
+            ),
+            (
+                r#"{"\ud83d\ude00":1,"😀":3}"#,
+                r#"duplicate member "😀" at $"#,
+            ),
+            (
+                r#"[0,{"x":{"y y":[{"z":1,"z":2}]}}]"#,
+                r#"duplicate member "z" at $[1].x["y y"][0]"#,
+            ),
+            (
+                r#"{"\u0000":{"k":1,"k":1}}"#,
+                r#"duplicate member "k" at $["\u0000"]"#,
+            ),
+            (
+                r#"{"\ud800":{"k":1,"k":1}}"#,
+                r#"duplicate member "k" at $["\ud800"]"#,
+            ),
+        ] {
+            let err = Value::parse(text).expect_err(text);
+            assert!(err.is_duplicate(), "{text}");
+            assert!(err.to_string().starts_with(message), "{text}: {err}");
+            assert!(canonical_json(text).is_err(), "{text}");
+        }
+        // Large objects: sorted, not compared pairwise.
         let many: String = (0..40).map(|i| format!("\"k{}\":{i},", i % 20)).collect();
-        let text = format!("{{{}\"z\":0}}", many);
-        let v = Value::parse(&text).expect("parses");
-        let expected: String = (20..40).map(|i| format!("\"k{}\":{i},", i % 20)).collect();
-        assert_eq!(v.to_js_string(), format!("{{{}\"z\":0}}", expected));
+        let err = Value::parse(&format!("{{{many}\"z\":0}}")).expect_err("repeats");
+        assert!(
+            err.to_string().starts_with(r#"duplicate member "k0" at $"#),
+            "{err}"
+        );
+        let unique: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
+        assert!(Value::parse(&format!("{{{unique}\"k\\u0034\\u0030\":0}}")).is_ok());
+        let err = Value::parse(&format!("{{{unique}\"k\\u0034\":0}}")).expect_err("k4");
+        assert!(
+            err.to_string().starts_with(r#"duplicate member "k4" at $"#),
+            "{err}"
+        );
+        // Distinct lone surrogates and distinct spellings are distinct names.
+        assert!(Value::parse(r#"{"\ud800":1,"\udc00":2,"\ud800\udc00":3}"#).is_ok());
+    }
+
+    #[test]
+    fn the_streamed_object_refuses_repeats_at_every_level() {
+        for (text, message) in [
+            (
+                r#"{"events":[],"\u0065vents":[]}"#,
+                r#"duplicate member "events" at $"#,
+            ),
+            (
+                r#"{"events":[],"events":3}"#,
+                r#"duplicate member "events" at $"#,
+            ),
+            (
+                r#"{"s":1,"events":[],"s":2}"#,
+                r#"duplicate member "s" at $"#,
+            ),
+            (
+                r#"{"events":[{},{"p":{"a":1,"a":1}}]}"#,
+                r#"duplicate member "a" at $.events[1].p"#,
+            ),
+            (
+                r#"{"o":{"a":1,"a":1},"events":[]}"#,
+                r#"duplicate member "a" at $.o"#,
+            ),
+        ] {
+            let err = stream_object(text, "events", |_| {}).expect_err(text);
+            assert!(err.to_string().starts_with(message), "{text}: {err}");
+        }
+        let mut elements = 0;
+        let seen = stream_object(r#"{"\u0065vents":[1,2]}"#, "events", |m| {
+            elements += usize::from(matches!(m, Member::Element(_)));
+        });
+        assert_eq!((seen, elements), (Ok(Some(true)), 2));
     }
 
     #[test]

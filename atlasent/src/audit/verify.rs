@@ -7,7 +7,7 @@ use base64::Engine as _;
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use sha2::{Digest, Sha256};
 
-use super::json::{stream_object, JsonError, Member, Value};
+use super::json::{key_is, stream_object, JsonError, Member, Value};
 use super::{chain_hash, hex, GENESIS_HASH};
 
 /// A public key that may have signed a bundle, with its registry id.
@@ -144,7 +144,13 @@ impl BundleVerification {
 pub enum BundleError {
     /// The text is not JSON.
     #[error("the bundle is not valid JSON: {0}")]
-    Json(#[from] JsonError),
+    Json(JsonError),
+    /// A member name appears twice in one object (after decoding escapes),
+    /// anywhere in the bundle: JSON readers disagree on which copy counts,
+    /// so the bundle has no single reading to verify. Genuine exports never
+    /// repeat a name; treat this as a forgery.
+    #[error("the bundle is refused: {0}; readers disagree on which copy counts")]
+    DuplicateMember(JsonError),
     /// The JSON is not a bundle.
     #[error("not an audit bundle: {0}")]
     Shape(String),
@@ -156,6 +162,16 @@ pub enum BundleError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<JsonError> for BundleError {
+    fn from(e: JsonError) -> Self {
+        if e.is_duplicate() {
+            BundleError::DuplicateMember(e)
+        } else {
+            BundleError::Json(e)
+        }
+    }
 }
 
 /// The members of the signed envelope, in signing order.
@@ -179,6 +195,11 @@ const ENVELOPE: [&str; 6] = [
 /// - The Ed25519 signature (base64url) must verify over `JSON.stringify` of
 ///   `{export_id, org_id, chain_head_hash, event_count, signed_at, events}`
 ///   under one of `keys`, trying the one named by `signing_key_id` first.
+///
+/// Member names are compared decoded, as every JSON reader compares them, and
+/// a name repeated in any object of the bundle (top level, event, payload,
+/// at any depth) is [`BundleError::DuplicateMember`], naming the member and
+/// its path: such a bundle reads differently in different readers.
 ///
 /// A fixture wrapped as `{"description": …, "bundle": {…}}` is accepted too.
 pub fn verify_audit_bundle(
@@ -207,21 +228,20 @@ pub fn verify_audit_bundle(
     })?;
     match streamed {
         None => Err(BundleError::Shape("expected a JSON object".into())),
-        Some(1) => {
+        Some(true) => {
             events_js.push(']');
             Ok(finish(&members, chain, events_js, keys))
         }
-        Some(0) => {
+        Some(false) => {
             // A fixture wrapped as {"description": …, "bundle": {…}}: small,
             // verified from its tree.
             let inner = members
                 .iter()
-                .rev()
-                .find(|(k, _)| *k == "bundle")
+                .find(|(k, _)| key_is(k, "bundle"))
                 .map(|(_, v)| v);
             let Some(Value::Object(inner)) = inner else {
                 return Err(BundleError::Shape(
-                    match members.iter().find(|(k, _)| *k == "events") {
+                    match members.iter().find(|(k, _)| key_is(k, "events")) {
                         Some(_) => "`events` is not an array".into(),
                         None if members.first().is_some_and(|(k, _)| k.is_empty()) => {
                             "expected a JSON object".into()
@@ -230,7 +250,7 @@ pub fn verify_audit_bundle(
                     },
                 ));
             };
-            let Some((_, Value::Array(events))) = inner.iter().rev().find(|(k, _)| *k == "events")
+            let Some((_, Value::Array(events))) = inner.iter().find(|(k, _)| key_is(k, "events"))
             else {
                 return Err(BundleError::Shape(
                     "`events` is missing or not an array".into(),
@@ -248,7 +268,6 @@ pub fn verify_audit_bundle(
             events_js.push(']');
             Ok(finish(inner, chain, events_js, keys))
         }
-        Some(_) => Err(BundleError::Shape("`events` appears more than once".into())),
     }
 }
 
@@ -316,8 +335,7 @@ fn finish(
     let member = |name: &str| {
         members
             .iter()
-            .rev()
-            .find(|(k, _)| *k == name)
+            .find(|(k, _)| key_is(k, name))
             .map(|(_, v)| v)
     };
     let empty = chain.count == 0;
@@ -439,8 +457,7 @@ fn envelope_prefix(members: &[(&str, Value<'_>)]) -> String {
     let mut out = String::with_capacity(256);
     out.push('{');
     for name in &ENVELOPE[..ENVELOPE.len() - 1] {
-        // The last of duplicate members wins, as in JSON.parse.
-        let Some((_, value)) = members.iter().rev().find(|(k, _)| k == name) else {
+        let Some((_, value)) = members.iter().find(|(k, _)| key_is(k, name)) else {
             continue;
         };
         out.push('"');

@@ -1,0 +1,455 @@
+//! Strict JSON: a member name repeated in one object (after decoding
+//! escapes, at any depth) is an error, never read first-wins or last-wins.
+//!
+//! RFC 8259 §4 leaves repeated names to the reader, and readers disagree:
+//! serde's derived structs refuse some, `serde_json::Value`, `JSON.parse` and
+//! Python's `json` keep the last copy, hand-written readers often the first.
+//! Text that two readers can read differently must not carry a decision, so
+//! every JSON text the SDK and the server parse goes through here (I-JSON,
+//! RFC 7493 §2.3).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// Why [`from_slice_strict`] or [`check_unique_members`] refused a JSON text:
+/// a repeated member name (see [`is_duplicate`](Self::is_duplicate) and
+/// [`path`](Self::path)), or serde_json's own syntax or shape error.
+///
+/// ```
+/// let err = atlasent::wire::from_slice_strict::<serde_json::Value>(
+///     br#"{"context": {"amount": 5, "amount": 5000000}}"#,
+/// )
+/// .unwrap_err();
+/// assert!(err.is_duplicate());
+/// assert_eq!(err.path(), Some("$.context"));
+/// assert!(err.to_string().starts_with(r#"duplicate member "amount" at $.context"#));
+/// ```
+#[derive(Debug)]
+pub struct StrictJsonError {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A repeated member name; `at` is the error serde_json raised there
+    /// (for its line and column).
+    Duplicate {
+        duplicate: Duplicate,
+        at: serde_json::Error,
+    },
+    /// Not JSON, or not the expected shape.
+    Json(serde_json::Error),
+}
+
+impl StrictJsonError {
+    /// The text repeats a member name within one object.
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self.kind, Kind::Duplicate { .. })
+    }
+
+    /// The JSON path of the object holding the repeated member (`$`,
+    /// `$.context`, `$.events[3].payload`, `$["a b"]`); `None` when the error
+    /// is not a repeated member.
+    pub fn path(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Duplicate { duplicate, .. } => Some(duplicate.path()),
+            Kind::Json(_) => None,
+        }
+    }
+
+    /// The text is not JSON at all (bad syntax, or cut off): a client's
+    /// error of a different kind than JSON of the wrong shape.
+    pub fn is_syntax(&self) -> bool {
+        match &self.kind {
+            Kind::Json(e) => e.is_syntax() || e.is_eof(),
+            Kind::Duplicate { .. } => false,
+        }
+    }
+
+    fn json(e: serde_json::Error) -> Self {
+        Self {
+            kind: Kind::Json(e),
+        }
+    }
+}
+
+impl fmt::Display for StrictJsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Duplicate { duplicate, at } => write!(
+                f,
+                "{duplicate} (line {}, column {})",
+                at.line(),
+                at.column()
+            ),
+            Kind::Json(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StrictJsonError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            Kind::Json(e) => Some(e),
+            Kind::Duplicate { .. } => None,
+        }
+    }
+}
+
+/// Deserialize `T` from JSON text that repeats no member name in any
+/// object, at any depth (names compared after decoding escapes, so
+/// `"permit\u0074ed"` repeats `"permitted"`). A repeated name is an error
+/// naming the member and its JSON path; anything else is serde_json's
+/// [`from_slice`](serde_json::from_slice), with its nesting limit (128).
+///
+/// ```
+/// use atlasent::wire::{from_slice_strict, EvaluateResponse};
+///
+/// let ok: EvaluateResponse =
+///     from_slice_strict(br#"{"permitted": false, "decision_id": "dec_1"}"#).unwrap();
+/// assert!(!ok.permitted);
+///
+/// let forged = br#"{"permitted": false, "decision_id": "dec_1", "permit\u0074ed": true}"#;
+/// let err = from_slice_strict::<EvaluateResponse>(forged).unwrap_err();
+/// assert!(err.is_duplicate() && err.path() == Some("$"));
+/// ```
+pub fn from_slice_strict<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, StrictJsonError> {
+    check_unique_members(bytes)?;
+    serde_json::from_slice(bytes).map_err(StrictJsonError::json)
+}
+
+/// Check that JSON text repeats no member name in any object (after
+/// decoding escapes), for callers that parse it by other means. Invalid JSON
+/// is an error too (serde_json's).
+///
+/// ```
+/// use atlasent::wire::check_unique_members;
+///
+/// assert!(check_unique_members(br#"{"a": {"b": 1}, "b": [{"a": 2}]}"#).is_ok());
+/// let err = check_unique_members(br#"{"a": [0, {"b": 1, "\u0062": 2}]}"#).unwrap_err();
+/// assert_eq!(err.path(), Some("$.a[1]"));
+/// ```
+pub fn check_unique_members(bytes: &[u8]) -> Result<(), StrictJsonError> {
+    let mut duplicate = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let walked = Walk {
+        duplicate: &mut duplicate,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    walked.map_err(|at| match duplicate {
+        Some(duplicate) => StrictJsonError {
+            kind: Kind::Duplicate { duplicate, at },
+        },
+        None => StrictJsonError::json(at),
+    })
+}
+
+/// A repeated member: its name, quoted as JSON, and the path of the object
+/// holding it, built from the inside out as the error travels up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Duplicate {
+    quoted_name: String,
+    /// Starts with `$`.
+    path: String,
+}
+
+impl Duplicate {
+    /// A repeat of the member whose name, quoted as a JSON string, is
+    /// `quoted_name`, in the object at `$` (so far).
+    pub(crate) fn new(quoted_name: String) -> Self {
+        Self {
+            quoted_name,
+            path: "$".to_owned(),
+        }
+    }
+
+    /// The object was the value of the member (`.name` or `["name"]`) or
+    /// element (`[3]`) written as `segment`.
+    pub(crate) fn within(&mut self, segment: &str) {
+        self.path.insert_str(1, segment);
+    }
+
+    /// The JSON path of the object holding the repeated member.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "duplicate member {} at {}", self.quoted_name, self.path)
+    }
+}
+
+/// A name quoted as a JSON string.
+pub(crate) fn quote(name: &str) -> String {
+    serde_json::to_string(name).unwrap_or_default()
+}
+
+/// The path segment of a member: `.name` for identifiers, else `["name"]`.
+pub(crate) fn member_segment(name: &str) -> String {
+    let mut chars = name.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if identifier {
+        format!(".{name}")
+    } else {
+        format!("[{}]", quote(name))
+    }
+}
+
+/// Walks any JSON value, keeping the decoded names of each object's members
+/// and stopping at the first repeat.
+struct Walk<'s> {
+    duplicate: &'s mut Option<Duplicate>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            let walk = Walk {
+                duplicate: &mut *self.duplicate,
+            };
+            match seq.next_element_seed(walk) {
+                Ok(Some(())) => index += 1,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    if let Some(duplicate) = self.duplicate.as_mut() {
+                        duplicate.within(&format!("[{index}]"));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = Seen::default();
+        while let Some(name) = map.next_key_seed(Name)? {
+            if seen.contains(&name) {
+                *self.duplicate = Some(Duplicate::new(quote(&name)));
+                return Err(de::Error::custom(format_args!(
+                    "duplicate member {}",
+                    quote(&name)
+                )));
+            }
+            let walk = Walk {
+                duplicate: &mut *self.duplicate,
+            };
+            if let Err(e) = map.next_value_seed(walk) {
+                if let Some(duplicate) = self.duplicate.as_mut() {
+                    duplicate.within(&member_segment(&name));
+                }
+                return Err(e);
+            }
+            seen.insert(name);
+        }
+        Ok(())
+    }
+}
+
+/// A member name, decoded; borrowed from the input when it has no escapes.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(name))
+    }
+
+    fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(name.to_owned()))
+    }
+
+    fn visit_string<E>(self, name: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(name))
+    }
+}
+
+/// The names of one object's members so far: a short list scanned linearly
+/// (no hashing, no allocation for `{}`), a set once the object is large.
+enum Seen<'de> {
+    Few(Vec<Cow<'de, str>>),
+    Many(HashSet<Cow<'de, str>>),
+}
+
+/// Above this many members, names go into a hash set.
+const FEW: usize = 16;
+
+impl Default for Seen<'_> {
+    fn default() -> Self {
+        Seen::Few(Vec::new())
+    }
+}
+
+impl<'de> Seen<'de> {
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Seen::Few(names) => names.iter().any(|n| n == name),
+            Seen::Many(names) => names.contains(name),
+        }
+    }
+
+    fn insert(&mut self, name: Cow<'de, str>) {
+        match self {
+            Seen::Few(names) if names.len() < FEW => names.push(name),
+            Seen::Few(names) => {
+                let mut set: HashSet<Cow<'de, str>> = names.drain(..).collect();
+                set.insert(name);
+                *self = Seen::Many(set);
+            }
+            Seen::Many(names) => {
+                names.insert(name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(text: &str) -> StrictJsonError {
+        match from_slice_strict::<serde_json::Value>(text.as_bytes()) {
+            Ok(v) => panic!("{text} was read as {v}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_repeated_member_is_refused_with_its_name_and_path() {
+        for (text, name, path) in [
+            (r#"{"a":1,"a":2}"#, "a", "$"),
+            (r#"{"a":1,"\u0061":2}"#, "a", "$"),
+            (r#"{"\u0061":1,"a":2}"#, "a", "$"),
+            (r#"{"x":{"y":[1,{"z":0,"z":0}]}}"#, "z", "$.x.y[1]"),
+            (r#"[[{}],[{"k":1,"k":1}]]"#, "k", "$[1][0]"),
+            (
+                r#"{"a b":{"c\"":{"d":1,"d":2}}}"#,
+                "d",
+                r#"$["a b"]["c\""]"#,
+            ),
+            (
+                r#"{"context":{"amount":5,"amount":5000000}}"#,
+                "amount",
+                "$.context",
+            ),
+            (r#"{"":1,"":2}"#, "", "$"),
+            (r#"{"\ud83d\ude00":1,"😀":2}"#, "😀", "$"),
+            (r#"{"_9":{"9":{"é":1,"\u00e9":2}}}"#, "é", r#"$._9["9"]"#),
+        ] {
+            let err = refused(text);
+            assert!(err.is_duplicate(), "{text}: {err}");
+            assert!(!err.is_syntax(), "{text}");
+            assert_eq!(err.path(), Some(path), "{text}: {err}");
+            let want = format!(
+                "duplicate member {} at {path} (line 1, column ",
+                quote(name)
+            );
+            assert!(err.to_string().starts_with(&want), "{text}: {err}");
+            assert!(check_unique_members(text.as_bytes()).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_repeat_in_a_large_object_is_found() {
+        let members: Vec<String> = (0..100).map(|i| format!("\"k{i}\":{i}")).collect();
+        let unique = format!("{{{}}}", members.join(","));
+        assert!(check_unique_members(unique.as_bytes()).is_ok());
+        let repeated = format!("{{{},\"k\\u0037\":0}}", members.join(","));
+        let err = refused(&repeated);
+        assert!(
+            err.to_string().contains("duplicate member \"k7\" at $"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_same_name_in_different_objects_is_not_a_repeat() {
+        let text = r#"{"a":{"a":{"a":[{"a":1},{"a":2}]}},"b":{"a":null}}"#;
+        let v: serde_json::Value = from_slice_strict(text.as_bytes()).expect("unique");
+        assert_eq!(v["a"]["a"]["a"][1]["a"], 2);
+    }
+
+    #[test]
+    fn syntax_and_shape_errors_are_serde_json_s() {
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "nul", "1 2", "\"\\ud800\""] {
+            let err = refused(bad);
+            assert!(!err.is_duplicate() && err.path().is_none(), "{bad}");
+            assert!(err.is_syntax(), "{bad}: {err}");
+        }
+        let err = from_slice_strict::<crate::wire::VerifyResponse>(br#"{"verified":"yes"}"#)
+            .expect_err("a string is not a bool");
+        assert!(!err.is_duplicate() && !err.is_syntax(), "{err}");
+        assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn nesting_is_bounded_by_serde_json_s_limit() {
+        let deep = "[".repeat(129) + &"]".repeat(129);
+        let err = check_unique_members(deep.as_bytes()).expect_err("too deep");
+        assert!(err.to_string().contains("recursion limit"), "{err}");
+        let ok = "[".repeat(100) + &"]".repeat(100);
+        assert!(check_unique_members(ok.as_bytes()).is_ok());
+    }
+}
