@@ -60,6 +60,32 @@ kill -INT "$server"
 wait "$server"
 echo "server stopped cleanly on SIGINT"
 
+step "atlasent-server with a keys file (Running atlasent-server for more than a demo)"
+# The keys.toml block of the README, as written.
+awk '/^# keys.toml/{on=1} on&&/^```/{exit} on' README.md >"$work/keys.toml"
+chmod 600 "$work/keys.toml"
+(cd "$work" && exec cargo run -q --manifest-path "$OLDPWD/Cargo.toml" -p atlasent-server -- serve \
+  --policy "$OLDPWD/examples/policies/demo.json" \
+  --keys-file keys.toml --db data/atlasent.db --signing-key data/signing-key.pem) >"$work/keys-server.log" 2>&1 &
+server=$!
+pids+=("$server")
+wait_for "$server" "$work/keys-server.log" "listening on http://127.0.0.1:8787"
+out=$(curl -s localhost:8787/v1-api-key-self -H 'authorization: Bearer ask_live_...')
+echo "$out"
+expect "$out" '"organization_id":"acme"'
+[ "$(stat -c %a "$work/data/atlasent.db")" = 600 ] || { echo "the database is not mode 600"; exit 1; }
+chmod 644 "$work/keys.toml"
+set +e
+(cd "$work" && cargo run -q --manifest-path "$OLDPWD/Cargo.toml" -p atlasent-server -- serve --listen 127.0.0.1:0 \
+  --keys-file keys.toml --db :memory: --signing-key data/signing-key.pem) 2>"$work/keys-refused.log"
+status=$?
+set -e
+cat "$work/keys-refused.log"
+[ "$status" -ne 0 ] || { echo "a readable keys file was accepted"; exit 1; }
+expect "$(cat "$work/keys-refused.log")" "readable by group or others"
+kill -INT "$server"
+wait "$server"
+
 step "cargo run --example guarded_cli -- drop-table sessions --ticket OPS-1234"
 cargo run -q --example guarded_cli -- drop-table sessions --ticket OPS-1234 2>/dev/null | tee "$work/cli.out"
 expect "$(cat "$work/cli.out")" "dropped table sessions"

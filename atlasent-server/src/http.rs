@@ -497,12 +497,16 @@ fn json_object(bytes: &[u8], request_id: &str) -> Result<Map<String, Value>, Api
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    // STRICT-TODO: atlasent::wire::from_slice_strict
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let value: Value = atlasent::wire::from_slice_strict(bytes).map_err(|e| {
+        let what = if e.is_duplicate() {
+            "request body repeats a member name"
+        } else {
+            "request body is not valid JSON"
+        };
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            format!("request body is not valid JSON: {e}"),
+            format!("{what}: {e}"),
             request_id,
         )
     })?;

@@ -336,7 +336,7 @@ impl ApiKeys {
         let file: KeysFile = if is_toml {
             toml::from_str(&text).map_err(|e| err(format!("not a valid keys file: {e}")))?
         } else {
-            serde_json::from_slice(text.as_bytes()) // STRICT-TODO
+            atlasent::wire::from_slice_strict(text.as_bytes())
                 .map_err(|e| err(format!("not a valid keys file: {e}")))?
         };
         if file.keys.is_empty() {

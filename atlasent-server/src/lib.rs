@@ -35,14 +35,46 @@
 //!   differ from what was evaluated; empty values and `{}` skip the check, and
 //!   the permit stays usable), `denied` (the id of a denied decision).
 //! - A request retried with the same `X-Request-ID` (per API key and
-//!   endpoint) gets the first reply again and appends no second event;
-//!   replies are kept 24 hours.
+//!   endpoint) *and the same body* (compared by the SHA-256 of its canonical
+//!   JSON) gets the first reply again and appends no second event; the same
+//!   id with a different body is `409` (`bad_request`), never a decision.
+//!   Replies are kept 24 hours.
 //! - Audit payloads carry a SHA-256 of the context's canonical JSON, never
 //!   the context itself: the log proves what was decided without copying
-//!   patient records or account numbers into it.
+//!   patient records or account numbers into it. Everything else an auditor
+//!   reads of an event (`id`, `org_id`, `sequence`, `type`, `decision`,
+//!   `actor_id`, `resource_type`, `resource_id`, `occurred_at`) is repeated
+//!   inside the hashed payload, so no field outside the chain can be changed
+//!   unnoticed.
 //! - Exports cover the events matching the filter. Only an unfiltered export
 //!   (or one whose filter selects a prefix of the chain) starts at the
-//!   genesis hash and verifies as a whole chain.
+//!   genesis hash and verifies as a whole chain. One export holds at most
+//!   [`max_export_events`](ServerBuilder::max_export_events) events (default
+//!   100,000); listings and exports of a database file read on their own
+//!   connections and never hold up decisions.
+//!
+//! Security choices (see `SECURITY.md` in the repository):
+//! - Authentication comes before parsing: a request without a valid key gets
+//!   the same `401` whatever its body holds. With an `Authorization` header
+//!   the key is checked before the body is read; a body-only key (`api_key`,
+//!   the 1.4.1 wire) is looked for in a body read within the size limit.
+//!   Failed authentications are counted per client address; past
+//!   [`auth_failures_per_minute`](ServerBuilder::auth_failures_per_minute)
+//!   every request from that address is `429` with `Retry-After` until the
+//!   minute ends (a right guess then learns nothing either).
+//! - Keys belong to organizations and carry scopes. Each organization has
+//!   its own hash chain, permits and exports; a key of another organization
+//!   gets `not_found` for a permit it did not issue, exactly as for an id
+//!   that does not exist. Keys come from a keys file
+//!   ([`keys_file`](ServerBuilder::keys_file); `--keys-file` or
+//!   `ATLASENT_SERVER_KEYS_FILE`), `ATLASENT_SERVER_API_KEYS`, or `--api-key`
+//!   (argv is visible to every local user through `ps`: local use only).
+//! - The database (and SQLite's `-wal` and `-shm` files) is created mode
+//!   0600; a signing key or a keys file holding plaintext keys that group or
+//!   others can read is refused unless
+//!   [`allow_insecure_key_file`](ServerBuilder::allow_insecure_key_file).
+//! - Every numeric setting has a range ([`limits`]); a value outside it is
+//!   refused, naming the setting and the range.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

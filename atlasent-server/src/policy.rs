@@ -235,8 +235,9 @@ pub enum PolicyError {
     Json {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: serde_json::Error,
+        /// Why (a member name repeated in one object, after decoding
+        /// escapes, is refused too: it would be read two ways).
+        source: atlasent::wire::StrictJsonError,
     },
     /// The policy breaks the schema.
     #[error("{}: {} problem(s):\n{}", path.display(), errors.len(), errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
@@ -491,9 +492,11 @@ impl Policy {
             path: path.to_owned(),
             source,
         })?;
-        let doc: Value = serde_json::from_str(&text).map_err(|source| PolicyError::Json {
-            path: path.to_owned(),
-            source,
+        let doc: Value = atlasent::wire::from_slice_strict(text.as_bytes()).map_err(|source| {
+            PolicyError::Json {
+                path: path.to_owned(),
+                source,
+            }
         })?;
         Policy::from_value(&doc).map_err(|errors| PolicyError::Invalid {
             path: path.to_owned(),

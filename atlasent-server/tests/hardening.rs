@@ -426,3 +426,55 @@ async fn exports_and_listings_of_a_file_store_run_beside_decisions() {
     let (_, page) = get(&server, "/v1-audit/events?limit=1").await;
     assert_eq!(page["total"], 100);
 }
+
+#[tokio::test]
+async fn a_request_body_that_repeats_a_member_is_refused_naming_it() {
+    let server = start().await;
+    let auth = bearer();
+    for (body, member) in [
+        (
+            r#"{"agent":"finance-agent","action":"wire_transfer","context":{"amount_usd":50,"amount_usd":5000000,"counterparty_id":"c","memo":"m"}}"#,
+            "\"amount_usd\" at $.context",
+        ),
+        (
+            r#"{"agent":"finance-agent","action":"wire_transfer","\u0061ction":"read_logs","context":{}}"#,
+            "\"action\" at $",
+        ),
+    ] {
+        let (status, _, reply) = post(
+            &server,
+            "/v1-evaluate",
+            &[("authorization", auth.as_str())],
+            body,
+        )
+        .await;
+        assert_eq!(status, 400, "{reply}");
+        assert!(reply.get("permitted").is_none());
+        let message = reply["message"].as_str().expect("message");
+        assert!(
+            message.contains("repeats a member name") && message.contains(member),
+            "{message}"
+        );
+    }
+    let (_, page) = get(&server, "/v1-audit/events").await;
+    assert_eq!(page["total"], 0, "no decision was made: {page}");
+}
+
+#[test]
+fn a_policy_file_that_repeats_a_member_is_refused() {
+    let dir = scratch("dup-policy");
+    let path = dir.join("dup.json");
+    std::fs::write(
+        &path,
+        r#"{"policy_id":"p","version":"1.0.0","default":"deny","rules":[{"id":"r","effect":"deny","effect":"allow","match":{"action":"x"}}]}"#,
+    )
+    .expect("write");
+    let message = atlasent_server::Policy::from_file(&path)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        message.contains("duplicate member \"effect\" at $.rules[0]"),
+        "{message}"
+    );
+}
