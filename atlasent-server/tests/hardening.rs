@@ -478,3 +478,47 @@ fn a_policy_file_that_repeats_a_member_is_refused() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_decision_changed_in_the_database_does_not_verify() {
+    let dir = scratch("tampered-column");
+    let db = dir.join("audit.db");
+    let signer = std::sync::Arc::new(atlasent_server::Signer::generate().expect("key"));
+    let storage = atlasent_server::Storage::File(db.clone());
+    let server = start_with(|b| b.storage(storage.clone()).signer(signer.clone())).await;
+    let auth = bearer();
+    let (_, _, reply) = post(
+        &server,
+        "/v1-evaluate",
+        &[("authorization", auth.as_str())],
+        wire(5_000_000),
+    )
+    .await;
+    assert_eq!(reply["permitted"], false);
+    server.shutdown().await.expect("stopped");
+
+    // Someone with write access to the database turns the deny into an
+    // allow in the columns listings and exports are rendered from.
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let changed = conn
+        .execute(
+            "UPDATE events SET decision = 'allow', type = 'evaluate.allow' WHERE type = 'evaluate.deny'",
+            [],
+        )
+        .expect("update");
+    assert_eq!(changed, 1);
+    drop(conn);
+
+    let server = start_with(|b| b.storage(storage).signer(signer)).await;
+    let (_, verification) = export_and_verify(&server).await;
+    assert!(!verification.verified());
+    let reason = verification.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("contradict") && reason.contains(".decision") && reason.contains(".type"),
+        "{reason}"
+    );
+    assert_eq!(
+        verification.tampered_event_ids,
+        vec!["evt_000000000001".to_owned()]
+    );
+}

@@ -285,7 +285,28 @@ struct Chain {
     last_hash: Option<String>,
     /// Reused buffer for canonical payloads.
     canonical: String,
+    /// `event_id.field` of each field outside a payload that contradicts the
+    /// payload's member of the same name.
+    contradictions: Vec<String>,
+    /// Reused buffers for comparing a field with its payload copy.
+    inner: String,
+    outer: String,
 }
+
+/// Event fields an auditor reads that the server also puts inside the hashed
+/// payload: where both are present they must agree, or the unhashed copy
+/// could say something the chain does not.
+const AUDITED_FIELDS: [&str; 9] = [
+    "id",
+    "org_id",
+    "sequence",
+    "type",
+    "decision",
+    "actor_id",
+    "resource_type",
+    "resource_id",
+    "occurred_at",
+];
 
 impl Chain {
     fn push(&mut self, event: &Value<'_>) {
@@ -318,7 +339,24 @@ impl Chain {
             Some(Value::Null) | None => self.canonical.push_str("{}"),
             Some(payload) => payload.write_canonical(&mut self.canonical),
         }
-        if chain_hash(&self.running, &self.canonical) != hash {
+        let contradicted = self.contradictions.len();
+        if let Some(payload) = event.get("payload") {
+            for name in AUDITED_FIELDS {
+                let (Some(inner), Some(outer)) = (payload.get(name), event.get(name)) else {
+                    continue;
+                };
+                self.inner.clear();
+                self.outer.clear();
+                inner.write_canonical(&mut self.inner);
+                outer.write_canonical(&mut self.outer);
+                if self.inner != self.outer {
+                    self.contradictions.push(format!("{id}.{name}"));
+                }
+            }
+        }
+        if chain_hash(&self.running, &self.canonical) != hash
+            || self.contradictions.len() > contradicted
+        {
             self.tampered.push(id);
         }
         self.running = hash.into_owned();
@@ -349,6 +387,7 @@ fn finish(
         .and_then(Value::as_f64)
         .is_some_and(|n| n == chain.count as f64);
     let tampered = chain.tampered;
+    let contradictions = chain.contradictions;
     let chain_integrity_ok = links_ok
         && tampered.is_empty()
         && head_hash_matches
@@ -392,7 +431,12 @@ fn finish(
         }
     }
     if !chain_integrity_ok && reason.is_none() {
-        reason = Some(if !tampered.is_empty() {
+        reason = Some(if !contradictions.is_empty() {
+            format!(
+                "event fields outside the hashed payload contradict it: {}",
+                contradictions.join(", ")
+            )
+        } else if !tampered.is_empty() {
             format!(
                 "hash mismatch for {} event(s): {}",
                 tampered.len(),
