@@ -204,6 +204,9 @@ impl Transport {
             .send()
             .await
             .map_err(|e| self.transport_failure(endpoint, e))?;
+        // Before anything of the reply is read; dropping it unread also
+        // closes the connection instead of pooling one that is out of step.
+        check_request_id(endpoint, response.headers(), request_id)?;
         let status = response.status().as_u16();
         let rate_limit = parse_rate_limit(response.headers());
         let retry_after = parse_retry_after(response.headers(), SystemTime::now());
@@ -352,6 +355,43 @@ fn status_failure(status: u16, body: &[u8], retry_after: Option<Duration>) -> Re
     failure.status = Some(status);
     failure.retry_after = retry_after;
     failure
+}
+
+/// Bind a reply to its request: every `X-Request-ID` it carries must be the
+/// one this call sent. A reply naming another request is the answer to some
+/// other call, swapped, replayed or duplicated by something between us and
+/// the server (a proxy, a load balancer, a keep-alive connection out of
+/// step); its `verified: true` says nothing about this permit, so it is
+/// `bad_response`, whatever its status, and not retried.
+///
+/// A reply without the header is accepted: the contract does not require the
+/// echo (our server always sends it). Such a reply is bound to its request by
+/// the connection alone (one request at a time on an HTTP/1.1 connection,
+/// which TLS keeps a network attacker from rearranging); an intermediary that
+/// both mixes replies up and strips the header is not caught here.
+fn check_request_id(
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    sent: &str,
+) -> Result<(), RequestError> {
+    let Some(other) = headers
+        .get_all("x-request-id")
+        .iter()
+        .find(|echo| echo.as_bytes() != sent.as_bytes())
+    else {
+        return Ok(());
+    };
+    let named: String = String::from_utf8_lossy(other.as_bytes())
+        .chars()
+        .take(64)
+        .collect();
+    Err(RequestError::new(
+        ErrorCode::BadResponse,
+        format!(
+            "{} reply answers another request: its X-Request-ID is {named:?}, this call sent {sent}",
+            endpoint.path(),
+        ),
+    ))
 }
 
 /// At most 200 characters of a body, printable.

@@ -756,3 +756,93 @@ fn an_export_reply_with_a_repeated_member_is_bad_response() {
         .expect_err("dup");
     assert_duplicate(&err, "events", "$");
 }
+
+// ---- Replies bound to their requests by X-Request-ID (issue 9, chaos proxy) ----
+
+/// A server that answers evaluate with `allow()` and verify with `verified()`,
+/// each carrying the `X-Request-ID` that `echo` makes of the one received.
+fn echoing_server(echo: impl Fn(&str) -> Vec<String> + Send + Sync + 'static) -> FaultServer {
+    FaultServer::start(move |req, _| {
+        let mut reply = if req.path == "/v1-evaluate" {
+            allow()
+        } else {
+            verified()
+        };
+        for id in echo(req.header("x-request-id").unwrap_or_default()) {
+            reply = reply.with_header("X-Request-ID", &id);
+        }
+        reply
+    })
+}
+
+#[test]
+fn a_verified_reply_naming_another_request_is_bad_response_never_a_permit() {
+    // What a proxy that swaps or replays replies delivers: a genuine
+    // `verified: true`, but the answer to another call.
+    let server = FaultServer::start(|req, _| {
+        if req.path == "/v1-evaluate" {
+            let id = req.header("x-request-id").unwrap_or_default().to_owned();
+            allow().with_header("X-Request-ID", &id)
+        } else {
+            verified().with_header("X-Request-ID", "0badc0de-0000-4000-8000-000000000000")
+        }
+    });
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{err}");
+    assert!(!err.is_denied());
+    let message = err.to_string();
+    assert!(message.contains("X-Request-ID"), "{message}");
+    assert!(
+        message.contains("0badc0de-0000-4000-8000-000000000000"),
+        "{message}"
+    );
+    let requests = server.requests();
+    assert_eq!(
+        attempts(&requests, "/v1-verify-permit"),
+        1,
+        "not retried: a reply to another request is not a transient failure"
+    );
+}
+
+#[test]
+fn an_allow_naming_another_request_is_bad_response_and_nothing_is_verified() {
+    let server = echoing_server(|_| vec!["0badc0de-0000-4000-8000-000000000001".into()]);
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{err}");
+    assert_eq!(attempts(&server.requests(), "/v1-verify-permit"), 0);
+}
+
+#[test]
+fn a_reply_echoing_x_request_id_twice_must_name_this_request_both_times() {
+    let server = echoing_server(|sent| {
+        vec![
+            sent.to_owned(),
+            "0badc0de-0000-4000-8000-000000000002".into(),
+        ]
+    });
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{err}");
+}
+
+#[test]
+fn an_error_reply_naming_another_request_is_bad_response() {
+    // A swapped 429 must not make this call wait on another call's limit.
+    let server = FaultServer::always(
+        Reply::json(429, &json!({ "message": "slow down" }))
+            .with_header("Retry-After", "30")
+            .with_header("X-Request-ID", "0badc0de-0000-4000-8000-000000000003"),
+    );
+    let err = expect_err(protect(&server.url()));
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{err}");
+    assert_eq!(err.retry_after(), None);
+}
+
+#[test]
+fn replies_echoing_this_request_id_or_none_at_all_are_accepted() {
+    // The contract does not require the echo: its absence is not a fault.
+    let echoed = echoing_server(|sent| vec![sent.to_owned()]);
+    let permit = protect(&echoed.url()).expect("echo matches");
+    assert_eq!(permit.permit_id(), "dec_allow_1");
+    let silent = echoing_server(|_| Vec::new());
+    protect(&silent.url()).expect("no echo");
+}
