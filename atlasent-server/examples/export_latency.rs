@@ -119,6 +119,7 @@ async fn main() {
         .api_key(KEY)
         .storage(Storage::File(db))
         .max_export_events(n + 10_000)
+        .rate_limit_per_minute(1_000_000)
         .start()
         .await
         .expect("server");

@@ -242,6 +242,7 @@ impl Engine {
             conn,
             heads: HashMap::new(),
             batches: 0,
+            failed: None,
         };
         let handle = std::thread::Builder::new()
             .name("atlasent-writer".into())
@@ -706,6 +707,26 @@ struct Writer {
     /// Chain heads of the organizations seen since the last failure.
     heads: HashMap<String, Head>,
     batches: u64,
+    /// Set after an I/O error other than a full disk: the writer refuses
+    /// everything until the server restarts (see [`Writer::apply`]).
+    failed: Option<String>,
+}
+
+/// Whether a failed transaction may be retried by the next batch: a full
+/// disk (space may come back) or a busy database. Any other I/O error — a
+/// failed write or fsync — may have left the file system in a state where a
+/// later successful fsync does not make earlier writes durable (the
+/// "fsyncgate" lesson), so the writer stops deciding instead.
+fn retryable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::SystemIoFailure => f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE,
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => false,
+            _ => true,
+        },
+        _ => true,
+    }
 }
 
 /// A reply held until its transaction commits.
@@ -745,6 +766,18 @@ impl Writer {
 
     /// Apply a batch in one transaction; answer only after the commit.
     fn apply(&mut self, batch: &mut Vec<Command>) {
+        if let Some(why) = &self.failed {
+            for cmd in batch.drain(..) {
+                let err = || EngineError::Storage(why.clone());
+                match cmd {
+                    Command::Evaluate(_, reply) => drop(reply.send(Err(err()))),
+                    Command::Verify(_, reply) => drop(reply.send(Err(err()))),
+                    Command::Revoke(_, reply) => drop(reply.send(Err(err()))),
+                    Command::Read(job) => job(&self.conn),
+                }
+            }
+            return;
+        }
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         let mut reads = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
@@ -787,6 +820,12 @@ impl Writer {
                 // moved with the rolled-back events: reload them on next use.
                 batch.clear();
                 self.heads.clear();
+                if !retryable(&e) {
+                    tracing::error!(error = %e, "writer: an I/O error other than a full disk; refusing every decision until the server restarts");
+                    self.failed = Some(format!(
+                        "the store hit an I/O error ({e}) and stopped deciding; restart the server"
+                    ));
+                }
             }
         }
         for job in reads {
@@ -1077,8 +1116,12 @@ fn verify(
         Some(p) if verified => p.permit_hash.as_str(),
         _ => "",
     };
+    // `decision_id` names the permit this answer is about, so that a client
+    // can bind the reply to its request (the 1.4.1 shape lacks it; clients
+    // ignore members they do not know).
     let body = json!({
         "verified": verified,
+        "decision_id": c.permit_id,
         "outcome": outcome,
         "permit_hash": permit_hash,
         "timestamp": clock::rfc3339_ms(c.now_ms),

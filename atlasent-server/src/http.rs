@@ -205,7 +205,7 @@ impl ApiError {
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server_error",
-                    "the decision could not be recorded; nothing was decided",
+                    "the decision could not be confirmed as recorded; retry with the same X-Request-ID",
                     request_id,
                 )
             }

@@ -470,8 +470,7 @@ fn a_policy_file_that_repeats_a_member_is_refused() {
     )
     .expect("write");
     let message = atlasent_server::Policy::from_file(&path)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         message.contains("duplicate member \"effect\" at $.rules[0]"),

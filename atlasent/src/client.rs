@@ -9,7 +9,7 @@ use tracing::field::Empty;
 use tracing::Instrument;
 
 use crate::config::{ClientBuilder, Config};
-use crate::error::{Decision, Denial, DenialStage, Error};
+use crate::error::{Decision, Denial, DenialStage, Error, ErrorCode, RequestError};
 use crate::permit::Permit;
 use crate::results::{
     ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RevokeResult, VerifyResult,
@@ -424,6 +424,19 @@ impl Client {
                 .await?;
             let b = reply.body;
             tracing::Span::current().record("outcome", b.outcome.as_str());
+            // The reply names the permit it is about: another permit's answer
+            // (swapped or replayed on the way) says nothing about this one.
+            if let Some(other) = b.decision_id.as_deref().filter(|id| *id != permit_id) {
+                let mut e = RequestError::new(
+                    ErrorCode::BadResponse,
+                    format!(
+                        "{} reply is about permit {other:?}, this call verified {permit_id:?}",
+                        Endpoint::Verify.path()
+                    ),
+                );
+                e.request_id = Some(reply.request_id);
+                return Err(e.into());
+            }
             Ok(VerifyResult {
                 verified: b.verified,
                 outcome: b.outcome,

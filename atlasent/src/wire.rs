@@ -66,6 +66,11 @@ pub struct VerifyRequest<'a> {
 pub struct VerifyResponse {
     /// Whether the permit is valid (and, on our server, now consumed).
     pub verified: bool,
+    /// The permit this answer is about, when the server says (ours does;
+    /// the 1.4.1 contract does not require it). A client that sees another
+    /// permit's id here refuses the reply: it answers some other call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_id: Option<String>,
     /// `verified`, `expired`, `consumed`, `revoked`, `not_found`, …
     #[serde(default)]
     pub outcome: String,

@@ -846,3 +846,32 @@ fn replies_echoing_this_request_id_or_none_at_all_are_accepted() {
     let silent = echoing_server(|_| Vec::new());
     protect(&silent.url()).expect("no echo");
 }
+
+#[test]
+fn a_verified_reply_about_another_permit_is_bad_response_never_a_permit() {
+    // The server names the permit in its verify reply: one about another
+    // permit (swapped or replayed with its header stripped) is refused.
+    let other = raw_json(
+        r#"{"verified":true,"decision_id":"dec_other","outcome":"verified","permit_hash":"h"}"#,
+    );
+    let (err, requests) = protect_against(allow, move || other.clone());
+    assert_eq!(err.code(), Some(ErrorCode::BadResponse), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("\"dec_other\"") && message.contains("\"dec_allow_1\""),
+        "{message}"
+    );
+    assert_eq!(attempts(&requests, "/v1-verify-permit"), 1);
+
+    let same = raw_json(
+        r#"{"verified":true,"decision_id":"dec_allow_1","outcome":"verified","permit_hash":"h"}"#,
+    );
+    let server = FaultServer::start(move |req, _| {
+        if req.path == "/v1-evaluate" {
+            allow()
+        } else {
+            same.clone()
+        }
+    });
+    protect(&server.url()).expect("a reply about this permit is a permit");
+}
