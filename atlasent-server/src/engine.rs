@@ -784,9 +784,24 @@ impl Writer {
             let tx = self.conn.transaction()?;
             for cmd in batch.drain(..) {
                 let (reply, outcome) = match cmd {
-                    Command::Evaluate(c, reply) => (reply, evaluate(&tx, &mut self.heads, c)),
-                    Command::Verify(c, reply) => (reply, verify(&tx, &mut self.heads, c)),
-                    Command::Revoke(c, reply) => (reply, revoke(&tx, &mut self.heads, c)),
+                    Command::Evaluate(c, reply) => (
+                        reply,
+                        once(&tx, &c.caller, "evaluate", c.now_ms, || {
+                            evaluate(&tx, &mut self.heads, &c)
+                        }),
+                    ),
+                    Command::Verify(c, reply) => (
+                        reply,
+                        once(&tx, &c.caller, "verify", c.now_ms, || {
+                            verify(&tx, &mut self.heads, &c)
+                        }),
+                    ),
+                    Command::Revoke(c, reply) => (
+                        reply,
+                        once(&tx, &c.caller, "revoke", c.now_ms, || {
+                            revoke(&tx, &mut self.heads, &c)
+                        }),
+                    ),
                     Command::Read(job) => {
                         reads.push(job);
                         continue;
@@ -867,6 +882,24 @@ fn stored_reply(
     }
 }
 
+/// Decide a request once: a retry (same key, endpoint, request id and body)
+/// gets the stored reply of the first attempt, a first attempt is decided
+/// and its reply stored in the same transaction as its event.
+fn once(
+    tx: &Transaction<'_>,
+    caller: &Caller,
+    endpoint: &str,
+    now_ms: i64,
+    decide: impl FnOnce() -> Result<String, Refusal>,
+) -> Result<String, Refusal> {
+    if let Some(body) = stored_reply(tx, caller, endpoint)? {
+        return Ok(body);
+    }
+    let body = decide()?;
+    store_reply(tx, caller, endpoint, &body, now_ms)?;
+    Ok(body)
+}
+
 fn store_reply(
     tx: &Transaction<'_>,
     caller: &Caller,
@@ -945,12 +978,8 @@ fn append(
 fn evaluate(
     tx: &Transaction<'_>,
     heads: &mut HashMap<String, Head>,
-    c: EvaluateCmd,
+    c: &EvaluateCmd,
 ) -> Result<String, Refusal> {
-    const ENDPOINT: &str = "evaluate";
-    if let Some(body) = stored_reply(tx, &c.caller, ENDPOINT)? {
-        return Ok(body);
-    }
     let decision = c.effect.as_str();
     tx.execute(
         "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
@@ -1005,7 +1034,6 @@ fn evaluate(
         "timestamp": clock::rfc3339_ms(c.now_ms),
     })
     .to_string();
-    store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
     Ok(body)
 }
 
@@ -1048,12 +1076,8 @@ fn find_permit(
 fn verify(
     tx: &Transaction<'_>,
     heads: &mut HashMap<String, Head>,
-    c: VerifyCmd,
+    c: &VerifyCmd,
 ) -> Result<String, Refusal> {
-    const ENDPOINT: &str = "verify";
-    if let Some(body) = stored_reply(tx, &c.caller, ENDPOINT)? {
-        return Ok(body);
-    }
     let permit = find_permit(tx, &c.caller, &c.permit_id)?;
     let outcome = match &permit {
         None => "not_found",
@@ -1128,19 +1152,14 @@ fn verify(
         "audit_hash": audit_hash,
     })
     .to_string();
-    store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
     Ok(body)
 }
 
 fn revoke(
     tx: &Transaction<'_>,
     heads: &mut HashMap<String, Head>,
-    c: RevokeCmd,
+    c: &RevokeCmd,
 ) -> Result<String, Refusal> {
-    const ENDPOINT: &str = "revoke";
-    if let Some(body) = stored_reply(tx, &c.caller, ENDPOINT)? {
-        return Ok(body);
-    }
     let permit = find_permit(tx, &c.caller, &c.permit_id)?;
     let revoked = match permit.as_ref().map(|p| p.status.as_str()) {
         Some("active") => {
@@ -1179,7 +1198,6 @@ fn revoke(
         "audit_hash": audit_hash,
     })
     .to_string();
-    store_reply(tx, &c.caller, ENDPOINT, &body, c.now_ms)?;
     Ok(body)
 }
 

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::clock;
 use crate::engine::{Caller, Engine, EngineError, EventFilter};
 use crate::keys::{ApiKeyInfo, ApiKeys};
+use crate::policy::json_type;
 
 /// The longest agent or action accepted (characters), as the contract says.
 pub(crate) const MAX_NAME_CHARS: usize = 256;
@@ -513,20 +514,12 @@ fn json_object(bytes: &[u8], request_id: &str) -> Result<Map<String, Value>, Api
     match value {
         Value::Object(map) => Ok(map),
         other => Err(ApiError::invalid(
-            format!("request body must be a JSON object, got {}", kind(&other)),
+            format!(
+                "request body must be a JSON object, got {}",
+                json_type(&other)
+            ),
             request_id,
         )),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -580,7 +573,7 @@ impl<'a> Fields<'a> {
                 Ok(Some(s))
             }
             Some(other) => Err(ApiError::invalid(
-                format!("`{name}` must be a string, got {}", kind(other)),
+                format!("`{name}` must be a string, got {}", json_type(other)),
                 self.request_id,
             )),
         }
@@ -594,7 +587,7 @@ impl<'a> Fields<'a> {
             )),
             Some(Value::Object(o)) => Ok(o),
             Some(other) => Err(ApiError::invalid(
-                format!("`{name}` must be a JSON object, got {}", kind(other)),
+                format!("`{name}` must be a JSON object, got {}", json_type(other)),
                 self.request_id,
             )),
         }

@@ -340,7 +340,7 @@ impl Unknown {
 }
 
 /// `a string`, `a number`, ...: the JSON type of a present value.
-fn json_type(v: &Value) -> &'static str {
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -28,6 +28,21 @@ fn bearer() -> String {
     format!("Bearer {KEY}")
 }
 
+/// A wire transfer of `amount` evaluated with [`KEY`] in the header.
+async fn evaluate(
+    server: &atlasent_server::RunningServer,
+    amount: u64,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let auth = bearer();
+    post(
+        server,
+        "/v1-evaluate",
+        &[("authorization", auth.as_str())],
+        wire(amount),
+    )
+    .await
+}
+
 async fn events_with_request_id(server: &atlasent_server::RunningServer, rid: &str) -> Vec<Value> {
     let (status, page) = get(server, "/v1-audit/events?limit=500").await;
     assert_eq!(status, 200);
@@ -80,13 +95,7 @@ async fn a_reused_request_id_on_verify_does_not_replay_a_verified_reply_for_anot
     let auth = bearer();
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let (status, _, reply) = post(
-            &server,
-            "/v1-evaluate",
-            &[("authorization", auth.as_str())],
-            wire(50),
-        )
-        .await;
+        let (status, _, reply) = evaluate(&server, 50).await;
         assert_eq!(status, 200);
         ids.push(reply["decision_id"].as_str().expect("id").to_owned());
     }
@@ -216,21 +225,8 @@ async fn failed_authentications_are_rate_limited_per_address() {
 #[tokio::test]
 async fn what_an_auditor_reads_of_an_event_is_inside_its_hash() {
     let server = start().await;
-    let auth = bearer();
-    post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        wire(50),
-    )
-    .await;
-    post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        wire(5_000_000),
-    )
-    .await;
+    evaluate(&server, 50).await;
+    evaluate(&server, 5_000_000).await;
     let (_, page) = get(&server, "/v1-audit/events").await;
     let events = page["events"].as_array().expect("events");
     assert_eq!(events.len(), 2);
@@ -311,14 +307,7 @@ async fn the_database_and_its_wal_are_private_to_the_owner() {
     let dir = scratch("db-mode");
     let db = dir.join("private.db");
     let server = start_with(|b| b.storage(atlasent_server::Storage::File(db.clone()))).await;
-    let auth = bearer();
-    let (status, _, _) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        wire(50),
-    )
-    .await;
+    let (status, _, _) = evaluate(&server, 50).await;
     assert_eq!(status, 200);
     for file in ["private.db", "private.db-wal", "private.db-shm"] {
         let mode = std::fs::metadata(dir.join(file))
@@ -365,13 +354,7 @@ async fn an_export_larger_than_the_maximum_is_refused_with_the_maximum() {
     let server = start_with(|b| b.max_export_events(3)).await;
     let auth = bearer();
     for _ in 0..4 {
-        post(
-            &server,
-            "/v1-evaluate",
-            &[("authorization", auth.as_str())],
-            wire(50),
-        )
-        .await;
+        evaluate(&server, 50).await;
     }
     let (status, _, reply) = post(
         &server,
@@ -402,15 +385,8 @@ async fn exports_and_listings_of_a_file_store_run_beside_decisions() {
         .map(|_| {
             let server = std::sync::Arc::clone(&server);
             tokio::spawn(async move {
-                let auth = bearer();
                 for _ in 0..25 {
-                    let (status, _, _) = post(
-                        &server,
-                        "/v1-evaluate",
-                        &[("authorization", auth.as_str())],
-                        wire(50),
-                    )
-                    .await;
+                    let (status, _, _) = evaluate(&server, 50).await;
                     assert_eq!(status, 200);
                 }
             })
@@ -485,14 +461,7 @@ async fn a_decision_changed_in_the_database_does_not_verify() {
     let signer = std::sync::Arc::new(atlasent_server::Signer::generate().expect("key"));
     let storage = atlasent_server::Storage::File(db.clone());
     let server = start_with(|b| b.storage(storage.clone()).signer(signer.clone())).await;
-    let auth = bearer();
-    let (_, _, reply) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        wire(5_000_000),
-    )
-    .await;
+    let (_, _, reply) = evaluate(&server, 5_000_000).await;
     assert_eq!(reply["permitted"], false);
     server.shutdown().await.expect("stopped");
 
