@@ -229,6 +229,10 @@ fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
             .map(|k| format!(" (key {k})"))
             .unwrap_or_default()
     );
+    println!(
+        "{} readers see what was signed (members and numbers)",
+        mark(result.well_formed)
+    );
     if !result.tampered_event_ids.is_empty() {
         println!("tampered events: {}", result.tampered_event_ids.join(", "));
     }

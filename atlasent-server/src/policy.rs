@@ -63,10 +63,19 @@
 //! allow rule without its own bound would let it through: the deny would
 //! fail open.
 //!
-//! The exact matchers and `exists` test presence and equality, which every
-//! value can be tested for, and keep the meaning in the table in both
-//! effects: a deny rule with `"table": {"in": ["users", "payments"]}` does
-//! not fire when `table` is absent. (Firing it would make "deny when the
+//! The exact matchers (`equals`, `in`) meet a value they cannot test when it
+//! is present with a JSON type none of their (non-null) literals has: a
+//! deny rule with `"table": {"in": ["users", "payments"]}` fires on
+//! `"table": ["users"]` or `{"name": "users"}` (`context table is an array
+//! where a string was expected`) — a JavaScript tool would read `["users"]`
+//! as `"users"` — and an allow rule does not match it. A value of the right
+//! type that is simply another value (`"users "`, `"Users"`) is no match:
+//! list what may pass in the allow rule rather than what may not in a deny
+//! rule.
+//!
+//! The exact matchers and `exists` keep the meaning in the table for absent
+//! keys in both effects: a deny rule with `"table": {"in": ["users",
+//! "payments"]}` does not fire when `table` is absent. (Firing it would make "deny when the
 //! environment is production" deny every request that names no
 //! environment.) `lint` warns about the allow rules such a gap lets through.
 //!
@@ -373,16 +382,42 @@ fn compare(value: Option<&Value>, holds: impl Fn(f64) -> bool) -> Test {
     }
 }
 
+/// An exact matcher (`equals`, `in`): a present value of a JSON type none of
+/// the literals has (`["users"]` against `"users"`) cannot be ruled out — a
+/// deny rule fires on it (fail closed), an allow rule does not match. An
+/// absent or null value keeps its meaning: it matches only a `null` literal.
+fn exact(value: Option<&Value>, literals: &[Value], matches: impl Fn(&Value) -> bool) -> Test {
+    let v = value.unwrap_or(&Value::Null);
+    if matches(v) {
+        return Test::Match;
+    }
+    let typed: Vec<&'static str> = literals
+        .iter()
+        .filter(|l| !l.is_null())
+        .map(json_type)
+        .collect();
+    if v.is_null() || typed.is_empty() || typed.contains(&json_type(v)) {
+        return Test::NoMatch;
+    }
+    Test::Unknown(Unknown::WrongType {
+        found: json_type(v),
+        expected: if typed.iter().all(|t| *t == typed[0]) {
+            typed[0]
+        } else {
+            "a value of one of the listed types"
+        },
+    })
+}
+
 impl ValueMatcher {
     fn test(&self, value: Option<&Value>) -> Test {
         let present = value.filter(|v| !v.is_null());
         match self {
             Self::Exists(want) => (present.is_some() == *want).into(),
-            Self::Equals(expected) => scalar_eq(value.unwrap_or(&Value::Null), expected).into(),
-            Self::In(options) => {
-                let v = value.unwrap_or(&Value::Null);
-                options.iter().any(|o| scalar_eq(v, o)).into()
-            }
+            Self::Equals(expected) => exact(value, std::slice::from_ref(expected), |v| {
+                scalar_eq(v, expected)
+            }),
+            Self::In(options) => exact(value, options, |v| options.iter().any(|o| scalar_eq(v, o))),
             Self::Regex(re) => match present {
                 None => Test::Unknown(Unknown::Missing {
                     null: value.is_some(),

@@ -490,3 +490,66 @@ async fn a_decision_changed_in_the_database_does_not_verify() {
         vec!["evt_000000000001".to_owned()]
     );
 }
+
+/// A genuine signed export of two decisions (one denied by default, so its
+/// `rule_id` is null) and the key that verifies it.
+async fn genuine_export() -> (String, atlasent::audit::VerifyingKey) {
+    let server = start().await;
+    evaluate(&server, 50).await;
+    let auth = bearer();
+    let unmatched = json!({"agent": "nobody", "action": "nothing", "context": {}}).to_string();
+    post(
+        &server,
+        "/v1-evaluate",
+        &[("authorization", auth.as_str())],
+        unmatched,
+    )
+    .await;
+    let (text, verification) = export_and_verify(&server).await;
+    assert!(verification.verified(), "{verification:?}");
+    let key = atlasent::audit::VerifyingKey::from_spki_pem(server.public_key_pem()).expect("key");
+    (text, key)
+}
+
+#[tokio::test]
+async fn a_bundle_whose_readers_would_see_something_unsigned_does_not_verify() {
+    let (text, key) = genuine_export().await;
+    let verify =
+        |forged: &str| atlasent::audit::verify_audit_bundle(forged, std::slice::from_ref(&key));
+    let last = text.rfind('}').expect("object");
+    for (forged, why) in [
+        // null and 1e400 hash alike (canonical JSON writes both as null), but
+        // Python reads inf, JSON.parse Infinity, and serde_json refuses it.
+        (
+            text.replacen("\"rule_id\":null", "\"rule_id\":1e400", 1),
+            "1e400 is outside the range of a double",
+        ),
+        // 1 and 1.0 hash and sign alike; readers see an integer and a float.
+        (
+            text.replacen("\"sequence\":1,", "\"sequence\":1.0,", 1),
+            "1.0 is not written as JavaScript writes it (1)",
+        ),
+        // A member outside the signed envelope.
+        (
+            format!("{},\"note\":\"approved by the CFO\"}}", &text[..last]),
+            "member \"note\" at $ is not covered",
+        ),
+    ] {
+        assert_ne!(forged, text);
+        let result = verify(&forged).expect("a bundle");
+        assert!(!result.verified(), "{why}: {result:?}");
+        assert!(!result.well_formed);
+        let reason = result.reason.unwrap_or_default();
+        assert!(reason.contains(why), "{reason}");
+    }
+    // A bundle that is an empty export to every reader, wrapping a genuine
+    // one only the old fixture fallback looked at.
+    let wrapped = format!(
+        "{{\"export_id\":\"x\",\"org_id\":\"local\",\"chain_head_hash\":\"{}\",\"event_count\":0,\"events\":\"\",\"signature\":\"\",\"bundle\":{text}}}",
+        "0".repeat(64)
+    );
+    match verify(&wrapped) {
+        Err(e) => assert!(e.to_string().contains("events"), "{e}"),
+        Ok(result) => assert!(!result.verified(), "{result:?}"),
+    }
+}

@@ -563,8 +563,15 @@ fn exists_equals_and_in_keep_their_meaning_in_deny_rules() {
     let wrong_type = d(json!({ "approver": "kim", "env": "prod", "table": ["users"] }));
     assert_eq!(
         wrong_type.effect,
-        Effect::Allow,
-        "`in` compares values exactly"
+        Effect::Deny,
+        "a value of a type none of the listed values has cannot be ruled out (a JS tool reads [\"users\"] as \"users\")"
+    );
+    assert!(
+        wrong_type
+            .reason
+            .contains("context table is an array where a string was expected"),
+        "{}",
+        wrong_type.reason
     );
     let rule = |c: Value| d(c).rule_id;
     assert_eq!(
@@ -740,4 +747,44 @@ async fn over_http_a_string_or_missing_amount_is_denied_by_the_deny_rule() {
             r.reason
         );
     }
+}
+
+#[test]
+fn a_deny_rule_on_exact_values_fires_on_a_value_of_another_type() {
+    // The reviewer's bypass of the demo policy: the table named as an array.
+    let policy = Policy::from_value(&serde_json::json!({
+        "policy_id": "tables", "version": "1.0.0", "default": "deny",
+        "rules": [
+            { "id": "no_core_tables", "effect": "deny",
+              "match": { "action": "drop_table", "context": { "table": { "in": ["users", "payments"] } } } },
+            { "id": "other_tables", "effect": "allow",
+              "match": { "action": "drop_table" }, "require": ["table", "ticket"] }
+        ]
+    }))
+    .expect("policy");
+    let set = atlasent_server::PolicySet::new(vec![policy]).expect("set");
+    for table in [
+        serde_json::json!(["users"]),
+        serde_json::json!({ "name": "users" }),
+        serde_json::json!(1),
+        serde_json::json!(true),
+    ] {
+        let ctx = serde_json::json!({ "table": table, "ticket": "OPS-1" });
+        let d = set.evaluate("ops", "drop_table", ctx.as_object().expect("object"));
+        assert_eq!(
+            d.effect,
+            atlasent_server::policy::Effect::Deny,
+            "{table}: {}",
+            d.reason
+        );
+        assert!(d.reason.contains("context table is"), "{}", d.reason);
+    }
+    let ctx = serde_json::json!({ "table": "sessions", "ticket": "OPS-1" });
+    let d = set.evaluate("ops", "drop_table", ctx.as_object().expect("object"));
+    assert_eq!(
+        d.effect,
+        atlasent_server::policy::Effect::Allow,
+        "{}",
+        d.reason
+    );
 }

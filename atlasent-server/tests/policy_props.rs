@@ -239,13 +239,25 @@ fn value_holds(m: &Value, v: Option<&Value>) -> Holds {
         Value::Number(n) => yes(holds(n.as_f64().expect("f64"), arg.as_f64().expect("f64"))),
         _ => Holds::CannotTell,
     };
+    // "An exact matcher meeting a present value of a type none of its
+    // literals has cannot tell" (a deny rule fires on it).
+    let exact = |literals: &[Value]| {
+        if literals.iter().any(|o| equal(value, o)) {
+            Holds::Yes
+        } else if present
+            && literals.iter().any(|l| !l.is_null())
+            && !literals
+                .iter()
+                .any(|l| !l.is_null() && std::mem::discriminant(l) == std::mem::discriminant(value))
+        {
+            Holds::CannotTell
+        } else {
+            Holds::No
+        }
+    };
     match op {
-        "equals" => yes(equal(value, arg)),
-        "in" => yes(arg
-            .as_array()
-            .expect("list")
-            .iter()
-            .any(|o| equal(value, o))),
+        "equals" => exact(std::slice::from_ref(arg)),
+        "in" => exact(arg.as_array().expect("list")),
         "exists" => yes(present == arg.as_bool().expect("bool")),
         "regex" => match value {
             Value::String(s) if present => yes(regex(arg).is_match(s)),

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use sha2::{Digest, Sha256};
 
-use super::json::{key_is, stream_object, JsonError, Member, Value};
+use super::json::{key_is, stream_object, write_js_number, JsonError, Member, Value};
 use super::{chain_hash, hex, GENESIS_HASH};
 
 /// A public key that may have signed a bundle, with its registry id.
@@ -129,12 +129,58 @@ pub struct BundleVerification {
     pub matched_key_id: Option<String>,
     /// Why verification failed, in words (`None` when it passed).
     pub reason: Option<String>,
+    /// What every JSON reader sees is what was signed: every top-level
+    /// member is one the signature covers (or `signature` and
+    /// `signing_key_id`), and every number is written as JavaScript writes
+    /// it (`4`, not `4.0` or `1e400`, which readers parse differently).
+    pub well_formed: bool,
 }
 
 impl BundleVerification {
-    /// Chain and signature both hold: the record is complete and unedited.
+    /// Chain and signature both hold over a well-formed bundle: the record
+    /// is complete and unedited.
     pub fn verified(&self) -> bool {
-        self.chain_integrity_ok && self.signature_valid
+        self.chain_integrity_ok && self.signature_valid && self.well_formed
+    }
+}
+
+/// The top-level members a bundle may have: the signed envelope, the
+/// signature and the (unsigned, advisory) key hint.
+const BUNDLE_MEMBERS: [&str; 8] = [
+    "export_id",
+    "org_id",
+    "chain_head_hash",
+    "event_count",
+    "signed_at",
+    "events",
+    "signature",
+    "signing_key_id",
+];
+
+/// Where and how the first number in `v` is not written as JavaScript
+/// writes it (`.a[2]: 4.0 …`), or is outside the range of a double: readers
+/// would disagree on its value (Python reads `1e400` as `inf`, serde_json
+/// refuses it, canonical JSON makes it `null`).
+fn odd_number(v: &Value<'_>, scratch: &mut String) -> Option<String> {
+    match v {
+        Value::Number(text) => {
+            let x: f64 = text.parse().unwrap_or(f64::NAN);
+            if !x.is_finite() {
+                return Some(format!(": {text} is outside the range of a double"));
+            }
+            scratch.clear();
+            write_js_number(x, scratch);
+            (scratch != text)
+                .then(|| format!(": {text} is not written as JavaScript writes it ({scratch})"))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| odd_number(item, scratch).map(|rest| format!("[{i}]{rest}"))),
+        Value::Object(members) => members
+            .iter()
+            .find_map(|(k, item)| odd_number(item, scratch).map(|rest| format!(".{k}{rest}"))),
+        _ => None,
     }
 }
 
@@ -235,9 +281,14 @@ pub fn verify_audit_bundle(
         Some(false) => {
             // A fixture wrapped as {"description": …, "bundle": {…}}: small,
             // verified from its tree.
+            // Only a pure wrapper: a file with any other member is read by
+            // everyone else as that member, not as the wrapped bundle.
+            let pure = members
+                .iter()
+                .all(|(k, _)| key_is(k, "bundle") || key_is(k, "description"));
             let inner = members
                 .iter()
-                .find(|(k, _)| key_is(k, "bundle"))
+                .find(|(k, _)| pure && key_is(k, "bundle"))
                 .map(|(_, v)| v);
             let Some(Value::Object(inner)) = inner else {
                 return Err(BundleError::Shape(
@@ -291,6 +342,8 @@ struct Chain {
     /// Reused buffers for comparing a field with its payload copy.
     inner: String,
     outer: String,
+    /// The first number that readers would read differently.
+    odd_number: Option<String>,
 }
 
 /// Event fields an auditor reads that the server also puts inside the hashed
@@ -312,6 +365,10 @@ impl Chain {
     fn push(&mut self, event: &Value<'_>) {
         let index = self.count;
         self.count += 1;
+        if self.odd_number.is_none() {
+            self.odd_number = odd_number(event, &mut self.inner)
+                .map(|rest| format!("number at $.events[{index}]{rest}"));
+        }
         let prev = event.get("previous_hash").and_then(Value::as_str);
         if index == 0 {
             self.starts_at_genesis = prev.as_deref() == Some(GENESIS_HASH);
@@ -388,6 +445,22 @@ fn finish(
         .is_some_and(|n| n == chain.count as f64);
     let tampered = chain.tampered;
     let contradictions = chain.contradictions;
+    let mut scratch = String::new();
+    let malformed = members
+        .iter()
+        .find_map(|(k, v)| {
+            if !BUNDLE_MEMBERS.iter().any(|name| key_is(k, name)) {
+                Some(format!(
+                    "member \"{k}\" at $ is not covered by the signature"
+                ))
+            } else if key_is(k, "events") {
+                None
+            } else {
+                odd_number(v, &mut scratch).map(|rest| format!("number at $.{k}{rest}"))
+            }
+        })
+        .or(chain.odd_number);
+    let well_formed = malformed.is_none();
     let chain_integrity_ok = links_ok
         && tampered.is_empty()
         && head_hash_matches
@@ -430,6 +503,12 @@ fn finish(
             }
         }
     }
+    if let Some(why) = malformed {
+        // First: a bundle read two ways has no single reading to report on.
+        reason = Some(format!(
+            "{why}: readers of the file would not see what was signed"
+        ));
+    }
     if !chain_integrity_ok && reason.is_none() {
         reason = Some(if !contradictions.is_empty() {
             format!(
@@ -467,6 +546,7 @@ fn finish(
         tampered_event_ids: tampered,
         matched_key_id,
         reason,
+        well_formed,
     }
 }
 
@@ -476,6 +556,17 @@ pub fn verify_audit_bundle_file(
     keys: &[VerifyingKey],
 ) -> Result<BundleVerification, BundleError> {
     let path = path.as_ref();
+    // A regular file only: a device or a pipe (`/dev/zero`) has no end.
+    let io = |source| BundleError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
     let text = std::fs::read_to_string(path).map_err(|source| BundleError::Io {
         path: path.display().to_string(),
         source,
