@@ -63,6 +63,9 @@ pub enum EngineError {
         /// The reused id.
         request_id: String,
     },
+    /// As many exports as may run at once are running.
+    #[error("{0} exports are running already; retry in a few seconds")]
+    ExportsBusy(usize),
     /// An export would hold more events than the configured maximum.
     #[error(
         "the export would hold {matching} events; at most {max} fit in one export \
@@ -193,8 +196,13 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// Exports that may be built at once: each holds its bundle in memory (up
+/// to about twice its size), so their number bounds the server's memory.
+pub const MAX_CONCURRENT_EXPORTS: usize = 2;
+
 struct Inner {
     tx: mpsc::UnboundedSender<Command>,
+    exports: tokio::sync::Semaphore,
     readers: Option<Arc<ReadPool>>,
     policies: Arc<PolicySet>,
     signer: Arc<Signer>,
@@ -251,6 +259,7 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(Inner {
                 tx,
+                exports: tokio::sync::Semaphore::new(MAX_CONCURRENT_EXPORTS),
                 readers,
                 policies,
                 signer,
@@ -376,6 +385,11 @@ impl Engine {
     /// A signed export bundle of `org_id`'s events matching `filter` (JSON
     /// text); refused when more than the configured maximum match.
     pub async fn export(&self, org_id: &str, filter: EventFilter) -> Result<String, EngineError> {
+        let _slot = self
+            .inner
+            .exports
+            .try_acquire()
+            .map_err(|_| EngineError::ExportsBusy(MAX_CONCURRENT_EXPORTS))?;
         let org = org_id.to_owned();
         let signer = Arc::clone(&self.inner.signer);
         let max = self.inner.config.max_export_events;

@@ -154,7 +154,15 @@ pub(crate) struct ApiError {
     message: String,
     request_id: String,
     rate: Option<RateState>,
+    /// `Retry-After` seconds of a 429 that is not the key's rate limit.
+    retry_after: Option<u64>,
 }
+
+/// How long a client waits for a busy export slot.
+const EXPORT_RETRY_SECS: u64 = 5;
+/// How long a request body may take to arrive: a client that stops sending
+/// mid-body does not hold its connection and task for ever.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ApiError {
     fn new(
@@ -169,6 +177,7 @@ impl ApiError {
             message: message.into(),
             request_id: request_id.to_owned(),
             rate: None,
+            retry_after: None,
         }
     }
 
@@ -201,6 +210,16 @@ impl ApiError {
                 request_id,
             ),
             EngineError::ExportTooLarge { .. } => Self::invalid(e.to_string(), request_id),
+            EngineError::ExportsBusy(_) => {
+                let mut err = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    e.to_string(),
+                    request_id,
+                );
+                err.retry_after = Some(EXPORT_RETRY_SECS);
+                err
+            }
             EngineError::Storage(_) | EngineError::Closed => {
                 tracing::error!(error = %e, request_id, "engine failure");
                 Self::new(
@@ -244,6 +263,9 @@ impl IntoResponse for ApiError {
             .into_response();
         let headers = response.headers_mut();
         request_id_header(headers, &self.request_id);
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(rate) = self.rate {
             rate_headers(headers, rate);
             if self.status == StatusCode::TOO_MANY_REQUESTS {
@@ -487,9 +509,18 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(read) => read.map_err(|_| too_large()),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "bad_request",
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+            request_id,
+        )),
+    }
 }
 
 /// Parse a body as one JSON object; a member name that appears twice (after

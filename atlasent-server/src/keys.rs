@@ -305,10 +305,12 @@ impl ApiKeys {
                     ),
                 ))
             }
-            std::collections::hash_map::Entry::Occupied(mut e) => {
-                e.insert(info);
-                Ok(())
-            }
+            // The same key twice (say once by value, once by digest) would
+            // silently take the scopes of whichever came last.
+            std::collections::hash_map::Entry::Occupied(e) => Err(KeysError::new(
+                source,
+                format!("key {} is given twice", e.get().key_id),
+            )),
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(info);
                 Ok(())
@@ -323,14 +325,7 @@ impl ApiKeys {
     pub fn load_file(&mut self, path: &Path, allow_insecure: bool) -> Result<(), KeysError> {
         let name = path.display().to_string();
         let err = |m: String| KeysError::new(name.clone(), m);
-        let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
-        if meta.len() > MAX_KEYS_FILE_BYTES {
-            return Err(err(format!(
-                "is {} bytes; a keys file may hold at most {MAX_KEYS_FILE_BYTES}",
-                meta.len()
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let text = read_bounded(path, MAX_KEYS_FILE_BYTES).map_err(err)?;
         let is_toml =
             path.extension().is_some_and(|e| e == "toml") || !text.trim_start().starts_with('{');
         let file: KeysFile = if is_toml {
@@ -400,4 +395,24 @@ fn parse_digest(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut out).ok()?;
     Some(out)
+}
+
+/// Read a regular file of at most `max` bytes as UTF-8. A device or a pipe
+/// (`/dev/zero`) is refused, and so is a file that grows past `max` while it
+/// is read.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("is not a regular file".into());
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("is larger than {max} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".into())
 }

@@ -228,6 +228,9 @@ impl fmt::Display for LintError {
     }
 }
 
+/// The largest policy file read (16 MiB).
+pub const MAX_POLICY_FILE_BYTES: u64 = 16 << 20;
+
 /// A policy file that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -523,9 +526,11 @@ impl Policy {
 
     /// Read, validate and compile one policy file.
     pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
-            path: path.to_owned(),
-            source,
+        let text = crate::keys::read_bounded(path, MAX_POLICY_FILE_BYTES).map_err(|why| {
+            PolicyError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why),
+            }
         })?;
         let doc: Value = atlasent::wire::from_slice_strict(text.as_bytes()).map_err(|source| {
             PolicyError::Json {

@@ -553,3 +553,78 @@ async fn a_bundle_whose_readers_would_see_something_unsigned_does_not_verify() {
         Ok(result) => assert!(!result.verified(), "{result:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_not_held_for_ever() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1-evaluate HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"agent\":"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        stream.read_to_end(&mut reply),
+    );
+    read.await.expect("answered within a minute").expect("read");
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("did not arrive within"), "{text}");
+}
+
+#[tokio::test]
+async fn exports_beyond_the_concurrent_limit_are_refused_with_retry_after() {
+    use atlasent_server::engine::{Caller, Engine, EngineConfig, EngineError, EventFilter};
+    let policy = atlasent_server::Policy::from_value(&json!({
+        "policy_id": "p", "version": "1.0.0", "default": "allow",
+        "rules": [{ "id": "r", "effect": "allow", "match": { "action": "a" } }]
+    }))
+    .expect("policy");
+    let engine = Engine::open(
+        EngineConfig {
+            storage: atlasent_server::Storage::Memory,
+            permit_ttl: std::time::Duration::from_secs(60),
+            org_id: "o".into(),
+            max_export_events: 100_000,
+            clock: atlasent_server::clock::Clock::system(),
+        },
+        std::sync::Arc::new(atlasent_server::PolicySet::new(vec![policy]).expect("set")),
+        std::sync::Arc::new(atlasent_server::Signer::generate().expect("key")),
+    )
+    .expect("engine");
+    let ctx = serde_json::Map::new();
+    let calls: Vec<_> = (0..3000)
+        .map(|i| {
+            let caller = Caller {
+                key_id: "k".into(),
+                org_id: "o".into(),
+                request_id: format!("r{i}"),
+                body_digest: String::new(),
+            };
+            let engine = engine.clone();
+            let ctx = ctx.clone();
+            tokio::spawn(async move { engine.evaluate(caller, "g", "a", &ctx).await })
+        })
+        .collect();
+    for c in calls {
+        c.await.expect("task").expect("decided");
+    }
+    // The slot is taken before the first await: of three exports started
+    // together (each of 3,000 events), the third finds both slots taken.
+    let (a, b, c) = tokio::join!(
+        engine.export("o", EventFilter::default()),
+        engine.export("o", EventFilter::default()),
+        engine.export("o", EventFilter::default()),
+    );
+    assert!(a.is_ok() && b.is_ok());
+    assert!(matches!(c, Err(EngineError::ExportsBusy(2))), "{c:?}");
+    // Once they are done, exports run again.
+    engine
+        .export("o", EventFilter::default())
+        .await
+        .expect("a slot is free again");
+}

@@ -271,6 +271,12 @@ async fn an_unusable_keys_file_is_refused_with_the_reason() {
             "two organizations",
         ),
     ];
+    let cases = cases.into_iter().chain([(
+        "same.toml",
+        format!("[[keys]]\nkey = \"{ACME}\"\norg = \"acme\"\nscopes = [\"audit.read\"]\n\n[[keys]]\nkey = \"{ACME}\"\norg = \"acme\"\n"),
+        0o600,
+        "is given twice",
+    )]);
     for (name, text, mode, expected) in cases {
         let path = dir.join(name);
         std::fs::write(&path, &text).expect("write");
@@ -348,4 +354,18 @@ fn the_binary_takes_keys_from_a_file_or_the_environment_not_only_argv() {
         let _ = child.wait();
         assert_eq!(status, 200, "{args:?} {env:?}");
     }
+}
+
+#[tokio::test]
+async fn a_keys_or_policy_file_must_be_a_regular_file() {
+    let err = Server::builder()
+        .keys_file("/dev/zero")
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err =
+        atlasent_server::Policy::from_file(std::path::Path::new("/dev/zero")).expect_err("refused");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
 }
