@@ -962,8 +962,9 @@ fn append(
     }
     payload.insert("sequence".to_owned(), Value::from(seq));
     let payload = Value::Object(payload);
+    // Serialized once: the stored text is what the canonical form is made of.
     let text = payload.to_string();
-    let canonical = atlasent::audit::canonical_json_of(&payload)
+    let canonical = atlasent::audit::canonical_json(&text)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     let hash = atlasent::audit::chain_hash(&head.hash, &canonical);
     tx.execute(
