@@ -11,8 +11,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+mod execution_hash;
 pub(crate) mod strict;
 
+pub use execution_hash::{execution_hash, python_json};
 pub use strict::{check_unique_members, from_slice_strict, StrictJsonError};
 
 /// `POST /v1-evaluate` request body.
