@@ -4,57 +4,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+#[path = "python/venv.rs"]
+mod venv;
+
+use std::path::PathBuf;
 use std::process::Command;
 
 use common::{start, start_with, KEY};
 
-fn venv_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("py-atlasent-1.4.1")
-}
-
-fn python(venv: &Path) -> PathBuf {
-    venv.join("bin").join("python")
-}
-
-/// Create the venv and install atlasent==1.4.1 unless it is already there.
-fn ensure_python_sdk() -> PathBuf {
-    let venv = venv_dir();
-    let py = python(&venv);
-    let ready = Command::new(&py)
-        .args([
-            "-c",
-            "import atlasent, sys; sys.exit(atlasent.__version__ != '1.4.1')",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    if ready {
-        return py;
-    }
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .expect("python3 is installed");
-    assert!(status.success(), "python3 -m venv failed");
-    let status = Command::new(&py)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "atlasent==1.4.1",
-        ])
-        .status()
-        .expect("pip runs");
-    assert!(status.success(), "pip install atlasent==1.4.1 failed");
-    py
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_works_unchanged_against_the_server() {
-    let py = tokio::task::spawn_blocking(ensure_python_sdk)
+    let py = tokio::task::spawn_blocking(|| venv::ensure_python_sdk("1.4.1"))
         .await
         .expect("install");
     let server = start().await;
