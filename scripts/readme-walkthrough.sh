@@ -38,20 +38,20 @@ expect "$out" "audit export verified"
 
 step "self-hosted atlasent-server, as the Crates table shows it"
 (cd "$work" && exec cargo run -q --manifest-path "$OLDPWD/Cargo.toml" -p atlasent-server -- \
-  serve --policy "$OLDPWD/examples/policies/demo.json" --api-key ask_local_demo) >"$work/server.log" 2>&1 &
+  serve --policy "$OLDPWD/examples/policies/demo.json" --api-key ask_test_local_demo) >"$work/server.log" 2>&1 &
 server=$!
 pids+=("$server")
 wait_for "$server" "$work/server.log" "listening on http://127.0.0.1:8787"
 cat "$work/server.log"
 
 step "Pointing at an API: ATLASENT_API_KEY / ATLASENT_BASE_URL with the quickstart"
-out=$(ATLASENT_API_KEY=ask_local_demo ATLASENT_BASE_URL=http://127.0.0.1:8787 cargo run -q --example quickstart)
+out=$(ATLASENT_API_KEY=ask_test_local_demo ATLASENT_BASE_URL=http://127.0.0.1:8787 cargo run -q --example quickstart)
 echo "$out"
 expect "$out" "Using the AtlaSent API at http://127.0.0.1:8787"
 expect "$out" "audit export verified"
 
 step "cargo run --example authorize -- AGENT ACTION CONTEXT"
-out=$(ATLASENT_API_KEY=ask_local_demo ATLASENT_BASE_URL=http://127.0.0.1:8787 \
+out=$(ATLASENT_API_KEY=ask_test_local_demo ATLASENT_BASE_URL=http://127.0.0.1:8787 \
   cargo run -q --example authorize -- deploy-bot deploy '{"environment":"staging"}')
 echo "$out"
 expect "$out" "permit dec_"

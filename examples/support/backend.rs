@@ -10,7 +10,7 @@ use atlasent::audit::VerifyingKey;
 use atlasent_server::{RunningServer, Server};
 
 /// The key of the embedded server (only valid on loopback, in this process).
-pub(crate) const DEMO_KEY: &str = "ask_local_quickstart_demo";
+pub(crate) const DEMO_KEY: &str = "ask_test_quickstart_demo";
 
 /// Where decisions come from.
 pub(crate) struct Backend {
