@@ -24,9 +24,11 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::permit::Permit;
+use crate::permits::{Pages, PermitPage, PermitQuery, PermitVerification};
 use crate::results::{
     ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RevokeResult, VerifyResult,
 };
+use crate::wire::PermitRecord;
 
 /// The runtime that drives blocking calls.
 struct Driver(Option<tokio::runtime::Runtime>);
@@ -120,6 +122,14 @@ impl ClientBuilder {
         allow_insecure_http(bool);
         /// See [`crate::ClientBuilder::user_agent_suffix`].
         user_agent_suffix(impl Into<String>);
+        /// See [`crate::ClientBuilder::wire`].
+        wire(crate::Wire);
+    }
+
+    /// A builder pre-filled from an environment, as
+    /// [`crate::ClientBuilder::from_lookup`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self(crate::ClientBuilder::from_lookup(lookup))
     }
 
     /// Validate the settings, start the client's runtime and build it.
@@ -137,9 +147,10 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from `ATLASENT_API_KEY` and `ATLASENT_BASE_URL`.
+    /// A client configured from `ATLASENT_API_KEY`, `ATLASENT_BASE_URL` and
+    /// `ATLASENT_WIRE`.
     pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder(crate::ClientBuilder::from_lookup(|n| std::env::var(n).ok())).build()
+        ClientBuilder::from_lookup(|n| std::env::var(n).ok()).build()
     }
 
     /// A blocking client that shares `client`'s configuration.
@@ -246,6 +257,52 @@ impl Client {
     ) -> Result<RevokeResult, Error> {
         self.driver
             .block_on(self.inner.revoke_permit(permit_id, reason))?
+    }
+
+    /// Blocking [`crate::Client::get_permit`].
+    pub fn get_permit(&self, permit_id: &str) -> Result<PermitRecord, Error> {
+        self.driver.block_on(self.inner.get_permit(permit_id))?
+    }
+
+    /// Blocking [`crate::Client::list_permits`].
+    pub fn list_permits(&self, query: &PermitQuery) -> Result<PermitPage, Error> {
+        self.driver.block_on(self.inner.list_permits(query))?
+    }
+
+    /// Every permit matching `query`, following `next_cursor` page after
+    /// page, as [`crate::Client::permits`] does: each page is fetched when
+    /// the iterator reaches it. The iterator ends after the last page, or
+    /// after yielding the first error.
+    pub fn permits(
+        &self,
+        query: PermitQuery,
+    ) -> impl Iterator<Item = Result<PermitRecord, Error>> + Send + 'static {
+        let client = self.clone();
+        let mut pages = Pages::new(query);
+        std::iter::from_fn(move || loop {
+            if let Some(item) = pages.next_buffered() {
+                return Some(item);
+            }
+            let query = pages.next_query()?;
+            let page = client.list_permits(&query);
+            pages.take(page);
+        })
+    }
+
+    /// Blocking [`crate::Client::verify_permit_by_id`].
+    pub fn verify_permit_by_id(&self, permit_id: &str) -> Result<PermitVerification, Error> {
+        self.driver
+            .block_on(self.inner.verify_permit_by_id(permit_id))?
+    }
+
+    /// Blocking [`crate::Client::revoke_permit_by_id`].
+    pub fn revoke_permit_by_id(
+        &self,
+        permit_id: &str,
+        reason: Option<&str>,
+    ) -> Result<PermitRecord, Error> {
+        self.driver
+            .block_on(self.inner.revoke_permit_by_id(permit_id, reason))?
     }
 }
 

@@ -8,13 +8,14 @@ use serde_json::value::RawValue;
 use tracing::field::Empty;
 use tracing::Instrument;
 
-use crate::config::{ClientBuilder, Config};
-use crate::error::{Decision, Denial, DenialStage, Error, ErrorCode, RequestError};
+use crate::config::{ClientBuilder, Config, Wire};
+use crate::error::{Decision, Denial, DenialStage, Error, Held};
 use crate::permit::Permit;
+use crate::reply;
 use crate::results::{
     ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RevokeResult, VerifyResult,
 };
-use crate::transport::{Endpoint, Transport};
+use crate::transport::{bad_reply, parse_strict, Endpoint, Transport};
 use crate::wire;
 
 /// The longest agent or action the contract accepts (characters).
@@ -92,14 +93,19 @@ impl Client {
     /// with the same agent, action and context. Returns the [`Permit`] only
     /// when both cleared.
     ///
-    /// A policy deny is [`Error::Denied`] (stage `Policy`); a permit that fails
-    /// verification is [`Error::Denied`] (stage `Verification`, reason naming
-    /// the outcome); any failure to get an answer is [`Error::Request`].
-    /// There is no way to get a "denied" value that could be mistaken for
-    /// permission.
+    /// A policy deny is [`Error::Denied`] (stage `Policy`); a hold or
+    /// escalate is [`Error::Held`] (a human must decide; nothing is
+    /// verified); a permit that fails verification is [`Error::Denied`]
+    /// (stage `Verification`, reason naming the outcome); any failure to get
+    /// an answer is [`Error::Request`]. There is no way to get a "denied"
+    /// value that could be mistaken for permission.
     ///
     /// `context` is anything that serializes to a JSON object; `()` means
-    /// `{}`. It is serialized once and sent identically to both endpoints.
+    /// `{}`. It is serialized once. On the legacy wire it is sent identically
+    /// to both endpoints; on the current wire the verification carries
+    /// [`execution_hash`](crate::wire::execution_hash) of
+    /// `{action_type, actor_id, context}` instead, and `context["environment"]`
+    /// when that is a string.
     pub async fn protect<C>(&self, agent: &str, action: &str, context: &C) -> Result<Permit, Error>
     where
         C: Serialize + ?Sized,
@@ -111,7 +117,7 @@ impl Client {
                 verification,
             } = self.gate_inner(agent, action, context).await?;
             tracing::Span::current().record("decision", "allow");
-            Ok(Permit::new(
+            let permit = Permit::new(
                 evaluation.permit_id,
                 verification.permit_hash,
                 evaluation.audit_hash,
@@ -119,15 +125,27 @@ impl Client {
                 verification.timestamp,
                 agent.to_owned(),
                 action.to_owned(),
-            ))
+            );
+            // Both replies were checked to be readable; when both state an
+            // expiry, the earlier one is the one to trust.
+            let expiry = [evaluation.expires_at, verification.expires_at]
+                .into_iter()
+                .flatten()
+                .filter_map(|text| crate::time::parse_rfc3339(&text).map(|at| (at, text)))
+                .min_by_key(|(at, _)| *at);
+            Ok(match expiry {
+                Some((at, text)) => permit.with_expiry(text, at),
+                None => permit,
+            })
         }
         .instrument(span)
         .await
     }
 
-    /// Ask the policy engine for a decision, returned as data: a deny is
-    /// `Ok` with `permitted == false`. Allowed is not yet authorized: the
-    /// permit must still be verified (use [`protect`](Self::protect)).
+    /// Ask the policy engine for a decision, returned as data: a deny, hold
+    /// or escalate is `Ok` with `permitted == false`. Allowed is not yet
+    /// authorized: the permit must still be verified (use
+    /// [`protect`](Self::protect)).
     pub async fn evaluate<C>(
         &self,
         agent: &str,
@@ -146,6 +164,11 @@ impl Client {
     /// Verify a permit, returned as data: `verified == false` is `Ok`.
     /// `agent`, `action` and `context` re-state what the permit was issued
     /// for; the server checks them (empty strings and `()` skip the check).
+    ///
+    /// On the current wire the context is not sent: a non-empty one is sent
+    /// as the [`execution_hash`](crate::wire::execution_hash) of
+    /// `{action_type: action, actor_id: agent, context}` (when `agent` and
+    /// `action` are given) and its `environment`, when that is a string.
     pub async fn verify<C>(
         &self,
         permit_id: &str,
@@ -160,13 +183,14 @@ impl Client {
             return Err(Error::invalid("permit_id must not be empty"));
         }
         let context = to_context(context)?;
-        self.verify_raw(permit_id, agent, action, &context).await
+        let restated = Restated::new(self.wire(), agent, action, &context, false)?;
+        self.verify_raw(permit_id, &restated).await
     }
 
     /// Evaluate, then verify: both results on success. Fails like
-    /// [`protect`](Self::protect) on a deny **or** a failed verification
-    /// (Python 1.4.1's `gate` returns a failed verification as success; this
-    /// does not).
+    /// [`protect`](Self::protect) on a deny, a hold or escalate, **or** a
+    /// failed verification (Python 1.4.1's `gate` returns a failed
+    /// verification as success; this does not).
     pub async fn gate<C>(&self, agent: &str, action: &str, context: &C) -> Result<GateResult, Error>
     where
         C: Serialize + ?Sized,
@@ -179,9 +203,9 @@ impl Client {
 
     /// Evaluate and verify, with the decision returned as data:
     /// `permitted` is true only when the policy allowed **and** the permit
-    /// verified. A policy deny or a failed verification is `Ok` with
-    /// `permitted == false`; transport, auth, rate-limit and server failures
-    /// are still `Err`.
+    /// verified. A policy deny, a hold or escalate (nothing is verified) or a
+    /// failed verification is `Ok` with `permitted == false`; transport,
+    /// auth, rate-limit and server failures are still `Err`.
     pub async fn authorize<C>(
         &self,
         agent: &str,
@@ -196,9 +220,13 @@ impl Client {
             check_name("agent", agent)?;
             check_name("action", action)?;
             let context = to_context(context)?;
+            let restated = Restated::new(self.wire(), agent, action, &context, true)?;
             let evaluation = self.evaluate_raw(agent, action, &context).await?;
             let mut result = AuthorizationResult {
                 permitted: false,
+                decision: evaluation.decision,
+                deny_code: evaluation.deny_code,
+                escalation_id: evaluation.escalation_id,
                 verified: false,
                 agent: agent.to_owned(),
                 action: action.to_owned(),
@@ -211,10 +239,8 @@ impl Client {
                 request_id: evaluation.request_id,
                 rate_limit: evaluation.rate_limit,
             };
-            if evaluation.permitted {
-                let verification = self
-                    .verify_raw(&result.permit_id, agent, action, &context)
-                    .await?;
+            if evaluation.decision == Decision::Allow {
+                let verification = self.verify_raw(&result.permit_id, &restated).await?;
                 result.verified = verification.verified;
                 result.permitted = verification.verified;
                 if !verification.verified {
@@ -225,7 +251,12 @@ impl Client {
                 result.request_id = verification.request_id;
                 result.rate_limit = verification.rate_limit.or(result.rate_limit);
             }
-            let decision = if result.permitted { "allow" } else { "deny" };
+            let decision = match result.decision {
+                _ if result.permitted => "allow",
+                Decision::Hold => "hold",
+                Decision::Escalate => "escalate",
+                _ => "deny",
+            };
             tracing::Span::current().record("decision", decision);
             Ok(result)
         }
@@ -234,17 +265,46 @@ impl Client {
     }
 
     /// Describe the API key this client uses (`GET /v1-api-key-self`).
+    ///
+    /// The organization may come as `org_id` (current) or `organization_id`
+    /// (1.4.1); a reply with neither, or with both disagreeing, is
+    /// `bad_response`.
     pub async fn key_self(&self) -> Result<ApiKeySelf, Error> {
         let span = tracing::info_span!("atlasent.key_self", request_id = Empty);
         async {
+            let endpoint = Endpoint::KeySelf;
             let reply = self
                 .transport
-                .send::<wire::ApiKeySelfResponse>(Endpoint::KeySelf, None, &[])
+                .send_with(endpoint, None, &[], |bytes| {
+                    let b = parse_strict::<wire::ApiKeySelfResponse>(endpoint, bytes)?;
+                    let organization_id = match (&b.org_id, &b.organization_id) {
+                        (Some(a), Some(b)) if a != b => {
+                            return Err(bad_reply(
+                                endpoint,
+                                format!(
+                                    "`org_id` is {} but `organization_id` is {}: \
+                                     the reply contradicts itself",
+                                    reply::quoted(a),
+                                    reply::quoted(b)
+                                ),
+                            ))
+                        }
+                        (Some(id), _) | (None, Some(id)) => id.clone(),
+                        (None, None) => {
+                            return Err(bad_reply(
+                                endpoint,
+                                "required field `org_id` is missing \
+                                 (and there is no 1.4.1 `organization_id`)",
+                            ))
+                        }
+                    };
+                    Ok((b, organization_id))
+                })
                 .await?;
-            let b = reply.body;
+            let (b, organization_id) = reply.body;
             Ok(ApiKeySelf {
                 key_id: b.key_id,
-                organization_id: b.organization_id,
+                organization_id,
                 environment: b.environment,
                 scopes: b.scopes,
                 allowed_cidrs: b.allowed_cidrs,
@@ -260,7 +320,9 @@ impl Client {
     }
 
     /// Revoke a permit so that it can no longer verify
-    /// (`POST /v1-revoke-permit`). `reason` is stored in the audit log.
+    /// (`POST /v1-revoke-permit`, the same on both wires). `reason` is
+    /// stored in the audit log. See also
+    /// [`revoke_permit_by_id`](Self::revoke_permit_by_id).
     pub async fn revoke_permit(
         &self,
         permit_id: &str,
@@ -269,14 +331,7 @@ impl Client {
         if permit_id.is_empty() {
             return Err(Error::invalid("permit_id must not be empty"));
         }
-        if let Some(reason) = reason {
-            let chars = reason.chars().count();
-            if chars > MAX_REVOKE_REASON_CHARS {
-                return Err(Error::invalid(format!(
-                    "reason is {chars} characters long; the limit is {MAX_REVOKE_REASON_CHARS}"
-                )));
-            }
-        }
+        check_revoke_reason(reason)?;
         let span = tracing::info_span!("atlasent.revoke_permit", permit_id, request_id = Empty);
         async {
             let body = to_body(&wire::RevokeRequest {
@@ -300,6 +355,10 @@ impl Client {
         .await
     }
 
+    fn wire(&self) -> Wire {
+        self.transport.config.wire
+    }
+
     async fn gate_inner<C>(
         &self,
         agent: &str,
@@ -312,23 +371,46 @@ impl Client {
         check_name("agent", agent)?;
         check_name("action", action)?;
         let context = to_context(context)?;
+        let restated = Restated::new(self.wire(), agent, action, &context, true)?;
         let evaluation = self.evaluate_raw(agent, action, &context).await?;
-        if !evaluation.permitted {
-            tracing::Span::current().record("decision", "deny");
-            return Err(Denial {
-                stage: DenialStage::Policy,
-                decision: Decision::Deny,
-                reason: evaluation.reason,
-                evaluation_id: evaluation.permit_id,
-                audit_hash: evaluation.audit_hash,
-                outcome: None,
-                request_id: Some(evaluation.request_id),
+        match evaluation.decision {
+            Decision::Allow => {}
+            decision @ (Decision::Hold | Decision::Escalate) => {
+                let name = if decision == Decision::Hold {
+                    "hold"
+                } else {
+                    "escalate"
+                };
+                tracing::Span::current().record("decision", name);
+                return Err(Held {
+                    decision,
+                    reason: evaluation.reason,
+                    deny_code: evaluation.deny_code,
+                    escalation_id: evaluation.escalation_id,
+                    evaluation_id: evaluation.permit_id,
+                    audit_hash: evaluation.audit_hash,
+                    request_id: Some(evaluation.request_id),
+                }
+                .into());
             }
-            .into());
+            // Deny, and any decision added later: never a permit.
+            _ => {
+                tracing::Span::current().record("decision", "deny");
+                return Err(Denial {
+                    stage: DenialStage::Policy,
+                    decision: Decision::Deny,
+                    reason: evaluation.reason,
+                    evaluation_id: evaluation.permit_id,
+                    audit_hash: evaluation.audit_hash,
+                    outcome: None,
+                    request_id: Some(evaluation.request_id),
+                    deny_code: evaluation.deny_code,
+                    verify_error_code: None,
+                }
+                .into());
+            }
         }
-        let verification = self
-            .verify_raw(&evaluation.permit_id, agent, action, &context)
-            .await?;
+        let verification = self.verify_raw(&evaluation.permit_id, &restated).await?;
         if !verification.verified {
             tracing::Span::current().record("decision", "deny");
             return Err(Denial {
@@ -339,6 +421,8 @@ impl Client {
                 audit_hash: evaluation.audit_hash,
                 outcome: Some(verification.outcome),
                 request_id: Some(verification.request_id),
+                deny_code: None,
+                verify_error_code: verification.verify_error_code,
             }
             .into());
         }
@@ -363,35 +447,37 @@ impl Client {
             decision = Empty
         );
         async {
-            let body = to_body(&wire::EvaluateRequest {
-                action,
-                agent,
-                context,
-                api_key: self.transport.config.api_key.expose(),
-            })?;
-            let reply = self
-                .transport
-                .send::<wire::EvaluateResponse>(Endpoint::Evaluate, Some(body), &[])
-                .await?;
-            let b = reply.body;
-            if b.decision_id.is_empty() {
-                return Err(Error::from(crate::error::RequestError::new(
-                    crate::ErrorCode::BadResponse,
-                    "malformed /v1-evaluate reply: `decision_id` is empty",
-                )));
-            }
-            let decision = Decision::from_permitted(b.permitted);
-            tracing::Span::current().record("decision", decision.as_str());
-            Ok(EvaluateResult {
-                decision,
-                permitted: b.permitted,
-                permit_id: b.decision_id,
-                reason: b.reason,
-                audit_hash: b.audit_hash,
-                timestamp: b.timestamp,
-                request_id: reply.request_id,
-                rate_limit: reply.rate_limit,
-            })
+            let endpoint = Endpoint::Evaluate;
+            let reply = match self.wire() {
+                Wire::Legacy => {
+                    let body = to_body(&wire::EvaluateRequest {
+                        action,
+                        agent,
+                        context,
+                        api_key: self.transport.config.api_key.expose(),
+                    })?;
+                    self.transport
+                        .send_with(endpoint, Some(body), &[], |bytes| {
+                            let b = parse_strict::<wire::EvaluateResponse>(endpoint, bytes)?;
+                            reply::legacy_evaluation(b).map_err(|why| bad_reply(endpoint, why))
+                        })
+                        .await?
+                }
+                Wire::Current => {
+                    let body = to_body(&wire::CurrentEvaluateRequest::new(action, agent, context))?;
+                    self.transport
+                        .send_with(endpoint, Some(body), &[], |bytes| {
+                            let b = parse_strict::<wire::CurrentEvaluateResponse>(endpoint, bytes)?;
+                            reply::current_evaluation(b).map_err(|why| bad_reply(endpoint, why))
+                        })
+                        .await?
+                }
+            };
+            let mut result = reply.body;
+            result.request_id = reply.request_id;
+            result.rate_limit = reply.rate_limit;
+            tracing::Span::current().record("decision", result.decision.as_str());
+            Ok(result)
         }
         .instrument(span)
         .await
@@ -400,9 +486,7 @@ impl Client {
     async fn verify_raw(
         &self,
         permit_id: &str,
-        agent: &str,
-        action: &str,
-        context: &RawValue,
+        restated: &Restated<'_>,
     ) -> Result<VerifyResult, Error> {
         let span = tracing::info_span!(
             "atlasent.verify",
@@ -411,43 +495,100 @@ impl Client {
             outcome = Empty
         );
         async {
-            let body = to_body(&wire::VerifyRequest {
-                decision_id: permit_id,
-                action,
-                agent,
-                context,
-                api_key: self.transport.config.api_key.expose(),
-            })?;
-            let reply = self
-                .transport
-                .send::<wire::VerifyResponse>(Endpoint::Verify, Some(body), &[])
-                .await?;
-            let b = reply.body;
-            tracing::Span::current().record("outcome", b.outcome.as_str());
-            // The reply names the permit it is about: another permit's answer
-            // (swapped or replayed on the way) says nothing about this one.
-            if let Some(other) = b.decision_id.as_deref().filter(|id| *id != permit_id) {
-                let mut e = RequestError::new(
-                    ErrorCode::BadResponse,
-                    format!(
-                        "{} reply is about permit {other:?}, this call verified {permit_id:?}",
-                        Endpoint::Verify.path()
-                    ),
-                );
-                e.request_id = Some(reply.request_id);
-                return Err(e.into());
-            }
-            Ok(VerifyResult {
-                verified: b.verified,
-                outcome: b.outcome,
-                permit_hash: b.permit_hash,
-                timestamp: b.timestamp,
-                request_id: reply.request_id,
-                rate_limit: reply.rate_limit,
-            })
+            let endpoint = Endpoint::Verify;
+            let reply = match self.wire() {
+                Wire::Legacy => {
+                    let body = to_body(&wire::VerifyRequest {
+                        decision_id: permit_id,
+                        action: restated.action,
+                        agent: restated.agent,
+                        context: restated.context,
+                        api_key: self.transport.config.api_key.expose(),
+                    })?;
+                    self.transport
+                        .send_with(endpoint, Some(body), &[], |bytes| {
+                            let b = parse_strict::<wire::VerifyResponse>(endpoint, bytes)?;
+                            reply::legacy_verification(b, permit_id)
+                                .map_err(|why| bad_reply(endpoint, why))
+                        })
+                        .await?
+                }
+                Wire::Current => {
+                    let body = to_body(&wire::CurrentVerifyRequest {
+                        permit_token: permit_id,
+                        action_type: restated.action,
+                        actor_id: restated.agent,
+                        environment: restated.environment.as_deref(),
+                        execution_hash: restated.execution_hash.as_deref(),
+                        require_approval: None,
+                    })?;
+                    self.transport
+                        .send_with(endpoint, Some(body), &[], |bytes| {
+                            let b = parse_strict::<wire::CurrentVerifyResponse>(endpoint, bytes)?;
+                            reply::current_verification(b, permit_id)
+                                .map_err(|why| bad_reply(endpoint, why))
+                        })
+                        .await?
+                }
+            };
+            let mut result = reply.body;
+            tracing::Span::current().record("outcome", result.outcome.as_str());
+            result.request_id = reply.request_id;
+            result.rate_limit = reply.rate_limit;
+            Ok(result)
         }
         .instrument(span)
         .await
+    }
+}
+
+/// What a verification re-states about the permit: the agent, action and
+/// context (legacy wire), or the agent, action, environment and
+/// `execution_hash` (current wire).
+struct Restated<'a> {
+    agent: &'a str,
+    action: &'a str,
+    context: &'a RawValue,
+    environment: Option<String>,
+    execution_hash: Option<String>,
+}
+
+impl<'a> Restated<'a> {
+    /// `evaluated`: the call evaluated exactly this payload itself, so the
+    /// hash is always sent; otherwise (a bare `verify`) only when there is a
+    /// context and an agent and action to hash with it.
+    fn new(
+        wire: Wire,
+        agent: &'a str,
+        action: &'a str,
+        context: &'a RawValue,
+        evaluated: bool,
+    ) -> Result<Self, Error> {
+        let mut restated = Self {
+            agent,
+            action,
+            context,
+            environment: None,
+            execution_hash: None,
+        };
+        if wire == Wire::Legacy {
+            return Ok(restated);
+        }
+        let map: serde_json::Map<String, serde_json::Value> =
+            wire::from_slice_strict(context.get().as_bytes()).map_err(|e| {
+                Error::invalid(format!(
+                    "context is not a JSON object a server can read: {e}"
+                ))
+            })?;
+        restated.environment = map
+            .get("environment")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        let hashable = evaluated || (!map.is_empty() && !agent.is_empty() && !action.is_empty());
+        if hashable {
+            restated.execution_hash = Some(wire::execution_hash(action, agent, &map));
+        }
+        Ok(restated)
     }
 }
 
@@ -459,6 +600,19 @@ fn verification_reason(outcome: &str) -> String {
         outcome
     };
     format!("Permit failed verification ({outcome})")
+}
+
+/// A revocation reason: at most [`MAX_REVOKE_REASON_CHARS`] characters.
+pub(crate) fn check_revoke_reason(reason: Option<&str>) -> Result<(), Error> {
+    if let Some(reason) = reason {
+        let chars = reason.chars().count();
+        if chars > MAX_REVOKE_REASON_CHARS {
+            return Err(Error::invalid(format!(
+                "reason is {chars} characters long; the limit is {MAX_REVOKE_REASON_CHARS}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Agents and actions: 1 to 256 characters, as the contract requires.
@@ -499,7 +653,7 @@ pub(crate) fn to_context<C: Serialize + ?Sized>(context: &C) -> Result<Box<RawVa
     )))
 }
 
-fn to_body<T: Serialize>(request: &T) -> Result<Vec<u8>, Error> {
+pub(crate) fn to_body<T: Serialize>(request: &T) -> Result<Vec<u8>, Error> {
     serde_json::to_vec(request)
         .map_err(|e| Error::invalid(format!("request could not be serialized: {e}")))
 }

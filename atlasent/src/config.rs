@@ -28,6 +28,66 @@ pub const DEFAULT_MAX_EXPORT_BYTES: usize = 256 << 20;
 pub const ENV_API_KEY: &str = "ATLASENT_API_KEY";
 /// The environment variable overriding the base URL.
 pub const ENV_BASE_URL: &str = "ATLASENT_BASE_URL";
+/// The environment variable choosing the wire: `current` or `legacy`.
+pub const ENV_WIRE: &str = "ATLASENT_WIRE";
+
+/// Which request and reply shapes the client speaks on `/v1-evaluate` and
+/// `/v1-verify-permit`.
+///
+/// | | [`Current`](Wire::Current) (default) | [`Legacy`](Wire::Legacy) |
+/// |---|---|---|
+/// | spoken by | Python `atlasent` 2.x, the hosted API today | Python `atlasent` 1.4.1 |
+/// | evaluate request | `{action_type, actor_id, context}` | `{action, agent, context, api_key}` |
+/// | evaluate reply | `{decision: allow\|deny\|hold\|escalate, permit_token, expires_at, denial, …}` (the 1.4.1 reply is accepted too) | `{permitted, decision_id, reason, …}` |
+/// | verify request | `{permit_token, action_type, actor_id, environment?, execution_hash?}` | `{decision_id, action, agent, context, api_key}` |
+/// | verify reply | `{valid, outcome, verify_error_code, reason, consumed, permit_token, …}` | `{verified, outcome, permit_hash, …}` |
+/// | API key | `Authorization` header only | header and body |
+///
+/// Choose `Legacy` for a server that speaks only the 1.4.1 shape. Every
+/// other call (key introspection, revocation, audit, permits by id) is the
+/// same on both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Wire {
+    /// The shape of the current SDKs (Python 2.18): the default.
+    #[default]
+    Current,
+    /// The shape of Python `atlasent` 1.4.1.
+    Legacy,
+}
+
+impl Wire {
+    /// `"current"` or `"legacy"`, as `ATLASENT_WIRE` spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Legacy => "legacy",
+        }
+    }
+}
+
+impl fmt::Display for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Wire {
+    type Err = Error;
+
+    /// `current` or `legacy` (surrounding whitespace ignored); anything else
+    /// is [`Error::Config`] naming both.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "current" => Ok(Self::Current),
+            "legacy" => Ok(Self::Legacy),
+            other => Err(Error::config(format!(
+                "{ENV_WIRE} must be `current` or `legacy`, got {:?}",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+}
 
 /// An API key. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,6 +121,7 @@ pub struct Config {
     pub(crate) max_export_bytes: usize,
     pub(crate) allow_insecure_http: bool,
     pub(crate) user_agent: String,
+    pub(crate) wire: Wire,
 }
 
 impl Config {
@@ -100,6 +161,10 @@ impl Config {
     pub fn user_agent(&self) -> &str {
         &self.user_agent
     }
+    /// The wire spoken on evaluate and verify.
+    pub fn wire(&self) -> Wire {
+        self.wire
+    }
 }
 
 impl fmt::Debug for Config {
@@ -116,6 +181,7 @@ impl fmt::Debug for Config {
             .field("max_export_bytes", &self.max_export_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("user_agent", &self.user_agent)
+            .field("wire", &self.wire)
             .finish()
     }
 }
@@ -140,6 +206,15 @@ pub struct ClientBuilder {
     max_export_bytes: usize,
     allow_insecure_http: bool,
     user_agent_suffix: Option<String>,
+    wire: WireSetting,
+}
+
+/// Where the builder's wire comes from: checked at `build()`, so that a bad
+/// `ATLASENT_WIRE` is a configuration error there, like a bad base URL.
+#[derive(Debug, Clone)]
+enum WireSetting {
+    Given(Wire),
+    Env(String),
 }
 
 impl Default for ClientBuilder {
@@ -156,6 +231,7 @@ impl Default for ClientBuilder {
             max_export_bytes: DEFAULT_MAX_EXPORT_BYTES,
             allow_insecure_http: false,
             user_agent_suffix: None,
+            wire: WireSetting::Given(Wire::default()),
         }
     }
 }
@@ -172,22 +248,32 @@ impl fmt::Debug for ClientBuilder {
             .field("max_backoff", &self.max_backoff)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("wire", &self.wire)
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
-    /// A builder pre-filled from an environment: `ATLASENT_API_KEY` and
-    /// `ATLASENT_BASE_URL`, read through `lookup` (tests pass a closure over a
-    /// map instead of mutating the process environment). Empty values count as
-    /// unset.
+    /// A builder pre-filled from an environment: `ATLASENT_API_KEY`,
+    /// `ATLASENT_BASE_URL` and `ATLASENT_WIRE` (`current` or `legacy`; any
+    /// other value fails [`build`](crate::ClientBuilder::build)), read through
+    /// `lookup` (tests pass a closure over a map instead of mutating the
+    /// process environment). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name| lookup(name).filter(|v: &String| !v.trim().is_empty());
         Self {
             api_key: non_empty(ENV_API_KEY),
             base_url: non_empty(ENV_BASE_URL),
+            wire: non_empty(ENV_WIRE).map_or(WireSetting::Given(Wire::default()), WireSetting::Env),
             ..Self::default()
         }
+    }
+
+    /// The wire to speak on evaluate and verify (default [`Wire::Current`];
+    /// overrides `ATLASENT_WIRE`).
+    pub fn wire(mut self, wire: Wire) -> Self {
+        self.wire = WireSetting::Given(wire);
+        self
     }
 
     /// The API key (`ask_live_…`), sent as `Authorization: Bearer` and in the
@@ -271,6 +357,10 @@ impl ClientBuilder {
 
     /// Validate the settings into a [`Config`].
     pub(crate) fn into_config(self) -> Result<Config, Error> {
+        let wire = match &self.wire {
+            WireSetting::Given(wire) => *wire,
+            WireSetting::Env(value) => value.parse()?,
+        };
         let api_key = match self.api_key {
             Some(key) if !key.trim().is_empty() => key,
             _ => {
@@ -322,6 +412,7 @@ impl ClientBuilder {
             max_export_bytes: self.max_export_bytes,
             allow_insecure_http: self.allow_insecure_http,
             user_agent,
+            wire,
         })
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::deny_code::DenyCode;
+
 /// The contract's coarse error category (`vectors/errors.json`), shared by
 /// every AtlaSent SDK. Callers may `match` on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -86,24 +88,54 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// The policy decision carried by an evaluation or a denial.
+/// The policy decision carried by an evaluation, a denial or a hold.
+///
+/// Only [`Allow`](Decision::Allow) issues a permit. [`Hold`](Decision::Hold)
+/// and [`Escalate`](Decision::Escalate) (current wire only) mean a human must
+/// decide: [`Client::protect`](crate::Client::protect) fails with
+/// [`Error::Held`] on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 #[non_exhaustive]
 pub enum Decision {
-    /// The policy allowed the action (`permitted: true`).
+    /// The policy allowed the action (`permitted: true`, `decision: "allow"`).
     Allow,
-    /// The policy denied the action (`permitted: false`).
+    /// The policy denied the action (`permitted: false`, `decision: "deny"`).
     Deny,
+    /// The action waits for a human (`decision: "hold"`); no permit.
+    Hold,
+    /// The action is escalated to a human (`decision: "escalate"`); no permit.
+    Escalate,
 }
 
 impl Decision {
-    /// `"ALLOW"` or `"DENY"`, as the contract's `sdk_output` spells it.
+    /// `"ALLOW"`, `"DENY"`, `"HOLD"` or `"ESCALATE"`, as the contract's
+    /// `sdk_output` spells it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Allow => "ALLOW",
             Self::Deny => "DENY",
+            Self::Hold => "HOLD",
+            Self::Escalate => "ESCALATE",
         }
+    }
+
+    /// The current wire's `decision` string (`allow`, `deny`, `hold`,
+    /// `escalate`; exactly these, lowercase); anything else is `None`, never
+    /// a guess.
+    pub(crate) fn from_wire(decision: &str) -> Option<Self> {
+        match decision {
+            "allow" => Some(Self::Allow),
+            "deny" => Some(Self::Deny),
+            "hold" => Some(Self::Hold),
+            "escalate" => Some(Self::Escalate),
+            _ => None,
+        }
+    }
+
+    /// Whether a human must decide (hold or escalate).
+    pub const fn is_held(self) -> bool {
+        matches!(self, Self::Hold | Self::Escalate)
     }
 
     pub(crate) fn from_permitted(permitted: bool) -> Self {
@@ -142,6 +174,8 @@ pub struct Denial {
     pub(crate) audit_hash: String,
     pub(crate) outcome: Option<String>,
     pub(crate) request_id: Option<String>,
+    pub(crate) deny_code: Option<DenyCode>,
+    pub(crate) verify_error_code: Option<String>,
 }
 
 impl Denial {
@@ -182,6 +216,20 @@ impl Denial {
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
     }
+
+    /// The policy's machine-readable reason for a [`DenialStage::Policy`]
+    /// denial, when the server sent one (current wire: `denial.code` or
+    /// `deny_code`). Branch on this, not on [`reason`](Self::reason).
+    pub fn deny_code(&self) -> Option<&DenyCode> {
+        self.deny_code.as_ref()
+    }
+
+    /// The verifier's code for a [`DenialStage::Verification`] denial, when
+    /// the server sent one (current wire: `PERMIT_CONSUMED`,
+    /// `PERMIT_EXPIRED`, `ACTOR_MISMATCH`, …).
+    pub fn verify_error_code(&self) -> Option<&str> {
+        self.verify_error_code.as_deref()
+    }
 }
 
 impl fmt::Display for Denial {
@@ -196,6 +244,77 @@ impl fmt::Display for Denial {
         Ok(())
     }
 }
+
+/// A decision that a human must make (hold or escalate): the details of
+/// [`Error::Held`]. No permit was issued; evaluate again once a human has
+/// decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub(crate) decision: Decision,
+    pub(crate) reason: String,
+    pub(crate) deny_code: Option<DenyCode>,
+    pub(crate) escalation_id: Option<String>,
+    pub(crate) evaluation_id: String,
+    pub(crate) audit_hash: String,
+    pub(crate) request_id: Option<String>,
+}
+
+impl Held {
+    /// [`Decision::Hold`] or [`Decision::Escalate`].
+    pub fn decision(&self) -> Decision {
+        self.decision
+    }
+
+    /// The server's explanation.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The machine-readable reason (`ACTOR_HELD`, `ESCALATE_REQUIRED`, …),
+    /// when the server sent one.
+    pub fn deny_code(&self) -> Option<&DenyCode> {
+        self.deny_code.as_ref()
+    }
+
+    /// The id of the escalation a human will decide, when the server sent
+    /// one (`esc_…` on our server).
+    pub fn escalation_id(&self) -> Option<&str> {
+        self.escalation_id.as_deref()
+    }
+
+    /// The evaluation (decision) id.
+    pub fn evaluation_id(&self) -> &str {
+        &self.evaluation_id
+    }
+
+    /// The audit-trail hash of the decision, when the server sent one.
+    pub fn audit_hash(&self) -> &str {
+        &self.audit_hash
+    }
+
+    /// The `X-Request-ID` of the evaluation.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+impl fmt::Display for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.decision {
+            Decision::Escalate => f.write_str("action escalated: a human must decide")?,
+            _ => f.write_str("action held: a human must decide")?,
+        }
+        if !self.reason.is_empty() {
+            write!(f, ": {}", self.reason)?;
+        }
+        if let Some(id) = &self.escalation_id {
+            write!(f, " (escalation {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Held {}
 
 /// A request that did not produce a usable answer: the details of
 /// [`Error::Request`].
@@ -282,6 +401,11 @@ pub enum Error {
     /// The policy denied the action, or its permit failed verification.
     #[error("{0}")]
     Denied(Box<Denial>),
+    /// The policy answered hold or escalate: a human must decide, and no
+    /// permit was issued. Not a denial ([`is_denied`](Error::is_denied) is
+    /// false), not a failure to get an answer.
+    #[error("{0}")]
+    Held(Box<Held>),
     /// The request failed: an HTTP error status, a transport failure, a
     /// timeout or a malformed reply. [`code`](Error::code) says which.
     #[error("{0}")]
@@ -326,6 +450,7 @@ impl Error {
         match self {
             Self::Request(e) => e.request_id.as_deref(),
             Self::Denied(d) => d.request_id.as_deref(),
+            Self::Held(h) => h.request_id.as_deref(),
             _ => None,
         }
     }
@@ -351,6 +476,19 @@ impl Error {
     /// to get an answer.
     pub fn is_denied(&self) -> bool {
         matches!(self, Self::Denied(_))
+    }
+
+    /// The hold details, when the policy answered hold or escalate.
+    pub fn held(&self) -> Option<&Held> {
+        match self {
+            Self::Held(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Whether the policy answered hold or escalate: a human must decide.
+    pub fn is_held(&self) -> bool {
+        matches!(self, Self::Held(_))
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -385,5 +523,11 @@ impl From<RequestError> for Error {
 impl From<Denial> for Error {
     fn from(d: Denial) -> Self {
         Self::Denied(Box::new(d))
+    }
+}
+
+impl From<Held> for Error {
+    fn from(h: Held) -> Self {
+        Self::Held(Box::new(h))
     }
 }

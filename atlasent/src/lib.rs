@@ -136,11 +136,14 @@ pub mod __private;
 pub mod audit;
 mod client;
 mod config;
+mod deny_code;
 mod error;
 mod global;
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub mod integrations;
 mod permit;
+mod permits;
+mod reply;
 mod results;
 mod time;
 mod transport;
@@ -151,16 +154,19 @@ pub mod blocking;
 
 pub use client::{Client, MAX_NAME_CHARS, MAX_REVOKE_REASON_CHARS};
 pub use config::{
-    ClientBuilder, Config, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BACKOFF,
+    ClientBuilder, Config, Wire, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BACKOFF,
     DEFAULT_MAX_EXPORT_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL,
+    DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, ENV_WIRE,
 };
-pub use error::{Decision, Denial, DenialStage, Error, ErrorCode, RequestError};
+pub use deny_code::DenyCode;
+pub use error::{Decision, Denial, DenialStage, Error, ErrorCode, Held, RequestError};
 pub use global::{
     authorize, configure, default_client, evaluate, gate, key_self, protect, reset_default_client,
     revoke_permit, verify,
 };
 pub use permit::Permit;
+pub use permits::{PermitPage, PermitQuery, PermitVerification};
+pub use wire::{PermitEvidence, PermitRecord, PermitStatus};
 
 #[cfg(feature = "macros")]
 pub use atlasent_macros::protect;

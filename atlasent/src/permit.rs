@@ -1,6 +1,7 @@
 //! [`Permit`]: the proof that an action was authorized end to end.
 
 use std::fmt;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -31,6 +32,11 @@ pub struct Permit {
     timestamp: String,
     agent: String,
     action: String,
+    /// As the server wrote it (RFC 3339).
+    #[serde(rename = "expires_at", skip_serializing_if = "Option::is_none")]
+    expires_at_text: Option<String>,
+    #[serde(skip)]
+    expires_at: Option<SystemTime>,
 }
 
 impl Permit {
@@ -52,7 +58,28 @@ impl Permit {
             timestamp,
             agent,
             action,
+            expires_at_text: None,
+            expires_at: None,
         }
+    }
+
+    /// The expiry the server stated, already read by the client (a reply
+    /// with an unreadable one never makes a permit).
+    pub(crate) fn with_expiry(mut self, text: String, at: SystemTime) -> Self {
+        self.expires_at_text = Some(text);
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// When the permit expires, as the server stated it (the current wire's
+    /// `expires_at`; our server also sends it to 1.4.1 clients). `None` when
+    /// the server stated none.
+    ///
+    /// The permit has already been verified (and, single-use, consumed): the
+    /// expiry says how long the server would have honoured it, useful for
+    /// logs and for deciding whether a long action should start at all.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
     }
 
     /// The permit (decision) id the server issued.

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::deny_code::DenyCode;
 use crate::error::Decision;
 
 /// Per-key rate-limit state from the `X-RateLimit-Limit`, `-Remaining` and
@@ -21,23 +22,43 @@ pub struct RateLimit {
 }
 
 /// The answer of `POST /v1-evaluate`: a decision, returned as data whether it
-/// allows or denies. Its keys serialize as the contract's `sdk_output`.
+/// allows, denies, holds or escalates. Its keys serialize as the contract's
+/// `sdk_output` (the members only the current wire carries are left out when
+/// absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct EvaluateResult {
-    /// `Allow` or `Deny`.
+    /// `Allow`, `Deny`, `Hold` or `Escalate`.
     pub decision: Decision,
-    /// Whether the policy allowed the action. Allowed is not authorized: only
-    /// a verified permit ([`Client::protect`](crate::Client::protect)) is.
+    /// Whether the policy allowed the action (`decision == Allow`). Allowed
+    /// is not authorized: only a verified permit
+    /// ([`Client::protect`](crate::Client::protect)) is.
     pub permitted: bool,
-    /// The decision id: the permit to verify when allowed.
+    /// The decision id: on an allow, the permit to verify (`permit_token`,
+    /// or 1.4.1's `decision_id`); otherwise the evaluation's id, when the
+    /// server sent one.
     pub permit_id: String,
-    /// The policy engine's explanation.
+    /// The policy engine's explanation (on the current wire: the denial's
+    /// reason, else the first of `reasons`).
     pub reason: String,
     /// The audit-chain hash of the decision.
     pub audit_hash: String,
     /// When the decision was made (ISO 8601, as the server sent it).
     pub timestamp: String,
+    /// Why not, for programs, on a non-allow (current wire: `denial.code` or
+    /// `deny_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deny_code: Option<DenyCode>,
+    /// The escalation a human will decide, on hold and escalate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation_id: Option<String>,
+    /// When the permit expires (RFC 3339, as the server sent it), on an
+    /// allow. The client refuses a reply whose `expires_at` it cannot read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Every explanation the policy engine gave (current wire).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
     /// The `X-Request-ID` of the request.
     #[serde(skip)]
     pub request_id: String,
@@ -51,14 +72,32 @@ pub struct EvaluateResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct VerifyResult {
-    /// Whether the permit verified.
+    /// Whether the permit verified (the current wire's `valid`).
     pub verified: bool,
-    /// `verified`, `expired`, `consumed`, `revoked`, `not_found`, `mismatch`, …
+    /// `verified`, then 1.4.1's `expired`, `consumed`, `revoked`,
+    /// `not_found`, `mismatch`, … or the current wire's `permit_expired`,
+    /// `permit_consumed`, `permit_revoked`, `permit_not_found`,
+    /// `permit_mismatch`, `approval_missing`, …
     pub outcome: String,
     /// The verification hash bound to the permit.
     pub permit_hash: String,
     /// When the verification happened (ISO 8601, as the server sent it).
     pub timestamp: String,
+    /// The server's explanation (current wire).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Why not, for programs, when not verified (current wire:
+    /// `PERMIT_CONSUMED`, `PERMIT_EXPIRED`, `ACTOR_MISMATCH`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_error_code: Option<String>,
+    /// Whether this call used the permit up, when the server says (current
+    /// wire). `true` with `verified == false` (`APPROVAL_LINKAGE_MISSING`)
+    /// means the permit is burned: do not retry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumed: Option<bool>,
+    /// When the permit expires, when the reply says (current wire; RFC 3339).
+    #[serde(skip)]
+    pub expires_at: Option<String>,
     /// The `X-Request-ID` of the request.
     #[serde(skip)]
     pub request_id: String,
@@ -81,12 +120,19 @@ pub struct GateResult {
 /// The answer of [`Client::authorize`](crate::Client::authorize): a decision
 /// as data. `permitted` is true only when the policy allowed **and** the
 /// permit verified (Python 1.4.1 reports true when verification fails; we do
-/// not).
+/// not). A hold or escalate is `permitted == false` with its
+/// [`decision`](Self::decision) and [`escalation_id`](Self::escalation_id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AuthorizationResult {
     /// Authorized end to end: allowed and verified.
     pub permitted: bool,
+    /// The policy's decision (`Allow` even when verification then failed).
+    pub decision: Decision,
+    /// The policy's machine-readable reason of a non-allow, when sent.
+    pub deny_code: Option<DenyCode>,
+    /// The escalation a human will decide, on hold and escalate.
+    pub escalation_id: Option<String>,
     /// Whether the permit verified (false when denied: nothing to verify).
     pub verified: bool,
     /// The agent asked about.

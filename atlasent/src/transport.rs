@@ -10,7 +10,8 @@ use crate::error::{Error, ErrorCode, RequestError};
 use crate::results::RateLimit;
 use crate::wire::{ErrorResponse, ReplyBody};
 
-/// The endpoints of the v1 API.
+/// The endpoints of the API. Those under `/v1/permits/{id}` take the id
+/// from the [`Target`] of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endpoint {
     Evaluate,
@@ -20,10 +21,14 @@ pub(crate) enum Endpoint {
     AuditEvents,
     AuditExports,
     SigningKeys,
+    Permits,
+    Permit,
+    PermitVerify,
+    PermitRevoke,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 7] = [
+    const ALL: [Endpoint; 11] = [
         Self::Evaluate,
         Self::Verify,
         Self::Revoke,
@@ -31,8 +36,13 @@ impl Endpoint {
         Self::AuditEvents,
         Self::AuditExports,
         Self::SigningKeys,
+        Self::Permits,
+        Self::Permit,
+        Self::PermitVerify,
+        Self::PermitRevoke,
     ];
 
+    /// The path, as messages name it (`{id}` for the permit's id).
     pub(crate) fn path(self) -> &'static str {
         match self {
             Self::Evaluate => "/v1-evaluate",
@@ -42,7 +52,27 @@ impl Endpoint {
             Self::AuditEvents => "/v1-audit/events",
             Self::AuditExports => "/v1-audit/exports",
             Self::SigningKeys => "/v1-signing-keys",
+            Self::Permits => "/v1/permits",
+            Self::Permit => "/v1/permits/{id}",
+            Self::PermitVerify => "/v1/permits/{id}/verify",
+            Self::PermitRevoke => "/v1/permits/{id}/revoke",
         }
+    }
+
+    /// The path with `id` percent-encoded into it (every byte outside
+    /// RFC 3986's unreserved set), for the endpoints that take one.
+    fn path_with(self, id: &str) -> String {
+        let encoded = percent_encode(id);
+        match self {
+            Self::Permit => format!("/v1/permits/{encoded}"),
+            Self::PermitVerify => format!("/v1/permits/{encoded}/verify"),
+            Self::PermitRevoke => format!("/v1/permits/{encoded}/revoke"),
+            other => other.path().to_owned(),
+        }
+    }
+
+    fn takes_id(self) -> bool {
+        matches!(self, Self::Permit | Self::PermitVerify | Self::PermitRevoke)
     }
 
     /// The largest reply accepted on this endpoint, and the setting that
@@ -55,9 +85,44 @@ impl Endpoint {
     }
 
     fn is_post(self) -> bool {
-        !matches!(self, Self::KeySelf | Self::AuditEvents | Self::SigningKeys)
+        !matches!(
+            self,
+            Self::KeySelf | Self::AuditEvents | Self::SigningKeys | Self::Permits | Self::Permit
+        )
     }
 }
+
+/// Where one call goes: an endpoint, and the id for those that take one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) id: Option<&'a str>,
+}
+
+impl From<Endpoint> for Target<'_> {
+    fn from(endpoint: Endpoint) -> Self {
+        Self { endpoint, id: None }
+    }
+}
+
+/// `id` with every byte outside `A-Z a-z 0-9 - . _ ~` written `%XX`, so that
+/// it stays one path segment (`/`, `?`, `#`, `%` are encoded). The caller
+/// refuses `.` and `..`, which a URL parser would resolve away.
+pub(crate) fn percent_encode(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX_UPPER[usize::from(byte >> 4)]));
+            out.push(char::from(HEX_UPPER[usize::from(byte & 0x0f)]));
+        }
+    }
+    out
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// A parsed reply and what its headers said.
 pub(crate) struct Reply<T> {
@@ -102,8 +167,12 @@ impl Transport {
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
 
+        // Endpoints that take an id get theirs per call; their entry here is
+        // only a placeholder that proves the base URL forms URLs at all.
         let urls = Endpoint::ALL
-            .map(|endpoint| reqwest::Url::parse(&format!("{}{}", config.base_url, endpoint.path())))
+            .map(|endpoint| {
+                reqwest::Url::parse(&format!("{}{}", config.base_url, endpoint.path_with("x")))
+            })
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .ok()
@@ -112,34 +181,52 @@ impl Transport {
         Ok(Self { http, config, urls })
     }
 
-    fn url(&self, endpoint: Endpoint) -> &reqwest::Url {
-        &self.urls[endpoint as usize]
+    /// The URL of one call; refused before anything is sent if it cannot be
+    /// formed (never the case for an encoded id under a valid base URL).
+    fn url(&self, target: Target<'_>) -> Result<reqwest::Url, Error> {
+        let endpoint = target.endpoint;
+        match (endpoint.takes_id(), target.id) {
+            (false, _) => Ok(self.urls[endpoint as usize].clone()),
+            (true, Some(id)) => reqwest::Url::parse(&format!(
+                "{}{}",
+                self.config.base_url,
+                endpoint.path_with(id)
+            ))
+            .map_err(|e| Error::invalid(format!("{} could not form a URL: {e}", endpoint.path()))),
+            (true, None) => Err(Error::invalid(format!(
+                "{} needs a permit id",
+                endpoint.path()
+            ))),
+        }
     }
 
     /// Send one call, retrying transient failures with the same request id,
     /// and parse the reply strictly as `T`.
-    pub(crate) async fn send<T: ReplyBody>(
+    pub(crate) async fn send<'a, T: ReplyBody>(
         &self,
-        endpoint: Endpoint,
+        target: impl Into<Target<'a>>,
         body: Option<Vec<u8>>,
         query: &[(&str, String)],
     ) -> Result<Reply<T>, Error> {
-        self.send_with(endpoint, body, query, |bytes| {
-            crate::wire::from_slice_strict::<T>(bytes)
-                .map_err(|e| malformed::<T>(endpoint, bytes, &e))
+        let target = target.into();
+        self.send_with(target, body, query, |bytes| {
+            parse_strict::<T>(target.endpoint, bytes)
         })
         .await
     }
 
     /// Send one call and convert a 2xx body with `parse`; transient failures
     /// (including a body cut off mid-way) are retried with the same request id.
-    pub(crate) async fn send_with<T>(
+    pub(crate) async fn send_with<'a, T>(
         &self,
-        endpoint: Endpoint,
+        target: impl Into<Target<'a>>,
         body: Option<Vec<u8>>,
         query: &[(&str, String)],
         parse: impl Fn(&[u8]) -> Result<T, RequestError>,
     ) -> Result<Reply<T>, Error> {
+        let target = target.into();
+        let endpoint = target.endpoint;
+        let url = self.url(target)?;
         let request_id = new_request_id();
         tracing::Span::current().record("request_id", request_id.as_str());
         let body = body.map(bytes::Bytes::from);
@@ -148,7 +235,7 @@ impl Transport {
         loop {
             attempt += 1;
             let outcome = self
-                .attempt(endpoint, body.clone(), query, &request_id)
+                .attempt(endpoint, &url, body.clone(), query, &request_id)
                 .await;
             let failure = match outcome {
                 Ok((bytes, rate_limit)) => match parse(&bytes) {
@@ -183,11 +270,12 @@ impl Transport {
     async fn attempt(
         &self,
         endpoint: Endpoint,
+        url: &reqwest::Url,
         body: Option<bytes::Bytes>,
         query: &[(&str, String)],
         request_id: &str,
     ) -> Result<(Vec<u8>, Option<RateLimit>), RequestError> {
-        let url = self.url(endpoint).clone();
+        let url = url.clone();
         let mut request = if endpoint.is_post() {
             self.http
                 .post(url)
@@ -315,6 +403,23 @@ impl Transport {
         }
         failure.into()
     }
+}
+
+/// A 2xx body read strictly as `T`, or the `bad_response` saying why not.
+pub(crate) fn parse_strict<T: ReplyBody>(
+    endpoint: Endpoint,
+    bytes: &[u8],
+) -> Result<T, RequestError> {
+    crate::wire::from_slice_strict::<T>(bytes).map_err(|e| malformed::<T>(endpoint, bytes, &e))
+}
+
+/// A `bad_response` for a 2xx body that is not a reply this call can use:
+/// `detail` says what is wrong with it.
+pub(crate) fn bad_reply(endpoint: Endpoint, detail: impl std::fmt::Display) -> RequestError {
+    RequestError::new(
+        ErrorCode::BadResponse,
+        format!("malformed {} reply: {detail}", endpoint.path()),
+    )
 }
 
 /// A `bad_response` for a 2xx body that does not parse as the expected reply

@@ -1,5 +1,8 @@
-//! The v1 wire format: request and response bodies exactly as the contract
-//! (`contract/schemas`) spells them.
+//! The wire format: request and response bodies exactly as the contract
+//! (`contract/schemas`) spells them, in both shapes: the 1.4.1 ("legacy")
+//! bodies ([`EvaluateRequest`], [`VerifyRequest`], …) and the current ones
+//! ([`CurrentEvaluateRequest`], [`CurrentVerifyRequest`], the permit
+//! records of `/v1/permits`, …); see [`Wire`](crate::Wire).
 //!
 //! Requests borrow their fields, so building one allocates only the output
 //! buffer. Responses are parsed strictly: a required field that is missing or
@@ -11,10 +14,19 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+mod current;
 mod execution_hash;
+mod permits;
 pub(crate) mod strict;
 
+pub use current::{
+    CurrentDenial, CurrentEvaluateRequest, CurrentEvaluateResponse, CurrentVerifyRequest,
+    CurrentVerifyResponse,
+};
 pub use execution_hash::{execution_hash, python_json};
+pub use permits::{
+    PermitEvidence, PermitList, PermitRecord, PermitStatus, PermitVerifyResponse, RevokeByIdRequest,
+};
 pub use strict::{check_unique_members, from_slice_strict, StrictJsonError};
 
 /// `POST /v1-evaluate` request body.
@@ -46,6 +58,10 @@ pub struct EvaluateResponse {
     /// When the decision was made (ISO 8601).
     #[serde(default)]
     pub timestamp: String,
+    /// When the permit expires (RFC 3339), on an allow; our server adds it
+    /// (1.4.1 ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// `POST /v1-verify-permit` request body.
@@ -112,12 +128,20 @@ pub struct RevokeResponse {
 }
 
 /// `GET /v1-api-key-self` response body.
+///
+/// The organization comes as `org_id` (current) or `organization_id`
+/// (1.4.1); a reply must carry at least one, and both must agree (the client
+/// checks this after parsing).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ApiKeySelfResponse {
     /// Server-side id of the key (never the key itself).
     pub key_id: String,
-    /// The organization the key belongs to.
-    pub organization_id: String,
+    /// The organization the key belongs to (current spelling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// The organization the key belongs to (1.4.1 spelling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
     /// `live`, `test`, …
     pub environment: String,
     /// Granted scopes.
@@ -164,8 +188,9 @@ impl ErrorResponse {
     }
 }
 
-/// The JSON type a required reply field must have.
+/// The JSON type a reply field must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FieldKind {
     /// `true` / `false`.
     Bool,
@@ -175,12 +200,22 @@ pub enum FieldKind {
     Integer,
     /// An array.
     Array,
+    /// An object.
+    Object,
+    /// An array of strings.
+    Strings,
 }
 
 /// A reply body with required fields, for precise `bad_response` messages.
+///
+/// Field names are paths: `denial.code` is the member `code` of the object
+/// `denial`, `permits[].id` the member `id` of every element of the array
+/// `permits`. A path is checked wherever its parent exists.
 pub trait ReplyBody: serde::de::DeserializeOwned {
     /// The required fields and their types, as the contract's schema lists them.
     const REQUIRED: &'static [(&'static str, FieldKind)];
+    /// Fields that may be absent or `null`, but have this type when present.
+    const OPTIONAL: &'static [(&'static str, FieldKind)] = &[];
 }
 
 impl ReplyBody for EvaluateResponse {
@@ -204,40 +239,114 @@ impl ReplyBody for RevokeResponse {
 impl ReplyBody for ApiKeySelfResponse {
     const REQUIRED: &'static [(&'static str, FieldKind)] = &[
         ("key_id", FieldKind::String),
-        ("organization_id", FieldKind::String),
         ("environment", FieldKind::String),
         ("rate_limit_per_minute", FieldKind::Integer),
     ];
+    const OPTIONAL: &'static [(&'static str, FieldKind)] = &[
+        ("org_id", FieldKind::String),
+        ("organization_id", FieldKind::String),
+        ("scopes", FieldKind::Strings),
+        ("allowed_cidrs", FieldKind::Strings),
+        ("client_ip", FieldKind::String),
+        ("expires_at", FieldKind::String),
+    ];
 }
 
-/// Say which required field of a reply that failed to parse is missing or
-/// mistyped (`None` if they all look right and something else is wrong).
-/// Only called on the error path.
+/// Say which field of a reply that failed to parse is missing or mistyped
+/// (`None` if they all look right and something else is wrong): the
+/// required fields first, then the optional ones that are present and not
+/// `null`. Only called on the error path.
 pub fn diagnose<T: ReplyBody>(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let Some(object) = value.as_object() else {
+    if !value.is_object() {
         return Some(format!("expected a JSON object, got {}", kind_of(&value)));
+    }
+    let required = T::REQUIRED.iter().map(|&(path, kind)| (path, kind, true));
+    let optional = T::OPTIONAL.iter().map(|&(path, kind)| (path, kind, false));
+    required
+        .chain(optional)
+        .find_map(|(path, kind, required)| check_path(&value, path, "", kind, required))
+}
+
+/// Check `path` (relative to `value`, whose own path is `shown`): the first
+/// problem, named by its full path with array indices.
+fn check_path(
+    value: &serde_json::Value,
+    path: &str,
+    shown: &str,
+    kind: FieldKind,
+    required: bool,
+) -> Option<String> {
+    let (head, rest) = match path.split_once('.') {
+        Some((head, rest)) => (head, Some(rest)),
+        None => (path, None),
     };
-    T::REQUIRED.iter().find_map(|&(name, kind)| {
-        let wanted = match kind {
-            FieldKind::Bool => "a boolean",
-            FieldKind::String => "a string",
-            FieldKind::Integer => "a non-negative integer",
-            FieldKind::Array => "an array",
+    let (name, each) = match head.strip_suffix("[]") {
+        Some(name) => (name, true),
+        None => (head, false),
+    };
+    let shown = if shown.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{shown}.{name}")
+    };
+    let member = value.as_object()?.get(name);
+    if !each && rest.is_none() {
+        return match member {
+            None => required.then(|| format!("required field `{shown}` is missing")),
+            Some(serde_json::Value::Null) if !required => None,
+            Some(v) => (!kind_matches(kind, v)).then(|| {
+                format!(
+                    "field `{shown}` must be {}, got {}",
+                    kind_name(kind),
+                    kind_of(v)
+                )
+            }),
         };
-        match object.get(name) {
-            None => Some(format!("required field `{name}` is missing")),
-            Some(v) => {
-                let ok = match kind {
-                    FieldKind::Bool => v.is_boolean(),
-                    FieldKind::String => v.is_string(),
-                    FieldKind::Integer => v.is_u64(),
-                    FieldKind::Array => v.is_array(),
-                };
-                (!ok).then(|| format!("field `{name}` must be {wanted}, got {}", kind_of(v)))
-            }
+    }
+    // A nested path is checked only where its parent is there to hold it;
+    // the parent's own entry says whether it must be.
+    let member = member?;
+    if !each {
+        return check_path(member, rest.unwrap_or_default(), &shown, kind, required);
+    }
+    member.as_array()?.iter().enumerate().find_map(|(i, item)| {
+        let shown = format!("{shown}[{i}]");
+        match rest {
+            Some(rest) => check_path(item, rest, &shown, kind, required),
+            None => (!kind_matches(kind, item)).then(|| {
+                format!(
+                    "field `{shown}` must be {}, got {}",
+                    kind_name(kind),
+                    kind_of(item)
+                )
+            }),
         }
     })
+}
+
+fn kind_matches(kind: FieldKind, v: &serde_json::Value) -> bool {
+    match kind {
+        FieldKind::Bool => v.is_boolean(),
+        FieldKind::String => v.is_string(),
+        FieldKind::Integer => v.is_u64(),
+        FieldKind::Array => v.is_array(),
+        FieldKind::Object => v.is_object(),
+        FieldKind::Strings => v
+            .as_array()
+            .is_some_and(|items| items.iter().all(serde_json::Value::is_string)),
+    }
+}
+
+fn kind_name(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Bool => "a boolean",
+        FieldKind::String => "a string",
+        FieldKind::Integer => "a non-negative integer",
+        FieldKind::Array => "an array",
+        FieldKind::Object => "an object",
+        FieldKind::Strings => "an array of strings",
+    }
 }
 
 fn kind_of(v: &serde_json::Value) -> String {

@@ -545,7 +545,44 @@ mod tests {
             audit_hash: "ab12".into(),
             outcome: None,
             request_id: Some("req_1".into()),
+            deny_code: Some(crate::DenyCode::DenyPolicy),
+            verify_error_code: None,
         })
+    }
+
+    #[tokio::test]
+    async fn a_hold_is_a_403_naming_the_decision_not_the_escalation() {
+        for decision in [crate::Decision::Hold, crate::Decision::Escalate] {
+            let held = Error::from(crate::error::Held {
+                decision,
+                reason: "two-person rule".into(),
+                deny_code: Some(crate::DenyCode::ActorHeld),
+                escalation_id: Some("esc_secret".into()),
+                evaluation_id: "dec_1".into(),
+                audit_hash: "ab12".into(),
+                request_id: Some("req_2".into()),
+            });
+            let response = held.into_response();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+            let bytes = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .expect("body");
+            let body: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+            let name = if decision == crate::Decision::Hold {
+                "hold"
+            } else {
+                "escalate"
+            };
+            assert_eq!(
+                body,
+                serde_json::json!({
+                    "error": "held",
+                    "decision": name,
+                    "reason": "two-person rule",
+                    "request_id": "req_2",
+                })
+            );
+        }
     }
 
     #[tokio::test]

@@ -6,15 +6,16 @@
 //! | error | status | body |
 //! |---|---|---|
 //! | denial (policy or verification) | 403 | `{"error":"denied","reason","request_id"}` |
+//! | hold or escalate (a human must decide) | 403 | `{"error":"held","decision":"hold"\|"escalate","reason","request_id"}` |
 //! | `rate_limited` | 429, `Retry-After` | `{"error":"rate_limited","retry_after_seconds"}` |
 //! | anything else | 503 | `{"error":"authorization_unavailable","code"}` |
 //!
 //! The 503 body names the error code but not the message: details of the
 //! decision service stay in the logs (a `tracing` warning), not in replies to
-//! end users. The 403 body leaves out the decision id and its audit hash:
-//! after a failed verification the decision id is a permit id, a handle for
-//! the API rather than for the end user. The request id is enough to find
-//! the decision (every audit event records it).
+//! end users. The 403 bodies leave out the decision id and its audit hash
+//! (after a failed verification the decision id is a permit id) and the
+//! escalation id: handles for the API rather than for the end user. The
+//! request id is enough to find the decision (every audit event records it).
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -39,6 +40,16 @@ impl Error {
                     "error": "denied",
                     "reason": d.reason(),
                     "request_id": d.request_id(),
+                }),
+                retry_after: None,
+            },
+            Error::Held(h) => HttpReply {
+                status: 403,
+                body: serde_json::json!({
+                    "error": "held",
+                    "decision": if h.decision() == crate::Decision::Escalate { "escalate" } else { "hold" },
+                    "reason": h.reason(),
+                    "request_id": h.request_id(),
                 }),
                 retry_after: None,
             },

@@ -1,0 +1,286 @@
+//! What an evaluate or verify reply means, on either wire: the checks that
+//! turn a parsed body into a result, refusing anything that could be read
+//! two ways. Each check returns the detail of a `bad_response`.
+
+use crate::deny_code::DenyCode;
+use crate::error::Decision;
+use crate::results::{EvaluateResult, VerifyResult};
+use crate::wire::{
+    CurrentEvaluateResponse, CurrentVerifyResponse, EvaluateResponse, VerifyResponse,
+};
+
+/// A 1.4.1 evaluate reply (our server adds `expires_at` to an allow).
+pub(crate) fn legacy_evaluation(b: EvaluateResponse) -> Result<EvaluateResult, String> {
+    if b.decision_id.is_empty() {
+        return Err("`decision_id` is empty".to_owned());
+    }
+    let expires_at = checked_expiry(b.expires_at)?;
+    let decision = Decision::from_permitted(b.permitted);
+    Ok(EvaluateResult {
+        decision,
+        permitted: b.permitted,
+        permit_id: b.decision_id,
+        reason: b.reason,
+        audit_hash: b.audit_hash,
+        timestamp: b.timestamp,
+        deny_code: None,
+        escalation_id: None,
+        expires_at,
+        reasons: Vec::new(),
+        request_id: String::new(),
+        rate_limit: None,
+    })
+}
+
+/// A current evaluate reply, or a 1.4.1 one received on the current wire
+/// (the Python SDK 2.18 reads both).
+pub(crate) fn current_evaluation(b: CurrentEvaluateResponse) -> Result<EvaluateResult, String> {
+    let decision = match (b.decision.as_deref(), b.permitted) {
+        (Some(text), permitted) => {
+            let decision = Decision::from_wire(text).ok_or_else(|| {
+                format!(
+                    "field `decision` must be \"allow\", \"deny\", \"hold\" or \"escalate\", got {}",
+                    quoted(text)
+                )
+            })?;
+            if let Some(permitted) = permitted.filter(|p| *p != (decision == Decision::Allow)) {
+                return Err(format!(
+                    "`decision` is {} but `permitted` is {permitted}: the reply contradicts itself",
+                    quoted(text)
+                ));
+            }
+            decision
+        }
+        (None, Some(permitted)) => Decision::from_permitted(permitted),
+        (None, None) => {
+            return Err(
+                "required field `decision` is missing (and there is no 1.4.1 `permitted`)"
+                    .to_owned(),
+            )
+        }
+    };
+    let token = agreeing(
+        ("permit_token", b.permit_token),
+        ("decision_id", b.decision_id),
+    )?;
+    let permit_id =
+        match (decision, token) {
+            (_, Some(token)) => token,
+            (Decision::Allow, None) => return Err(
+                "an allow must carry a `permit_token` (or the 1.4.1 `decision_id`); it has none"
+                    .to_owned(),
+            ),
+            (_, None) => b.evaluation_id.unwrap_or_default(),
+        };
+    let denial = b.denial.unwrap_or_default();
+    let reasons = b.reasons.unwrap_or_default();
+    let reason = [b.deny_reason, denial.reason, b.reason]
+        .into_iter()
+        .flatten()
+        .chain(reasons.first().cloned())
+        .find(|r| !r.is_empty())
+        .unwrap_or_default();
+    let deny_code = match decision {
+        Decision::Allow => None,
+        _ => {
+            agreeing(("deny_code", b.deny_code), ("denial.code", denial.code))?.map(DenyCode::from)
+        }
+    };
+    Ok(EvaluateResult {
+        permitted: decision == Decision::Allow,
+        decision,
+        permit_id,
+        reason,
+        audit_hash: b.audit_hash.unwrap_or_default(),
+        timestamp: b.timestamp.unwrap_or_default(),
+        deny_code,
+        escalation_id: b.escalation_id.filter(|id| !id.is_empty()),
+        expires_at: checked_expiry(b.expires_at)?,
+        reasons,
+        request_id: String::new(),
+        rate_limit: None,
+    })
+}
+
+/// A 1.4.1 verify reply about `sent`.
+pub(crate) fn legacy_verification(b: VerifyResponse, sent: &str) -> Result<VerifyResult, String> {
+    about(sent, "decision_id", b.decision_id.as_deref())?;
+    Ok(VerifyResult {
+        verified: b.verified,
+        outcome: b.outcome,
+        permit_hash: b.permit_hash,
+        timestamp: b.timestamp,
+        reason: String::new(),
+        verify_error_code: None,
+        consumed: None,
+        expires_at: None,
+        request_id: String::new(),
+        rate_limit: None,
+    })
+}
+
+/// A current verify reply about `sent` (a 1.4.1 `verified` is read too).
+/// Only `valid` decides.
+pub(crate) fn current_verification(
+    b: CurrentVerifyResponse,
+    sent: &str,
+) -> Result<VerifyResult, String> {
+    let valid = match (b.valid, b.verified) {
+        (Some(valid), Some(verified)) if valid != verified => {
+            return Err(format!(
+                "`valid` is {valid} but `verified` is {verified}: the reply contradicts itself"
+            ))
+        }
+        (Some(valid), _) | (None, Some(valid)) => valid,
+        (None, None) => {
+            return Err(
+                "required field `valid` is missing (and there is no 1.4.1 `verified`)".to_owned(),
+            )
+        }
+    };
+    about(sent, "permit_token", b.permit_token.as_deref())?;
+    about(sent, "decision_id", b.decision_id.as_deref())?;
+    Ok(VerifyResult {
+        verified: valid,
+        outcome: b.outcome.unwrap_or_default(),
+        permit_hash: b.permit_hash.unwrap_or_default(),
+        timestamp: b.timestamp.unwrap_or_default(),
+        reason: b.reason.unwrap_or_default(),
+        verify_error_code: b.verify_error_code.filter(|c| !c.is_empty()),
+        consumed: b.consumed,
+        expires_at: checked_expiry(b.expires_at)?,
+        request_id: String::new(),
+        rate_limit: None,
+    })
+}
+
+/// The reply names the permit it is about: another permit's answer
+/// (swapped or replayed on the way) says nothing about this one.
+pub(crate) fn about(sent: &str, member: &str, named: Option<&str>) -> Result<(), String> {
+    match named {
+        Some(other) if other != sent => Err(format!(
+            "it is about permit {} (`{member}`), this call asked about {}",
+            quoted(other),
+            quoted(sent)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// One value given under two names: either, or both if they agree. Empty
+/// strings count as absent.
+fn agreeing(
+    (a_name, a): (&str, Option<String>),
+    (b_name, b): (&str, Option<String>),
+) -> Result<Option<String>, String> {
+    match (a.filter(|s| !s.is_empty()), b.filter(|s| !s.is_empty())) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "`{a_name}` is {} but `{b_name}` is {}: the reply contradicts itself",
+            quoted(&a),
+            quoted(&b)
+        )),
+        (Some(a), _) => Ok(Some(a)),
+        (None, b) => Ok(b),
+    }
+}
+
+/// An `expires_at` the client can read, or the refusal naming it. An empty
+/// one counts as absent (Python 2.18's default).
+pub(crate) fn checked_expiry(expires_at: Option<String>) -> Result<Option<String>, String> {
+    match expires_at.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(text) if crate::time::parse_rfc3339(&text).is_some() => Ok(Some(text)),
+        Some(text) => Err(format!(
+            "field `expires_at` is not an RFC 3339 time: {}",
+            quoted(&text)
+        )),
+    }
+}
+
+/// A server-sent string in a message: quoted, at most 64 characters.
+pub(crate) fn quoted(text: &str) -> String {
+    let mut short: String = text.chars().take(64).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!("{short:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current(value: serde_json::Value) -> Result<EvaluateResult, String> {
+        current_evaluation(serde_json::from_value(value).expect("parses"))
+    }
+
+    #[test]
+    fn the_four_decisions_and_only_those() {
+        for (text, decision) in [
+            ("deny", Decision::Deny),
+            ("hold", Decision::Hold),
+            ("escalate", Decision::Escalate),
+        ] {
+            let r = current(serde_json::json!({"decision": text, "evaluation_id": "dec_1"}))
+                .expect("a decision");
+            assert_eq!((r.decision, r.permitted), (decision, false));
+            assert_eq!(r.permit_id, "dec_1");
+        }
+        let r = current(serde_json::json!({"decision": "allow", "permit_token": "dec_2"}))
+            .expect("allow");
+        assert!(r.permitted && r.decision == Decision::Allow);
+        for unknown in ["ALLOW", "permit", "", "allow "] {
+            let err = current(serde_json::json!({"decision": unknown, "permit_token": "dec_2"}))
+                .expect_err("unknown decision");
+            assert!(err.contains("field `decision` must be"), "{err}");
+        }
+    }
+
+    #[test]
+    fn reason_and_code_come_from_either_place() {
+        let r = current(serde_json::json!({
+            "decision": "deny", "denial": {"reason": "rule r1", "code": "DENY_POLICY"},
+            "reasons": ["rule r1"]
+        }))
+        .expect("deny");
+        assert_eq!(r.reason, "rule r1");
+        assert_eq!(r.deny_code, Some(DenyCode::DenyPolicy));
+        let r = current(serde_json::json!({
+            "decision": "hold", "deny_reason": "top", "deny_code": "ACTOR_HELD",
+            "escalation_id": "esc_1"
+        }))
+        .expect("hold");
+        assert_eq!(
+            (r.reason.as_str(), r.deny_code),
+            ("top", Some(DenyCode::ActorHeld))
+        );
+        assert_eq!(r.escalation_id.as_deref(), Some("esc_1"));
+        let err = current(serde_json::json!({
+            "decision": "deny", "deny_code": "A", "denial": {"code": "B"}
+        }))
+        .expect_err("two codes");
+        assert!(
+            err.contains("`deny_code` is \"A\" but `denial.code` is \"B\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_legacy_reply_on_the_current_wire() {
+        let r =
+            current(serde_json::json!({"permitted": true, "decision_id": "dec_3", "reason": "ok"}))
+                .expect("legacy allow");
+        assert_eq!(
+            (r.decision, r.permit_id.as_str()),
+            (Decision::Allow, "dec_3")
+        );
+        assert_eq!(r.reason, "ok");
+    }
+
+    #[test]
+    fn long_server_strings_are_cut_in_messages() {
+        let long = "x".repeat(500);
+        let q = quoted(&long);
+        assert!(q.chars().count() < 70, "{q}");
+    }
+}
