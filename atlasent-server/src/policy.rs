@@ -1,15 +1,43 @@
-//! AtlaSent policies (`contract/schemas/policy.schema.json`): validation with
-//! JSON paths, compilation (regexes built once, rules indexed by action),
-//! evaluation, and [warnings](PolicySet::warnings) about allow rules that
-//! leave a gap in a deny rule.
+//! AtlaSent policies (`contract/schemas/policy.schema.json`, plus [our
+//! extension](#our-extension-of-the-contracts-policy-language): the `hold`
+//! and `escalate` effects and rule `code`s): validation with JSON paths,
+//! compilation (regexes built once, rules indexed by action), evaluation,
+//! and [warnings](PolicySet::warnings) about allow rules that leave a gap in
+//! a deny, hold or escalate rule.
 //!
 //! # The policy language
 //!
 //! A policy is a JSON object: `policy_id`, `version`, an optional `default`
 //! (`"allow"` or `"deny"`; `"deny"` when left out) and one or more `rules`.
-//! A rule has an `id`, an `effect` (`"allow"` or `"deny"`), a `match` and,
-//! optionally, `require` (context keys), `description` and `obligations`.
-//! A field the schema does not name is an error, never ignored.
+//! A rule has an `id`, an `effect`, a `match` and, optionally, `require`
+//! (context keys), `code` (see [Codes](#codes)), `description` and
+//! `obligations`. A field the language does not name is an error, never
+//! ignored.
+//!
+//! | `effect` | the request | permit |
+//! |---|---|---|
+//! | `"allow"` | may go ahead | yes |
+//! | `"deny"` | is refused | no |
+//! | `"hold"` | is held for review: a human must release it | no |
+//! | `"escalate"` | goes to a higher-authority reviewer, who must decide | no |
+//!
+//! Deny, hold and escalate rules are the *refusing* rules: they match alike
+//! (the [fail-closed type rules](#fail-closed-type-rules)) and differ only
+//! in [rank](#combination-the-most-restrictive-effect-wins) and in the
+//! [code](#codes) they give. Hold and escalate issue no permit; how a human
+//! then reviews the request is outside the policy language.
+//!
+//! ## Our extension of the contract's policy language
+//!
+//! The contract's v1 schema (`tests/contract/schemas/policy.schema.json`,
+//! vendored and not edited) knows the effects `allow` and `deny` only and no
+//! rule `code`. The `hold` and `escalate` effects and the rule member `code`
+//! are our extension, so that policies can give every decision of the
+//! current AtlaSent wire (the Python SDK 2.x reads `decision` as `allow`,
+//! `deny`, `hold` or `escalate`, and a refusal's `denial.code`). A policy
+//! that uses them does not validate against the contract's schema; one that
+//! does not means what it meant before. A policy's `default` stays `allow`
+//! or `deny`.
 //!
 //! A request is an agent, an action and a context (a JSON object). A rule
 //! matches it when every part of its `match` holds: `agent`, `action`, and
@@ -49,16 +77,19 @@
 //!
 //! - In an **allow** rule, such a matcher does not hold. Nothing is coerced:
 //!   `"500"` is a string, and never meets `{"lte": 10000}`.
-//! - In a **deny** rule, such a matcher **holds**: a deny rule that cannot
-//!   be ruled out is not ruled out. A value of another type (`"50000"`,
-//!   `true`, `[50000]`, `{…}`, or a number for a regex) and an absent key
-//!   both fire it, and the reason says which, e.g. `denied by policy P rule
-//!   R: context amount_usd is a string where a number was expected` or `…:
-//!   context key amount_usd is missing, so deny rule R could not be ruled
-//!   out`. The value itself is never echoed into the reason.
+//! - In a **deny**, **hold** or **escalate** rule, such a matcher
+//!   **holds**: a refusing rule that cannot be ruled out is not ruled out. A
+//!   value of another type (`"50000"`, `true`, `[50000]`, `{…}`, or a number
+//!   for a regex) and an absent key both fire it, and the reason says which,
+//!   e.g. `denied by policy P rule R: context amount_usd is a string where a
+//!   number was expected` or `…: context key amount_usd is missing, so deny
+//!   rule R could not be ruled out` (for a hold rule: `held by policy P rule
+//!   R: …, so hold rule R could not be ruled out`; for an escalate rule:
+//!   `escalated by …`). The value itself is never echoed into the reason.
 //!
 //! So a deny rule with a comparison is also a requirement: every request it
-//! applies to carries the key as a value of the right type, or is denied.
+//! applies to carries the key as a value of the right type, or is denied
+//! (held, escalated, for a hold or escalate rule).
 //! Had a string or a missing amount simply not matched (as before), any
 //! allow rule without its own bound would let it through: the deny would
 //! fail open.
@@ -74,7 +105,7 @@
 //! rule.
 //!
 //! The exact matchers and `exists` keep the meaning in the table for absent
-//! keys in both effects: a deny rule with `"table": {"in": ["users",
+//! keys in every effect: a deny rule with `"table": {"in": ["users",
 //! "payments"]}` does not fire when `table` is absent. (Firing it would make "deny when the
 //! environment is production" deny every request that names no
 //! environment.) `lint` warns about the allow rules such a gap lets through.
@@ -92,21 +123,92 @@
 //! out of range"); were a number without a double ever to arrive, it would
 //! count as a value of the wrong type.
 //!
-//! ## Combination: deny overrides
+//! ## Combination: the most restrictive effect wins
+//!
+//! deny > escalate > hold > allow > default:
 //!
 //! 1. If a deny rule of any policy matches, the decision is deny, by the first
 //!    such rule (policies in load order, rules in file order).
-//! 2. Else, if an allow rule matches and each of its `require` keys is
+//! 2. Else, if an escalate rule matches, the decision is escalate, by the
+//!    first such rule.
+//! 3. Else, if a hold rule matches, the decision is hold, by the first such
+//!    rule.
+//! 4. Else, if an allow rule matches and each of its `require` keys is
 //!    present and non-empty (not absent, `""`, `[]` or `{}`), the decision
 //!    is allow, by the first such rule. An allow rule that matches but lacks
 //!    a required key decides nothing; the final reason names what it
 //!    required.
-//! 3. Else no rule decided: allow if at least one policy is loaded and every
+//! 5. Else no rule decided: allow if at least one policy is loaded and every
 //!    policy's `default` is `allow`; deny otherwise.
 //!
-//! A deny rule's `require` is not consulted: a deny never waits for context.
-//! The effect does not depend on the order of policies or rules; only which
-//! rule is named does.
+//! The `require` of a deny, hold or escalate rule is not consulted: a
+//! refusal never waits for context. The effect does not depend on the order
+//! of policies or rules; only which rule is named (and so the reason and a
+//! rule's own code) does.
+//!
+//! The reason names the deciding rule: `denied by policy P rule R`, `held by
+//! policy P rule R`, `escalated by policy P rule R` or `allowed by policy P
+//! rule R`, followed for a refusing rule that fired by the fail-closed type
+//! rules by `: ` and why; or, for a default, `no rule matched; …`.
+//!
+//! ## Codes
+//!
+//! Every decision but allow carries a machine-readable code
+//! ([`Decision::code`]; the current wire's `denial.code`). A deny, hold or
+//! escalate rule may name its own with `code`, an UPPER_SNAKE_CASE name
+//! matching `^[A-Z][A-Z0-9_]{0,63}$`. An allow rule has none: `code` on it
+//! is an error. Without one, the code is:
+//!
+//! | decided by | code |
+//! |---|---|
+//! | a deny rule | `DENY_POLICY` |
+//! | an escalate rule | `ESCALATE_REQUIRED` |
+//! | a hold rule | `ACTOR_HELD` |
+//! | a default of deny, when an allow rule matched but lacked a `require` key | `MISSING_REQUIRED_CONTEXT` |
+//! | a default of deny, otherwise (also when no policy is loaded) | `NO_TEMPLATE_MATCH` |
+//!
+//! All but `MISSING_REQUIRED_CONTEXT` are reason codes of the AtlaSent
+//! taxonomy (the Python SDK 2.18's `taxonomy.py`); none of those fits a
+//! request that lacks the context an allow rule requires, so that one is
+//! ours.
+//!
+//! ```
+//! use atlasent_server::policy::{Effect, Policy, PolicySet};
+//! use serde_json::{json, Map};
+//!
+//! let policy = Policy::from_value(&json!({
+//!     "policy_id": "records",
+//!     "version": "1.0.0",
+//!     "rules": [
+//!         { "id": "allow_records", "effect": "allow", "match": { "action": { "prefix": "records." } } },
+//!         { "id": "hold_exports", "effect": "hold", "match": { "action": "records.export" } },
+//!         { "id": "escalate_deletes", "effect": "escalate", "code": "DELETE_NEEDS_DPO",
+//!           "match": { "action": "records.delete" } }
+//!     ]
+//! }))
+//! .expect("a valid policy");
+//! let set = PolicySet::new(vec![policy]).expect("distinct ids");
+//! let decide = |action: &str| set.evaluate("agent", action, &Map::new());
+//!
+//! let read = decide("records.read");
+//! assert_eq!((read.effect, read.code), (Effect::Allow, None));
+//! assert!(read.effect.issues_permit());
+//!
+//! // The hold rule outranks the allow rule that also matches.
+//! let export = decide("records.export");
+//! assert_eq!(export.effect, Effect::Hold);
+//! assert_eq!(export.reason, "held by policy records rule hold_exports");
+//! assert_eq!(export.code.as_deref(), Some("ACTOR_HELD"));
+//! assert!(!export.effect.issues_permit());
+//!
+//! let delete = decide("records.delete");
+//! assert_eq!(delete.effect, Effect::Escalate);
+//! assert_eq!(delete.code.as_deref(), Some("DELETE_NEEDS_DPO"));
+//!
+//! let other = decide("payments.wire");
+//! assert_eq!(other.effect, Effect::Deny);
+//! assert_eq!(other.code.as_deref(), Some("NO_TEMPLATE_MATCH"));
+//! ```
 //!
 //! ## Worked example
 //!
@@ -166,7 +268,9 @@
 //! also applies to (same agent and action, as far as the matchers tell)
 //! while leaving a context key that deny rule relies on unbounded: the key
 //! is neither in the allow rule's `require` nor matched by it in a way that
-//! needs it present. A deny rule relies on every key it matches with
+//! needs it present. Hold and escalate rules count as deny rules here (an
+//! allow rule can leave the same gap in them); "deny" below stands for all
+//! three. A deny rule relies on every key it matches with
 //! `equals`, `in`, `regex` or a comparison (not on `exists`, nor on a
 //! matcher that holds for absent keys). For `equals` and `in` the gap is a
 //! bypass: leave the key out and the deny never fires. For a comparison or
@@ -194,24 +298,67 @@ use serde_json::{Map, Value};
 mod warnings;
 pub use warnings::LintWarning;
 
-/// A rule's or policy's effect.
+/// A rule's effect, a policy's default (`Allow` or `Deny` only) and a
+/// decision's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
-    /// Permit the action.
+    /// Permit the action: the only effect that issues a permit.
     Allow,
     /// Refuse the action.
     Deny,
+    /// Hold the request for review: a human must release it. No permit.
+    Hold,
+    /// Send the request to a higher-authority reviewer, who must decide. No
+    /// permit.
+    Escalate,
 }
 
 impl Effect {
-    /// `"allow"` or `"deny"`.
+    /// The wire and policy spelling: `"allow"`, `"deny"`, `"hold"` or
+    /// `"escalate"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Allow => "allow",
             Self::Deny => "deny",
+            Self::Hold => "hold",
+            Self::Escalate => "escalate",
+        }
+    }
+
+    /// Whether a decision with this effect issues a permit: only
+    /// [`Allow`](Self::Allow) does. Hold and escalate are refusals too.
+    pub fn issues_permit(self) -> bool {
+        self == Self::Allow
+    }
+
+    /// The verb of a reason: `denied by policy P rule R`.
+    fn past_tense(self) -> &'static str {
+        match self {
+            Self::Allow => "allowed",
+            Self::Deny => "denied",
+            Self::Hold => "held",
+            Self::Escalate => "escalated",
+        }
+    }
+
+    /// The code of a decision by a rule of this effect that names none.
+    fn default_code(self) -> Option<&'static str> {
+        match self {
+            Self::Allow => None,
+            Self::Deny => Some(DENY_POLICY),
+            Self::Hold => Some(ACTOR_HELD),
+            Self::Escalate => Some(ESCALATE_REQUIRED),
         }
     }
 }
+
+// The default codes (module docs, "Codes"); all but MISSING_REQUIRED_CONTEXT
+// are reason codes of the AtlaSent taxonomy (Python SDK 2.18 `taxonomy.py`).
+const DENY_POLICY: &str = "DENY_POLICY";
+const ACTOR_HELD: &str = "ACTOR_HELD";
+const ESCALATE_REQUIRED: &str = "ESCALATE_REQUIRED";
+const NO_TEMPLATE_MATCH: &str = "NO_TEMPLATE_MATCH";
+const MISSING_REQUIRED_CONTEXT: &str = "MISSING_REQUIRED_CONTEXT";
 
 /// One problem found in a policy document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,8 +454,8 @@ fn scalar_eq(a: &Value, b: &Value) -> bool {
 enum Test {
     Match,
     NoMatch,
-    /// A comparison or regex had no value of its type to test: a deny rule
-    /// treats this as a match (fail closed), an allow rule as no match.
+    /// A matcher had no value of its type to test: a deny, hold or escalate
+    /// rule treats this as a match (fail closed), an allow rule as no match.
     Unknown(Unknown),
 }
 
@@ -335,14 +482,15 @@ enum Unknown {
 }
 
 impl Unknown {
-    /// The clause a deny reason carries, e.g. `context amount_usd is a
+    /// The clause a refusal's reason carries, e.g. `context amount_usd is a
     /// string where a number was expected`. The value itself is never
     /// echoed: it may be large, or something the caller should not log.
-    fn explain(&self, key: &str, rule_id: &str) -> String {
+    fn explain(&self, key: &str, effect: Effect, rule_id: &str) -> String {
         match self {
             Self::Missing { null } => format!(
-                "context key {key} is {}, so deny rule {rule_id} could not be ruled out",
-                if *null { "null" } else { "missing" }
+                "context key {key} is {}, so {} rule {rule_id} could not be ruled out",
+                if *null { "null" } else { "missing" },
+                effect.as_str()
             ),
             Self::WrongType { found, expected } => {
                 format!("context {key} is {found} where {expected} was expected")
@@ -447,12 +595,15 @@ struct Rule {
     action: Option<StrMatcher>,
     context: Vec<(String, ValueMatcher)>,
     require: Vec<String>,
+    /// The rule's own code (never on an allow rule).
+    code: Option<String>,
 }
 
 impl Rule {
     /// `None` when the rule does not match; else the fail-closed clauses of
-    /// a deny rule that matched only because a comparison had no value of
-    /// its type (empty for a plain match, and always for an allow rule).
+    /// a deny, hold or escalate rule that matched only because a matcher had
+    /// no value of its type (empty for a plain match, and always for an
+    /// allow rule).
     fn check(
         &self,
         agent: &str,
@@ -471,7 +622,9 @@ impl Rule {
                 Test::NoMatch => return None,
                 Test::Unknown(u) => match self.effect {
                     Effect::Allow => return None,
-                    Effect::Deny => unknowns.push(u.explain(key, &self.id)),
+                    Effect::Deny | Effect::Hold | Effect::Escalate => {
+                        unknowns.push(u.explain(key, self.effect, &self.id))
+                    }
                 },
             }
         }
@@ -566,7 +719,7 @@ impl Policy {
 /// Why a decision was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// Allow or deny.
+    /// Allow, deny, hold or escalate.
     pub effect: Effect,
     /// The deciding policy: the rule's, or for a default the only policy
     /// loaded (`None` when none or several are loaded).
@@ -575,6 +728,10 @@ pub struct Decision {
     pub rule_id: Option<String>,
     /// A sentence naming the deciding policy and rule.
     pub reason: String,
+    /// Why the request was refused, machine-readable (e.g. `DENY_POLICY`):
+    /// the deciding rule's `code` or the default of the module docs'
+    /// "Codes". `Some` for every effect but allow, `None` for allow.
+    pub code: Option<String>,
 }
 
 /// The loaded policies, indexed for evaluation.
@@ -633,6 +790,10 @@ impl PolicySet {
             indexed.iter().chain(&self.any_action).copied().collect();
         candidates.sort_unstable();
 
+        // The first matching rule of each effect below deny (a deny decides
+        // at once), with the fail-closed clauses of the refusing ones.
+        let mut escalate: Option<(usize, usize, Vec<String>)> = None;
+        let mut hold: Option<(usize, usize, Vec<String>)> = None;
         let mut allow: Option<(usize, usize)> = None;
         let mut unmet: Vec<String> = Vec::new();
         for &(p, r) in &candidates {
@@ -641,19 +802,12 @@ impl PolicySet {
                 continue;
             };
             match rule.effect {
-                Effect::Deny => {
-                    let policy = &self.policies[p];
-                    let mut reason = format!("denied by policy {} rule {}", policy.id, rule.id);
-                    if !unknowns.is_empty() {
-                        reason.push_str(": ");
-                        reason.push_str(&unknowns.join("; "));
-                    }
-                    return Decision {
-                        effect: Effect::Deny,
-                        policy_id: Some(policy.id.clone()),
-                        rule_id: Some(rule.id.clone()),
-                        reason,
-                    };
+                Effect::Deny => return self.decided_by(p, r, &unknowns),
+                Effect::Escalate => {
+                    escalate.get_or_insert((p, r, unknowns));
+                }
+                Effect::Hold => {
+                    hold.get_or_insert((p, r, unknowns));
                 }
                 Effect::Allow => {
                     let missing = rule.missing(context);
@@ -670,14 +824,11 @@ impl PolicySet {
                 }
             }
         }
+        if let Some((p, r, unknowns)) = escalate.or(hold) {
+            return self.decided_by(p, r, &unknowns);
+        }
         if let Some((p, r)) = allow {
-            let (policy, rule) = (&self.policies[p], &self.policies[p].rules[r]);
-            return Decision {
-                effect: Effect::Allow,
-                policy_id: Some(policy.id.clone()),
-                rule_id: Some(rule.id.clone()),
-                reason: format!("allowed by policy {} rule {}", policy.id, rule.id),
-            };
+            return self.decided_by(p, r, &[]);
         }
         let all_allow =
             !self.policies.is_empty() && self.policies.iter().all(|p| p.default == Effect::Allow);
@@ -692,13 +843,18 @@ impl PolicySet {
         };
         let mut reason = match (&policy_id, effect) {
             (_, Effect::Allow) => "no rule matched; allowed by default".to_owned(),
-            (Some(id), Effect::Deny) => {
+            (Some(id), _) => {
                 format!("no rule matched; denied by default of policy {id}")
             }
-            (None, Effect::Deny) if self.policies.is_empty() => {
+            (None, _) if self.policies.is_empty() => {
                 "no policy is loaded; denied by default".to_owned()
             }
-            (None, Effect::Deny) => "no rule matched; denied by default".to_owned(),
+            (None, _) => "no rule matched; denied by default".to_owned(),
+        };
+        let code = match effect {
+            Effect::Allow => None,
+            _ if unmet.is_empty() => Some(NO_TEMPLATE_MATCH.to_owned()),
+            _ => Some(MISSING_REQUIRED_CONTEXT.to_owned()),
         };
         if !unmet.is_empty() {
             reason.push_str(" (");
@@ -710,6 +866,33 @@ impl PolicySet {
             policy_id,
             rule_id: None,
             reason,
+            code,
+        }
+    }
+
+    /// The decision of rule `r` of policy `p`; `unknowns` are the clauses
+    /// of a refusing rule that fired by the fail-closed type rules.
+    fn decided_by(&self, p: usize, r: usize, unknowns: &[String]) -> Decision {
+        let (policy, rule) = (&self.policies[p], &self.policies[p].rules[r]);
+        let mut reason = format!(
+            "{} by policy {} rule {}",
+            rule.effect.past_tense(),
+            policy.id,
+            rule.id
+        );
+        if !unknowns.is_empty() {
+            reason.push_str(": ");
+            reason.push_str(&unknowns.join("; "));
+        }
+        Decision {
+            effect: rule.effect,
+            policy_id: Some(policy.id.clone()),
+            rule_id: Some(rule.id.clone()),
+            reason,
+            code: rule
+                .effect
+                .default_code()
+                .map(|default| rule.code.as_deref().unwrap_or(default).to_owned()),
         }
     }
 }
@@ -740,6 +923,15 @@ fn is_id(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// `^[A-Z][A-Z0-9_]{0,63}$`.
+fn is_code(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() <= 64
+        && b.first().is_some_and(u8::is_ascii_uppercase)
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 fn is_semver(s: &str) -> bool {
@@ -809,7 +1001,29 @@ impl Linter {
         }
     }
 
+    /// A rule's effect: any of the four.
     fn effect(&mut self, path: &str, v: &Value) -> Option<Effect> {
+        match v.as_str() {
+            Some("allow") => Some(Effect::Allow),
+            Some("deny") => Some(Effect::Deny),
+            Some("hold") => Some(Effect::Hold),
+            Some("escalate") => Some(Effect::Escalate),
+            _ => {
+                self.error(
+                    path,
+                    format!(
+                        "must be \"allow\", \"deny\", \"hold\" or \"escalate\", got {}",
+                        describe(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A policy's `default`: `allow` or `deny` (hold and escalate name a
+    /// rule's reason to refuse; a default has none).
+    fn default_effect(&mut self, path: &str, v: &Value) -> Option<Effect> {
         match v.as_str() {
             Some("allow") => Some(Effect::Allow),
             Some("deny") => Some(Effect::Deny),
@@ -821,6 +1035,29 @@ impl Linter {
                 None
             }
         }
+    }
+
+    /// A rule's `code`: UPPER_SNAKE_CASE, and only on a refusing rule.
+    fn code(&mut self, path: &str, v: &Value, effect: Option<Effect>) -> Option<String> {
+        let code = self.string(path, v)?;
+        if effect == Some(Effect::Allow) {
+            self.error(
+                path,
+                "`code` names why a request is refused; an allow rule has none",
+            );
+            return None;
+        }
+        if !is_code(code) {
+            self.error(
+                path,
+                format!(
+                    "{code:?} must match ^[A-Z][A-Z0-9_]{{0,63}}$ (UPPER_SNAKE_CASE, 1 to 64 \
+                     characters, such as \"DENY_POLICY\")"
+                ),
+            );
+            return None;
+        }
+        Some(code.to_owned())
     }
 
     fn string_list(&mut self, path: &str, v: &Value, min_items: usize) -> Option<Vec<String>> {
@@ -963,6 +1200,7 @@ impl Linter {
                 "effect",
                 "match",
                 "require",
+                "code",
                 "obligations",
             ],
         )?;
@@ -987,6 +1225,9 @@ impl Linter {
         let effect = obj
             .get("effect")
             .and_then(|v| self.effect(&format!("{path}.effect"), v));
+        let code = obj
+            .get("code")
+            .and_then(|v| self.code(&format!("{path}.code"), v, effect));
         let mut agent = None;
         let mut action = None;
         let mut context = Vec::new();
@@ -1041,6 +1282,7 @@ impl Linter {
             action,
             context,
             require,
+            code,
         })
     }
 
@@ -1086,7 +1328,7 @@ impl Linter {
             self.string("$.description", d);
         }
         let default = match obj.get("default") {
-            Some(v) => self.effect("$.default", v),
+            Some(v) => self.default_effect("$.default", v),
             None => Some(Effect::Deny),
         };
         if let Some(m) = obj.get("metadata") {
@@ -1151,7 +1393,7 @@ mod tests {
         let expected = [
             "$.policy_id: \"Bad Id\" must be 1 to 128",
             "$.version: \"1.0\" must be a semantic version",
-            "$.rules[0].effect: must be \"allow\" or \"deny\", got the string \"maybe\"",
+            "$.rules[0].effect: must be \"allow\", \"deny\", \"hold\" or \"escalate\", got the string \"maybe\"",
             "$.rules[0].match.action.prefix: must not be empty",
             "$.rules[1].extra: unknown field",
             "$.rules[1].id: rule id \"r1\" is used twice",

@@ -359,7 +359,7 @@ fn the_invalid_fixtures_fail_lint_with_paths_and_the_others_pass() {
         .to_string();
     assert!(
         bad_rule
-            .contains("$.rules[0].effect: must be \"allow\" or \"deny\", got the string \"maybe\""),
+            .contains("$.rules[0].effect: must be \"allow\", \"deny\", \"hold\" or \"escalate\", got the string \"maybe\""),
         "{bad_rule}"
     );
     let no_rules = Policy::from_file(&contract("INVALID_missing_default.json"))

@@ -1,12 +1,13 @@
 //! The evaluator agrees with a naive reference evaluator written straight
 //! from the policy language docs (the module docs of
-//! `atlasent_server::policy`): random sets of 1 to 3 policies, with every
-//! matcher kind, the fail-closed type rules, `require` keys and defaults,
-//! decide random requests drawn from small alphabets (so that rules match)
-//! with the same effect, policy and rule. The reference reads the policy
-//! JSON itself with plain loops over every rule, so the action index of
-//! `PolicySet` cannot hide a rule from it. Reordering policies and rules,
-//! which the docs say cannot change an effect, does not.
+//! `atlasent_server::policy`): random sets of 1 to 3 policies, with the four
+//! effects (allow, deny, hold, escalate), rule codes, every matcher kind,
+//! the fail-closed type rules, `require` keys and defaults, decide random
+//! requests drawn from small alphabets (so that rules match) with the same
+//! effect, policy, rule and code. The reference reads the policy JSON itself
+//! with plain loops over every rule, so the action index of `PolicySet`
+//! cannot hide a rule from it. Reordering policies and rules, which the docs
+//! say cannot change an effect, does not.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -106,13 +107,14 @@ fn value_matcher() -> impl Strategy<Value = Value> {
 /// A rule without its id (the policy numbers its rules).
 fn rule() -> impl Strategy<Value = Value> {
     (
-        select(&["allow", "deny"][..]),
+        select(&["allow", "deny", "hold", "escalate"][..]),
         proptest::option::of(str_matcher(AGENTS)),
         proptest::option::weighted(0.8, str_matcher(ACTIONS)),
         btree_map(select(KEYS), value_matcher(), 0..=2),
         proptest::option::of(subsequence(KEYS, 0..=2)),
+        proptest::option::of(select(&["C1", "OTHER_CODE"][..])),
     )
-        .prop_map(|(effect, agent, action, context, require)| {
+        .prop_map(|(effect, agent, action, context, require, code)| {
             let mut m = Map::new();
             if let Some(a) = agent {
                 m.insert("agent".into(), a);
@@ -130,6 +132,10 @@ fn rule() -> impl Strategy<Value = Value> {
             let mut r = json!({ "effect": effect, "match": m });
             if let Some(keys) = require {
                 r["require"] = json!(keys);
+            }
+            // An allow rule may not carry a code.
+            if let (Some(code), false) = (code, effect == "allow") {
+                r["code"] = json!(code);
             }
             r
         })
@@ -271,8 +277,8 @@ fn value_holds(m: &Value, v: Option<&Value>) -> Holds {
     }
 }
 
-/// `Some(fail_closed)` when the rule matches: whether a deny rule matched
-/// only because a matcher could not tell.
+/// `Some(fail_closed)` when the rule matches: whether a deny, hold or
+/// escalate rule matched only because a matcher could not tell.
 fn rule_matches(rule: &Value, agent: &str, action: &str, ctx: &Map<String, Value>) -> Option<bool> {
     let m = &rule["match"];
     if m.get("agent").is_some_and(|a| !str_holds(a, agent)) {
@@ -281,7 +287,8 @@ fn rule_matches(rule: &Value, agent: &str, action: &str, ctx: &Map<String, Value
     if m.get("action").is_some_and(|a| !str_holds(a, action)) {
         return None;
     }
-    let deny = rule["effect"] == "deny";
+    // "Hold and escalate rules match with the deny semantics."
+    let deny = rule["effect"] != "allow";
     let mut fail_closed = false;
     if let Some(context) = m.get("context").and_then(Value::as_object) {
         for (key, matcher) in context {
@@ -317,44 +324,57 @@ struct Expected {
     policy_id: Option<String>,
     rule_id: Option<String>,
     fail_closed: bool,
+    code: Option<String>,
 }
 
 fn reference(docs: &[Value], agent: &str, action: &str, ctx: &Map<String, Value>) -> Expected {
     let rules = |p: &Value| p["rules"].as_array().expect("rules").clone();
     let id = |v: &Value, field: &str| Some(v[field].as_str().expect("id").to_owned());
-    // 1. Any matching deny, the first in load and file order.
+    // 1.-3. Any matching deny, else escalate, else hold: the first such rule
+    // in load and file order, with its code or the effect's default.
+    for (name, effect, default_code) in [
+        ("deny", Effect::Deny, "DENY_POLICY"),
+        ("escalate", Effect::Escalate, "ESCALATE_REQUIRED"),
+        ("hold", Effect::Hold, "ACTOR_HELD"),
+    ] {
+        for p in docs {
+            for r in rules(p) {
+                if r["effect"] != name {
+                    continue;
+                }
+                if let Some(fail_closed) = rule_matches(&r, agent, action, ctx) {
+                    return Expected {
+                        effect,
+                        policy_id: id(p, "policy_id"),
+                        rule_id: id(&r, "id"),
+                        fail_closed,
+                        code: Some(r["code"].as_str().unwrap_or(default_code).to_owned()),
+                    };
+                }
+            }
+        }
+    }
+    // 4. Else the first matching allow whose require keys are present.
+    let mut lacked_context = false;
     for p in docs {
         for r in rules(p) {
-            if r["effect"] != "deny" {
+            if r["effect"] != "allow" || rule_matches(&r, agent, action, ctx).is_none() {
                 continue;
             }
-            if let Some(fail_closed) = rule_matches(&r, agent, action, ctx) {
-                return Expected {
-                    effect: Effect::Deny,
-                    policy_id: id(p, "policy_id"),
-                    rule_id: id(&r, "id"),
-                    fail_closed,
-                };
+            if !required_present(&r, ctx) {
+                lacked_context = true;
+                continue;
             }
+            return Expected {
+                effect: Effect::Allow,
+                policy_id: id(p, "policy_id"),
+                rule_id: id(&r, "id"),
+                fail_closed: false,
+                code: None,
+            };
         }
     }
-    // 2. Else the first matching allow whose require keys are present.
-    for p in docs {
-        for r in rules(p) {
-            if r["effect"] == "allow"
-                && rule_matches(&r, agent, action, ctx).is_some()
-                && required_present(&r, ctx)
-            {
-                return Expected {
-                    effect: Effect::Allow,
-                    policy_id: id(p, "policy_id"),
-                    rule_id: id(&r, "id"),
-                    fail_closed: false,
-                };
-            }
-        }
-    }
-    // 3. Defaults: allow only if every policy says so.
+    // 5. Defaults: allow only if every policy says so.
     let all_allow = !docs.is_empty() && docs.iter().all(|p| p["default"] == "allow");
     Expected {
         effect: if all_allow {
@@ -368,6 +388,11 @@ fn reference(docs: &[Value], agent: &str, action: &str, ctx: &Map<String, Value>
         },
         rule_id: None,
         fail_closed: false,
+        code: match (all_allow, lacked_context) {
+            (true, _) => None,
+            (false, true) => Some("MISSING_REQUIRED_CONTEXT".to_owned()),
+            (false, false) => Some("NO_TEMPLATE_MATCH".to_owned()),
+        },
     }
 }
 
@@ -411,12 +436,18 @@ proptest! {
         for (agent, action, ctx) in &requests {
             let want = reference(&docs, agent, action, ctx);
             let got = set.evaluate(agent, action, ctx);
+            let verb = match got.effect {
+                Effect::Deny => "denied",
+                Effect::Hold => "held",
+                Effect::Escalate => "escalated",
+                _ => "allowed",
+            };
             let plain = format!(
-                "denied by policy {} rule {}",
+                "{verb} by policy {} rule {}",
                 got.policy_id.as_deref().unwrap_or("-"),
                 got.rule_id.as_deref().unwrap_or("-"),
             );
-            let fail_closed = got.effect == Effect::Deny
+            let fail_closed = !got.effect.issues_permit()
                 && got.rule_id.is_some()
                 && got.reason != plain;
             let got_summary = Expected {
@@ -424,6 +455,7 @@ proptest! {
                 policy_id: got.policy_id.clone(),
                 rule_id: got.rule_id.clone(),
                 fail_closed,
+                code: got.code.clone(),
             };
             prop_assert_eq!(
                 &got_summary, &want,

@@ -1,6 +1,9 @@
 //! Warnings about a policy set that loads but leaves a gap: an allow rule
-//! that can apply without a context key a deny rule on the same action
-//! relies on (see the module docs of [`policy`](super), "Lint warnings").
+//! that can apply without a context key a deny, hold or escalate rule on the
+//! same action relies on (see the module docs of [`policy`](super), "Lint
+//! warnings"). Hold and escalate rules match like deny rules, so an allow
+//! rule leaves the same gaps in them; "deny rule" below stands for all
+//! three.
 
 use std::fmt;
 
@@ -8,8 +11,8 @@ use serde_json::Value;
 
 use super::{scalar_eq, Effect, PolicySet, Rule, StrMatcher, ValueMatcher};
 
-/// An allow rule that lacks a bound a deny rule relies on. Warnings do not
-/// stop a policy set from loading or serving.
+/// An allow rule that lacks a bound a deny (or hold, or escalate) rule
+/// relies on. Warnings do not stop a policy set from loading or serving.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LintWarning {
     /// The allow rule's policy.
@@ -18,10 +21,10 @@ pub struct LintWarning {
     pub path: String,
     /// The context key the allow rule leaves unbounded.
     pub key: String,
-    /// The deny rule's policy.
+    /// The deny (or hold, or escalate) rule's policy.
     pub deny_policy_id: String,
-    /// JSON path of the deny rule's matcher on [`key`](Self::key), e.g.
-    /// `$.rules[1].match.context.amount_usd`.
+    /// JSON path of the deny (or hold, or escalate) rule's matcher on
+    /// [`key`](Self::key), e.g. `$.rules[1].match.context.amount_usd`.
     pub deny_path: String,
     /// The sentence `lint` prints: both rules, the key, what happens, the fix.
     pub message: String,
@@ -34,10 +37,10 @@ impl fmt::Display for LintWarning {
 }
 
 impl PolicySet {
-    /// Every allow rule that can apply to a request a deny rule also applies
-    /// to, while leaving a key that deny rule relies on unbounded (neither
-    /// required nor matched). One warning per allow rule, deny rule and key,
-    /// in load order.
+    /// Every allow rule that can apply to a request a deny, hold or
+    /// escalate rule also applies to, while leaving a key that rule relies
+    /// on unbounded (neither required nor matched). One warning per allow
+    /// rule, refusing rule and key, in load order.
     pub fn warnings(&self) -> Vec<LintWarning> {
         let rules = || {
             self.policies.iter().flat_map(|p| {
@@ -49,7 +52,7 @@ impl PolicySet {
         };
         let mut out = Vec::new();
         for (allow_policy, a, allow) in rules().filter(|(_, _, r)| r.effect == Effect::Allow) {
-            for (deny_policy, d, deny) in rules().filter(|(_, _, r)| r.effect == Effect::Deny) {
+            for (deny_policy, d, deny) in rules().filter(|(_, _, r)| r.effect != Effect::Allow) {
                 if !may_meet(allow, deny) {
                     continue;
                 }
@@ -82,26 +85,21 @@ fn message(
     matcher: &ValueMatcher,
 ) -> String {
     let (a, d) = (&allow.id, &deny.id);
+    let (effect, done) = (deny.effect.as_str(), deny.effect.past_tense());
+    let fails_closed = |kind: &str| {
+        format!(
+            "a request whose {key} is missing or not a {kind} is {done} only because \
+             {effect} rules fail closed"
+        )
+    };
     let (what_happens, bound) = match matcher {
-        ValueMatcher::Gt(n) => (
-            fails_closed(key, "number"),
-            Some(format!("{{\"lte\": {n}}}")),
-        ),
-        ValueMatcher::Gte(n) => (
-            fails_closed(key, "number"),
-            Some(format!("{{\"lt\": {n}}}")),
-        ),
-        ValueMatcher::Lt(n) => (
-            fails_closed(key, "number"),
-            Some(format!("{{\"gte\": {n}}}")),
-        ),
-        ValueMatcher::Lte(n) => (
-            fails_closed(key, "number"),
-            Some(format!("{{\"gt\": {n}}}")),
-        ),
-        ValueMatcher::Regex(_) => (fails_closed(key, "string"), None),
+        ValueMatcher::Gt(n) => (fails_closed("number"), Some(format!("{{\"lte\": {n}}}"))),
+        ValueMatcher::Gte(n) => (fails_closed("number"), Some(format!("{{\"lt\": {n}}}"))),
+        ValueMatcher::Lt(n) => (fails_closed("number"), Some(format!("{{\"gte\": {n}}}"))),
+        ValueMatcher::Lte(n) => (fails_closed("number"), Some(format!("{{\"gt\": {n}}}"))),
+        ValueMatcher::Regex(_) => (fails_closed("string"), None),
         _ => (
-            format!("a request without {key} is not denied by {d} and can be allowed by {a}"),
+            format!("a request without {key} is not {done} by {d} and can be allowed by {a}"),
             None,
         ),
     };
@@ -110,16 +108,9 @@ fn message(
         None => format!("or a matcher on {key}"),
     };
     format!(
-        "allow rule {a} has no bound on context {key}, which deny rule {d} \
+        "allow rule {a} has no bound on context {key}, which {effect} rule {d} \
          (policy {deny_policy} {deny_path}) relies on; {what_happens}; \
          fix: add \"require\": [\"{key}\"] to {a}, {or}"
-    )
-}
-
-fn fails_closed(key: &str, kind: &str) -> String {
-    format!(
-        "a request whose {key} is missing or not a {kind} is denied only because \
-         deny rules fail closed"
     )
 }
 
