@@ -189,6 +189,21 @@ impl Client {
             .block_on(self.inner.evaluate(agent, action, context))?
     }
 
+    /// Blocking [`crate::Client::evaluate_with`].
+    pub fn evaluate_with<C>(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &C,
+        options: &crate::EvaluateOptions,
+    ) -> Result<EvaluateResult, Error>
+    where
+        C: Serialize + ?Sized,
+    {
+        self.driver
+            .block_on(self.inner.evaluate_with(agent, action, context, options))?
+    }
+
     /// Blocking [`crate::Client::verify`].
     pub fn verify<C>(
         &self,

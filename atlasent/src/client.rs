@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use crate::config::{ClientBuilder, Config, Wire};
 use crate::error::{Decision, Denial, DenialStage, Error, Held};
+use crate::options::EvaluateOptions;
 use crate::permit::Permit;
 use crate::reply;
 use crate::results::{
@@ -155,10 +156,35 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
+        self.evaluate_with(agent, action, context, &EvaluateOptions::default())
+            .await
+    }
+
+    /// [`evaluate`](Self::evaluate) with the current wire's optional members
+    /// (`resource_id`, `amount`, `environment`, `require_approval`, …). On
+    /// [`Wire::Legacy`] a call with any option set is refused
+    /// ([`Error::InvalidArgument`]) before anything is sent.
+    pub async fn evaluate_with<C>(
+        &self,
+        agent: &str,
+        action: &str,
+        context: &C,
+        options: &EvaluateOptions,
+    ) -> Result<EvaluateResult, Error>
+    where
+        C: Serialize + ?Sized,
+    {
         check_name("agent", agent)?;
         check_name("action", action)?;
+        options.check()?;
+        if let (Wire::Legacy, Some(name)) = (self.wire(), options.first_set()) {
+            return Err(Error::invalid(format!(
+                "evaluate option `{name}` needs the current wire; the 1.4.1 shape \
+                 (Wire::Legacy) cannot carry it"
+            )));
+        }
         let context = to_context(context)?;
-        self.evaluate_raw(agent, action, &context).await
+        self.evaluate_raw(agent, action, &context, options).await
     }
 
     /// Verify a permit, returned as data: `verified == false` is `Ok`.
@@ -221,7 +247,9 @@ impl Client {
             check_name("action", action)?;
             let context = to_context(context)?;
             let restated = Restated::new(self.wire(), agent, action, &context, true)?;
-            let evaluation = self.evaluate_raw(agent, action, &context).await?;
+            let evaluation = self
+                .evaluate_raw(agent, action, &context, &EvaluateOptions::default())
+                .await?;
             let mut result = AuthorizationResult {
                 permitted: false,
                 decision: evaluation.decision,
@@ -372,7 +400,9 @@ impl Client {
         check_name("action", action)?;
         let context = to_context(context)?;
         let restated = Restated::new(self.wire(), agent, action, &context, true)?;
-        let evaluation = self.evaluate_raw(agent, action, &context).await?;
+        let evaluation = self
+            .evaluate_raw(agent, action, &context, &EvaluateOptions::default())
+            .await?;
         match evaluation.decision {
             Decision::Allow => {}
             decision @ (Decision::Hold | Decision::Escalate) => {
@@ -438,6 +468,7 @@ impl Client {
         agent: &str,
         action: &str,
         context: &RawValue,
+        options: &EvaluateOptions,
     ) -> Result<EvaluateResult, Error> {
         let span = tracing::info_span!(
             "atlasent.evaluate",
@@ -464,7 +495,15 @@ impl Client {
                         .await?
                 }
                 Wire::Current => {
-                    let body = to_body(&wire::CurrentEvaluateRequest::new(action, agent, context))?;
+                    let body = to_body(&wire::CurrentEvaluateRequest {
+                        resource_id: options.resource_id.as_deref(),
+                        amount: options.amount,
+                        environment: options.environment.as_deref(),
+                        require_approval: options.require_approval,
+                        explain: options.explain,
+                        evaluation_profile: options.evaluation_profile.as_deref(),
+                        ..wire::CurrentEvaluateRequest::new(action, agent, context)
+                    })?;
                     self.transport
                         .send_with(endpoint, Some(body), &[], |bytes| {
                             let b = parse_strict::<wire::CurrentEvaluateResponse>(endpoint, bytes)?;

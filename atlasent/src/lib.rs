@@ -141,6 +141,7 @@ mod error;
 mod global;
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub mod integrations;
+mod options;
 mod permit;
 mod permits;
 mod reply;
@@ -164,6 +165,7 @@ pub use global::{
     authorize, configure, default_client, evaluate, gate, key_self, protect, reset_default_client,
     revoke_permit, verify,
 };
+pub use options::EvaluateOptions;
 pub use permit::Permit;
 pub use permits::{PermitPage, PermitQuery, PermitVerification};
 pub use wire::{PermitEvidence, PermitRecord, PermitStatus};

@@ -57,9 +57,10 @@ impl PermitQuery {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Only permits with this status.
-    pub fn status(mut self, status: PermitStatus) -> Self {
-        self.status = Some(status);
+    /// Only permits with this status (a [`PermitStatus`], or its wire
+    /// spelling: `"issued"`, `"revoked"`, …).
+    pub fn status(mut self, status: impl Into<PermitStatus>) -> Self {
+        self.status = Some(status.into());
         self
     }
     /// Only permits issued to this actor.
@@ -275,13 +276,19 @@ impl Client {
                 .await?;
             let b = reply.body;
             tracing::Span::current().record("valid", b.valid);
+            // The reply's one `verified_at` is this verification's; it is the
+            // record's too only when this verification used the permit.
+            let mut permit = b.permit;
+            if b.valid {
+                permit.verified_at.clone_from(&b.verified_at);
+            }
             Ok(PermitVerification {
                 valid: b.valid,
                 verification_type: b.verification_type,
                 reason: b.reason.unwrap_or_default(),
-                verified_at: b.permit.verified_at.clone(),
+                verified_at: b.verified_at,
                 evidence: b.evidence,
-                permit: b.permit,
+                permit,
                 request_id: reply.request_id,
                 rate_limit: reply.rate_limit,
             })

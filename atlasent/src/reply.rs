@@ -72,19 +72,27 @@ pub(crate) fn current_evaluation(b: CurrentEvaluateResponse) -> Result<EvaluateR
             ),
             (_, None) => b.evaluation_id.unwrap_or_default(),
         };
+    // Reason and code: the hosted API's top-level members first, then the
+    // `denial` object, as 2.18 reads them (they inform; they do not decide).
     let denial = b.denial.unwrap_or_default();
-    let reasons = b.reasons.unwrap_or_default();
     let reason = [b.deny_reason, denial.reason, b.reason]
         .into_iter()
         .flatten()
-        .chain(reasons.first().cloned())
+        .chain(b.reasons.iter().flatten().next().cloned())
         .find(|r| !r.is_empty())
         .unwrap_or_default();
+    let reasons = match b.reasons {
+        Some(reasons) if !reasons.is_empty() => reasons,
+        _ if !reason.is_empty() => vec![reason.clone()],
+        _ => Vec::new(),
+    };
     let deny_code = match decision {
         Decision::Allow => None,
-        _ => {
-            agreeing(("deny_code", b.deny_code), ("denial.code", denial.code))?.map(DenyCode::from)
-        }
+        _ => [b.deny_code, denial.code]
+            .into_iter()
+            .flatten()
+            .find(|c| !c.is_empty())
+            .map(DenyCode::from),
     };
     Ok(EvaluateResult {
         permitted: decision == Decision::Allow,
@@ -255,14 +263,12 @@ mod tests {
             ("top", Some(DenyCode::ActorHeld))
         );
         assert_eq!(r.escalation_id.as_deref(), Some("esc_1"));
-        let err = current(serde_json::json!({
-            "decision": "deny", "deny_code": "A", "denial": {"code": "B"}
+        let r = current(serde_json::json!({
+            "decision": "deny", "deny_code": "A", "denial": {"code": "B", "reason": "b"}
         }))
-        .expect_err("two codes");
-        assert!(
-            err.contains("`deny_code` is \"A\" but `denial.code` is \"B\""),
-            "{err}"
-        );
+        .expect("two codes: the top-level one, as 2.18 reads it");
+        assert_eq!(r.deny_code, Some(DenyCode::Other("A".into())));
+        assert_eq!(r.reasons, ["b"]);
     }
 
     #[test]

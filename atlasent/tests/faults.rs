@@ -1,13 +1,18 @@
 //! The fault matrix: every way the decision path can break, each over real
 //! sockets, each ending in an `Err` with the right code and never a `Permit`.
 //! Retry cases count the attempts the server saw.
+//!
+//! The client speaks the default (current) wire; the replies here are in
+//! the 1.4.1 shape, which the current wire reads too. Cases that look at a
+//! request body run on both wires; the current wire's own replies and
+//! failure modes are in `current_wire.rs`.
 
 mod support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use atlasent::{DenialStage, Error, ErrorCode, Permit};
+use atlasent::{DenialStage, Error, ErrorCode, Permit, Wire};
 use serde_json::json;
 use support::{refused_url, FaultServer, Recorded, Reply};
 
@@ -46,24 +51,42 @@ fn client_for(url: &str) -> atlasent::Client {
 }
 
 fn client_with_timeout(url: &str, timeout: Duration) -> atlasent::Client {
+    client_builder(url, timeout).build().expect("client")
+}
+
+fn client_builder(url: &str, timeout: Duration) -> atlasent::ClientBuilder {
     atlasent::Client::builder()
         .api_key(support::TEST_KEY)
         .base_url(url)
         .max_retries(RETRIES)
         .retry_backoff(Duration::from_millis(2))
         .timeout(timeout)
-        .build()
-        .expect("client")
 }
 
 fn protect(url: &str) -> Result<Permit, Error> {
-    let client = client_for(url);
+    protect_on(url, Wire::default())
+}
+
+fn protect_on(url: &str, wire: Wire) -> Result<Permit, Error> {
+    let client = client_builder(url, Duration::from_secs(10))
+        .wire(wire)
+        .build()
+        .expect("client");
     support::rt().block_on(client.protect("agent-1", "deploy", &json!({ "env": "prod" })))
 }
 
 /// Run `protect` against a server that answers evaluate with `evaluate`
 /// and verify with `verify`; return the error and the requests seen.
 fn protect_against(
+    evaluate: impl Fn() -> Reply + Send + Sync + 'static,
+    verify: impl Fn() -> Reply + Send + Sync + 'static,
+) -> (Error, Vec<Recorded>) {
+    protect_against_on(Wire::default(), evaluate, verify)
+}
+
+/// [`protect_against`] on the given wire.
+fn protect_against_on(
+    wire: Wire,
     evaluate: impl Fn() -> Reply + Send + Sync + 'static,
     verify: impl Fn() -> Reply + Send + Sync + 'static,
 ) -> (Error, Vec<Recorded>) {
@@ -74,7 +97,7 @@ fn protect_against(
             verify()
         }
     });
-    let err = expect_err(protect(&server.url()));
+    let err = expect_err(protect_on(&server.url(), wire));
     (err, server.requests())
 }
 
@@ -367,8 +390,11 @@ fn a_policy_deny_is_a_denial_with_its_details() {
 
 #[test]
 fn an_allow_whose_permit_fails_verification_is_a_denial() {
-    for outcome in ["expired", "consumed", "revoked", "mismatch"] {
-        let (err, requests) = protect_against(allow, move || {
+    for (wire, outcome) in [Wire::Legacy, Wire::Current]
+        .into_iter()
+        .flat_map(|w| ["expired", "consumed", "revoked", "mismatch"].map(|o| (w, o)))
+    {
+        let (err, requests) = protect_against_on(wire, allow, move || {
             Reply::json(
                 200,
                 &json!({ "verified": false, "outcome": outcome, "permit_hash": "" }),
@@ -395,9 +421,23 @@ fn an_allow_whose_permit_fails_verification_is_a_denial() {
             .find(|r| r.path == "/v1-verify-permit")
             .expect("verify")
             .json();
-        assert_eq!(verify["decision_id"], "dec_allow_1");
-        for field in ["agent", "action", "context"] {
-            assert_eq!(verify[field], eval[field], "{field}");
+        if wire == Wire::Legacy {
+            assert_eq!(verify["decision_id"], "dec_allow_1");
+            for field in ["agent", "action", "context"] {
+                assert_eq!(verify[field], eval[field], "{field}");
+            }
+        } else {
+            assert_eq!(verify["permit_token"], "dec_allow_1");
+            for field in ["actor_id", "action_type"] {
+                assert_eq!(verify[field], eval[field], "{field}");
+            }
+            let hash = atlasent::wire::execution_hash(
+                "deploy",
+                "agent-1",
+                eval["context"].as_object().expect("context"),
+            );
+            assert_eq!(verify["execution_hash"], hash.as_str());
+            assert!(verify.get("context").is_none(), "{verify}");
         }
     }
 }

@@ -256,9 +256,13 @@ pub struct PermitEvidence {
 }
 
 /// `POST /v1/permits/{id}/verify` reply: the permit record's members plus
-/// the verdict. The record's `verified_at` is the time of this verification
-/// when it succeeded.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+/// the verdict.
+///
+/// The reply has one `verified_at`, the time of this verification (for a
+/// valid one, also the record's). Read, it is the envelope's
+/// [`verified_at`](Self::verified_at) and the record's is `None`, as the
+/// Python SDK separates them; written, the envelope's is the one written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PermitVerifyResponse {
     /// Whether the permit verified (and is now used, status `verified`).
     pub valid: bool,
@@ -268,11 +272,41 @@ pub struct PermitVerifyResponse {
     /// Why, for people.
     #[serde(default)]
     pub reason: Option<String>,
+    /// When this verification happened.
+    #[serde(default)]
+    pub verified_at: Option<String>,
     /// What the verdict is about.
     pub evidence: PermitEvidence,
     /// The permit after this verification.
     #[serde(flatten)]
     pub permit: PermitRecord,
+}
+
+impl Serialize for PermitVerifyResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        let mut members = match serde_json::to_value(&self.permit).map_err(S::Error::custom)? {
+            serde_json::Value::Object(members) => members,
+            _ => return Err(S::Error::custom("a permit record is a JSON object")),
+        };
+        let evidence = serde_json::to_value(&self.evidence).map_err(S::Error::custom)?;
+        for (name, value) in [
+            ("valid", serde_json::Value::from(self.valid)),
+            (
+                "verification_type",
+                serde_json::Value::from(self.verification_type.as_str()),
+            ),
+            ("reason", serde_json::Value::from(self.reason.clone())),
+            (
+                "verified_at",
+                serde_json::Value::from(self.verified_at.clone()),
+            ),
+            ("evidence", evidence),
+        ] {
+            members.insert(name.to_owned(), value);
+        }
+        members.serialize(serializer)
+    }
 }
 
 fn permit_kind() -> String {
@@ -355,7 +389,7 @@ mod tests {
     }
 
     #[test]
-    fn the_verify_envelope_writes_verified_at_once() {
+    fn the_verify_envelope_reads_and_writes_verified_at_once() {
         let mut value = record();
         value["status"] = "verified".into();
         value["verified_at"] = "2026-04-17T10:01:00.000Z".into();
@@ -373,8 +407,12 @@ mod tests {
         let parsed: PermitVerifyResponse =
             crate::wire::from_slice_strict(&text).expect("parses strictly");
         assert_eq!(
-            parsed.permit.verified_at.as_deref(),
+            parsed.verified_at.as_deref(),
             Some("2026-04-17T10:01:00.000Z")
+        );
+        assert_eq!(
+            parsed.permit.verified_at, None,
+            "the envelope's, as 2.18 reads it"
         );
         let written = serde_json::to_vec(&parsed).expect("serializes");
         crate::wire::check_unique_members(&written).expect("no member written twice");

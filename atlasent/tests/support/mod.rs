@@ -275,6 +275,8 @@ async fn read_request(stream: &mut TcpStream) -> std::io::Result<Recorded> {
 fn reason_phrase(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        404 => "Not Found",
+        409 => "Conflict",
         401 => "Unauthorized",
         403 => "Forbidden",
         422 => "Unprocessable Entity",
@@ -302,15 +304,29 @@ pub fn load_json(relative: &str) -> serde_json::Value {
 
 pub const TEST_KEY: &str = "ask_live_test_key";
 
-/// An async client for `url` with fast retries, for tests.
+/// An async client for `url` with fast retries, on the default wire, for
+/// tests.
 pub fn client(url: &str) -> atlasent::Client {
+    builder(url).build().expect("client builds")
+}
+
+/// [`client`] on the given wire.
+pub fn client_on(url: &str, wire: atlasent::Wire) -> atlasent::Client {
+    builder(url).wire(wire).build().expect("client builds")
+}
+
+/// [`client`] on the 1.4.1 wire: for tests that check 1.4.1 bodies.
+pub fn legacy_client(url: &str) -> atlasent::Client {
+    client_on(url, atlasent::Wire::Legacy)
+}
+
+/// The builder of [`client`]: fast retries, a generous timeout.
+pub fn builder(url: &str) -> atlasent::ClientBuilder {
     atlasent::Client::builder()
         .api_key(TEST_KEY)
         .base_url(url)
         .retry_backoff(Duration::from_millis(2))
         .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client builds")
 }
 
 /// A current-thread runtime to drive async clients from plain tests.
