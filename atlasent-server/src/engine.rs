@@ -34,6 +34,12 @@ use crate::clock;
 use crate::keys::Signer;
 use crate::policy::{Effect, PolicySet};
 
+mod permits;
+mod replies;
+
+pub use permits::{PermitCursor, PermitFilter, PermitPage, PermitRecord, PermitStatus};
+use replies::{Mismatch, VerifyOutcome};
+
 /// Where the audit log and permits live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Storage {
@@ -77,6 +83,15 @@ pub enum EngineError {
         /// The configured maximum.
         max: usize,
     },
+    /// No permit of the caller's organization has this id (an unknown id,
+    /// another organization's permit and a decision that issued no permit
+    /// alike).
+    #[error("permit not found")]
+    PermitNotFound,
+    /// The permit was used (verified once through either door) and can no
+    /// longer be revoked.
+    #[error("the permit was already used; a used permit cannot be revoked")]
+    PermitUsed,
 }
 
 impl From<rusqlite::Error> for EngineError {
@@ -148,10 +163,86 @@ const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
 /// The most commands applied in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// Which wire a request spoke: its reply is written in the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The wire of Python `atlasent` 1.4.1: `{action, agent, context}`,
+    /// `{decision_id, …}`.
+    Legacy,
+    /// The wire of Python `atlasent` 2.x: `{action_type, actor_id, …}`,
+    /// `{permit_token, …}`.
+    Current,
+}
+
+impl Shape {
+    /// `"legacy"` or `"current"`, as audit events record it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Legacy => "legacy",
+            Self::Current => "current",
+        }
+    }
+}
+
+/// An evaluation request, of either shape, as the engine reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluateInput<'a> {
+    /// The request's shape; the reply has the same.
+    pub shape: Shape,
+    /// The actor (`agent` / `actor_id`).
+    pub agent: &'a str,
+    /// The action (`action` / `action_type`).
+    pub action: &'a str,
+    /// The context as sent: what `context_hash` and `execution_hash` cover.
+    pub context: &'a Map<String, Value>,
+    /// What the policies read: the context, plus top-level members the
+    /// current wire sends beside it.
+    pub policy_input: &'a Map<String, Value>,
+    /// The permit's environment, recorded and checked at verify.
+    pub environment: Option<&'a str>,
+    /// The caller requires a human approval: an allow becomes a deny, as
+    /// this server has no approval workflow.
+    pub require_approval: bool,
+}
+
+/// A verification request, of either shape.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyInput<'a> {
+    /// The request's shape; the reply has the same.
+    pub shape: Shape,
+    /// The permit (`decision_id` / `permit_token`).
+    pub permit_id: &'a str,
+    /// The actor the caller expects (`""`: not checked).
+    pub agent: &'a str,
+    /// The action the caller expects (`""`: not checked).
+    pub action: &'a str,
+    /// The context the caller expects (legacy wire; `None` or `{}`: not
+    /// checked).
+    pub context: Option<&'a Map<String, Value>>,
+    /// The environment the caller expects (`None`: not checked).
+    pub environment: Option<&'a str>,
+    /// The execution hash the caller expects (`None`: not checked).
+    pub execution_hash: Option<&'a str>,
+    /// The caller requires an approval binding, which this server's permits
+    /// never have: the permit is burned and the answer is not valid.
+    pub require_approval: bool,
+}
+
+/// The deny code of an allow turned into a deny by `require_approval`.
+pub const INSUFFICIENT_APPROVALS: &str = "INSUFFICIENT_APPROVALS";
+
 enum Command {
     Evaluate(EvaluateCmd, oneshot::Sender<Result<String, EngineError>>),
     Verify(VerifyCmd, oneshot::Sender<Result<String, EngineError>>),
     Revoke(RevokeCmd, oneshot::Sender<Result<String, EngineError>>),
+    VerifyById(
+        permits::ByIdCmd,
+        oneshot::Sender<Result<String, EngineError>>,
+    ),
+    RevokeById(
+        permits::ByIdCmd,
+        oneshot::Sender<Result<String, EngineError>>,
+    ),
     Read(ReadJob),
 }
 
@@ -160,11 +251,19 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
 struct EvaluateCmd {
     caller: Caller,
+    shape: Shape,
     permit_id: String,
     agent: String,
     action: String,
     context_hash: String,
+    execution_hash: String,
+    environment: Option<String>,
     effect: Effect,
+    /// The deny code of a non-allow (`None` for an allow).
+    code: Option<String>,
+    /// Set for hold and escalate.
+    escalation_id: Option<String>,
+    require_approval: bool,
     policy_id: Option<String>,
     rule_id: Option<String>,
     reason: String,
@@ -175,11 +274,15 @@ struct EvaluateCmd {
 
 struct VerifyCmd {
     caller: Caller,
+    shape: Shape,
     permit_id: String,
     agent: String,
     action: String,
-    /// `None` when the caller sent `{}` (no cross-check).
+    /// `None` when the caller sent no context or `{}` (no cross-check).
     context_hash: Option<String>,
+    environment: Option<String>,
+    execution_hash: Option<String>,
+    require_approval: bool,
     now_ms: i64,
 }
 
@@ -291,9 +394,8 @@ impl Engine {
         reply_rx.await.map_err(|_| EngineError::Closed)?
     }
 
-    /// Decide, issue a permit (for an allow) and log the decision. Returns
-    /// the `/v1-evaluate` reply body; a retry with the same request id gets
-    /// the first reply.
+    /// [`evaluate_request`](Self::evaluate_request) of a 1.4.1-shape
+    /// request: the policies read the context as it is.
     pub async fn evaluate(
         &self,
         caller: Caller,
@@ -301,28 +403,83 @@ impl Engine {
         action: &str,
         context: &Map<String, Value>,
     ) -> Result<String, EngineError> {
-        let decision = self.inner.policies.evaluate(agent, action, context);
+        let input = EvaluateInput {
+            shape: Shape::Legacy,
+            agent,
+            action,
+            context,
+            policy_input: context,
+            environment: context.get("environment").and_then(Value::as_str),
+            require_approval: false,
+        };
+        self.evaluate_request(caller, input).await
+    }
+
+    /// Decide, issue a permit (for an allow) and log the decision. Returns
+    /// the `/v1-evaluate` reply body in the request's shape; a retry with the
+    /// same request id gets the first reply.
+    pub async fn evaluate_request(
+        &self,
+        caller: Caller,
+        input: EvaluateInput<'_>,
+    ) -> Result<String, EngineError> {
+        let mut decision =
+            self.inner
+                .policies
+                .evaluate(input.agent, input.action, input.policy_input);
+        if input.require_approval && decision.effect.issues_permit() {
+            // Fail closed: nobody here can give the approval asked for.
+            decision.effect = Effect::Deny;
+            decision.code = Some(INSUFFICIENT_APPROVALS.to_owned());
+            decision.reason = "approval required, and this server has no approval workflow".into();
+        }
         let now_ms = self.inner.config.clock.now_ms();
         let expires_ms = now_ms.saturating_add(self.inner.config.permit_ttl.as_millis() as i64);
         let permit_id = random_id("dec_")?;
-        let context_hash = context_hash(context);
-        let permit_hash = if decision.effect == Effect::Allow {
+        let escalation_id = match decision.effect {
+            Effect::Hold | Effect::Escalate => Some(random_id("esc_")?),
+            _ => None,
+        };
+        let context_hash = context_hash(input.context);
+        let execution_hash =
+            atlasent::wire::execution_hash(input.action, input.agent, input.context);
+        let permit_hash = if decision.effect.issues_permit() {
             let claims = json!({
-                "permit_id": permit_id, "org_id": caller.org_id, "agent": agent, "action": action,
-                "context_hash": context_hash, "expires_at": clock::rfc3339_ms(expires_ms),
+                "permit_id": permit_id, "org_id": caller.org_id, "agent": input.agent,
+                "action": input.action, "context_hash": context_hash,
+                "execution_hash": execution_hash, "environment": input.environment,
+                "expires_at": clock::rfc3339_ms(expires_ms),
             });
             let canonical = atlasent::audit::canonical_json_of(&claims).unwrap_or_default();
             self.inner.signer.sign_b64url(canonical.as_bytes())
         } else {
             String::new()
         };
+        if let Some(escalation_id) = &escalation_id {
+            tracing::info!(
+                escalation_id,
+                decision = decision.effect.as_str(),
+                permit_id,
+                "a human must decide"
+            );
+        }
         let cmd = EvaluateCmd {
             caller,
+            shape: input.shape,
             permit_id,
-            agent: agent.to_owned(),
-            action: action.to_owned(),
+            agent: input.agent.to_owned(),
+            action: input.action.to_owned(),
             context_hash,
+            execution_hash,
+            environment: input.environment.map(str::to_owned),
             effect: decision.effect,
+            code: if decision.effect.issues_permit() {
+                None
+            } else {
+                decision.code
+            },
+            escalation_id,
+            require_approval: input.require_approval,
             policy_id: decision.policy_id,
             rule_id: decision.rule_id,
             reason: decision.reason,
@@ -333,7 +490,8 @@ impl Engine {
         self.call(|tx| Command::Evaluate(cmd, tx)).await
     }
 
-    /// Verify (and consume) a permit; returns the `/v1-verify-permit` reply.
+    /// [`verify_request`](Self::verify_request) of a 1.4.1-shape request
+    /// (`""` and `{}` skip their check).
     pub async fn verify(
         &self,
         caller: Caller,
@@ -342,12 +500,36 @@ impl Engine {
         action: &str,
         context: &Map<String, Value>,
     ) -> Result<String, EngineError> {
+        let input = VerifyInput {
+            shape: Shape::Legacy,
+            permit_id,
+            agent,
+            action,
+            context: Some(context),
+            environment: None,
+            execution_hash: None,
+            require_approval: false,
+        };
+        self.verify_request(caller, input).await
+    }
+
+    /// Verify (and consume) a permit; returns the `/v1-verify-permit` reply
+    /// in the request's shape.
+    pub async fn verify_request(
+        &self,
+        caller: Caller,
+        input: VerifyInput<'_>,
+    ) -> Result<String, EngineError> {
         let cmd = VerifyCmd {
             caller,
-            permit_id: permit_id.to_owned(),
-            agent: agent.to_owned(),
-            action: action.to_owned(),
-            context_hash: (!context.is_empty()).then(|| context_hash(context)),
+            shape: input.shape,
+            permit_id: input.permit_id.to_owned(),
+            agent: input.agent.to_owned(),
+            action: input.action.to_owned(),
+            context_hash: input.context.filter(|c| !c.is_empty()).map(context_hash),
+            environment: input.environment.map(str::to_owned),
+            execution_hash: input.execution_hash.map(str::to_owned),
+            require_approval: input.require_approval,
             now_ms: self.inner.config.clock.now_ms(),
         };
         self.call(|tx| Command::Verify(cmd, tx)).await
@@ -519,7 +701,7 @@ pub fn context_hash(context: &Map<String, Value>) -> String {
     atlasent::audit::hex(&Sha256::digest(canonical.as_bytes()))
 }
 
-/// The schema of a fresh database (`PRAGMA user_version` 2).
+/// The second schema (`PRAGMA user_version` 2); [`MIGRATE_2_TO_3`] completes it.
 const SCHEMA: &str = "
 CREATE TABLE events (
     seq           INTEGER PRIMARY KEY,
@@ -578,10 +760,35 @@ ALTER TABLE permits RENAME TO permits_v1;
 DROP TABLE replies;
 ";
 
-/// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 2;
+/// From the second schema to the third (the current wire): permits record
+/// the environment and execution hash they were issued for, hold and
+/// escalate decisions their escalation id, non-allows their deny code, and
+/// a permit how it was used (`verify`: `/v1-verify-permit`, `by_id`:
+/// `/v1/permits/{id}/verify`), when, and who revoked it why. Permits issued
+/// before have no execution hash: a current-wire verify that sends one does
+/// not match them (fail closed); they still verify through the 1.4.1 wire.
+/// A fresh database is made by the second schema and this step, so that it
+/// and a migrated one are the same.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE permits ADD COLUMN environment TEXT;
+ALTER TABLE permits ADD COLUMN execution_hash TEXT;
+ALTER TABLE permits ADD COLUMN escalation_id TEXT;
+ALTER TABLE permits ADD COLUMN deny_code TEXT;
+ALTER TABLE permits ADD COLUMN used_via TEXT;
+ALTER TABLE permits ADD COLUMN used_ms INTEGER;
+ALTER TABLE permits ADD COLUMN revoked_ms INTEGER;
+ALTER TABLE permits ADD COLUMN revoked_by TEXT;
+ALTER TABLE permits ADD COLUMN revoke_reason TEXT;
+ALTER TABLE permits ADD COLUMN shape TEXT;
+CREATE INDEX permits_by_issue ON permits(org_id, issued_ms, id);
+";
 
-/// Create or upgrade the schema, in one transaction.
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 3;
+
+/// Create or upgrade the schema, in one transaction: a fresh database gets
+/// schema 2 and then every step after it; an old one every step after its
+/// version (1 → 2 → 3).
 fn migrate(conn: &Connection, org_id: &str) -> Result<(), EngineError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let has_events: bool = conn.query_row(
@@ -589,51 +796,64 @@ fn migrate(conn: &Connection, org_id: &str) -> Result<(), EngineError> {
         [],
         |r| r.get(0),
     )?;
-    match (version, has_events) {
-        (SCHEMA_VERSION, _) => Ok(()),
-        (0, false) => {
-            conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
+    let from = match (version, has_events) {
+        (SCHEMA_VERSION, _) => return Ok(()),
+        (0, false) => None,
+        (0, true) => Some(1),
+        (2, _) => Some(2),
+        (other, _) => {
+            return Err(EngineError::Storage(format!(
+                "the database has schema version {other}, which this atlasent-server does not know (it reads 0, 2 and {SCHEMA_VERSION})"
+            )))
+        }
+    };
+    conn.execute_batch("BEGIN")?;
+    let migrated = (|| -> rusqlite::Result<()> {
+        match from {
+            None => conn.execute_batch(SCHEMA)?,
+            Some(1) => migrate_1_to_2(conn, org_id)?,
+            _ => {}
+        }
+        conn.execute_batch(MIGRATE_2_TO_3)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
+    })();
+    match migrated {
+        Ok(()) => {
+            conn.execute_batch("COMMIT")?;
+            if let Some(from) = from {
+                tracing::warn!(
+                    org_id,
+                    from,
+                    to = SCHEMA_VERSION,
+                    "migrated the database (2: organizations; 3: the current wire's permits)"
+                );
+            }
             Ok(())
         }
-        (0, true) => {
-            conn.execute_batch("BEGIN")?;
-            let migrated = (|| -> rusqlite::Result<()> {
-                conn.execute_batch(MIGRATE_1_TO_2)?;
-                conn.execute_batch(SCHEMA)?;
-                conn.execute(
-                    "INSERT INTO events (seq, org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
-                     SELECT seq, ?1, seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms FROM events_v1",
-                    [org_id],
-                )?;
-                conn.execute(
-                    "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
-                     SELECT id, ?1, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id FROM permits_v1",
-                    [org_id],
-                )?;
-                conn.execute_batch(&format!(
-                    "DROP TABLE events_v1; DROP TABLE permits_v1; PRAGMA user_version = {SCHEMA_VERSION};"
-                ))
-            })();
-            match migrated {
-                Ok(()) => {
-                    conn.execute_batch("COMMIT")?;
-                    tracing::warn!(org_id, "migrated the database to schema 2 (organizations)");
-                    Ok(())
-                }
-                Err(e) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    Err(EngineError::Storage(format!(
-                        "cannot migrate the database to schema {SCHEMA_VERSION}: {e}"
-                    )))
-                }
-            }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(EngineError::Storage(format!(
+                "cannot migrate the database to schema {SCHEMA_VERSION}: {e}"
+            )))
         }
-        (other, _) => Err(EngineError::Storage(format!(
-            "the database has schema version {other}; this atlasent-server reads version {SCHEMA_VERSION}"
-        ))),
     }
+}
+
+/// Schema 1 to 2 inside the caller's transaction.
+fn migrate_1_to_2(conn: &Connection, org_id: &str) -> rusqlite::Result<()> {
+    conn.execute_batch(MIGRATE_1_TO_2)?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute(
+        "INSERT INTO events (seq, org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
+         SELECT seq, ?1, seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms FROM events_v1",
+        [org_id],
+    )?;
+    conn.execute(
+        "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
+         SELECT id, ?1, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id FROM permits_v1",
+        [org_id],
+    )?;
+    conn.execute_batch("DROP TABLE events_v1; DROP TABLE permits_v1;")
 }
 
 /// The head an organization's next event links to.
@@ -786,7 +1006,9 @@ impl Writer {
                 match cmd {
                     Command::Evaluate(_, reply) => drop(reply.send(Err(err()))),
                     Command::Verify(_, reply) => drop(reply.send(Err(err()))),
-                    Command::Revoke(_, reply) => drop(reply.send(Err(err()))),
+                    Command::Revoke(_, reply)
+                    | Command::VerifyById(_, reply)
+                    | Command::RevokeById(_, reply) => drop(reply.send(Err(err()))),
                     Command::Read(job) => job(&self.conn),
                 }
             }
@@ -814,6 +1036,18 @@ impl Writer {
                         reply,
                         once(&tx, &c.caller, "revoke", c.now_ms, || {
                             revoke(&tx, &mut self.heads, &c)
+                        }),
+                    ),
+                    Command::VerifyById(c, reply) => (
+                        reply,
+                        once(&tx, &c.caller, "permits.verify", c.now_ms, || {
+                            permits::verify_by_id(&tx, &mut self.heads, &c)
+                        }),
+                    ),
+                    Command::RevokeById(c, reply) => (
+                        reply,
+                        once(&tx, &c.caller, "permits.revoke", c.now_ms, || {
+                            permits::revoke_by_id(&tx, &mut self.heads, &c)
                         }),
                     ),
                     Command::Read(job) => {
@@ -996,9 +1230,11 @@ fn evaluate(
     c: &EvaluateCmd,
 ) -> Result<String, Refusal> {
     let decision = c.effect.as_str();
+    let permit = c.effect.issues_permit();
     tx.execute(
-        "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id,
+                              environment, execution_hash, escalation_id, deny_code, shape)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             c.permit_id,
             c.caller.org_id,
@@ -1006,23 +1242,25 @@ fn evaluate(
             c.action,
             c.context_hash,
             decision,
-            if c.effect == Effect::Allow { "active" } else { "denied" },
+            if permit { "active" } else { "denied" },
             c.now_ms,
             c.expires_ms,
             c.permit_hash,
             c.caller.key_id,
+            c.environment,
+            c.execution_hash,
+            c.escalation_id,
+            c.code,
+            c.shape.as_str(),
         ],
     )?;
+    let kind = format!("evaluate.{decision}");
     let audit_hash = append(
         tx,
         heads,
         NewEvent {
             org_id: &c.caller.org_id,
-            kind: if c.effect == Effect::Allow {
-                "evaluate.allow"
-            } else {
-                "evaluate.deny"
-            },
+            kind: &kind,
             decision: Some(decision),
             actor_id: Some(&c.agent),
             resource_id: Some(&c.action),
@@ -1031,28 +1269,26 @@ fn evaluate(
                 "agent": c.agent,
                 "action": c.action,
                 "context_hash": c.context_hash,
+                "execution_hash": c.execution_hash,
+                "environment": c.environment,
                 "policy_id": c.policy_id,
                 "rule_id": c.rule_id,
                 "reason": c.reason,
+                "code": c.code,
+                "escalation_id": c.escalation_id,
+                "require_approval": c.require_approval,
                 "expires_at": clock::rfc3339_ms(c.expires_ms),
+                "shape": c.shape.as_str(),
                 "key_id": c.caller.key_id,
                 "request_id": c.caller.request_id,
             }),
             now_ms: c.now_ms,
         },
     )?;
-    let body = json!({
-        "permitted": c.effect == Effect::Allow,
-        "decision_id": c.permit_id,
-        "reason": c.reason,
-        "audit_hash": audit_hash,
-        "timestamp": clock::rfc3339_ms(c.now_ms),
-    })
-    .to_string();
-    Ok(body)
+    replies::evaluate(c, &audit_hash)
 }
 
-/// A permit as stored.
+/// A permit (or a decision that issued none) as stored.
 struct PermitRow {
     agent: String,
     action: String,
@@ -1061,6 +1297,8 @@ struct PermitRow {
     status: String,
     expires_ms: i64,
     permit_hash: String,
+    environment: Option<String>,
+    execution_hash: Option<String>,
 }
 
 /// The permit `id` of the caller's organization; another organization's
@@ -1071,7 +1309,8 @@ fn find_permit(
     id: &str,
 ) -> rusqlite::Result<Option<PermitRow>> {
     tx.query_row(
-        "SELECT agent, action, context_hash, decision, status, expires_ms, permit_hash FROM permits WHERE id = ?1 AND org_id = ?2",
+        "SELECT agent, action, context_hash, decision, status, expires_ms, permit_hash, environment, execution_hash
+         FROM permits WHERE id = ?1 AND org_id = ?2",
         params![id, caller.org_id],
         |r| {
             Ok(PermitRow {
@@ -1082,10 +1321,61 @@ fn find_permit(
                 status: r.get(4)?,
                 expires_ms: r.get(5)?,
                 permit_hash: r.get(6)?,
+                environment: r.get(7)?,
+                execution_hash: r.get(8)?,
             })
         },
     )
     .optional()
+}
+
+/// What a verification finds, in the order the checks run.
+fn check_permit(c: &VerifyCmd, permit: Option<&PermitRow>) -> VerifyOutcome {
+    let Some(p) = permit else {
+        return VerifyOutcome::NotFound;
+    };
+    if p.decision != "allow" {
+        return VerifyOutcome::NotAPermit;
+    }
+    match p.status.as_str() {
+        "revoked" => return VerifyOutcome::Revoked,
+        "consumed" => return VerifyOutcome::Used,
+        _ => {}
+    }
+    if c.now_ms > p.expires_ms {
+        return VerifyOutcome::Expired;
+    }
+    let differs = |asked: &str, held: &str| !asked.is_empty() && asked != held;
+    let mismatch = if differs(&c.agent, &p.agent) {
+        Some(Mismatch::Actor)
+    } else if differs(&c.action, &p.action) {
+        Some(Mismatch::Action)
+    } else if c
+        .environment
+        .as_ref()
+        .is_some_and(|e| Some(e) != p.environment.as_ref())
+    {
+        Some(Mismatch::Environment)
+    } else if c
+        .execution_hash
+        .as_ref()
+        .is_some_and(|h| Some(h) != p.execution_hash.as_ref())
+    {
+        Some(Mismatch::ExecutionHash)
+    } else if c
+        .context_hash
+        .as_ref()
+        .is_some_and(|h| *h != p.context_hash)
+    {
+        Some(Mismatch::Context)
+    } else {
+        None
+    };
+    match mismatch {
+        Some(m) => VerifyOutcome::Mismatch(m),
+        None if c.require_approval => VerifyOutcome::ApprovalMissing,
+        None => VerifyOutcome::Verified,
+    }
 }
 
 fn verify(
@@ -1094,34 +1384,14 @@ fn verify(
     c: &VerifyCmd,
 ) -> Result<String, Refusal> {
     let permit = find_permit(tx, &c.caller, &c.permit_id)?;
-    let outcome = match &permit {
-        None => "not_found",
-        Some(p) => {
-            if p.decision != "allow" {
-                "denied"
-            } else if p.status == "revoked" {
-                "revoked"
-            } else if p.status == "consumed" {
-                "consumed"
-            } else if c.now_ms > p.expires_ms {
-                "expired"
-            } else if (!c.agent.is_empty() && c.agent != p.agent)
-                || (!c.action.is_empty() && c.action != p.action)
-                || c.context_hash
-                    .as_ref()
-                    .is_some_and(|h| *h != p.context_hash)
-            {
-                "mismatch"
-            } else {
-                "verified"
-            }
-        }
-    };
-    let verified = outcome == "verified";
-    if verified {
+    let outcome = check_permit(c, permit.as_ref());
+    let verified = outcome == VerifyOutcome::Verified;
+    let consumed = outcome.consumes();
+    if consumed {
         tx.execute(
-            "UPDATE permits SET status = 'consumed' WHERE id = ?1 AND org_id = ?2",
-            params![c.permit_id, c.caller.org_id],
+            "UPDATE permits SET status = 'consumed', used_via = 'verify', used_ms = ?3
+             WHERE id = ?1 AND org_id = ?2 AND status = 'active'",
+            params![c.permit_id, c.caller.org_id, c.now_ms],
         )?;
     }
     let owner = permit.as_ref().map(|p| p.agent.as_str());
@@ -1140,34 +1410,25 @@ fn verify(
             resource_id: permit.as_ref().map(|p| p.action.as_str()),
             payload: json!({
                 "decision_id": c.permit_id,
-                "outcome": outcome,
+                "outcome": outcome.as_str(c.shape),
+                "verify_error_code": outcome.code(),
                 "verified": verified,
+                "consumed": consumed,
                 "agent": c.agent,
                 "action": c.action,
                 "context_hash": c.context_hash,
+                "environment": c.environment,
+                "execution_hash": c.execution_hash,
+                "require_approval": c.require_approval,
+                "shape": c.shape.as_str(),
+                "via": "verify",
                 "key_id": c.caller.key_id,
                 "request_id": c.caller.request_id,
             }),
             now_ms: c.now_ms,
         },
     )?;
-    let permit_hash = match &permit {
-        Some(p) if verified => p.permit_hash.as_str(),
-        _ => "",
-    };
-    // `decision_id` names the permit this answer is about, so that a client
-    // can bind the reply to its request (the 1.4.1 shape lacks it; clients
-    // ignore members they do not know).
-    let body = json!({
-        "verified": verified,
-        "decision_id": c.permit_id,
-        "outcome": outcome,
-        "permit_hash": permit_hash,
-        "timestamp": clock::rfc3339_ms(c.now_ms),
-        "audit_hash": audit_hash,
-    })
-    .to_string();
-    Ok(body)
+    replies::verify(c, permit.as_ref(), outcome, &audit_hash)
 }
 
 fn revoke(
@@ -1179,8 +1440,15 @@ fn revoke(
     let revoked = match permit.as_ref().map(|p| p.status.as_str()) {
         Some("active") => {
             tx.execute(
-                "UPDATE permits SET status = 'revoked' WHERE id = ?1 AND org_id = ?2",
-                params![c.permit_id, c.caller.org_id],
+                "UPDATE permits SET status = 'revoked', revoked_ms = ?3, revoked_by = ?4, revoke_reason = ?5
+                 WHERE id = ?1 AND org_id = ?2",
+                params![
+                    c.permit_id,
+                    c.caller.org_id,
+                    c.now_ms,
+                    c.caller.key_id,
+                    c.reason
+                ],
             )?;
             true
         }

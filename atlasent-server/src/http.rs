@@ -22,9 +22,12 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
-use crate::engine::{Caller, Engine, EngineError, EventFilter};
+use crate::engine::{Caller, Engine, EngineError, EventFilter, Shape, VerifyInput};
 use crate::keys::{ApiKeyInfo, ApiKeys};
 use crate::policy::json_type;
+
+mod permits;
+mod shape;
 
 /// The longest agent or action accepted (characters), as the contract says.
 pub(crate) const MAX_NAME_CHARS: usize = 256;
@@ -54,6 +57,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1-audit/events", get(audit_events))
         .route("/v1-audit/exports", post(audit_export))
         .route("/v1-signing-keys", get(signing_keys))
+        .route("/v1/permits", get(permits::list))
+        .route("/v1/permits/{id}", get(permits::get_one))
+        .route("/v1/permits/{id}/verify", post(permits::verify))
+        .route("/v1/permits/{id}/revoke", post(permits::revoke))
         .route("/health", get(health))
         .fallback(not_found)
         .with_state(state)
@@ -190,6 +197,18 @@ impl ApiError {
         )
     }
 
+    /// The 404 of a permit the caller's organization does not have: the
+    /// same for an unknown id, another organization's permit and a decision
+    /// that issued no permit.
+    fn permit_not_found(request_id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "permit_not_found",
+            "permit not found",
+            request_id,
+        )
+    }
+
     fn rate_limited(message: String, rate: RateState, request_id: &str) -> Self {
         let mut err = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -210,6 +229,13 @@ impl ApiError {
                 request_id,
             ),
             EngineError::ExportTooLarge { .. } => Self::invalid(e.to_string(), request_id),
+            EngineError::PermitNotFound => Self::permit_not_found(request_id),
+            EngineError::PermitUsed => Self::new(
+                StatusCode::CONFLICT,
+                "permit_consumed",
+                e.to_string(),
+                request_id,
+            ),
             EngineError::ExportsBusy(_) => {
                 let mut err = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -364,12 +390,13 @@ impl AppState {
         )
     }
 
-    /// Count the request against the key's rate and require `scope`.
+    /// Count the request against the key's rate and require one of
+    /// `scopes` (none when empty).
     fn admit(
         &self,
         info: &ApiKeyInfo,
         request_id: String,
-        scope: Option<&str>,
+        scopes: &[&str],
     ) -> Result<Ctx, ApiError> {
         let rate = self.limiter.hit(&info.key_id).map_err(|rate| {
             ApiError::rate_limited(
@@ -378,11 +405,12 @@ impl AppState {
                 &request_id,
             )
         })?;
-        if let Some(scope) = scope.filter(|s| !info.allows(s)) {
+        if !scopes.is_empty() && !scopes.iter().any(|s| info.allows(s)) {
+            let names: Vec<String> = scopes.iter().map(|s| format!("`{s}`")).collect();
             let mut err = ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this API key lacks the `{scope}` scope"),
+                format!("this API key lacks the {} scope", names.join(" or ")),
                 &request_id,
             );
             err.rate = Some(rate);
@@ -411,12 +439,13 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     Ok(Some(key))
 }
 
-/// Authenticate a request that carries its key in the header (GET).
+/// Authenticate a request that carries its key in the header (GET); the
+/// key must hold one of `scopes` (any key when empty).
 fn authenticate_header(
     state: &AppState,
     addr: Option<IpAddr>,
     headers: &HeaderMap,
-    scope: Option<&str>,
+    scopes: &[&str],
 ) -> Result<Ctx, ApiError> {
     let rid = request_id(headers);
     state.not_blocked(addr, &rid)?;
@@ -425,7 +454,7 @@ fn authenticate_header(
         Ok(None) | Err(()) => None,
     };
     match info {
-        Some(info) => state.admit(info, rid, scope),
+        Some(info) => state.admit(info, rid, scopes),
         None => Err(state.auth_failed(addr, &rid)),
     }
 }
@@ -434,13 +463,15 @@ fn authenticate_header(
 /// is checked before the body is read; without one, the body is read (within
 /// the size limit) only to find `api_key`, and anything wrong with it is the
 /// same 401. Body errors are reported in detail only to an authenticated
-/// caller. A body `api_key` must agree with the header's.
+/// caller. A body `api_key` must agree with the header's. Members outside
+/// `allowed` are refused; `None` leaves that to the caller (a body of two
+/// possible shapes).
 async fn authenticated_body(
     state: &AppState,
     addr: Option<IpAddr>,
     headers: &HeaderMap,
     body: Body,
-    allowed: &[&str],
+    allowed: Option<&[&str]>,
     scope: &str,
 ) -> Result<(Map<String, Value>, Ctx), ApiError> {
     let rid = request_id(headers);
@@ -451,7 +482,7 @@ async fn authenticated_body(
             let Some(info) = state.keys.find(key) else {
                 return Err(state.auth_failed(addr, &rid));
             };
-            let ctx = state.admit(info, rid, Some(scope))?;
+            let ctx = state.admit(info, rid, &[scope])?;
             let bytes = read_body(state, headers, body, &ctx.request_id).await?;
             let map = json_object(&bytes, &ctx.request_id)?;
             match map.get("api_key") {
@@ -478,11 +509,13 @@ async fn authenticated_body(
             let Some(info) = info else {
                 return Err(state.auth_failed(addr, &rid));
             };
-            let ctx = state.admit(info, rid, Some(scope))?;
+            let ctx = state.admit(info, rid, &[scope])?;
             (map, ctx)
         }
     };
-    Fields::new(&map, &ctx.request_id).refuse_unknown(allowed)?;
+    if let Some(allowed) = allowed {
+        Fields::new(&map, &ctx.request_id).refuse_unknown(allowed)?;
+    }
     Ok((map, ctx))
 }
 
@@ -610,6 +643,27 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional member of the JSON type `kind` (`"a boolean"`, …), as
+    /// [`json_type`] names types.
+    fn typed(&self, name: &str, kind: &str) -> Result<Option<&'a Value>, ApiError> {
+        match self.map.get(name) {
+            None => Ok(None),
+            Some(v) if json_type(v) == kind => Ok(Some(v)),
+            Some(other) => Err(ApiError::invalid(
+                format!("`{name}` must be {kind}, got {}", json_type(other)),
+                self.request_id,
+            )),
+        }
+    }
+
+    /// An optional boolean member (`false` when absent).
+    fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        Ok(self
+            .typed(name, "a boolean")?
+            .and_then(Value::as_bool)
+            .unwrap_or(false))
+    }
+
     fn object(&self, name: &str) -> Result<&'a Map<String, Value>, ApiError> {
         match self.map.get(name) {
             None => Err(ApiError::invalid(
@@ -625,35 +679,44 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The members of a 1.4.1 evaluate body.
+const LEGACY_EVALUATE: &[&str] = &["action", "agent", "context", "api_key"];
+/// The members of a 1.4.1 verify body.
+const LEGACY_VERIFY: &[&str] = &["decision_id", "action", "agent", "context", "api_key"];
+
 async fn evaluate(
     State(state): State<Arc<AppState>>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (map, ctx) = authenticated_body(
-        &state,
-        addr,
-        &headers,
-        body,
-        &["action", "agent", "context", "api_key"],
-        "evaluate",
-    )
-    .await?;
+    let (map, ctx) = authenticated_body(&state, addr, &headers, body, None, "evaluate").await?;
     let rid = ctx.request_id.clone();
-    let fields = Fields::new(&map, &rid);
-    let action = fields
-        .string("action", true, 1, MAX_NAME_CHARS)?
-        .unwrap_or_default();
-    let agent = fields
-        .string("agent", true, 1, MAX_NAME_CHARS)?
-        .unwrap_or_default();
-    let context = fields.object("context")?;
-    let reply = state
-        .engine
-        .evaluate(ctx.caller(&map), agent, action, context)
-        .await
-        .map_err(|e| ApiError::engine(e, &rid))?;
+    let reply = match shape::detect(&map, shape::Endpoint::Evaluate, &rid)? {
+        Shape::Current => {
+            let request = shape::CurrentEvaluate::parse(&map, &rid)?;
+            state
+                .engine
+                .evaluate_request(ctx.caller(&map), request.input())
+                .await
+        }
+        Shape::Legacy => {
+            let fields = Fields::new(&map, &rid);
+            fields.refuse_unknown(LEGACY_EVALUATE)?;
+            let action = fields
+                .string("action", true, 1, MAX_NAME_CHARS)?
+                .unwrap_or_default();
+            let agent = fields
+                .string("agent", true, 1, MAX_NAME_CHARS)?
+                .unwrap_or_default();
+            let context = fields.object("context")?;
+            state
+                .engine
+                .evaluate(ctx.caller(&map), agent, action, context)
+                .await
+        }
+    }
+    .map_err(|e| ApiError::engine(e, &rid))?;
     Ok(ok(&ctx, reply))
 }
 
@@ -663,28 +726,42 @@ async fn verify(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let allowed = ["decision_id", "action", "agent", "context", "api_key"];
-    let (map, ctx) = authenticated_body(&state, addr, &headers, body, &allowed, "verify").await?;
+    let (map, ctx) = authenticated_body(&state, addr, &headers, body, None, "verify").await?;
     let rid = ctx.request_id.clone();
-    let fields = Fields::new(&map, &rid);
-    let permit_id = fields
-        .string("decision_id", true, 1, MAX_NAME_CHARS)?
-        .unwrap_or_default();
-    let action = fields
-        .string("action", false, 0, MAX_NAME_CHARS)?
-        .unwrap_or_default();
-    let agent = fields
-        .string("agent", false, 0, MAX_NAME_CHARS)?
-        .unwrap_or_default();
-    let empty = Map::new();
-    let context = if map.contains_key("context") {
-        fields.object("context")?
-    } else {
-        &empty
+    let input = match shape::detect(&map, shape::Endpoint::Verify, &rid)? {
+        Shape::Current => shape::current_verify(&map, &rid)?,
+        Shape::Legacy => {
+            let fields = Fields::new(&map, &rid);
+            fields.refuse_unknown(LEGACY_VERIFY)?;
+            let permit_id = fields
+                .string("decision_id", true, 1, MAX_NAME_CHARS)?
+                .unwrap_or_default();
+            let action = fields
+                .string("action", false, 0, MAX_NAME_CHARS)?
+                .unwrap_or_default();
+            let agent = fields
+                .string("agent", false, 0, MAX_NAME_CHARS)?
+                .unwrap_or_default();
+            let context = if map.contains_key("context") {
+                Some(fields.object("context")?)
+            } else {
+                None
+            };
+            VerifyInput {
+                shape: Shape::Legacy,
+                permit_id,
+                agent,
+                action,
+                context,
+                environment: None,
+                execution_hash: None,
+                require_approval: false,
+            }
+        }
     };
     let reply = state
         .engine
-        .verify(ctx.caller(&map), permit_id, agent, action, context)
+        .verify_request(ctx.caller(&map), input)
         .await
         .map_err(|e| ApiError::engine(e, &rid))?;
     Ok(ok(&ctx, reply))
@@ -701,7 +778,7 @@ async fn revoke(
         addr,
         &headers,
         body,
-        &["decision_id", "reason", "api_key"],
+        Some(&["decision_id", "reason", "api_key"]),
         "revoke",
     )
     .await?;
@@ -724,11 +801,18 @@ async fn key_self(
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate_header(&state, addr, &headers, None)?;
+    let ctx = authenticate_header(&state, addr, &headers, &[])?;
+    // The key was found, so the header holds it.
+    let environment = match bearer(&headers) {
+        Ok(Some(key)) => crate::keys::key_environment(key),
+        _ => crate::keys::key_environment(""),
+    };
+    // 1.4.1 reads `organization_id`, 2.x `org_id`: both are sent.
     let body = json!({
         "key_id": ctx.key.key_id,
+        "org_id": ctx.key.org_id,
         "organization_id": ctx.key.org_id,
-        "environment": "local",
+        "environment": environment,
         "scopes": ctx.key.scopes,
         "allowed_cidrs": null,
         "rate_limit_per_minute": state.limiter.per_minute,
@@ -774,7 +858,7 @@ async fn audit_events(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate_header(&state, addr, &headers, Some("audit.read"))?;
+    let ctx = authenticate_header(&state, addr, &headers, &["audit.read"])?;
     let rid = ctx.request_id.clone();
     if let Some(unknown) = q
         .keys()
@@ -829,7 +913,7 @@ async fn audit_export(
 ) -> Result<Response, ApiError> {
     let allowed = ["types", "actor_id", "from", "to", "api_key"];
     let (map, ctx) =
-        authenticated_body(&state, addr, &headers, body, &allowed, "audit.export").await?;
+        authenticated_body(&state, addr, &headers, body, Some(&allowed), "audit.export").await?;
     let rid = ctx.request_id.clone();
     let fields = Fields::new(&map, &rid);
     let mut q = HashMap::new();
@@ -852,7 +936,7 @@ async fn signing_keys(
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = authenticate_header(&state, addr, &headers, None)?;
+    let ctx = authenticate_header(&state, addr, &headers, &[])?;
     let signer = state.engine.signer();
     let body = json!({
         "keys": [{

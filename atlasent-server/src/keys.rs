@@ -192,6 +192,19 @@ impl KeysError {
     }
 }
 
+/// The environment a key names by its prefix, as `GET /v1-api-key-self`
+/// reports it: `"live"` for `ask_live_…`, `"test"` for `ask_test_…`, else
+/// `"local"`.
+pub fn key_environment(key: &str) -> &'static str {
+    if key.starts_with("ask_live_") {
+        "live"
+    } else if key.starts_with("ask_test_") {
+        "test"
+    } else {
+        "local"
+    }
+}
+
 /// Whether `org_id` is a usable organization id: 1 to 128 characters of
 /// ASCII letters, digits, `_`, `-` and `.`.
 pub fn valid_org_id(org_id: &str) -> bool {

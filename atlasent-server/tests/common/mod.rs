@@ -76,9 +76,17 @@ pub async fn get(server: &RunningServer, path_and_query: &str) -> (u16, Value) {
 
 /// Export everything and verify it with the SDK's offline verifier.
 pub async fn export_and_verify(server: &RunningServer) -> (String, BundleVerification) {
+    export_and_verify_with(server, KEY).await
+}
+
+/// Export everything `key`'s organization holds and verify it offline.
+pub async fn export_and_verify_with(
+    server: &RunningServer,
+    key: &str,
+) -> (String, BundleVerification) {
     let resp = reqwest::Client::new()
         .post(format!("{}/v1-audit/exports", server.base_url()))
-        .header("authorization", format!("Bearer {KEY}"))
+        .header("authorization", format!("Bearer {key}"))
         .body("{}")
         .send()
         .await
