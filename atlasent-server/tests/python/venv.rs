@@ -10,7 +10,7 @@ fn python(venv: &Path) -> PathBuf {
 
 /// The venv's python with `atlasent==version` installed, installing it
 /// unless it is already there.
-pub fn ensure_python_sdk(version: &str) -> PathBuf {
+pub(crate) fn ensure_python_sdk(version: &str) -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("py-atlasent-{version}"));
     let py = python(&venv);
     let probe = format!("import atlasent, sys; sys.exit(atlasent.__version__ != '{version}')");
