@@ -1,14 +1,31 @@
 //! The permit lifecycle over HTTP, through the real SDK where possible:
 //! single use, expiry, revocation, unknown ids, mismatches, denied decisions,
-//! concurrency and idempotent retries.
+//! concurrency and idempotent retries — on both wires, each with its own
+//! spelling of the outcomes.
 
 mod common;
 
 use std::time::Duration;
 
-use atlasent::{DenialStage, ErrorCode};
-use common::{client, export_and_verify, post, start, start_with, KEY};
+use atlasent::{DenialStage, ErrorCode, Wire};
+use common::{client, client_on, export_and_verify, post, start, start_with, KEY};
 use serde_json::{json, Value};
+
+const WIRES: [Wire; 2] = [Wire::Legacy, Wire::Current];
+
+/// The outcome 1.4.1 calls `legacy`, as `wire` spells it.
+fn outcome(wire: Wire, legacy: &'static str) -> &'static str {
+    match (wire, legacy) {
+        (Wire::Legacy, _) | (_, "verified") => legacy,
+        (_, "expired") => "permit_expired",
+        (_, "consumed") => "permit_consumed",
+        (_, "revoked") => "permit_revoked",
+        (_, "mismatch") => "permit_mismatch",
+        // The current wire does not tell a denied decision's id apart.
+        (_, "not_found" | "denied") => "permit_not_found",
+        (_, other) => panic!("no outcome {other}"),
+    }
+}
 
 fn finance_ok() -> Value {
     json!({ "amount_usd": 500, "counterparty_id": "cp-1", "memo": "invoice 7" })
@@ -26,7 +43,17 @@ async fn allow(c: &atlasent::Client) -> atlasent::EvaluateResult {
 #[tokio::test]
 async fn a_permit_verifies_once_then_is_consumed() {
     let server = start().await;
-    let c = client(&server);
+    for wire in WIRES {
+        a_permit_verifies_once_then_is_consumed_on(&server, wire).await;
+    }
+    assert!(export_and_verify(&server).await.1.verified());
+}
+
+async fn a_permit_verifies_once_then_is_consumed_on(
+    server: &atlasent_server::RunningServer,
+    wire: Wire,
+) {
+    let c = client_on(server, wire);
     let e = allow(&c).await;
     let first = c
         .verify(
@@ -50,14 +77,19 @@ async fn a_permit_verifies_once_then_is_consumed() {
         .await
         .expect("verify");
     assert!(!second.verified);
-    assert_eq!(second.outcome, "consumed");
-    assert!(export_and_verify(&server).await.1.verified());
+    assert_eq!(second.outcome, outcome(wire, "consumed"));
 }
 
 #[tokio::test]
 async fn protect_returns_the_permit_the_server_issued() {
+    for wire in WIRES {
+        protect_returns_the_permit_the_server_issued_on(wire).await;
+    }
+}
+
+async fn protect_returns_the_permit_the_server_issued_on(wire: Wire) {
     let server = start().await;
-    let c = client(&server);
+    let c = client_on(&server, wire);
     let permit = c
         .protect("finance-agent", "wire_transfer", &finance_ok())
         .await
@@ -79,23 +111,34 @@ async fn protect_returns_the_permit_the_server_issued() {
         .verify(permit.permit_id(), "", "", &())
         .await
         .expect("verify");
-    assert_eq!(again.outcome, "consumed");
+    assert_eq!(again.outcome, outcome(wire, "consumed"));
 }
 
 #[tokio::test]
 async fn an_expired_permit_does_not_verify() {
     let server = start_with(|b| b.permit_ttl(Duration::from_millis(50))).await;
-    let c = client(&server);
-    let e = allow(&c).await;
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    let v = c.verify(&e.permit_id, "", "", &()).await.expect("verify");
-    assert_eq!((v.verified, v.outcome.as_str()), (false, "expired"));
+    for wire in WIRES {
+        let c = client_on(&server, wire);
+        let e = allow(&c).await;
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let v = c.verify(&e.permit_id, "", "", &()).await.expect("verify");
+        assert_eq!(
+            (v.verified, v.outcome.as_str()),
+            (false, outcome(wire, "expired"))
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_revoked_permit_does_not_verify() {
+    for wire in WIRES {
+        a_revoked_permit_does_not_verify_on(wire).await;
+    }
+}
+
+async fn a_revoked_permit_does_not_verify_on(wire: Wire) {
     let server = start().await;
-    let c = client(&server);
+    let c = client_on(&server, wire);
     let e = allow(&c).await;
     let r = c
         .revoke_permit(&e.permit_id, Some("operator pulled it"))
@@ -104,7 +147,7 @@ async fn a_revoked_permit_does_not_verify() {
     assert!(r.revoked);
     assert!(r.audit_hash.is_some());
     let v = c.verify(&e.permit_id, "", "", &()).await.expect("verify");
-    assert_eq!(v.outcome, "revoked");
+    assert_eq!(v.outcome, outcome(wire, "revoked"));
     let err = c
         .gate(
             "finance-agent",
@@ -120,13 +163,19 @@ async fn a_revoked_permit_does_not_verify() {
 
 #[tokio::test]
 async fn unknown_mismatched_and_denied_permits() {
+    for wire in WIRES {
+        unknown_mismatched_and_denied_permits_on(wire).await;
+    }
+}
+
+async fn unknown_mismatched_and_denied_permits_on(wire: Wire) {
     let server = start().await;
-    let c = client(&server);
+    let c = client_on(&server, wire);
     let v = c
         .verify("dec_00000000000000000000000000000000", "", "", &())
         .await
         .expect("verify");
-    assert_eq!(v.outcome, "not_found");
+    assert_eq!(v.outcome, outcome(wire, "not_found"));
 
     let e = allow(&c).await;
     for (agent, action, ctx) in [
@@ -144,8 +193,8 @@ async fn unknown_mismatched_and_denied_permits() {
             .expect("verify");
         assert_eq!(
             (v.verified, v.outcome.as_str()),
-            (false, "mismatch"),
-            "{agent} {action} {ctx}"
+            (false, outcome(wire, "mismatch")),
+            "{wire:?} {agent} {action} {ctx}"
         );
     }
     // A mismatch does not burn the permit for its rightful holder.
@@ -173,7 +222,7 @@ async fn unknown_mismatched_and_denied_permits() {
         .verify(&denied.permit_id, "", "", &())
         .await
         .expect("verify");
-    assert_eq!(v.outcome, "denied");
+    assert_eq!(v.outcome, outcome(wire, "denied"));
     let err = c
         .protect(
             "finance-agent",
@@ -190,8 +239,14 @@ async fn unknown_mismatched_and_denied_permits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_fifty_concurrent_verifies_exactly_one_wins() {
+    for wire in WIRES {
+        of_fifty_concurrent_verifies_exactly_one_wins_on(wire).await;
+    }
+}
+
+async fn of_fifty_concurrent_verifies_exactly_one_wins_on(wire: Wire) {
     let server = start().await;
-    let c = client(&server);
+    let c = client_on(&server, wire);
     let e = allow(&c).await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -209,7 +264,7 @@ async fn of_fifty_concurrent_verifies_exactly_one_wins() {
         let v = t.await.expect("task").expect("answer");
         match v.outcome.as_str() {
             "verified" => verified += 1,
-            "consumed" => consumed += 1,
+            o if o == outcome(wire, "consumed") => consumed += 1,
             other => panic!("unexpected outcome {other}"),
         }
     }

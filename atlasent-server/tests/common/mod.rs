@@ -31,8 +31,15 @@ pub async fn start_with(
     customize(builder).start().await.expect("server starts")
 }
 
+/// An SDK client on the default (current) wire.
 pub fn client(server: &RunningServer) -> atlasent::Client {
+    client_on(server, atlasent::Wire::default())
+}
+
+/// An SDK client speaking `wire`.
+pub fn client_on(server: &RunningServer, wire: atlasent::Wire) -> atlasent::Client {
     atlasent::Client::builder()
+        .wire(wire)
         .api_key(KEY)
         .base_url(server.base_url())
         .retry_backoff(Duration::from_millis(5))
