@@ -76,7 +76,8 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from `ATLASENT_API_KEY` and `ATLASENT_BASE_URL`.
+    /// A client configured from `ATLASENT_API_KEY`, `ATLASENT_BASE_URL` and
+    /// `ATLASENT_WIRE` ([`ClientBuilder::from_lookup`]).
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::from_lookup(|name| std::env::var(name).ok()).build()
     }

@@ -276,8 +276,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The API key (`ask_live_…`), sent as `Authorization: Bearer` and in the
-    /// body, as the contract requires. Required.
+    /// The API key (`ask_live_…`), sent as `Authorization: Bearer` and, on
+    /// [`Wire::Legacy`], in the body too, as the 1.4.1 contract requires.
+    /// Required.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
         self

@@ -427,8 +427,9 @@ pub enum Error {
 }
 
 impl Error {
-    /// The contract's error code, for request failures; `None` for a denial
-    /// and for configuration or argument errors (nothing reached the server).
+    /// The contract's error code, for request failures; `None` for a denial,
+    /// a hold, and configuration or argument errors (nothing reached the
+    /// server).
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Self::Request(e) => Some(e.code),
@@ -444,8 +445,9 @@ impl Error {
         }
     }
 
-    /// The `X-Request-ID` the SDK sent (the same on every retry of a call):
-    /// quote it to correlate with server logs.
+    /// The `X-Request-ID` the SDK sent (the same on every retry of a call;
+    /// for a denial or hold, that of the request that answered it): quote it
+    /// to correlate with server logs.
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Request(e) => e.request_id.as_deref(),

@@ -39,7 +39,8 @@ pub fn reset_default_client() {
 }
 
 /// The default client: the one given to [`configure`], else one built from
-/// `ATLASENT_API_KEY` / `ATLASENT_BASE_URL` on first use (and kept).
+/// `ATLASENT_API_KEY` / `ATLASENT_BASE_URL` / `ATLASENT_WIRE` on first use
+/// (and kept).
 ///
 /// Fails with [`Error::Config`] when neither is available; nothing is cached
 /// then, so setting the variable later works.

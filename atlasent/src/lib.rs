@@ -12,11 +12,11 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), atlasent::Error> {
-//!     // Reads ATLASENT_API_KEY (and ATLASENT_BASE_URL, if set).
+//!     // Reads ATLASENT_API_KEY (and ATLASENT_BASE_URL, ATLASENT_WIRE, if set).
 //!     let client = atlasent::Client::from_env()?;
 //!
-//!     // Evaluate + verify. Any deny, failed verification, timeout, 5xx or
-//!     // malformed reply is an Err: there is no "denied" value to forget.
+//!     // Evaluate + verify. Any deny, hold, failed verification, timeout, 5xx
+//!     // or malformed reply is an Err: there is no "denied" value to forget.
 //!     let permit = client
 //!         .protect("deploy-bot", "deploy_to_production", &json!({ "commit": "abc123" }))
 //!         .await?;
@@ -48,39 +48,71 @@
 //!
 //! # The calls
 //!
-//! | call | on allow | on deny | on failure |
-//! |---|---|---|---|
-//! | [`Client::protect`] | `Ok(Permit)` | `Err(Error::Denied)` | `Err` |
-//! | [`Client::gate`] | `Ok(GateResult)` | `Err(Error::Denied)` | `Err` |
-//! | [`Client::authorize`] | `Ok`, `permitted: true` | `Ok`, `permitted: false` | `Err` |
-//! | [`Client::evaluate`] | `Ok`, `permitted: true` (not yet verified) | `Ok`, `permitted: false` | `Err` |
-//! | [`Client::verify`] | `Ok`, `verified: true` | `Ok`, `verified: false` | `Err` |
+//! | call | on allow | on deny | on hold / escalate | on failure |
+//! |---|---|---|---|---|
+//! | [`Client::protect`] | `Ok(Permit)` | `Err(Error::Denied)` | `Err(Error::Held)` | `Err` |
+//! | [`Client::gate`] | `Ok(GateResult)` | `Err(Error::Denied)` | `Err(Error::Held)` | `Err` |
+//! | [`Client::authorize`] | `Ok`, `permitted: true` | `Ok`, `permitted: false` | `Ok`, `permitted: false` | `Err` |
+//! | [`Client::evaluate`] | `Ok`, `permitted: true` (not yet verified) | `Ok`, `permitted: false` | `Ok`, `permitted: false` | `Err` |
+//! | [`Client::verify`] | `Ok`, `verified: true` | `Ok`, `verified: false` | — | `Err` |
 //!
 //! Every call has the argument order `(agent, action, context)` (`verify`
 //! takes the permit id first). `context` is anything [`serde::Serialize`]
 //! that serializes to a JSON object; `&()` means `{}`. It is serialized once
 //! and refused before anything is sent if it is not an object.
 //!
+//! Permits can also be read, listed, verified and revoked by id
+//! ([`Client::get_permit`], [`Client::list_permits`], [`Client::permits`],
+//! [`Client::verify_permit_by_id`], [`Client::revoke_permit_by_id`]).
+//!
 //! The same calls exist as free functions on a global client
 //! ([`protect()`], [`evaluate`], …) configured from `ATLASENT_API_KEY` /
-//! `ATLASENT_BASE_URL` or by [`configure`], and, with the `blocking`
-//! feature, on [`blocking::Client`].
+//! `ATLASENT_BASE_URL` / `ATLASENT_WIRE` or by [`configure`], and, with the
+//! `blocking` feature, on [`blocking::Client`].
 //!
 //! # Errors
 //!
 //! One [`Error`] type. A denial is [`Error::Denied`] with the decision,
-//! reason, evaluation id, audit hash and request id. A request failure is
-//! [`Error::Request`] with the contract's [`ErrorCode`] (`invalid_api_key`,
-//! `forbidden`, `rate_limited`, `timeout`, `network`, `bad_response`,
-//! `bad_request`, `server_error`), the HTTP status, the server's message,
-//! the request id and, for 429, [`Error::retry_after`].
+//! reason, [`DenyCode`], evaluation id, audit hash and request id. A hold or
+//! escalate (a human must decide; no permit) is [`Error::Held`] with the
+//! escalation id. A request failure is [`Error::Request`] with the
+//! contract's [`ErrorCode`] (`invalid_api_key`, `forbidden`, `rate_limited`,
+//! `timeout`, `network`, `bad_response`, `bad_request`, `server_error`), the
+//! HTTP status, the server's message, the request id and, for 429,
+//! [`Error::retry_after`].
+//!
+//! # The two wires
+//!
+//! The client speaks the shape of the current SDKs ([`Wire::Current`], the
+//! default: Python `atlasent` 2.x) or that of Python 1.4.1
+//! ([`Wire::Legacy`]), chosen with [`ClientBuilder::wire`] or
+//! `ATLASENT_WIRE=current|legacy`. Only `/v1-evaluate` and
+//! `/v1-verify-permit` differ:
+//!
+//! - current: evaluate sends `{action_type, actor_id, context}` and reads
+//!   `decision` (`allow`, `deny`, `hold`, `escalate`), `permit_token`,
+//!   `expires_at`, `denial: {reason, code}`, `escalation_id`; verify sends
+//!   `{permit_token, action_type, actor_id}` plus, from `protect`, the
+//!   context's `environment` and the [`wire::execution_hash`] of the
+//!   evaluated payload instead of the context, and reads `valid`, `outcome`,
+//!   `verify_error_code`, `consumed`. The key travels in the header only. A
+//!   1.4.1 reply (`permitted`, `verified`) is read too, as 2.x reads it.
+//! - legacy: `{action, agent, context, api_key}` and
+//!   `{decision_id, action, agent, context, api_key}`, read as 1.4.1 reads
+//!   them.
+//!
+//! Both fail closed the same way: a reply that could be read two ways
+//! (`decision` and `permitted` disagreeing, an unknown `decision`, an allow
+//! without a permit token, an `expires_at` that is not RFC 3339, a verify
+//! reply about another permit) is `bad_response`, never a decision.
 //!
 //! # Behaviour on the wire
 //!
-//! - Requests carry `Authorization: Bearer <key>` and the key in the body,
-//!   `Accept` and `Content-Type: application/json`,
-//!   `User-Agent: atlasent-rust/<version>` and an `X-Request-ID` (UUID v4)
-//!   that is fresh per call and the same on every retry of that call.
+//! - Requests carry `Authorization: Bearer <key>` (and, on the legacy wire
+//!   only, the key in the body), `Accept` and `Content-Type:
+//!   application/json`, `User-Agent: atlasent-rust/<version>` and an
+//!   `X-Request-ID` (UUID v4) that is fresh per call and the same on every
+//!   retry of that call.
 //! - Timeouts, connection failures and 5xx are retried (default 2 retries,
 //!   backoff 0.5 s doubling, jittered, capped at 8 s). 4xx, including 429,
 //!   and malformed replies are not.
@@ -98,9 +130,12 @@
 //!
 //! # Coming from the Python SDK
 //!
-//! - `evaluate` returns a deny as data here; Python raises. `authorize` and
-//!   `gate` report a failed verification as not permitted / an error; Python
-//!   1.4.1 reports success.
+//! - `evaluate` returns a deny, hold or escalate as data here; Python
+//!   raises. `authorize` and `gate` report a failed verification as not
+//!   permitted / an error; Python 1.4.1 reports success.
+//! - `protect` does not demand dot-notation actions or
+//!   `context["environment"]` (2.x does); it sends the environment when the
+//!   context has one. A hold or escalate is [`Error::Held`], not a denial.
 //! - There is no decision cache. Python's `TTLCache` replays a cached permit
 //!   id, which a single-use permit cannot survive: the second verify answers
 //!   `consumed`.
