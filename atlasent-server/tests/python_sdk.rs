@@ -14,7 +14,7 @@ use common::{start, start_with, KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_works_unchanged_against_the_server() {
-    let py = tokio::task::spawn_blocking(|| venv::ensure_python_sdk("1.4.1"))
+    let py = tokio::task::spawn_blocking(|| venv::ensure_python_sdk("1.4.1", ""))
         .await
         .expect("install");
     let server = start().await;

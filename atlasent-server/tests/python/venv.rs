@@ -8,12 +8,19 @@ fn python(venv: &Path) -> PathBuf {
     venv.join("bin").join("python")
 }
 
-/// The venv's python with `atlasent==version` installed, installing it
-/// unless it is already there.
-pub(crate) fn ensure_python_sdk(version: &str) -> PathBuf {
+/// The venv's python with `atlasent[extras]==version` installed, installing
+/// it unless it is already there (`extras` may be empty; `verify` brings
+/// `cryptography`, which 2.x needs to verify audit bundles).
+pub(crate) fn ensure_python_sdk(version: &str, extras: &str) -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("py-atlasent-{version}"));
     let py = python(&venv);
-    let probe = format!("import atlasent, sys; sys.exit(atlasent.__version__ != '{version}')");
+    let imports = if extras == "verify" {
+        ", cryptography"
+    } else {
+        ""
+    };
+    let probe =
+        format!("import atlasent, sys{imports}; sys.exit(atlasent.__version__ != '{version}')");
     let ready = Command::new(&py)
         .args(["-c", &probe])
         .status()
@@ -34,7 +41,11 @@ pub(crate) fn ensure_python_sdk(version: &str) -> PathBuf {
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            &format!("atlasent=={version}"),
+            &if extras.is_empty() {
+                format!("atlasent=={version}")
+            } else {
+                format!("atlasent[{extras}]=={version}")
+            },
         ])
         .status()
         .expect("pip runs");

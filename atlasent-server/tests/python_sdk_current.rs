@@ -1,0 +1,124 @@
+//! The Python SDK users install today, `atlasent` 2.18.0, unchanged, against
+//! a running `atlasent-server` with dot-notation policies
+//! (`examples/policies/current.json`) — and our SDK on both wires trading
+//! permits with it through the same server. The SDK is installed on first
+//! use into a venv under `target/`.
+
+#[path = "python/venv.rs"]
+mod venv;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use atlasent::Wire;
+use atlasent_server::{RunningServer, Server};
+use serde_json::json;
+
+/// 2.x clients refuse keys that do not look like `ask_(live|test)_…`.
+const KEY: &str = "ask_test_interop_key_2_18";
+
+fn policy() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/policies/current.json")
+}
+
+async fn start(per_minute: Option<u32>) -> RunningServer {
+    let mut builder = Server::builder().policy_file(policy()).api_key(KEY);
+    if let Some(n) = per_minute {
+        builder = builder.rate_limit_per_minute(n);
+    }
+    builder.start().await.expect("server starts")
+}
+
+fn client(server: &RunningServer, wire: Wire) -> atlasent::Client {
+    atlasent::Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .wire(wire)
+        .retry_backoff(Duration::from_millis(5))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_2_18_works_unchanged_and_trades_permits_with_the_rust_sdk() {
+    let py = tokio::task::spawn_blocking(|| venv::ensure_python_sdk("2.18.0", "verify"))
+        .await
+        .expect("install");
+    let server = start(None).await;
+    let limited = start(Some(2)).await;
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("interop-2.18-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let pem_path = work.join("signing-key.pub.pem");
+    std::fs::write(&pem_path, server.public_key_pem()).expect("write pem");
+
+    // Permits our SDK obtains, through each wire, for Python to verify.
+    let rust_context = json!({"environment": "production", "commit": "from-rust", "replicas": 3});
+    let mut rust_tokens = Vec::new();
+    for wire in [Wire::Current, Wire::Legacy] {
+        let evaluation = client(&server, wire)
+            .evaluate("deploy-bot", "deploy.production", &rust_context)
+            .await
+            .expect("evaluate");
+        assert!(evaluation.permitted, "{wire:?}: {evaluation:?}");
+        rust_tokens.push(evaluation.permit_id);
+    }
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/interop_current.py");
+    let args = [
+        script.display().to_string(),
+        server.base_url(),
+        KEY.to_owned(),
+        pem_path.display().to_string(),
+        limited.base_url(),
+        work.display().to_string(),
+        rust_tokens[0].clone(),
+        rust_tokens[1].clone(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(py)
+            .args(args)
+            .env("ATLASENT_ALLOW_INSECURE_HTTP", "1")
+            .env_remove("ATLASENT_API_KEY")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "python 2.18 interop failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("PYTHON 2.18 INTEROP OK"), "{stdout}");
+    assert!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 30,
+        "{stdout}"
+    );
+
+    // Permits Python obtained verify through our SDK, on each wire, once.
+    let python_tokens: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("PERMIT_FOR_RUST "))
+        .collect();
+    assert_eq!(python_tokens.len(), 2, "{stdout}");
+    for (token, wire) in python_tokens.iter().zip([Wire::Current, Wire::Legacy]) {
+        let client = client(&server, wire);
+        let verified = client
+            .verify(token, "deploy-bot", "deploy.production", &rust_context)
+            .await
+            .expect("verify");
+        assert!(verified.verified, "{wire:?}: {verified:?}");
+        let again = client
+            .verify(token, "deploy-bot", "deploy.production", &rust_context)
+            .await
+            .expect("verify");
+        assert!(
+            !again.verified,
+            "{wire:?}: a permit verifies once: {again:?}"
+        );
+    }
+}
