@@ -86,6 +86,28 @@ expect "$(cat "$work/keys-refused.log")" "readable by group or others"
 kill -INT "$server"
 wait "$server"
 
+step "A Python 2.x client talking to a local server (the README's sh block, as written)"
+# The venv the test command installed (atlasent 2.18.0); installed here when missing.
+venv=target/tmp/py-atlasent-2.18.0
+if ! "$venv/bin/python" -c "import atlasent" 2>/dev/null; then
+  python3 -m venv --clear "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'atlasent[verify]==2.18.0'
+fi
+awk '/^A Python 2.x client talking/{on=1} on&&/^```sh/{inblock=1;next} inblock&&/^```/{exit} inblock' README.md >"$work/py2.sh"
+cat "$work/py2.sh"
+grep -q "serve --policy examples/policies/current.json" "$work/py2.sh" || { echo "README block not found"; exit 1; }
+# Line 1 starts the server in the background (a user waits for "listening"); the rest is the client.
+server_cmd=$(head -1 "$work/py2.sh" | sed 's/ &$//')
+(eval "exec $server_cmd") >"$work/py2-server.log" 2>&1 &
+server=$!
+pids+=("$server")
+wait_for "$server" "$work/py2-server.log" "listening on http://127.0.0.1:8787"
+out=$(tail -n +2 "$work/py2.sh" | PATH="$PWD/$venv/bin:$PATH" bash 2>&1)
+echo "$out"
+expect "$out" "dec_"
+kill -INT "$server"
+wait "$server"
+
 step "cargo run --example guarded_cli -- drop-table sessions --ticket OPS-1234"
 cargo run -q --example guarded_cli -- drop-table sessions --ticket OPS-1234 2>/dev/null | tee "$work/cli.out"
 expect "$(cat "$work/cli.out")" "dropped table sessions"
