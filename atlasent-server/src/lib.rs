@@ -3,8 +3,8 @@
 //! It is a server, not a mock: policies decide, permits are signed, bound to
 //! agent, action and context, expiring, single-use and revocable, and every
 //! decision lands durably in a hash-chained audit log (SQLite, WAL, group
-//! commit) before its reply is sent. The published Python SDK and the
-//! `atlasent` crate both work against it unchanged.
+//! commit) before its reply is sent. The published Python SDKs (1.4.1 and
+//! 2.x) and the `atlasent` crate all work against it unchanged.
 //!
 //! Start one in-process, on an ephemeral port, instead of mocking:
 //!
@@ -26,26 +26,124 @@
 //!
 //! Endpoints: `POST /v1-evaluate`, `POST /v1-verify-permit`,
 //! `POST /v1-revoke-permit`, `GET /v1-api-key-self`, `GET /v1-audit/events`,
-//! `POST /v1-audit/exports`, `GET /v1-signing-keys`, `GET /health`.
+//! `POST /v1-audit/exports`, `GET /v1-signing-keys`, `GET /health`, and the
+//! permits by id: `GET /v1/permits`, `GET /v1/permits/{id}`,
+//! `POST /v1/permits/{id}/verify`, `POST /v1/permits/{id}/revoke`.
 //! See [`policy`] for how policies combine, and [`engine`] for storage.
 //!
-//! Choices the contract leaves open, made here:
-//! - Verify outcomes: `verified` (the permit is now consumed), `expired`,
-//!   `consumed`, `revoked`, `not_found`, `mismatch` (agent, action or context
-//!   differ from what was evaluated; empty values and `{}` skip the check, and
-//!   the permit stays usable), `denied` (the id of a denied decision).
+//! # Two wires
+//!
+//! `/v1-evaluate` and `/v1-verify-permit` speak two request shapes and
+//! answer each in its own. The *current* shape (Python `atlasent` 2.x) is a
+//! body with `action_type` or `actor_id` (verify: `permit_token`, or
+//! `action_type`, `actor_id`, `execution_hash`); the *legacy* shape (1.4.1)
+//! one with `action`, `agent`, `api_key` or `decision_id` (verify also
+//! `context`). A body with members of both is a `400` naming one of each; a
+//! body of neither is read as legacy. A permit issued through one shape
+//! verifies through the other: every evaluation records the context's hash
+//! and the current wire's `execution_hash` of `{action_type, actor_id,
+//! context}` (the context as sent).
+//!
+//! Current evaluate: `{action_type, actor_id, context?}` plus optional
+//! `resource_id`, `amount`, `environment` (joined to the policy input as
+//! context keys of those names; given both ways with different values is a
+//! `422`), `require_approval` (an allow becomes a deny with code
+//! `INSUFFICIENT_APPROVALS`: this server has no approval workflow), and
+//! `approval`, `resource`, `current_state`, `proposed_state`,
+//! `execution_binding`, `state_snapshot`, `completion_proofs`,
+//! `evaluation_profile`, `explain`, whose types are checked and whose
+//! values are not evaluated. `override` is refused (it could only weaken a
+//! decision). The reply:
+//!
+//! ```text
+//! allow: {"decision":"allow","permit_token":"dec_…","evaluation_id":"dec_…","expires_at":"…",
+//!         "reasons":["…"],"request_id":"…","audit_hash":"…","timestamp":"…"}
+//! else:  {"decision":"deny"|"hold"|"escalate","evaluation_id":"dec_…",
+//!         "denial":{"reason":"…","code":"DENY_POLICY"},"reasons":["…"],"request_id":"…",
+//!         "audit_hash":"…","timestamp":"…"} (+ "escalation_id":"esc_…" on hold and escalate)
+//! ```
+//!
+//! Hold and escalate issue no permit (a legacy request gets
+//! `permitted: false`); their `escalation_id` is logged. The legacy allow
+//! reply gains `expires_at`.
+//!
+//! Current verify: `{permit_token, action_type?, actor_id?, environment?,
+//! execution_hash?, require_approval?}` (`""` skips the actor and action
+//! checks; `execution_hash` is 64 lowercase hex digits). The reply is
+//! `{valid, outcome, reason, consumed, permit_token, expires_at,
+//! permit_hash, audit_hash, timestamp, request_id}` plus `verify_error_code`
+//! when not valid. `consumed` says whether this call used the permit up.
+//!
+//! | check, in order | current `outcome` / `verify_error_code` | legacy `outcome` |
+//! |---|---|---|
+//! | no permit of the caller's organization by that id | `permit_not_found` / `PERMIT_NOT_FOUND` | `not_found` (`denied` for the id of a decision that issued no permit) |
+//! | revoked | `permit_revoked` / `PERMIT_REVOKED` | `revoked` |
+//! | used before, through either door | `permit_consumed` / `PERMIT_CONSUMED` | `consumed` |
+//! | expired | `permit_expired` / `PERMIT_EXPIRED` | `expired` |
+//! | actor, action, environment, execution hash (legacy: context) differ | `permit_mismatch` / `ACTOR_MISMATCH`, `ACTION_MISMATCH`, `ENVIRONMENT_MISMATCH`, `EXECUTION_HASH_MISMATCH` | `mismatch` |
+//! | `require_approval: true` | `approval_missing` / `APPROVAL_LINKAGE_MISSING`, and the permit is burned (`consumed: true`) | — |
+//! | none of the above | `verified`: valid, and now used | `verified` |
+//!
+//! A mismatch leaves the permit usable for its rightful holder. A permit
+//! issued without an environment mismatches any environment asked for, and
+//! one issued before schema 3 (no execution hash) mismatches any execution
+//! hash (fail closed); it still verifies through the legacy shape.
+//!
+//! # Permits by id
+//!
+//! Only allow decisions are permits; the records are the caller's
+//! organization's, and anything else (an unknown id, another
+//! organization's permit, a deny, hold or escalate) is a `404`
+//! `{"message":"permit not found","code":"permit_not_found"}`.
+//!
+//! - A record: `{id, org_id, actor_id, action_id, environment, status,
+//!   issued_at, expires_at, consumed_at, verified_at, revoked_at, revoked_by,
+//!   revoke_reason, signature, payload_hash, decision_id}`. `status` is
+//!   `issued`, `expired` (unused past its expiry), `consumed` (used through
+//!   `/v1-verify-permit`), `verified` (used through
+//!   `/v1/permits/{id}/verify`) or `revoked`. `signature` is the permit's
+//!   `permit_hash`, `payload_hash` its execution hash, `revoked_by` the id of
+//!   the revoking key.
+//! - `GET /v1/permits?status&actor_id&action_type&from&to&limit&cursor` →
+//!   `{permits, total, next_cursor}`, newest first; `limit` 1 to 200
+//!   (default 50), `from`/`to` RFC 3339 bounds on `issued_at`, `cursor`
+//!   opaque; `total` counts every match. A key with the `verify` or
+//!   `audit.read` scope may read records.
+//! - `POST /v1/permits/{id}/verify` (body `{}` or empty): the record plus
+//!   `{valid, verification_type: "permit", reason, verified_at, evidence}`.
+//!   Valid only for an `issued` permit, which is then used: a permit is used
+//!   at most once, through whichever door comes first.
+//! - `POST /v1/permits/{id}/revoke` (body `{"reason"?}`): the updated record;
+//!   revoking a revoked permit changes nothing, a used one is `409`
+//!   `permit_consumed`.
+//!
+//! `GET /v1-api-key-self` sends the key's organization as both `org_id`
+//! (2.x) and `organization_id` (1.4.1), and `environment`: `live` for an
+//! `ask_live_…` key, `test` for `ask_test_…`, else `local`.
+//!
+//! # Choices the contract leaves open
+//!
+//! - Verify outcomes are the table above.
 //! - A request retried with the same `X-Request-ID` (per API key and
 //!   endpoint) *and the same body* (compared by the SHA-256 of its canonical
-//!   JSON) gets the first reply again and appends no second event; the same
-//!   id with a different body is `409` (`bad_request`), never a decision.
-//!   Replies are kept 24 hours.
+//!   JSON; for the permit-by-id POSTs, of the body and the path's id) gets
+//!   the first reply again and appends no second event; the same id with a
+//!   different body (or another permit) is `409` (`bad_request`), never a
+//!   decision. Replies are kept 24 hours; a `404` or `409` is not a reply
+//!   and is not kept.
 //! - Audit payloads carry a SHA-256 of the context's canonical JSON, never
 //!   the context itself: the log proves what was decided without copying
 //!   patient records or account numbers into it. Everything else an auditor
 //!   reads of an event (`id`, `org_id`, `sequence`, `type`, `decision`,
 //!   `actor_id`, `resource_type`, `resource_id`, `occurred_at`) is repeated
 //!   inside the hashed payload, so no field outside the chain can be changed
-//!   unnoticed.
+//!   unnoticed. Events: `evaluate.allow`, `evaluate.deny`, `evaluate.hold`,
+//!   `evaluate.escalate` (payload: the context hash and execution hash, the
+//!   environment, `code`, `escalation_id`, the request's `shape`),
+//!   `permit.verified`, `permit.rejected` and `permit.revoked` (`via` is
+//!   `by_id` for the permit-by-id endpoints, `verify` for
+//!   `/v1-verify-permit`). A by-id request answered `404` or `409` appends
+//!   nothing.
 //! - Exports cover the events matching the filter. Only an unfiltered export
 //!   (or one whose filter selects a prefix of the chain) starts at the
 //!   genesis hash and verifies as a whole chain. One export holds at most

@@ -268,7 +268,8 @@ async fn a_current_deny_carries_its_code_and_reason_and_no_permit() {
 }
 
 #[tokio::test]
-async fn hold_and_escalate_issue_no_permit_on_any_door_and_carry_an_escalation_id() {
+async fn deny_hold_and_escalate_are_permits_on_no_door_and_hold_and_escalate_carry_an_escalation_id(
+) {
     let server = start().await;
     let (_, held) = post(
         &server,
@@ -308,7 +309,16 @@ async fn hold_and_escalate_issue_no_permit_on_any_door_and_carry_an_escalation_i
     }
     assert_ne!(held["escalation_id"], escalated["escalation_id"]);
 
+    let (_, denied) = post(
+        &server,
+        "/v1-evaluate",
+        json!({ "action_type": "deploy.production", "actor_id": "deploy-bot",
+                "context": { "environment": "production", "force": true } }),
+    )
+    .await;
+    assert_eq!(denied["decision"], "deny", "{denied}");
     let ids = [
+        denied["evaluation_id"].as_str().expect("id").to_owned(),
         held["evaluation_id"].as_str().expect("id").to_owned(),
         escalated["evaluation_id"].as_str().expect("id").to_owned(),
         legacy_held["decision_id"].as_str().expect("id").to_owned(),
