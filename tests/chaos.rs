@@ -33,7 +33,6 @@ use atlasent_server::{limits, Policy, Server};
 use chaos::{ChaosConfig, ChaosProxy, Fault, Rng};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const KEY: &str = "ask_local_chaos";
 const AUDIT_KEY: &str = "ask_local_chaos_audit";
@@ -69,7 +68,7 @@ fn policy() -> Policy {
 struct Call {
     number: u64,
     agent: String,
-    context_hash: String,
+    execution_hash: String,
 }
 
 /// A permit the SDK returned, with the call it was returned to.
@@ -88,10 +87,11 @@ fn context_of(number: u64, seed: u64) -> Value {
     context
 }
 
-/// SHA-256 hex of the canonical JSON: how the server hashes a context.
-fn context_hash(context: &Value) -> String {
-    let canonical = atlasent::audit::canonical_json_of(context).expect("canonical JSON");
-    atlasent::audit::hex(&Sha256::digest(canonical.as_bytes()))
+/// The current wire's binding of a verification to its evaluate payload
+/// (the SDK's default wire; the server logs it in the `permit.verified` event).
+fn execution_hash(agent: &str, context: &Value) -> String {
+    let context = context.as_object().expect("the context is an object");
+    atlasent::wire::execution_hash(ACTION, agent, context)
 }
 
 fn error_kind(err: &atlasent::Error) -> String {
@@ -174,7 +174,7 @@ fn falsity(returned: &Returned, log: &Log) -> Option<String> {
         ("outcome", json!("verified")),
         ("agent", json!(call.agent)),
         ("action", json!(ACTION)),
-        ("context_hash", json!(call.context_hash)),
+        ("execution_hash", json!(call.execution_hash)),
     ];
     expect
         .iter()
@@ -264,8 +264,8 @@ async fn protect_returns_a_permit_only_when_the_server_verified_it_for_that_call
                                 audit_hash: permit.audit_hash().to_owned(),
                                 call: Call {
                                     number,
+                                    execution_hash: execution_hash(&agent, &context),
                                     agent,
-                                    context_hash: context_hash(&context),
                                 },
                             });
                         }
