@@ -491,7 +491,8 @@ impl Client {
                     self.transport
                         .send_with(endpoint, Some(body), &[], |bytes| {
                             let b = parse_strict::<wire::EvaluateResponse>(endpoint, bytes)?;
-                            reply::legacy_evaluation(b).map_err(|why| bad_reply(endpoint, why))
+                            reply::legacy_evaluation(b, bytes)
+                                .map_err(|why| bad_reply(endpoint, why))
                         })
                         .await?
                 }
@@ -548,7 +549,7 @@ impl Client {
                     self.transport
                         .send_with(endpoint, Some(body), &[], |bytes| {
                             let b = parse_strict::<wire::VerifyResponse>(endpoint, bytes)?;
-                            reply::legacy_verification(b, permit_id)
+                            reply::legacy_verification(b, permit_id, bytes)
                                 .map_err(|why| bad_reply(endpoint, why))
                         })
                         .await?

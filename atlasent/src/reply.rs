@@ -10,9 +10,29 @@ use crate::wire::{
 };
 
 /// A 1.4.1 evaluate reply (our server adds `expires_at` to an allow).
-pub(crate) fn legacy_evaluation(b: EvaluateResponse) -> Result<EvaluateResult, String> {
+/// `body` is the reply's text, already read strictly: a current-shape
+/// `decision` in it must agree with `permitted`.
+pub(crate) fn legacy_evaluation(
+    b: EvaluateResponse,
+    body: &[u8],
+) -> Result<EvaluateResult, String> {
     if b.decision_id.is_empty() {
         return Err("`decision_id` is empty".to_owned());
+    }
+    if let Some(text) = current_member(&parsed(body), "decision")? {
+        let decision = Decision::from_wire(&text).ok_or_else(|| {
+            format!(
+                "field `decision` must be \"allow\", \"deny\", \"hold\" or \"escalate\", got {}",
+                quoted(&text)
+            )
+        })?;
+        if (decision == Decision::Allow) != b.permitted {
+            return Err(format!(
+                "`decision` is {} but `permitted` is {}: the reply contradicts itself",
+                quoted(&text),
+                b.permitted
+            ));
+        }
     }
     let expires_at = checked_expiry(b.expires_at)?;
     let decision = Decision::from_permitted(b.permitted);
@@ -110,9 +130,31 @@ pub(crate) fn current_evaluation(b: CurrentEvaluateResponse) -> Result<EvaluateR
     })
 }
 
-/// A 1.4.1 verify reply about `sent`.
-pub(crate) fn legacy_verification(b: VerifyResponse, sent: &str) -> Result<VerifyResult, String> {
+/// A 1.4.1 verify reply about `sent`. `body` is the reply's text, already
+/// read strictly: a current-shape `valid` or `permit_token` in it must agree.
+pub(crate) fn legacy_verification(
+    b: VerifyResponse,
+    sent: &str,
+    body: &[u8],
+) -> Result<VerifyResult, String> {
     about(sent, "decision_id", b.decision_id.as_deref())?;
+    let members = parsed(body);
+    about(
+        sent,
+        "permit_token",
+        current_member(&members, "permit_token")?.as_deref(),
+    )?;
+    match members.get("valid") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Bool(valid)) if *valid == b.verified => {}
+        Some(serde_json::Value::Bool(valid)) => {
+            return Err(format!(
+                "`valid` is {valid} but `verified` is {}: the reply contradicts itself",
+                b.verified
+            ))
+        }
+        Some(_) => return Err("field `valid` must be a boolean".to_owned()),
+    }
     Ok(VerifyResult {
         verified: b.verified,
         outcome: b.outcome,
@@ -172,6 +214,22 @@ pub(crate) fn about(sent: &str, member: &str, named: Option<&str>) -> Result<(),
             quoted(sent)
         )),
         _ => Ok(()),
+    }
+}
+
+/// A reply body already read strictly, as a JSON value (`null` if it
+/// somehow is not JSON: then no member is found).
+fn parsed(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// A string member of the current shape that a 1.4.1 reply may carry
+/// anyway (`None` when absent or `null`).
+fn current_member(members: &serde_json::Value, name: &str) -> Result<Option<String>, String> {
+    match members.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(format!("field `{name}` must be a string")),
     }
 }
 

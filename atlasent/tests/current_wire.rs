@@ -1162,3 +1162,87 @@ fn the_global_client_and_the_macro_speak_the_configured_wire() {
     }
     atlasent::reset_default_client();
 }
+
+// ---- The legacy wire fails closed on the same contradictions ----
+
+fn legacy_protect(evaluate: Value, verify: Value) -> (Result<Permit, Error>, Vec<Recorded>) {
+    let server = serve(evaluate, verify);
+    let result = protect(&support::legacy_client(&server.url()));
+    (result, server.requests())
+}
+
+fn legacy_allow() -> Value {
+    json!({ "permitted": true, "decision_id": "dec_1", "reason": "ok" })
+}
+
+fn legacy_verified() -> Value {
+    json!({ "verified": true, "outcome": "verified", "permit_hash": "h" })
+}
+
+#[test]
+fn on_the_legacy_wire_a_decision_member_must_agree_with_permitted() {
+    for (decision, needle) in [
+        (json!("deny"), "`permitted` is true"),
+        (json!("ALLOW"), "`decision`"),
+        (json!("maybe"), "`decision`"),
+        (json!(7), "field `decision` must be a string"),
+    ] {
+        let mut reply = legacy_allow();
+        reply["decision"] = decision.clone();
+        let (result, requests) = legacy_protect(reply, legacy_verified());
+        let err = expect_err(result);
+        assert_bad_response(&err, needle);
+        assert_eq!(paths(&requests), ["/v1-evaluate"], "{decision}");
+    }
+    // Agreeing members, or none: the 1.4.1 reading.
+    let mut reply = legacy_allow();
+    reply["decision"] = "allow".into();
+    legacy_protect(reply, legacy_verified())
+        .0
+        .expect("agreeing");
+    let deny = json!({ "permitted": false, "decision_id": "dec_1", "decision": "hold" });
+    let err = expect_err(legacy_protect(deny, legacy_verified()).0);
+    assert_eq!(err.denial().map(|d| d.decision()), Some(Decision::Deny));
+}
+
+#[test]
+fn on_the_legacy_wire_a_verify_reply_must_not_contradict_itself_or_name_another_permit() {
+    for (verify, needle) in [
+        (
+            json!({ "verified": true, "valid": false }),
+            "`valid` is false but `verified` is true",
+        ),
+        (
+            json!({ "verified": true, "valid": "yes" }),
+            "field `valid` must be a boolean",
+        ),
+        (
+            json!({ "verified": true, "permit_token": "dec_other" }),
+            "\"dec_other\" (`permit_token`)",
+        ),
+        (
+            json!({ "verified": true, "decision_id": "dec_other" }),
+            "\"dec_other\" (`decision_id`)",
+        ),
+    ] {
+        let (result, requests) = legacy_protect(legacy_allow(), verify.clone());
+        let err = expect_err(result);
+        assert_bad_response(&err, needle);
+        assert_eq!(requests.len(), 2, "{verify}: not retried");
+    }
+}
+
+#[test]
+fn on_the_legacy_wire_an_expiry_our_server_adds_is_read_or_refused() {
+    let mut reply = legacy_allow();
+    reply["expires_at"] = "2026-04-17T10:05:00.000Z".into();
+    let permit = legacy_protect(reply, legacy_verified()).0.expect("permit");
+    assert_eq!(
+        permit.expires_at(),
+        Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_776_420_300))
+    );
+    let mut reply = legacy_allow();
+    reply["expires_at"] = "in five minutes".into();
+    let err = expect_err(legacy_protect(reply, legacy_verified()).0);
+    assert_bad_response(&err, "expires_at");
+}
