@@ -245,10 +245,20 @@ async fn the_context_reaches_the_wire_exactly_as_written() {
     assert_eq!(requests.len(), 2);
     let expected =
         json!({ "amount_usd": 42, "counterparty_id": "cp-9", "memo": "note \"quoted\" ✓" });
-    for r in &requests {
-        assert_eq!(r.json()["context"], expected, "{}", r.path);
-        assert_eq!(r.json()["agent"], "finance-agent");
-        assert_eq!(r.json()["action"], "wire_transfer");
+    // The current wire (the default): the context goes to evaluate as
+    // written, and verify carries its execution hash instead.
+    let (evaluate, verify) = (requests[0].json(), requests[1].json());
+    assert_eq!(evaluate["context"], expected);
+    let hash = atlasent::wire::execution_hash(
+        "wire_transfer",
+        "finance-agent",
+        expected.as_object().expect("object"),
+    );
+    assert_eq!(verify["execution_hash"], json!(hash));
+    assert!(verify.get("context").is_none(), "{verify}");
+    for body in [&evaluate, &verify] {
+        assert_eq!(body["actor_id"], "finance-agent");
+        assert_eq!(body["action_type"], "wire_transfer");
     }
     assert_eq!(treasury.runs.load(Ordering::SeqCst), 1);
 }

@@ -32,7 +32,7 @@ fn evaluate(mode: Mode, url: &str, key: &str, input: &Value) -> Result<Value, Er
     let context = input.get("context");
     let result = match mode {
         Mode::Async => {
-            let client = support::client(url);
+            let client = support::legacy_client(url);
             let client = if key == TEST_KEY {
                 client
             } else {
@@ -63,7 +63,7 @@ fn verify(mode: Mode, url: &str, input: &Value) -> Result<Value, Error> {
     let context = input.get("context").cloned().unwrap_or(Value::Null);
     let result = match mode {
         Mode::Async => {
-            let client = support::client(url);
+            let client = support::legacy_client(url);
             support::rt().block_on(client.verify(permit_id, agent, action, &context))?
         }
         Mode::Blocking => {
@@ -75,6 +75,7 @@ fn verify(mode: Mode, url: &str, input: &Value) -> Result<Value, Error> {
 
 fn rebuild(url: &str, key: &str) -> atlasent::Client {
     atlasent::Client::builder()
+        .wire(atlasent::Wire::Legacy)
         .api_key(key)
         .base_url(url)
         .retry_backoff(Duration::from_millis(2))
@@ -84,6 +85,7 @@ fn rebuild(url: &str, key: &str) -> atlasent::Client {
 
 fn blocking_client(url: &str, key: &str) -> atlasent::blocking::Client {
     atlasent::blocking::Client::builder()
+        .wire(atlasent::Wire::Legacy)
         .api_key(key)
         .base_url(url)
         .retry_backoff(Duration::from_millis(2))
@@ -291,6 +293,7 @@ fn call_failing(mode: Mode, url: &str, endpoint: &str, stalls: bool) -> Result<(
     };
     let builder = || {
         atlasent::Client::builder()
+            .wire(atlasent::Wire::Legacy)
             .api_key(TEST_KEY)
             .base_url(url)
             .retry_backoff(Duration::from_millis(2))
@@ -332,7 +335,7 @@ fn every_request_carries_a_fresh_request_id() {
             Reply::json(200, &json!({ "verified": true, "outcome": "verified" }))
         }
     });
-    let client = support::client(&server.url());
+    let client = support::legacy_client(&server.url());
     support::rt().block_on(async {
         for _ in 0..3 {
             client.protect("agent-1", "act", &()).await.expect("permit");
