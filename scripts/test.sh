@@ -2,7 +2,8 @@
 # The project's test command (README, .ci/run): every test of the workspace,
 # then the one compile-time guarantee that needs the `blocking` feature off.
 # A fresh machine needs nothing else: the Python interop test creates its
-# venv under target/ on first use (`pip install atlasent==1.4.1`); the
+# venvs under target/ on first use (`pip install atlasent==1.4.1` and
+# `atlasent[verify]==2.18.0`); the
 # canonical-JSON test compares against Node, which is installed here from the
 # distribution's packages when a machine lacks it.
 set -euo pipefail
