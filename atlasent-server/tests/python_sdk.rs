@@ -8,7 +8,6 @@ mod common;
 mod venv;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{start, start_with, KEY};
 
@@ -22,31 +21,14 @@ async fn the_python_sdk_works_unchanged_against_the_server() {
     let work = tempdir();
     let pem_path = work.join("signing-key.pub.pem");
     std::fs::write(&pem_path, server.public_key_pem()).expect("write pem");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/interop.py");
-    let args = [
-        script.display().to_string(),
+    let args = vec![
         server.base_url(),
         KEY.to_owned(),
         pem_path.display().to_string(),
         limited.base_url(),
         work.display().to_string(),
     ];
-    let output = tokio::task::spawn_blocking(move || Command::new(py).args(args).output())
-        .await
-        .expect("join")
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "python interop failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("PYTHON INTEROP OK"), "{stdout}");
-    assert!(
-        stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 10,
-        "{stdout}"
-    );
+    venv::run_interop(py, "interop.py", args, "PYTHON INTEROP OK", 10).await;
 }
 
 fn tempdir() -> PathBuf {

@@ -8,7 +8,6 @@
 mod venv;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use atlasent::Wire;
@@ -65,9 +64,7 @@ async fn python_2_18_works_unchanged_and_trades_permits_with_the_rust_sdk() {
         rust_tokens.push(evaluation.permit_id);
     }
 
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/interop_current.py");
-    let args = [
-        script.display().to_string(),
+    let args = vec![
         server.base_url(),
         KEY.to_owned(),
         pem_path.display().to_string(),
@@ -76,28 +73,8 @@ async fn python_2_18_works_unchanged_and_trades_permits_with_the_rust_sdk() {
         rust_tokens[0].clone(),
         rust_tokens[1].clone(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(py)
-            .args(args)
-            .env("ATLASENT_ALLOW_INSECURE_HTTP", "1")
-            .env_remove("ATLASENT_API_KEY")
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "python 2.18 interop failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("PYTHON 2.18 INTEROP OK"), "{stdout}");
-    assert!(
-        stdout.lines().filter(|l| l.starts_with("ok ")).count() >= 30,
-        "{stdout}"
-    );
+    let stdout =
+        venv::run_interop(py, "interop_current.py", args, "PYTHON 2.18 INTEROP OK", 30).await;
 
     // Permits Python obtained verify through our SDK, on each wire, once.
     let python_tokens: Vec<&str> = stdout

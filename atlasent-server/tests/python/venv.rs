@@ -52,3 +52,43 @@ pub(crate) fn ensure_python_sdk(version: &str, extras: &str) -> PathBuf {
     assert!(status.success(), "pip install atlasent=={version} failed");
     py
 }
+
+/// Run `tests/python/<script>` with `py` and `args` (plain HTTP to loopback
+/// allowed for 2.x clients); its stdout once it printed `done` and at least
+/// `checks` lines starting `ok `, else a failure showing both streams.
+pub(crate) async fn run_interop(
+    py: PathBuf,
+    script: &str,
+    args: Vec<String>,
+    done: &str,
+    checks: usize,
+) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(py)
+            .arg(script)
+            .args(args)
+            .env("ATLASENT_ALLOW_INSECURE_HTTP", "1")
+            .env_remove("ATLASENT_API_KEY")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "python interop failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains(done), "{stdout}");
+    let ok = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert!(
+        ok >= checks,
+        "{ok} checks passed, expected {checks}:\n{stdout}"
+    );
+    stdout
+}
