@@ -211,7 +211,7 @@ impl Client {
         }
         let context = to_context(context)?;
         let restated = Restated::new(self.wire(), agent, action, &context, false)?;
-        self.verify_raw(permit_id, &restated).await
+        self.verify_raw(permit_id, &restated, None).await
     }
 
     /// Evaluate, then verify: both results on success. Fails like
@@ -269,7 +269,13 @@ impl Client {
                 rate_limit: evaluation.rate_limit,
             };
             if evaluation.decision == Decision::Allow {
-                let verification = self.verify_raw(&result.permit_id, &restated).await?;
+                let verification = self
+                    .verify_raw(
+                        &result.permit_id,
+                        &restated,
+                        evaluation.expires_at.as_deref(),
+                    )
+                    .await?;
                 result.verified = verification.verified;
                 result.permitted = verification.verified;
                 if !verification.verified {
@@ -441,7 +447,13 @@ impl Client {
                 .into());
             }
         }
-        let verification = self.verify_raw(&evaluation.permit_id, &restated).await?;
+        let verification = self
+            .verify_raw(
+                &evaluation.permit_id,
+                &restated,
+                evaluation.expires_at.as_deref(),
+            )
+            .await?;
         if !verification.verified {
             tracing::Span::current().record("decision", "deny");
             return Err(Denial {
@@ -524,10 +536,14 @@ impl Client {
         .await
     }
 
+    /// Verify `permit_id`. `issued_expiry` is the `expires_at` of the
+    /// evaluate reply that issued it, when this call evaluated it: a valid
+    /// verification timed after it is a self-contradicting server.
     async fn verify_raw(
         &self,
         permit_id: &str,
         restated: &Restated<'_>,
+        issued_expiry: Option<&str>,
     ) -> Result<VerifyResult, Error> {
         let span = tracing::info_span!(
             "atlasent.verify",
@@ -549,7 +565,7 @@ impl Client {
                     self.transport
                         .send_with(endpoint, Some(body), &[], |bytes| {
                             let b = parse_strict::<wire::VerifyResponse>(endpoint, bytes)?;
-                            reply::legacy_verification(b, permit_id, bytes)
+                            reply::legacy_verification(b, permit_id, bytes, issued_expiry)
                                 .map_err(|why| bad_reply(endpoint, why))
                         })
                         .await?
@@ -566,7 +582,7 @@ impl Client {
                     self.transport
                         .send_with(endpoint, Some(body), &[], |bytes| {
                             let b = parse_strict::<wire::CurrentVerifyResponse>(endpoint, bytes)?;
-                            reply::current_verification(b, permit_id)
+                            reply::current_verification(b, permit_id, issued_expiry)
                                 .map_err(|why| bad_reply(endpoint, why))
                         })
                         .await?

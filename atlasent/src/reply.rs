@@ -11,7 +11,8 @@ use crate::wire::{
 
 /// A 1.4.1 evaluate reply (our server adds `expires_at` to an allow).
 /// `body` is the reply's text, already read strictly: a current-shape
-/// `decision` in it must agree with `permitted`.
+/// `decision` in it must agree with `permitted`, a `permit_token` with
+/// `decision_id`.
 pub(crate) fn legacy_evaluation(
     b: EvaluateResponse,
     body: &[u8],
@@ -19,7 +20,14 @@ pub(crate) fn legacy_evaluation(
     if b.decision_id.is_empty() {
         return Err("`decision_id` is empty".to_owned());
     }
-    if let Some(text) = current_member(&parsed(body), "decision")? {
+    let members = parsed(body);
+    // Python 2.18 reads `permit_token` before `decision_id`: a reply naming
+    // two permits would be one permit to us and another to it.
+    agreeing(
+        ("permit_token", current_member(&members, "permit_token")?),
+        ("decision_id", Some(b.decision_id.clone())),
+    )?;
+    if let Some(text) = current_member(&members, "decision")? {
         let decision = Decision::from_wire(&text).ok_or_else(|| {
             format!(
                 "field `decision` must be \"allow\", \"deny\", \"hold\" or \"escalate\", got {}",
@@ -131,11 +139,15 @@ pub(crate) fn current_evaluation(b: CurrentEvaluateResponse) -> Result<EvaluateR
 }
 
 /// A 1.4.1 verify reply about `sent`. `body` is the reply's text, already
-/// read strictly: a current-shape `valid` or `permit_token` in it must agree.
+/// read strictly: a current-shape `valid` or `permit_token` in it must agree,
+/// and a `verified` one must not also say why it is not (see
+/// [`valid_agrees`]). `issued_expiry` is the `expires_at` of the evaluate
+/// reply this verification follows, if any.
 pub(crate) fn legacy_verification(
     b: VerifyResponse,
     sent: &str,
     body: &[u8],
+    issued_expiry: Option<&str>,
 ) -> Result<VerifyResult, String> {
     about(sent, "decision_id", b.decision_id.as_deref())?;
     let members = parsed(body);
@@ -155,6 +167,16 @@ pub(crate) fn legacy_verification(
         }
         Some(_) => return Err("field `valid` must be a boolean".to_owned()),
     }
+    if b.verified {
+        let code = current_member(&members, "verify_error_code")?;
+        let consumed = match members.get("consumed") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Bool(consumed)) => Some(*consumed),
+            Some(_) => return Err("field `consumed` must be a boolean".to_owned()),
+        };
+        valid_agrees("verified", &b.outcome, code.as_deref(), consumed)?;
+        unexpired_when_verified(issued_expiry, None, Some(&b.timestamp))?;
+    }
     Ok(VerifyResult {
         verified: b.verified,
         outcome: b.outcome,
@@ -170,11 +192,19 @@ pub(crate) fn legacy_verification(
 }
 
 /// A current verify reply about `sent` (a 1.4.1 `verified` is read too).
-/// Only `valid` decides.
+/// Only `valid` decides, and a valid reply must not also say why it is not
+/// (see [`valid_agrees`]). `issued_expiry` is the `expires_at` of the
+/// evaluate reply this verification follows, if any.
 pub(crate) fn current_verification(
     b: CurrentVerifyResponse,
     sent: &str,
+    issued_expiry: Option<&str>,
 ) -> Result<VerifyResult, String> {
+    let said_valid_by = if b.valid.is_some() {
+        "valid"
+    } else {
+        "verified"
+    };
     let valid = match (b.valid, b.verified) {
         (Some(valid), Some(verified)) if valid != verified => {
             return Err(format!(
@@ -190,18 +220,96 @@ pub(crate) fn current_verification(
     };
     about(sent, "permit_token", b.permit_token.as_deref())?;
     about(sent, "decision_id", b.decision_id.as_deref())?;
+    let outcome = b.outcome.unwrap_or_default();
+    let verify_error_code = b.verify_error_code.filter(|c| !c.is_empty());
+    let expires_at = checked_expiry(b.expires_at)?;
+    if valid {
+        valid_agrees(
+            said_valid_by,
+            &outcome,
+            verify_error_code.as_deref(),
+            b.consumed,
+        )?;
+        unexpired_when_verified(issued_expiry, expires_at.as_deref(), b.timestamp.as_deref())?;
+    }
     Ok(VerifyResult {
         verified: valid,
-        outcome: b.outcome.unwrap_or_default(),
+        outcome,
         permit_hash: b.permit_hash.unwrap_or_default(),
         timestamp: b.timestamp.unwrap_or_default(),
         reason: b.reason.unwrap_or_default(),
-        verify_error_code: b.verify_error_code.filter(|c| !c.is_empty()),
+        verify_error_code,
         consumed: b.consumed,
-        expires_at: checked_expiry(b.expires_at)?,
+        expires_at,
         request_id: String::new(),
         rate_limit: None,
     })
+}
+
+/// The outcomes a valid verification may state: none, ours and 1.4.1's
+/// (`verified`), and the hosted API's (`allow`, per Python 2.18's models).
+const VALID_OUTCOMES: [&str; 3] = ["", "verified", "allow"];
+
+/// A verification that says the permit is valid (`member` is `true`) must
+/// not also say why it is not: an `outcome` naming a failure, a
+/// `verify_error_code` (empty counts as none), or `consumed: false` (a
+/// verified permit is consumed). A reply that says both is refused, naming
+/// every contradiction: which half is the lie cannot be known, and only one
+/// half is fail-closed.
+fn valid_agrees(
+    member: &str,
+    outcome: &str,
+    verify_error_code: Option<&str>,
+    consumed: Option<bool>,
+) -> Result<(), String> {
+    let mut contradictions = Vec::new();
+    if !VALID_OUTCOMES.contains(&outcome) {
+        contradictions.push(format!("`outcome` is {}", quoted(outcome)));
+    }
+    if let Some(code) = verify_error_code.filter(|c| !c.is_empty()) {
+        contradictions.push(format!("`verify_error_code` is {}", quoted(code)));
+    }
+    if consumed == Some(false) {
+        contradictions.push("`consumed` is false".to_owned());
+    }
+    if contradictions.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "`{member}` is true but {}: the reply contradicts itself",
+        contradictions.join(", ")
+    ))
+}
+
+/// A permit verified as valid had not expired when the server verified it,
+/// by the server's own clock: an expiry (`issued`, from the evaluate reply,
+/// or `stated`, from the verify reply) earlier than the verification's
+/// `timestamp` is a contradiction. Both times are the server's, so no local
+/// clock skew is involved; without a readable `timestamp` there is nothing
+/// to compare with (the local clock is not used).
+fn unexpired_when_verified(
+    issued: Option<&str>,
+    stated: Option<&str>,
+    timestamp: Option<&str>,
+) -> Result<(), String> {
+    let Some((verified_at, timestamp)) =
+        timestamp.and_then(|text| crate::time::parse_rfc3339(text).map(|at| (at, text)))
+    else {
+        return Ok(());
+    };
+    for (reply, expires_at) in [("evaluate", issued), ("verify", stated)] {
+        let Some(text) = expires_at else { continue };
+        if crate::time::parse_rfc3339(text).is_some_and(|at| at < verified_at) {
+            return Err(format!(
+                "the server says the permit expired before it verified it: \
+                 `expires_at` {} (of the {reply} reply) is earlier than the \
+                 verification's `timestamp` {}",
+                quoted(text),
+                quoted(timestamp)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The reply names the permit it is about: another permit's answer

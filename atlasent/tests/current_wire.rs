@@ -1246,3 +1246,287 @@ fn on_the_legacy_wire_an_expiry_our_server_adds_is_read_or_refused() {
     let err = expect_err(legacy_protect(reply, legacy_verified()).0);
     assert_bad_response(&err, "expires_at");
 }
+
+// ---- Replies that contradict themselves (hostile review of the current wire) ----
+
+/// `protect`, `gate`, `authorize` and a bare `verify` on `wire`, each
+/// against a server answering `evaluate` then `verify`: every one must be
+/// bad_response naming `needle`, never a permit or a verdict.
+fn all_refuse(wire: Wire, evaluate: &Value, verify: &Value, needle: &str) {
+    let server = serve(evaluate.clone(), verify.clone());
+    let client = support::client_on(&server.url(), wire);
+    let rt = support::rt();
+    let err = expect_err(rt.block_on(client.protect(AGENT, ACTION, &context())));
+    assert_bad_response(&err, needle);
+    assert_eq!(
+        paths(&server.requests()),
+        ["/v1-evaluate", "/v1-verify-permit"],
+        "{verify}: not retried"
+    );
+    let err = expect_err(rt.block_on(client.gate(AGENT, ACTION, &context())));
+    assert_bad_response(&err, needle);
+    let err = expect_err(rt.block_on(client.authorize(AGENT, ACTION, &context())));
+    assert_bad_response(&err, needle);
+    let err = expect_err(blocking(&server.url(), wire).protect(AGENT, ACTION, &context()));
+    assert_bad_response(&err, needle);
+}
+
+/// Like [`all_refuse`], and a bare `verify` of `dec_1` too.
+fn verify_refuses(wire: Wire, evaluate: &Value, verify: &Value, needle: &str) {
+    all_refuse(wire, evaluate, verify, needle);
+    let server = serve(evaluate.clone(), verify.clone());
+    let client = support::client_on(&server.url(), wire);
+    let err = expect_err(support::rt().block_on(client.verify("dec_1", AGENT, ACTION, &())));
+    assert_bad_response(&err, needle);
+}
+
+#[test]
+fn a_valid_verification_that_names_a_failure_is_bad_response_never_a_permit() {
+    // The reply of the review: `valid` with every member of a replayed permit.
+    let replayed = json!({
+        "valid": true, "outcome": "permit_consumed", "verify_error_code": "PERMIT_CONSUMED",
+        "consumed": false, "permit_token": "dec_1"
+    });
+    for needle in [
+        "`valid` is true but",
+        "`outcome` is \"permit_consumed\"",
+        "`verify_error_code` is \"PERMIT_CONSUMED\"",
+        "`consumed` is false",
+        "contradicts itself",
+    ] {
+        verify_refuses(Wire::Current, &allow(), &replayed, needle);
+    }
+    // Each contradiction alone.
+    for outcome in [
+        "permit_consumed",
+        "permit_expired",
+        "permit_revoked",
+        "permit_not_found",
+        "permit_mismatch",
+        "approval_missing",
+        "deny",
+        "expired",
+        "Verified",
+    ] {
+        let mut reply = valid();
+        reply["outcome"] = outcome.into();
+        verify_refuses(
+            Wire::Current,
+            &allow(),
+            &reply,
+            &format!("`outcome` is {outcome:?}"),
+        );
+    }
+    let mut reply = valid();
+    reply["verify_error_code"] = "PERMIT_EXPIRED".into();
+    verify_refuses(
+        Wire::Current,
+        &allow(),
+        &reply,
+        "`verify_error_code` is \"PERMIT_EXPIRED\"",
+    );
+    let mut reply = valid();
+    reply["consumed"] = false.into();
+    verify_refuses(Wire::Current, &allow(), &reply, "`consumed` is false");
+    // A 1.4.1 reply on the current wire: `verified` is what says valid.
+    verify_refuses(
+        Wire::Current,
+        &allow(),
+        &json!({ "verified": true, "outcome": "consumed", "permit_hash": "h" }),
+        "`verified` is true but `outcome` is \"consumed\"",
+    );
+}
+
+#[test]
+fn a_valid_verification_without_a_contradiction_is_a_permit() {
+    // Our server's reply, the minimum, and the hosted API's `allow` outcome
+    // (2.18's models.py: `outcome: "allow"|"deny"`).
+    let mut cases = vec![
+        valid(),
+        json!({ "valid": true }),
+        json!({ "valid": true, "outcome": "" }),
+        json!({ "valid": true, "outcome": null, "verify_error_code": null, "consumed": null }),
+        json!({ "valid": true, "outcome": "allow", "consumed": true }),
+        json!({ "verified": true, "outcome": "verified" }),
+    ];
+    let mut empty_code = valid();
+    empty_code["verify_error_code"] = "".into();
+    cases.push(empty_code);
+    for reply in cases {
+        let server = serve(allow(), reply.clone());
+        let permit =
+            protect(&current(&server.url())).unwrap_or_else(|e| panic!("{reply} is a permit: {e}"));
+        assert_eq!(permit.permit_id(), "dec_1");
+    }
+    // `valid: false` naming any failure is a denial, as before.
+    let consumed = json!({
+        "valid": false, "outcome": "permit_consumed", "verify_error_code": "PERMIT_CONSUMED",
+        "consumed": false, "permit_token": "dec_1"
+    });
+    let err = expect_err(protect(&current(&serve(allow(), consumed).url())));
+    assert_eq!(
+        err.denial().map(|d| d.stage()),
+        Some(DenialStage::Verification),
+        "{err}"
+    );
+}
+
+#[test]
+fn on_the_legacy_wire_a_verified_reply_that_names_a_failure_is_bad_response() {
+    for outcome in [
+        "consumed",
+        "expired",
+        "revoked",
+        "not_found",
+        "denied",
+        "mismatch",
+        "permit_consumed",
+    ] {
+        let verify = json!({ "verified": true, "outcome": outcome, "permit_hash": "h" });
+        verify_refuses(
+            Wire::Legacy,
+            &legacy_allow(),
+            &verify,
+            &format!("`verified` is true but `outcome` is {outcome:?}"),
+        );
+    }
+    // Current members a 1.4.1 reply may carry must not contradict it either.
+    for (extra, needle) in [
+        (
+            json!({ "verify_error_code": "PERMIT_CONSUMED" }),
+            "`verify_error_code` is \"PERMIT_CONSUMED\"",
+        ),
+        (json!({ "consumed": false }), "`consumed` is false"),
+        (
+            json!({ "consumed": "no" }),
+            "field `consumed` must be a boolean",
+        ),
+        (
+            json!({ "verify_error_code": 7 }),
+            "field `verify_error_code` must be a string",
+        ),
+    ] {
+        let mut verify = legacy_verified();
+        for (k, v) in extra.as_object().expect("o") {
+            verify[k] = v.clone();
+        }
+        verify_refuses(Wire::Legacy, &legacy_allow(), &verify, needle);
+    }
+    // The 1.4.1 reading otherwise.
+    for verify in [
+        legacy_verified(),
+        json!({ "verified": true }),
+        json!({ "verified": true, "outcome": "" }),
+        json!({ "verified": true, "outcome": "verified", "consumed": true, "verify_error_code": null }),
+    ] {
+        legacy_protect(legacy_allow(), verify.clone())
+            .0
+            .unwrap_or_else(|e| panic!("{verify} is a permit: {e}"));
+    }
+    let (result, _) = legacy_protect(
+        legacy_allow(),
+        json!({ "verified": false, "outcome": "consumed" }),
+    );
+    assert_eq!(
+        expect_err(result).denial().map(|d| d.stage()),
+        Some(DenialStage::Verification)
+    );
+}
+
+const EXPIRED_BEFORE: &str = "the server says the permit expired before it verified it";
+
+#[test]
+fn a_permit_the_server_says_expired_before_it_verified_it_is_bad_response() {
+    // The verify reply's own expiry is earlier than its timestamp.
+    let mut verify = valid();
+    verify["timestamp"] = "2026-04-17T10:05:00.001Z".into();
+    verify_refuses(Wire::Current, &allow(), &verify, EXPIRED_BEFORE);
+    verify_refuses(Wire::Current, &allow(), &verify, "2026-04-17T10:05:00.001Z");
+    // The evaluate reply's expiry is earlier (the verify reply states none).
+    let mut evaluate = allow();
+    evaluate["expires_at"] = "2026-04-17T10:00:00.500Z".into();
+    let mut verify = valid();
+    verify["expires_at"] = Value::Null;
+    all_refuse(Wire::Current, &evaluate, &verify, EXPIRED_BEFORE);
+    all_refuse(Wire::Current, &evaluate, &verify, "evaluate");
+    // Offsets are compared as instants: 10:30+01:00 is 09:30Z.
+    let mut verify = valid();
+    verify["expires_at"] = "2026-04-17T10:30:00+01:00".into();
+    verify_refuses(Wire::Current, &allow(), &verify, EXPIRED_BEFORE);
+    // The 1.4.1 wire: our server's evaluate `expires_at` against the
+    // verification's timestamp.
+    let mut evaluate = legacy_allow();
+    evaluate["expires_at"] = "2026-04-17T10:05:00Z".into();
+    let verify = json!({
+        "verified": true, "outcome": "verified", "permit_hash": "h",
+        "timestamp": "2026-04-17T10:06:00Z"
+    });
+    all_refuse(Wire::Legacy, &evaluate, &verify, EXPIRED_BEFORE);
+}
+
+#[test]
+fn an_expiry_is_only_compared_with_the_servers_own_verification_time() {
+    // Expiring the very instant it is verified is not "before".
+    let mut verify = valid();
+    verify["timestamp"] = "2026-04-17T10:05:00.000Z".into();
+    protect(&current(&serve(allow(), verify).url())).expect("expires as it is verified");
+    // No verification time: nothing to compare with (the local clock is
+    // not used: these expiries are long past).
+    let mut verify = valid();
+    verify.as_object_mut().expect("o").remove("timestamp");
+    protect(&current(&serve(allow(), verify).url())).expect("no timestamp");
+    let mut verify = valid();
+    verify["timestamp"] = "".into();
+    protect(&current(&serve(allow(), verify).url())).expect("empty timestamp");
+    // A failed verification of an expired permit is the expected denial.
+    let expired = json!({
+        "valid": false, "outcome": "permit_expired", "verify_error_code": "PERMIT_EXPIRED",
+        "consumed": false, "permit_token": "dec_1", "expires_at": "2026-04-17T10:05:00.000Z",
+        "timestamp": "2026-04-17T10:09:00.000Z"
+    });
+    let err = expect_err(protect(&current(&serve(allow(), expired.clone()).url())));
+    assert_eq!(
+        err.denial().map(|d| d.outcome()),
+        Some(Some("permit_expired"))
+    );
+    let result = support::rt()
+        .block_on(current(&serve(allow(), expired).url()).verify("dec_1", AGENT, ACTION, &()))
+        .expect("data");
+    assert!(!result.verified);
+}
+
+#[test]
+fn on_the_legacy_wire_a_permit_token_must_agree_with_decision_id() {
+    // Python 2.18 reads `permit_token` first: this reply names dec_9 to it.
+    let mut reply = legacy_allow();
+    reply["permit_token"] = "dec_9".into();
+    let (result, requests) = legacy_protect(reply.clone(), legacy_verified());
+    let err = expect_err(result);
+    assert_bad_response(
+        &err,
+        "`permit_token` is \"dec_9\" but `decision_id` is \"dec_1\"",
+    );
+    assert_eq!(paths(&requests), ["/v1-evaluate"], "nothing verified");
+    let server = serve(reply, legacy_verified());
+    let err = expect_err(
+        support::rt().block_on(support::legacy_client(&server.url()).evaluate(AGENT, ACTION, &())),
+    );
+    assert_bad_response(&err, "contradicts itself");
+    // On a deny too: the reply must be about one decision.
+    let deny = json!({ "permitted": false, "decision_id": "dec_1", "permit_token": "dec_9" });
+    let (result, _) = legacy_protect(deny, legacy_verified());
+    assert_bad_response(&expect_err(result), "`permit_token` is \"dec_9\"");
+    let mut reply = legacy_allow();
+    reply["permit_token"] = json!(9);
+    let (result, _) = legacy_protect(reply, legacy_verified());
+    assert_bad_response(&expect_err(result), "field `permit_token` must be a string");
+    // Agreeing, empty or null: the decision_id.
+    for token in [json!("dec_1"), json!(""), Value::Null] {
+        let mut reply = legacy_allow();
+        reply["permit_token"] = token.clone();
+        let permit = legacy_protect(reply, legacy_verified())
+            .0
+            .unwrap_or_else(|e| panic!("{token}: {e}"));
+        assert_eq!(permit.permit_id(), "dec_1");
+    }
+}
