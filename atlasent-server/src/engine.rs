@@ -193,11 +193,15 @@ pub struct EvaluateInput<'a> {
     pub agent: &'a str,
     /// The action (`action` / `action_type`).
     pub action: &'a str,
-    /// The context as sent: what `context_hash` and `execution_hash` cover.
+    /// What the policies read and the permit is bound to (its
+    /// `context_hash` and `execution_hash` cover it): the context as sent,
+    /// plus, on the current wire, the top-level `environment`, `resource_id`
+    /// and `amount` it lacked. A verifier binds with this merged context.
     pub context: &'a Map<String, Value>,
-    /// What the policies read: the context, plus top-level members the
-    /// current wire sends beside it.
-    pub policy_input: &'a Map<String, Value>,
+    /// The members the current wire sent at the top level and merged into
+    /// `context` (`environment`, `resource_id`, `amount`), as sent; recorded
+    /// in the evaluate event as `top_level`. `None` when there are none.
+    pub top_level: Option<&'a Map<String, Value>>,
     /// The permit's environment, recorded and checked at verify.
     pub environment: Option<&'a str>,
     /// The caller requires a human approval: an allow becomes a deny, as
@@ -258,6 +262,8 @@ struct EvaluateCmd {
     context_hash: String,
     execution_hash: String,
     environment: Option<String>,
+    /// The current wire's top-level members, as sent, for the event.
+    top_level: Option<Map<String, Value>>,
     effect: Effect,
     /// The deny code of a non-allow (`None` for an allow).
     code: Option<String>,
@@ -408,7 +414,7 @@ impl Engine {
             agent,
             action,
             context,
-            policy_input: context,
+            top_level: None,
             environment: context.get("environment").and_then(Value::as_str),
             require_approval: false,
         };
@@ -423,10 +429,10 @@ impl Engine {
         caller: Caller,
         input: EvaluateInput<'_>,
     ) -> Result<String, EngineError> {
-        let mut decision =
-            self.inner
-                .policies
-                .evaluate(input.agent, input.action, input.policy_input);
+        let mut decision = self
+            .inner
+            .policies
+            .evaluate(input.agent, input.action, input.context);
         if input.require_approval && decision.effect.issues_permit() {
             // Fail closed: nobody here can give the approval asked for.
             decision.effect = Effect::Deny;
@@ -472,6 +478,7 @@ impl Engine {
             context_hash,
             execution_hash,
             environment: input.environment.map(str::to_owned),
+            top_level: input.top_level.cloned(),
             effect: decision.effect,
             code: if decision.effect.issues_permit() {
                 None
@@ -1264,28 +1271,40 @@ fn evaluate(
             decision: Some(decision),
             actor_id: Some(&c.agent),
             resource_id: Some(&c.action),
-            payload: json!({
-                "decision_id": c.permit_id,
-                "agent": c.agent,
-                "action": c.action,
-                "context_hash": c.context_hash,
-                "execution_hash": c.execution_hash,
-                "environment": c.environment,
-                "policy_id": c.policy_id,
-                "rule_id": c.rule_id,
-                "reason": c.reason,
-                "code": c.code,
-                "escalation_id": c.escalation_id,
-                "require_approval": c.require_approval,
-                "expires_at": clock::rfc3339_ms(c.expires_ms),
-                "shape": c.shape.as_str(),
-                "key_id": c.caller.key_id,
-                "request_id": c.caller.request_id,
-            }),
+            payload: evaluate_payload(c),
             now_ms: c.now_ms,
         },
     )?;
     replies::evaluate(c, &audit_hash)
+}
+
+/// The payload of an evaluate event. The hashes cover the context the
+/// permit is bound to (with the current wire's top-level members merged
+/// in); those members, when sent, are recorded as sent under `top_level`
+/// (not beside the others: `resource_id` is the event's own member).
+fn evaluate_payload(c: &EvaluateCmd) -> Value {
+    let mut payload = json!({
+        "decision_id": c.permit_id,
+        "agent": c.agent,
+        "action": c.action,
+        "context_hash": c.context_hash,
+        "execution_hash": c.execution_hash,
+        "environment": c.environment,
+        "policy_id": c.policy_id,
+        "rule_id": c.rule_id,
+        "reason": c.reason,
+        "code": c.code,
+        "escalation_id": c.escalation_id,
+        "require_approval": c.require_approval,
+        "expires_at": clock::rfc3339_ms(c.expires_ms),
+        "shape": c.shape.as_str(),
+        "key_id": c.caller.key_id,
+        "request_id": c.caller.request_id,
+    });
+    if let (Some(map), Some(top_level)) = (payload.as_object_mut(), &c.top_level) {
+        map.insert("top_level".to_owned(), Value::Object(top_level.clone()));
+    }
+    payload
 }
 
 /// A permit (or a decision that issued none) as stored.

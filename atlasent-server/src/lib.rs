@@ -42,12 +42,13 @@
 //! body of neither is read as legacy. A permit issued through one shape
 //! verifies through the other: every evaluation records the context's hash
 //! and the current wire's `execution_hash` of `{action_type, actor_id,
-//! context}` (the context as sent).
+//! context}` (the context as sent, with the current evaluate's top-level
+//! members merged in, below).
 //!
 //! Current evaluate: `{action_type, actor_id, context?}` plus optional
-//! `resource_id`, `amount`, `environment` (joined to the policy input as
-//! context keys of those names; given both ways with different values is a
-//! `422`), `require_approval` (an allow becomes a deny with code
+//! `resource_id`, `amount`, `environment` (joined to the context as keys of
+//! those names; given both ways with different values is a `422`),
+//! `require_approval` (an allow becomes a deny with code
 //! `INSUFFICIENT_APPROVALS`: this server has no approval workflow), and
 //! `approval`, `resource`, `current_state`, `proposed_state`,
 //! `execution_binding`, `state_snapshot`, `completion_proofs`,
@@ -62,6 +63,14 @@
 //!         "denial":{"reason":"…","code":"DENY_POLICY"},"reasons":["…"],"request_id":"…",
 //!         "audit_hash":"…","timestamp":"…"} (+ "escalation_id":"esc_…" on hold and escalate)
 //! ```
+//!
+//! Top-level `environment`, `resource_id` and `amount` are part of what the
+//! permit is bound to: the policies read the context with them merged in,
+//! and the permit's `context_hash` and `execution_hash` (its record's
+//! `payload_hash`) cover that merged context, which the evaluate event
+//! describes (its payload's `top_level` records them as sent). Verify with
+//! the context that includes them: an `execution_hash` of the bare context,
+//! or a legacy verify's bare `context`, is a mismatch.
 //!
 //! Hold and escalate issue no permit (a legacy request gets
 //! `permitted: false`); their `escalation_id` is logged. The legacy allow
@@ -107,8 +116,12 @@
 //! - `GET /v1/permits?status&actor_id&action_type&from&to&limit&cursor` →
 //!   `{permits, total, next_cursor}`, newest first; `limit` 1 to 200
 //!   (default 50), `from`/`to` RFC 3339 bounds on `issued_at`, `cursor`
-//!   opaque; `total` counts every match. A key with the `verify` or
-//!   `audit.read` scope may read records.
+//!   opaque; `total` counts every match.
+//! - Reading and listing records (`GET /v1/permits`, `GET
+//!   /v1/permits/{id}`) needs the `verify` scope, like verifying one: a
+//!   permit id is a bearer token within its organization for keys with the
+//!   `verify` scope, and only such keys can list them. An auditor's key
+//!   (`audit.read`) gets `403` on all four permit endpoints.
 //! - `POST /v1/permits/{id}/verify` (body `{}` or empty): the record plus
 //!   `{valid, verification_type: "permit", reason, verified_at, evidence}`.
 //!   Valid only for an `issued` permit, which is then used: a permit is used
@@ -139,7 +152,9 @@
 //!   inside the hashed payload, so no field outside the chain can be changed
 //!   unnoticed. Events: `evaluate.allow`, `evaluate.deny`, `evaluate.hold`,
 //!   `evaluate.escalate` (payload: the context hash and execution hash, the
-//!   environment, `code`, `escalation_id`, the request's `shape`),
+//!   environment, `code`, `escalation_id`, the request's `shape`, and
+//!   `top_level`: the current evaluate's top-level `environment`,
+//!   `resource_id` and `amount` as sent, when any is),
 //!   `permit.verified`, `permit.rejected` and `permit.revoked` (`via` is
 //!   `by_id` for the permit-by-id endpoints, `verify` for
 //!   `/v1-verify-permit`). A by-id request answered `404` or `409` appends

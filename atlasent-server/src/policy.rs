@@ -112,16 +112,20 @@
 //!
 //! ## Numbers
 //!
-//! Comparisons and numeric equality use IEEE-754 doubles, the nearest double
-//! to the JSON text (serde_json's `arbitrary_precision` is off). Integers
-//! beyond 2^53 lose precision: `9007199254740993` compares equal to
-//! `9007199254740992`, and so do decimals that differ past about 16
-//! significant digits. An allow rule's `{"lte": n}` and a deny rule's
-//! `{"gt": n}` see the same double, so they still split every number between
-//! them with no gap and no overlap. JSON has no NaN or infinity, and
-//! serde_json refuses a number beyond the range of a double (`1e400`: "number
-//! out of range"); were a number without a double ever to arrive, it would
-//! count as a value of the wrong type.
+//! Comparisons and numeric equality use IEEE-754 doubles: the nearest double
+//! to the JSON text, correctly rounded (serde_json's `float_roundtrip` is
+//! on, `arbitrary_precision` off) — the double JavaScript's `JSON.parse` and
+//! Python's `json` read for a number with a fraction or an exponent. So
+//! `100.00000000000001` is `100 + 2^-46`, greater than `100`: an allow
+//! rule's `{"lte": 100}` does not match it and a hold rule's `{"gt": 100}`
+//! does. Integers beyond 2^53 lose precision (Python reads integers exactly;
+//! we do not): `9007199254740993` compares equal to `9007199254740992`, and
+//! so do decimals that differ past about 16 significant digits. An allow
+//! rule's `{"lte": n}` and a deny rule's `{"gt": n}` see the same double, so
+//! they still split every number between them with no gap and no overlap.
+//! JSON has no NaN or infinity, and serde_json refuses a number beyond the
+//! range of a double (`1e400`: "number out of range"); were a number without
+//! a double ever to arrive, it would count as a value of the wrong type.
 //!
 //! ## Combination: the most restrictive effect wins
 //!

@@ -642,14 +642,112 @@ async fn top_level_environment_amount_and_resource_id_reach_the_policies() {
         staging["verify_error_code"], "ENVIRONMENT_MISMATCH",
         "{staging}"
     );
-    // The execution hash covers the context as sent, not the merged input.
+    // The execution hash covers the merged input, not the bare context.
+    let merged = json!({ "amount": 50, "environment": "production", "resource_id": "order-1" });
     let ok = current_verify(
         &server,
         json!({ "permit_token": permit, "environment": "production",
-                "execution_hash": hash("orders.refund", "shop-bot", &json!({})) }),
+                "execution_hash": hash("orders.refund", "shop-bot", &merged) }),
     )
     .await;
     assert_eq!(ok["valid"], true, "{ok}");
+}
+
+#[tokio::test]
+async fn top_level_members_are_part_of_what_the_permit_is_bound_to() {
+    let server = start().await;
+    let bare = json!({ "order": "o-1" });
+    let merged = json!({ "order": "o-1", "amount": 50, "environment": "production",
+                         "resource_id": "order-1" });
+    let evaluate = || async {
+        let (status, reply) = post(
+            &server,
+            "/v1-evaluate",
+            json!({ "action_type": "orders.refund", "actor_id": "shop-bot", "amount": 50,
+                    "environment": "production", "resource_id": "order-1",
+                    "context": bare }),
+        )
+        .await;
+        assert_eq!(
+            (status, &reply["decision"]),
+            (200, &json!("allow")),
+            "{reply}"
+        );
+        token(&reply)
+    };
+
+    // Current verify: the execution hash over the bare context is not the
+    // one approved; over the context with the top-level members it is.
+    let permit = evaluate().await;
+    let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
+    assert_eq!(
+        record["payload_hash"],
+        hash("orders.refund", "shop-bot", &merged),
+        "{record}"
+    );
+    let bare_hash = hash("orders.refund", "shop-bot", &bare);
+    let wrong = current_verify(
+        &server,
+        json!({ "permit_token": permit, "execution_hash": bare_hash }),
+    )
+    .await;
+    assert_eq!(
+        (
+            &wrong["valid"],
+            &wrong["outcome"],
+            &wrong["verify_error_code"]
+        ),
+        (
+            &json!(false),
+            &json!("permit_mismatch"),
+            &json!("EXECUTION_HASH_MISMATCH")
+        ),
+        "{wrong}"
+    );
+    let right = current_verify(
+        &server,
+        json!({ "permit_token": permit,
+                "execution_hash": hash("orders.refund", "shop-bot", &merged) }),
+    )
+    .await;
+    assert_eq!(right["valid"], true, "{right}");
+
+    // Legacy verify: the context cross-check reads the merged context too.
+    let permit = evaluate().await;
+    let legacy = |ctx: &Value| {
+        json!({ "decision_id": permit, "agent": "shop-bot", "action": "orders.refund",
+                "context": ctx })
+    };
+    let (_, wrong) = post(&server, "/v1-verify-permit", legacy(&bare)).await;
+    assert_eq!(
+        (&wrong["verified"], &wrong["outcome"]),
+        (&json!(false), &json!("mismatch")),
+        "{wrong}"
+    );
+    let (_, right) = post(&server, "/v1-verify-permit", legacy(&merged)).await;
+    assert_eq!(
+        (&right["verified"], &right["outcome"]),
+        (&json!(true), &json!("verified")),
+        "{right}"
+    );
+
+    // The audit event tells what was approved.
+    let logged = events(&server, KEY)
+        .await
+        .into_iter()
+        .find(|e| e["type"] == "evaluate.allow" && e["payload"]["decision_id"] == permit)
+        .expect("the evaluate event");
+    let payload = &logged["payload"];
+    assert_eq!(
+        payload["top_level"],
+        json!({ "amount": 50, "environment": "production", "resource_id": "order-1" }),
+        "{payload}"
+    );
+    assert_eq!(payload["environment"], "production");
+    assert_eq!(
+        payload["execution_hash"],
+        hash("orders.refund", "shop-bot", &merged)
+    );
 }
 
 #[tokio::test]
@@ -678,6 +776,110 @@ async fn require_approval_turns_an_allow_into_a_deny_with_insufficient_approvals
     )
     .await;
     assert_eq!(held["denial"]["code"], "ACTOR_HELD", "{held}");
+}
+
+/// CPython's `execution_hash` (2.18's `_compute_execution_hash`) of a
+/// context given as JSON text, as Python's `json` reads it.
+fn python_execution_hash(action: &str, agent: &str, context_json: &str) -> String {
+    const SCRIPT: &str = r#"
+import hashlib, json, sys
+def sort_deep(obj):
+    if isinstance(obj, dict):
+        return {k: sort_deep(v) for k, v in sorted(obj.items())}
+    if isinstance(obj, list):
+        return [sort_deep(i) for i in obj]
+    return obj
+payload = {"action_type": sys.argv[1], "actor_id": sys.argv[2], "context": json.loads(sys.argv[3])}
+text = json.dumps(sort_deep(payload), separators=(",", ":"), ensure_ascii=False)
+print(hashlib.sha256(text.encode()).hexdigest())
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT, action, agent, context_json])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_number_is_read_as_the_nearest_double_so_a_hold_over_100_wins() {
+    let policy = Policy::from_value(&json!({
+        "policy_id": "numbers", "version": "1.0.0", "default": "deny",
+        "rules": [
+            { "id": "allow_up_to_100", "effect": "allow",
+              "match": { "action": "budget.spend", "context": { "amount": { "lte": 100 } } } },
+            { "id": "hold_over_100", "effect": "hold",
+              "match": { "action": "budget.spend", "context": { "amount": { "gt": 100 } } } }
+        ]
+    }))
+    .expect("a valid policy");
+    let server = Server::builder()
+        .policy(policy)
+        .api_key(KEY)
+        .start()
+        .await
+        .expect("server");
+    // The nearest double to 100.00000000000001 is 100 + 2^-46 (what Python
+    // and JavaScript read), not 100.
+    let current = r#"{"action_type":"budget.spend","actor_id":"bot","context":{"amount":100.00000000000001}}"#;
+    let (status, _, reply) = send(&server, KEY, "POST", "/v1-evaluate", Some(current), None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        (&reply["decision"], &reply["denial"]["code"]),
+        (&json!("hold"), &json!("ACTOR_HELD")),
+        "{reply}"
+    );
+    let legacy =
+        r#"{"action":"budget.spend","agent":"bot","context":{"amount":100.00000000000001}}"#;
+    let (status, _, reply) = send(&server, KEY, "POST", "/v1-evaluate", Some(legacy), None).await;
+    assert_eq!(
+        (status, &reply["permitted"]),
+        (200, &json!(false)),
+        "{reply}"
+    );
+    // Exactly 100 is still allowed.
+    let exact = r#"{"action_type":"budget.spend","actor_id":"bot","context":{"amount":100.0}}"#;
+    let (_, _, reply) = send(&server, KEY, "POST", "/v1-evaluate", Some(exact), None).await;
+    assert_eq!(reply["decision"], "allow", "{reply}");
+}
+
+#[tokio::test]
+async fn the_stored_execution_hash_of_any_double_is_the_one_python_computes() {
+    let server = start().await;
+    for number in [
+        "12345678901234567.0",
+        "99.99999999999999",
+        "9.38081300588199e-14",
+        "100.00000000000001",
+        "0.30000000000000004",
+        "5e-324",
+        "1.7976931348623157e308",
+        "-2.2250738585072014e-308",
+    ] {
+        let context = format!(r#"{{"x":{number},"nested":[{number},{{"y":{number}}}]}}"#);
+        let body =
+            format!(r#"{{"action_type":"records.read","actor_id":"reader","context":{context}}}"#);
+        let (status, _, reply) =
+            send(&server, KEY, "POST", "/v1-evaluate", Some(&body), None).await;
+        assert_eq!(
+            (status, &reply["decision"]),
+            (200, &json!("allow")),
+            "{reply}"
+        );
+        let (_, record) = get(&server, &format!("/v1/permits/{}", token(&reply))).await;
+        assert_eq!(
+            record["payload_hash"],
+            python_execution_hash("records.read", "reader", &context),
+            "{number}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- verify
@@ -1632,19 +1834,65 @@ async fn the_permit_endpoints_are_rate_limited_like_the_others() {
 }
 
 #[tokio::test]
-async fn reading_permits_needs_a_verify_or_audit_scope() {
-    let server = start_with(|b| b.audit_key("ask_test_auditor")).await;
-    deploy_permit(&server).await;
-    let (status, page) = get_as(&server, "ask_test_auditor", "/v1/permits").await;
+async fn reading_permits_needs_the_verify_scope_an_auditor_gets_403_on_every_permit_endpoint() {
+    // A permit id is a bearer token for the verify endpoints: a key that may
+    // not verify must not be able to list live ones either.
+    let dir = scratch("scopes");
+    let keys_file = dir.join("keys.json");
+    std::fs::write(
+        &keys_file,
+        json!({ "keys": [
+            { "key": ACME, "org": "acme" },
+            { "key": "ask_test_verifier", "org": "acme", "scopes": ["verify"] },
+            { "key": "ask_test_auditor", "org": "acme", "scopes": ["audit.read", "audit.export"] },
+        ] })
+        .to_string(),
+    )
+    .expect("keys file");
+    let server = Server::builder()
+        .policy(policy())
+        .keys_file(&keys_file)
+        .allow_insecure_key_file(true)
+        .start()
+        .await
+        .expect("server");
+    let reply = allow_as(&server, ACME, "deploy-bot", "deploy.production", prod()).await;
+    let permit = token(&reply);
+
+    let (status, page) = get_as(&server, "ask_test_verifier", "/v1/permits").await;
     assert_eq!((status, &page["total"]), (200, &json!(1)), "{page}");
-    let (status, reply) = post_as(
+    let (status, record) = get_as(
         &server,
-        "ask_test_auditor",
-        "/v1/permits/dec_x/verify",
-        json!({}),
+        "ask_test_verifier",
+        &format!("/v1/permits/{permit}"),
     )
     .await;
-    assert_eq!(status, 403, "{reply}");
+    assert_eq!((status, &record["id"]), (200, &json!(permit)), "{record}");
+
+    for (method, path) in [
+        ("GET", "/v1/permits".to_owned()),
+        ("GET", format!("/v1/permits/{permit}")),
+        ("POST", format!("/v1/permits/{permit}/verify")),
+        ("POST", format!("/v1/permits/{permit}/revoke")),
+    ] {
+        let (status, _, reply) =
+            send(&server, "ask_test_auditor", method, &path, Some("{}"), None).await;
+        assert_eq!(status, 403, "{method} {path}: {reply}");
+        assert!(
+            !reply.to_string().contains(&permit),
+            "{method} {path} leaked the id: {reply}"
+        );
+    }
+    // The auditor still reads the audit log.
+    let (status, _) = get_as(&server, "ask_test_auditor", "/v1-audit/events").await;
+    assert_eq!(status, 200);
+    // The permit is untouched and still verifies once.
+    let (status, record) = get_as(&server, ACME, &format!("/v1/permits/{permit}")).await;
+    assert_eq!(
+        (status, &record["status"]),
+        (200, &json!("issued")),
+        "{record}"
+    );
     let (status, _) = get_as(&server, "ask_test_wrong", "/v1/permits").await;
     assert_eq!(status, 401);
 }

@@ -24,9 +24,11 @@ pub(crate) const MAX_PERMIT_PAGE: u32 = 200;
 /// The default page size of `GET /v1/permits`.
 pub(crate) const DEFAULT_PERMIT_PAGE: u32 = 50;
 
-/// Who may read permit records: a key that verifies permits, or an
-/// auditor's.
-const READ_SCOPES: &[&str] = &["verify", "audit.read"];
+/// Who may read and list permit records: only a key that may verify
+/// permits. A permit id is a bearer token for `POST /v1/permits/{id}/verify`
+/// within its organization, so a key that may not verify (an auditor's,
+/// `audit.read`) must not learn live ids either.
+const READ_SCOPES: &[&str] = &["verify"];
 
 /// The query parameters of `GET /v1/permits`.
 const LIST_PARAMS: &[&str] = &[

@@ -9,11 +9,14 @@
 //! path, whose messages name what is missing.
 //!
 //! Of the current evaluate's optional members, `environment`, `resource_id`
-//! and `amount` join the policy input and `require_approval` is honoured
-//! (fail closed: this server has no approval workflow); the others
-//! (`approval`, `resource`, `current_state`, `proposed_state`,
-//! `execution_binding`, `state_snapshot`, `completion_proofs`,
-//! `evaluation_profile`, `explain`) are type-checked and not evaluated.
+//! and `amount` join the context as keys of those names: the policies read
+//! the merged context and the permit is bound to it (`context_hash`,
+//! `execution_hash`), so a verifier binds with the context that includes
+//! them. `require_approval` is honoured (fail closed: this server has no
+//! approval workflow); the others (`approval`, `resource`, `current_state`,
+//! `proposed_state`, `execution_binding`, `state_snapshot`,
+//! `completion_proofs`, `evaluation_profile`, `explain`) are type-checked
+//! and not evaluated.
 //! `override` is refused: it could only weaken a decision.
 
 use axum::http::StatusCode;
@@ -99,10 +102,12 @@ const MAX_RESOURCE_ID_CHARS: usize = 512;
 pub(super) struct CurrentEvaluate<'a> {
     action: &'a str,
     agent: &'a str,
-    /// The context as sent (`{}` when absent).
-    context: std::borrow::Cow<'a, Map<String, Value>>,
-    /// The context plus the top-level members the policies read.
-    policy_input: Map<String, Value>,
+    /// The context (`{}` when absent) plus the top-level `environment`,
+    /// `resource_id` and `amount` it lacks: what the policies read and the
+    /// permit is bound to.
+    context: Map<String, Value>,
+    /// The members of those three sent at the top level, as sent.
+    top_level: Map<String, Value>,
     environment: Option<&'a str>,
     require_approval: bool,
 }
@@ -135,9 +140,9 @@ impl<'a> CurrentEvaluate<'a> {
         let agent = fields
             .string("actor_id", true, 1, MAX_NAME_CHARS)?
             .unwrap_or_default();
-        let context = match map.get("context") {
-            None => std::borrow::Cow::Owned(Map::new()),
-            Some(_) => std::borrow::Cow::Borrowed(fields.object("context")?),
+        let mut context = match map.get("context") {
+            None => Map::new(),
+            Some(_) => fields.object("context")?.clone(),
         };
         let environment = fields.string("environment", false, 1, MAX_NAME_CHARS)?;
         fields.string("resource_id", false, 0, MAX_RESOURCE_ID_CHARS)?;
@@ -157,10 +162,13 @@ impl<'a> CurrentEvaluate<'a> {
         fields.typed("completion_proofs", "an array")?;
         fields.string("evaluation_profile", false, 0, MAX_NAME_CHARS)?;
 
-        let mut policy_input = context.as_ref().clone();
+        // Fail closed: a member that decides the policy is part of what the
+        // permit is bound to, so it joins the context that is hashed.
+        let mut top_level = Map::new();
         for name in ["environment", "resource_id", "amount"] {
             let Some(top) = map.get(name) else { continue };
-            match policy_input.get(name) {
+            top_level.insert(name.to_owned(), top.clone());
+            match context.get(name) {
                 Some(inner) if !same(inner, top) => {
                     return Err(ApiError::invalid(
                         format!(
@@ -172,7 +180,7 @@ impl<'a> CurrentEvaluate<'a> {
                 }
                 Some(_) => {}
                 None => {
-                    policy_input.insert(name.to_owned(), top.clone());
+                    context.insert(name.to_owned(), top.clone());
                 }
             }
         }
@@ -181,7 +189,7 @@ impl<'a> CurrentEvaluate<'a> {
             action,
             agent,
             context,
-            policy_input,
+            top_level,
             environment,
             require_approval,
         })
@@ -194,7 +202,7 @@ impl<'a> CurrentEvaluate<'a> {
             agent: self.agent,
             action: self.action,
             context: &self.context,
-            policy_input: &self.policy_input,
+            top_level: Some(&self.top_level).filter(|t| !t.is_empty()),
             environment: self.environment,
             require_approval: self.require_approval,
         }
