@@ -36,6 +36,63 @@ expect "$out" "^ALLOWED"
 expect "$out" "^DENIED"
 expect "$out" "audit export verified"
 
+step "Add it to your project: a scratch crate outside the workspace, from the README's blocks"
+root=$PWD
+scratch="$work/my-agent"
+# Its own target dir (its own lockfile resolves its own versions), kept between
+# runs so that only the first one compiles everything.
+scratch_target="$root/target/walkthrough-scratch"
+cargo new -q --vcs none "$scratch"
+# The README's Cargo.toml block replaces the empty [dependencies] of `cargo new`.
+sed -i '/^\[dependencies\]$/,$d' "$scratch/Cargo.toml"
+awk '/^# Cargo.toml of your crate/{on=1} on&&/^```/{exit} on' README.md >>"$scratch/Cargo.toml"
+# The one change to the README's blocks: the crates are not published, so its
+# git dependencies become path dependencies on this checkout (the walkthrough
+# tests this tree, not what GitHub has).
+git_url="https://github.com/atlasent/atlasent-rust"
+[ "$(grep -c "^atlasent\(-server\)\? = { git = \"$git_url\"" "$scratch/Cargo.toml")" = 2 ] \
+  || { echo "README Cargo.toml block: expected git dependencies on atlasent and atlasent-server"; cat "$scratch/Cargo.toml"; exit 1; }
+sed -i -E "s#^(atlasent(-server)?) = \{ git = \"$git_url\"#\1 = { path = \"$root/\1\"#" "$scratch/Cargo.toml"
+cat "$scratch/Cargo.toml"
+# src/main.rs: the README's main.rs block, then its test block.
+awk '/^\/\/ src\/main.rs$/{on=1} on&&/^```/{exit} on' README.md >"$scratch/src/main.rs"
+awk '/^\/\/ src\/main.rs, continued/{on=1} on&&/^```/{exit} on' README.md >>"$scratch/src/main.rs"
+grep -q "async fn deploy" "$scratch/src/main.rs" && grep -q "mod tests" "$scratch/src/main.rs" \
+  || { echo "README main.rs blocks not found"; exit 1; }
+cp examples/policies/demo.json "$scratch/policy.json"
+echo "building it (the first run compiles every dependency into target/walkthrough-scratch)"
+(cd "$scratch" && CARGO_TARGET_DIR="$scratch_target" cargo build -q)
+out=$(cd "$scratch" && CARGO_TARGET_DIR="$scratch_target" cargo test -q 2>&1) || { echo "$out"; exit 1; }
+echo "$out"
+expect "$out" "test result: ok. 1 passed"
+
+(cd "$work" && exec cargo run -q --manifest-path "$root/Cargo.toml" -p atlasent-server -- \
+  serve --policy "$root/examples/policies/demo.json" --api-key ask_test_local_demo) >"$work/scratch-server.log" 2>&1 &
+server=$!
+pids+=("$server")
+wait_for "$server" "$work/scratch-server.log" "listening on http://127.0.0.1:8787"
+# The README's run line, as written, in the scratch crate.
+run_line=$(grep -m1 '^ATLASENT_API_KEY=ask_test_local_demo ATLASENT_BASE_URL=http://127.0.0.1:8787 cargo run$' README.md) \
+  || { echo "README run line not found"; exit 1; }
+out=$(cd "$scratch" && export CARGO_TARGET_DIR="$scratch_target" && eval "$run_line -q" 2>&1) || { echo "$out"; exit 1; }
+echo "$out"
+expect "$out" "^deployed abc123 to staging under dec_"
+expect "$out" "^read q3 under dec_"
+# A failure prints its message, not a Debug dump, and exits 1.
+for bad in "ATLASENT_API_KEY=ask_test_wrong ATLASENT_BASE_URL=http://127.0.0.1:8787|invalid_api_key" \
+           "ATLASENT_API_KEY=ask_test_local_demo ATLASENT_BASE_URL=127.0.0.1:8787|write \"http://127.0.0.1:8787\""; do
+  set +e
+  (cd "$scratch" && export CARGO_TARGET_DIR="$scratch_target" && eval "${bad%%|*} cargo run -q") >/dev/null 2>"$work/scratch.err"
+  status=$?
+  set -e
+  cat "$work/scratch.err"
+  [ "$status" -eq 1 ] || { echo "expected exit status 1, got $status"; exit 1; }
+  expect "$(cat "$work/scratch.err")" "^error: .*${bad#*|}"
+  ! grep -q "Config {\|RequestError {\|{ message:" "$work/scratch.err" || { echo "a Debug dump, not the message"; exit 1; }
+done
+kill -INT "$server"
+wait "$server"
+
 step "self-hosted atlasent-server, as the Crates table shows it"
 (cd "$work" && exec cargo run -q --manifest-path "$OLDPWD/Cargo.toml" -p atlasent-server -- \
   serve --policy "$OLDPWD/examples/policies/demo.json" --api-key ask_test_local_demo) >"$work/server.log" 2>&1 &

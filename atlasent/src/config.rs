@@ -30,6 +30,12 @@ pub const ENV_API_KEY: &str = "ATLASENT_API_KEY";
 pub const ENV_BASE_URL: &str = "ATLASENT_BASE_URL";
 /// The environment variable choosing the wire: `current` or `legacy`.
 pub const ENV_WIRE: &str = "ATLASENT_WIRE";
+/// The environment variable allowing plain `http://` to hosts other than
+/// loopback: `1` has the effect of
+/// [`ClientBuilder::allow_insecure_http(true)`](ClientBuilder::allow_insecure_http),
+/// `0` (or unset) none. Python `atlasent` 2.x reads the same variable. The
+/// API key then travels in clear text: only set it inside a network you trust.
+pub const ENV_ALLOW_INSECURE_HTTP: &str = "ATLASENT_ALLOW_INSECURE_HTTP";
 
 /// Which request and reply shapes the client speaks on `/v1-evaluate` and
 /// `/v1-verify-permit`.
@@ -196,7 +202,7 @@ impl fmt::Debug for Config {
 #[must_use = "a builder does nothing until .build() is called"]
 pub struct ClientBuilder {
     api_key: Option<String>,
-    base_url: Option<String>,
+    base_url: Option<Setting<String>>,
     timeout: Duration,
     connect_timeout: Duration,
     max_retries: u32,
@@ -204,16 +210,17 @@ pub struct ClientBuilder {
     max_backoff: Duration,
     max_response_bytes: usize,
     max_export_bytes: usize,
-    allow_insecure_http: bool,
+    allow_insecure_http: Setting<bool>,
     user_agent_suffix: Option<String>,
-    wire: WireSetting,
+    wire: Setting<Wire>,
 }
 
-/// Where the builder's wire comes from: checked at `build()`, so that a bad
-/// `ATLASENT_WIRE` is a configuration error there, like a bad base URL.
+/// Where a setting comes from: a builder call, or the environment. A value
+/// read from the environment is checked at `build()`, so that a bad one is a
+/// configuration error there naming its variable, like a bad base URL.
 #[derive(Debug, Clone)]
-enum WireSetting {
-    Given(Wire),
+enum Setting<T> {
+    Given(T),
     Env(String),
 }
 
@@ -229,9 +236,9 @@ impl Default for ClientBuilder {
             max_backoff: DEFAULT_MAX_BACKOFF,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_export_bytes: DEFAULT_MAX_EXPORT_BYTES,
-            allow_insecure_http: false,
+            allow_insecure_http: Setting::Given(false),
             user_agent_suffix: None,
-            wire: WireSetting::Given(Wire::default()),
+            wire: Setting::Given(Wire::default()),
         }
     }
 }
@@ -254,25 +261,38 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// A builder pre-filled from an environment: `ATLASENT_API_KEY`,
-    /// `ATLASENT_BASE_URL` and `ATLASENT_WIRE` (`current` or `legacy`; any
-    /// other value fails [`build`](crate::ClientBuilder::build)), read through
-    /// `lookup` (tests pass a closure over a map instead of mutating the
-    /// process environment). Empty values count as unset.
+    /// A builder pre-filled from an environment, read through `lookup`
+    /// (tests pass a closure over a map instead of mutating the process
+    /// environment):
+    ///
+    /// - `ATLASENT_API_KEY`, as [`api_key`](Self::api_key);
+    /// - `ATLASENT_BASE_URL`, as [`base_url`](Self::base_url);
+    /// - `ATLASENT_WIRE`: `current` or `legacy`, as [`wire`](Self::wire);
+    /// - `ATLASENT_ALLOW_INSECURE_HTTP`: `1` or `0`, as
+    ///   [`allow_insecure_http`](Self::allow_insecure_http) (see
+    ///   [`ENV_ALLOW_INSECURE_HTTP`] before setting it).
+    ///
+    /// Empty values count as unset; any other value
+    /// [`build`](crate::ClientBuilder::build) cannot use is an
+    /// [`Error::Config`] naming the variable. A later builder call overrides
+    /// what was read.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name| lookup(name).filter(|v: &String| !v.trim().is_empty());
+        let defaults = Self::default();
         Self {
             api_key: non_empty(ENV_API_KEY),
-            base_url: non_empty(ENV_BASE_URL),
-            wire: non_empty(ENV_WIRE).map_or(WireSetting::Given(Wire::default()), WireSetting::Env),
-            ..Self::default()
+            base_url: non_empty(ENV_BASE_URL).map(Setting::Env),
+            wire: non_empty(ENV_WIRE).map_or(defaults.wire.clone(), Setting::Env),
+            allow_insecure_http: non_empty(ENV_ALLOW_INSECURE_HTTP)
+                .map_or(defaults.allow_insecure_http.clone(), Setting::Env),
+            ..defaults
         }
     }
 
     /// The wire to speak on evaluate and verify (default [`Wire::Current`];
     /// overrides `ATLASENT_WIRE`).
     pub fn wire(mut self, wire: Wire) -> Self {
-        self.wire = WireSetting::Given(wire);
+        self.wire = Setting::Given(wire);
         self
     }
 
@@ -284,12 +304,13 @@ impl ClientBuilder {
         self
     }
 
-    /// The API's base URL (default [`DEFAULT_BASE_URL`]). A path prefix is
-    /// kept (`https://gw.example/atlasent` → `…/atlasent/v1-evaluate`).
-    /// `http://` is accepted only for loopback hosts unless
-    /// [`allow_insecure_http`](Self::allow_insecure_http) is set.
+    /// The API's base URL (default [`DEFAULT_BASE_URL`]; overrides
+    /// `ATLASENT_BASE_URL`), with its scheme: `https://…`, or `http://…` for a
+    /// local server. A path prefix is kept (`https://gw.example/atlasent` →
+    /// `…/atlasent/v1-evaluate`). `http://` is accepted only for loopback
+    /// hosts unless [`allow_insecure_http`](Self::allow_insecure_http) is set.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.base_url = Some(Setting::Given(url.into()));
         self
     }
 
@@ -341,11 +362,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Allow plain `http://` to hosts other than loopback (default false).
-    /// The API key travels in every request: only do this inside a network
-    /// you trust.
+    /// Allow plain `http://` to hosts other than loopback (default false;
+    /// overrides `ATLASENT_ALLOW_INSECURE_HTTP`, its equivalent in the
+    /// environment). Plain `http://` to loopback needs neither. The API key
+    /// travels in every request: only do this inside a network you trust.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.allow_insecure_http = Setting::Given(allow);
         self
     }
 
@@ -359,8 +381,21 @@ impl ClientBuilder {
     /// Validate the settings into a [`Config`].
     pub(crate) fn into_config(self) -> Result<Config, Error> {
         let wire = match &self.wire {
-            WireSetting::Given(wire) => *wire,
-            WireSetting::Env(value) => value.parse()?,
+            Setting::Given(wire) => *wire,
+            Setting::Env(value) => value.parse()?,
+        };
+        let allow_insecure_http = match &self.allow_insecure_http {
+            Setting::Given(allow) => *allow,
+            Setting::Env(value) => match value.trim() {
+                "1" => true,
+                "0" => false,
+                other => {
+                    return Err(Error::config(format!(
+                        "{ENV_ALLOW_INSECURE_HTTP} must be `1` or `0`, got {:?}",
+                        other.chars().take(40).collect::<String>()
+                    )))
+                }
+            },
         };
         let api_key = match self.api_key {
             Some(key) if !key.trim().is_empty() => key,
@@ -387,10 +422,13 @@ impl ClientBuilder {
                 "max_response_bytes must be greater than zero",
             ));
         }
-        let base_url = validate_base_url(
-            self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
-            self.allow_insecure_http,
-        )?;
+        let base_url = match &self.base_url {
+            None => validate_base_url(DEFAULT_BASE_URL, "the base URL", allow_insecure_http),
+            Some(Setting::Given(url)) => {
+                validate_base_url(url, "the base URL", allow_insecure_http)
+            }
+            Some(Setting::Env(url)) => validate_base_url(url, ENV_BASE_URL, allow_insecure_http),
+        }?;
         let mut user_agent = format!("atlasent-rust/{}", env!("CARGO_PKG_VERSION"));
         if let Some(suffix) = self.user_agent_suffix.filter(|s| !s.is_empty()) {
             if suffix.chars().any(|c| c.is_control()) {
@@ -411,27 +449,32 @@ impl ClientBuilder {
             max_backoff: self.max_backoff.max(self.retry_backoff),
             max_response_bytes: self.max_response_bytes,
             max_export_bytes: self.max_export_bytes,
-            allow_insecure_http: self.allow_insecure_http,
+            allow_insecure_http,
             user_agent,
             wire,
         })
     }
 }
 
-/// Check a base URL and return it without trailing slashes.
-fn validate_base_url(raw: &str, allow_insecure_http: bool) -> Result<String, Error> {
+/// Check a base URL and return it without trailing slashes. `name` says
+/// where it came from (`the base URL` or `ATLASENT_BASE_URL`) in errors.
+fn validate_base_url(raw: &str, name: &str, allow_insecure_http: bool) -> Result<String, Error> {
     let trimmed = raw.trim().trim_end_matches('/');
-    let url = reqwest::Url::parse(trimmed)
-        .map_err(|e| Error::config(format!("base URL {trimmed:?} is not a valid URL: {e}")))?;
+    if let Some(err) = missing_scheme(trimmed, name) {
+        return Err(err);
+    }
+    let url = reqwest::Url::parse(trimmed).map_err(|e| {
+        Error::config(format!(
+            "{name} {} is not a valid URL: {e}",
+            quoted_unless_credentials(trimmed)
+        ))
+    })?;
     if !url.username().is_empty() || url.password().is_some() {
-        // Credentials in a URL end up in logs and error messages.
-        return Err(Error::config(
-            "the base URL must not contain credentials; pass the key with .api_key(..)",
-        ));
+        return Err(credentials_in(name));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::config(format!(
-            "base URL {:?} must not have a query or fragment",
+            "{name} {:?} must not have a query or fragment",
             url.origin().ascii_serialization()
         )));
     }
@@ -442,19 +485,67 @@ fn validate_base_url(raw: &str, allow_insecure_http: bool) -> Result<String, Err
         "http" => {
             return Err(Error::config(format!(
                 "refusing plain http:// to {trimmed}: the API key would travel in clear text. \
-                 Use https://, a loopback address, or .allow_insecure_http(true)"
+                 Use https://, a loopback address, or, only inside a network you trust, \
+                 .allow_insecure_http(true) on the builder or {ENV_ALLOW_INSECURE_HTTP}=1"
             )))
         }
         other => {
             return Err(Error::config(format!(
-                "base URL scheme {other:?} is not supported; use https://"
+                "{name} {trimmed:?}: the scheme {other:?} is not supported; use https://"
             )))
         }
     }
     if host.is_none_or(str::is_empty) {
-        return Err(Error::config(format!("base URL {trimmed:?} has no host")));
+        return Err(Error::config(format!("{name} {trimmed:?} has no host")));
     }
     Ok(trimmed.to_owned())
+}
+
+/// The error for a base URL written without its scheme, with the fix:
+/// `127.0.0.1:8787` does not parse as a URL at all ("relative URL without a
+/// base"), and `localhost:8787` parses with the scheme `localhost`. `None`
+/// when `value` has a scheme, or would not be a URL with one either.
+fn missing_scheme(value: &str, name: &str) -> Option<Error> {
+    let parsed = reqwest::Url::parse(value);
+    if value.contains("://") || parsed.is_ok_and(|url| matches!(url.scheme(), "http" | "https")) {
+        return None;
+    }
+    let url = reqwest::Url::parse(&format!("http://{value}")).ok()?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some(credentials_in(name));
+    }
+    let host = url.host_str().filter(|h| !h.is_empty())?;
+    // A local server speaks plain HTTP (allowed to loopback); anything else
+    // would be refused without TLS.
+    let fix = if is_loopback(host) {
+        format!(
+            "write {:?} (or {:?} if it speaks TLS)",
+            format!("http://{value}"),
+            format!("https://{value}")
+        )
+    } else {
+        format!("write {:?}", format!("https://{value}"))
+    };
+    Some(Error::config(format!(
+        "{name} {value:?} has no scheme: {fix}"
+    )))
+}
+
+fn credentials_in(name: &str) -> Error {
+    // Credentials in a URL end up in logs and error messages.
+    Error::config(format!(
+        "{name} must not contain credentials; pass the key with .api_key(..) or ATLASENT_API_KEY"
+    ))
+}
+
+/// `value` in quotes, or a placeholder when it may hold credentials
+/// (`user:key@host`): error messages never show a secret.
+fn quoted_unless_credentials(value: &str) -> String {
+    if value.contains('@') {
+        "(not shown: it contains '@', so it may hold credentials)".to_owned()
+    } else {
+        format!("{value:?}")
+    }
 }
 
 /// `localhost`, 127.0.0.0/8 or ::1.

@@ -107,6 +107,139 @@ fn plain_http_only_to_loopback_unless_allowed() {
     }
 }
 
+fn env_builder(vars: &[(&str, &str)]) -> ClientBuilder {
+    let env: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ClientBuilder::from_lookup(move |name| env.get(name).cloned())
+}
+
+#[test]
+fn a_base_url_without_a_scheme_says_which_to_add() {
+    // `127.0.0.1:8787` does not parse as a URL ("relative URL without a
+    // base"); `localhost:8787` parses with the scheme `localhost`.
+    for (raw, fix) in [
+        (
+            "127.0.0.1:8787",
+            "write \"http://127.0.0.1:8787\" (or \"https://127.0.0.1:8787\"",
+        ),
+        ("localhost:8787/", "write \"http://localhost:8787\""),
+        ("[::1]:9000", "write \"http://[::1]:9000\""),
+        ("api.example.com", "write \"https://api.example.com\""),
+        (
+            "gw.example:8443/atlasent",
+            "write \"https://gw.example:8443/atlasent\"",
+        ),
+    ] {
+        let message = config_error(Client::builder().api_key("k").base_url(raw));
+        assert!(message.contains("has no scheme"), "{raw}: {message}");
+        assert!(message.contains(fix), "{raw}: {message}");
+        assert!(!message.contains("relative URL"), "{raw}: {message}");
+        assert!(message.contains("base URL"), "{raw}: {message}");
+
+        let message = config_error(env_builder(&[
+            ("ATLASENT_API_KEY", "k"),
+            ("ATLASENT_BASE_URL", raw),
+        ]));
+        assert!(
+            message.contains("ATLASENT_BASE_URL") && message.contains(fix),
+            "{raw} from the environment: {message}"
+        );
+    }
+    // Neither a URL nor a host: said as before.
+    let message = config_error(Client::builder().api_key("k").base_url("not a url"));
+    assert!(message.contains("not a valid URL"), "{message}");
+}
+
+#[test]
+fn credentials_in_a_base_url_are_never_echoed() {
+    for raw in [
+        "deploy:s3cr3t@10.0.0.5:8787",
+        "https://deploy:s3cr3t@exa mple.com",
+        "https://deploy:s3cr3t@example.com",
+    ] {
+        let message = config_error(Client::builder().api_key("k").base_url(raw));
+        assert!(!message.contains("s3cr3t"), "{raw}: {message}");
+        let message = config_error(env_builder(&[
+            ("ATLASENT_API_KEY", "k"),
+            ("ATLASENT_BASE_URL", raw),
+        ]));
+        assert!(!message.contains("s3cr3t"), "{raw}: {message}");
+    }
+}
+
+#[test]
+fn the_plain_http_refusal_names_the_builder_call_and_the_variable() {
+    let message = config_error(Client::builder().api_key("k").base_url("http://10.0.0.5"));
+    assert!(message.contains(".allow_insecure_http(true)"), "{message}");
+    assert!(
+        message.contains("ATLASENT_ALLOW_INSECURE_HTTP=1"),
+        "{message}"
+    );
+    let message = config_error(env_builder(&[
+        ("ATLASENT_API_KEY", "k"),
+        ("ATLASENT_BASE_URL", "http://10.0.0.5"),
+    ]));
+    assert!(
+        message.contains("ATLASENT_ALLOW_INSECURE_HTTP=1"),
+        "{message}"
+    );
+}
+
+#[test]
+fn atlasent_allow_insecure_http_is_the_builder_call_from_the_environment() {
+    let with = |value: &str| {
+        env_builder(&[
+            ("ATLASENT_API_KEY", "k"),
+            ("ATLASENT_BASE_URL", "http://10.0.0.5:8787"),
+            ("ATLASENT_ALLOW_INSECURE_HTTP", value),
+        ])
+    };
+    let client = with("1").build().expect("allowed by the environment");
+    assert_eq!(client.config().base_url(), "http://10.0.0.5:8787");
+    with(" 1 ").build().expect("surrounding whitespace ignored");
+    for off in ["0", "", "  "] {
+        let message = config_error(with(off));
+        assert!(message.contains("clear text"), "{off:?}: {message}");
+    }
+    // The builder call wins over the environment, either way.
+    let message = config_error(with("1").allow_insecure_http(false));
+    assert!(message.contains("clear text"), "{message}");
+    with("0")
+        .allow_insecure_http(true)
+        .build()
+        .expect("allowed by the builder");
+    // Loopback needs neither, as before.
+    env_builder(&[
+        ("ATLASENT_API_KEY", "k"),
+        ("ATLASENT_BASE_URL", "http://127.0.0.1:8787"),
+        ("ATLASENT_ALLOW_INSECURE_HTTP", "0"),
+    ])
+    .build()
+    .expect("loopback");
+}
+
+#[test]
+fn atlasent_allow_insecure_http_other_than_1_or_0_is_refused_by_name() {
+    // A typo must not silently keep (or drop) the protection: Python 2.x
+    // reads only "1", so "true" would mean "off" there.
+    for bad in ["true", "yes", "on", "2", "1 0"] {
+        let message = config_error(env_builder(&[
+            ("ATLASENT_API_KEY", "k"),
+            ("ATLASENT_ALLOW_INSECURE_HTTP", bad),
+        ]));
+        assert!(
+            message.contains("ATLASENT_ALLOW_INSECURE_HTTP") && message.contains("`1` or `0`"),
+            "{bad}: {message}"
+        );
+    }
+    assert_eq!(
+        atlasent::ENV_ALLOW_INSECURE_HTTP,
+        "ATLASENT_ALLOW_INSECURE_HTTP"
+    );
+}
+
 #[test]
 fn zero_timeouts_are_refused() {
     assert!(
