@@ -29,7 +29,16 @@
 //! `POST /v1-audit/exports`, `GET /v1-signing-keys`, `GET /health`, and the
 //! permits by id: `GET /v1/permits`, `GET /v1/permits/{id}`,
 //! `POST /v1/permits/{id}/verify`, `POST /v1/permits/{id}/revoke`.
-//! See [`policy`] for how policies combine, and [`engine`] for storage.
+//! See [`policy`] for the policy language (every field, matcher, effect and
+//! limit, how policies combine), and [`engine`] for storage.
+//!
+//! # Features
+//!
+//! - `cli` (default): the `atlasent-server` binary (`serve`, `lint`,
+//!   `audit verify`) and what only it needs: `clap`, `tracing-subscriber`,
+//!   tokio's signal handling. A crate that embeds the server (in its tests,
+//!   say) can leave it out:
+//!   `atlasent-server = { version = "0.1", default-features = false }`.
 //!
 //! # Two wires
 //!

@@ -1,6 +1,7 @@
-//! `atlasent-server`: serve decisions, lint policies.
+//! `atlasent-server`: serve decisions, lint policies, verify audit exports.
+//! Built with the `cli` feature (on by default).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -51,9 +52,14 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: String,
-    /// A policy file or a folder of .json policies (repeatable).
+    /// A policy file or a folder of .json policies (repeatable; required:
+    /// with no policy every request is denied).
     #[arg(long = "policy")]
     policies: Vec<PathBuf>,
+    /// Serve with no policy, denying every request (for example to let
+    /// auditors export an existing log); warns on start.
+    #[arg(long)]
+    allow_no_policy: bool,
     /// An accepted API key of the --org-id organization, all scopes
     /// (repeatable; for local use: `ps` shows argv to every local user —
     /// prefer --keys-file or ATLASENT_SERVER_API_KEYS).
@@ -300,6 +306,38 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Loaded before anything is written, so that a refusal leaves no
+    // database or signing key behind.
+    let mut policies = Vec::new();
+    for path in &args.policies {
+        match Policy::load(path) {
+            Ok(loaded) => {
+                for p in &loaded {
+                    eprintln!(
+                        "policy: {} {} ({})",
+                        p.id(),
+                        p.version(),
+                        absolute(path).display()
+                    );
+                }
+                policies.extend(loaded);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if policies.is_empty() {
+        if !args.allow_no_policy {
+            eprintln!("error: {}", no_policy(&args.policies));
+            return ExitCode::from(2);
+        }
+        eprintln!(
+            "warning: --allow-no-policy: no policy is loaded, so every request is denied \
+             (NO_TEMPLATE_MATCH)"
+        );
+    }
     runtime.block_on(async move {
         let storage = if args.db == ":memory:" {
             Storage::Memory
@@ -317,8 +355,8 @@ fn serve(args: ServeArgs) -> ExitCode {
             .max_body_bytes(args.max_body_bytes)
             .max_export_events(args.max_export_events)
             .org_id(args.org_id);
-        for p in &args.policies {
-            builder = builder.policy_file(p);
+        for p in policies {
+            builder = builder.policy(p);
         }
         for k in args.api_keys {
             builder = builder.api_key(k);
@@ -336,6 +374,21 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        match &args.db[..] {
+            ":memory:" => eprintln!(
+                "database: none, in memory: permits and the audit log are lost when the \
+                 server stops (--db FILE keeps them)"
+            ),
+            db => eprintln!(
+                "database: {} (SQLite, with its -wal and -shm files)",
+                absolute(Path::new(db)).display()
+            ),
+        }
+        eprintln!(
+            "signing key: {} (key id {})",
+            absolute(&args.signing_key).display(),
+            server.signing_key_id()
+        );
         println!("listening on {}", server.base_url());
         shutdown_signal().await;
         match server.shutdown().await {
@@ -346,6 +399,30 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Why `serve` refuses to start with no policy, and the ways out.
+fn no_policy(paths: &[PathBuf]) -> String {
+    let what = if paths.is_empty() {
+        "no --policy given".to_owned()
+    } else {
+        let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "--policy {} holds no policy (a folder is read for *.json files)",
+            paths.join(", ")
+        )
+    };
+    format!(
+        "{what}: with no policy every request is denied. Give --policy FILE or --policy \
+         FOLDER (repeatable; check them with `atlasent-server lint`), or --allow-no-policy \
+         to serve a deny-all server on purpose"
+    )
+}
+
+/// `path` from the filesystem root, for saying where the server writes (the
+/// defaults are relative to the working directory).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 async fn shutdown_signal() {

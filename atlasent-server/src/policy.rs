@@ -1,296 +1,11 @@
-//! AtlaSent policies (`contract/schemas/policy.schema.json`, plus [our
-//! extension](#our-extension-of-the-contracts-policy-language): the `hold`
-//! and `escalate` effects and rule `code`s): validation with JSON paths,
-//! compilation (regexes built once, rules indexed by action), evaluation,
-//! and [warnings](PolicySet::warnings) about allow rules that leave a gap in
-//! a deny, hold or escalate rule.
+//! Policies: validation with JSON paths ([`Policy::from_value`],
+//! [`LintErrors`]), compilation (regexes built once, rules indexed by
+//! action), evaluation ([`PolicySet::evaluate`]), and
+//! [warnings](PolicySet::warnings) about allow rules that leave a gap in a
+//! deny, hold or escalate rule. The language reference below is
+//! `docs/policy-language.md` of this crate; its examples run as doctests.
 //!
-//! # The policy language
-//!
-//! A policy is a JSON object: `policy_id`, `version`, an optional `default`
-//! (`"allow"` or `"deny"`; `"deny"` when left out) and one or more `rules`.
-//! A rule has an `id`, an `effect`, a `match` and, optionally, `require`
-//! (context keys), `code` (see [Codes](#codes)), `description` and
-//! `obligations`. A field the language does not name is an error, never
-//! ignored.
-//!
-//! | `effect` | the request | permit |
-//! |---|---|---|
-//! | `"allow"` | may go ahead | yes |
-//! | `"deny"` | is refused | no |
-//! | `"hold"` | is held for review: a human must release it | no |
-//! | `"escalate"` | goes to a higher-authority reviewer, who must decide | no |
-//!
-//! Deny, hold and escalate rules are the *refusing* rules: they match alike
-//! (the [fail-closed type rules](#fail-closed-type-rules)) and differ only
-//! in [rank](#combination-the-most-restrictive-effect-wins) and in the
-//! [code](#codes) they give. Hold and escalate issue no permit; how a human
-//! then reviews the request is outside the policy language.
-//!
-//! ## Our extension of the contract's policy language
-//!
-//! The contract's v1 schema (`tests/contract/schemas/policy.schema.json`,
-//! vendored and not edited) knows the effects `allow` and `deny` only and no
-//! rule `code`. The `hold` and `escalate` effects and the rule member `code`
-//! are our extension, so that policies can give every decision of the
-//! current AtlaSent wire (the Python SDK 2.x reads `decision` as `allow`,
-//! `deny`, `hold` or `escalate`, and a refusal's `denial.code`). A policy
-//! that uses them does not validate against the contract's schema; one that
-//! does not means what it meant before. A policy's `default` stays `allow`
-//! or `deny`.
-//!
-//! A request is an agent, an action and a context (a JSON object). A rule
-//! matches it when every part of its `match` holds: `agent`, `action`, and
-//! each key of `context`; a part left out holds for everything.
-//!
-//! ## Matchers
-//!
-//! `agent` and `action` take a string matcher (a regex is unanchored, as in
-//! JavaScript's `RegExp.test`: anchor it with `^…$` to match a whole string):
-//!
-//! | matcher | holds when the string |
-//! |---|---|
-//! | `"x"` or `{"equals": "x"}` | is exactly `x` |
-//! | `{"in": ["x", "y"]}` | is one of them |
-//! | `{"prefix": "p"}` | starts with `p` (case-sensitive) |
-//! | `{"regex": "r"}` | contains a match of `r` (unanchored, like `RegExp.test`) |
-//!
-//! Each key of `context` takes a value matcher. A key is *absent* when the
-//! context lacks it or holds `null` there.
-//!
-//! | matcher | holds when the value | on an absent key |
-//! |---|---|---|
-//! | a scalar `v` or `{"equals": v}` | equals `v` | holds only for `null` |
-//! | `{"in": [v, …]}` | equals one of them | holds only if `null` is listed |
-//! | `{"exists": b}` | is present, for `true`; absent, for `false` | holds for `false` |
-//! | `{"regex": "r"}` | is a string containing a match of `r` | see below |
-//! | `{"gt": n}`, `gte`, `lt`, `lte` | is a number `>`, `≥`, `<`, `≤` `n` | see below |
-//!
-//! Equality never converts between types: `"1"` is not `1` and `"true"` is
-//! not `true`; numbers are equal by value (`1` equals `1.0`).
-//!
-//! ## Fail-closed type rules
-//!
-//! `regex` needs a string and the comparisons need a number: they are the
-//! matchers that can meet a value they cannot test. What happens then
-//! depends on the rule's effect.
-//!
-//! - In an **allow** rule, such a matcher does not hold. Nothing is coerced:
-//!   `"500"` is a string, and never meets `{"lte": 10000}`.
-//! - In a **deny**, **hold** or **escalate** rule, such a matcher
-//!   **holds**: a refusing rule that cannot be ruled out is not ruled out. A
-//!   value of another type (`"50000"`, `true`, `[50000]`, `{…}`, or a number
-//!   for a regex) and an absent key both fire it, and the reason says which,
-//!   e.g. `denied by policy P rule R: context amount_usd is a string where a
-//!   number was expected` or `…: context key amount_usd is missing, so deny
-//!   rule R could not be ruled out` (for a hold rule: `held by policy P rule
-//!   R: …, so hold rule R could not be ruled out`; for an escalate rule:
-//!   `escalated by …`). The value itself is never echoed into the reason.
-//!
-//! So a deny rule with a comparison is also a requirement: every request it
-//! applies to carries the key as a value of the right type, or is denied
-//! (held, escalated, for a hold or escalate rule).
-//! Had a string or a missing amount simply not matched (as before), any
-//! allow rule without its own bound would let it through: the deny would
-//! fail open.
-//!
-//! The exact matchers (`equals`, `in`) meet a value they cannot test when it
-//! is present with a JSON type none of their (non-null) literals has: a
-//! deny rule with `"table": {"in": ["users", "payments"]}` fires on
-//! `"table": ["users"]` or `{"name": "users"}` (`context table is an array
-//! where a string was expected`) — a JavaScript tool would read `["users"]`
-//! as `"users"` — and an allow rule does not match it. A value of the right
-//! type that is simply another value (`"users "`, `"Users"`) is no match:
-//! list what may pass in the allow rule rather than what may not in a deny
-//! rule.
-//!
-//! The exact matchers and `exists` keep the meaning in the table for absent
-//! keys in every effect: a deny rule with `"table": {"in": ["users",
-//! "payments"]}` does not fire when `table` is absent. (Firing it would make "deny when the
-//! environment is production" deny every request that names no
-//! environment.) `lint` warns about the allow rules such a gap lets through.
-//!
-//! ## Numbers
-//!
-//! Comparisons and numeric equality use IEEE-754 doubles: the nearest double
-//! to the JSON text, correctly rounded (serde_json's `float_roundtrip` is
-//! on, `arbitrary_precision` off) — the double JavaScript's `JSON.parse` and
-//! Python's `json` read for a number with a fraction or an exponent. So
-//! `100.00000000000001` is `100 + 2^-46`, greater than `100`: an allow
-//! rule's `{"lte": 100}` does not match it and a hold rule's `{"gt": 100}`
-//! does. Integers beyond 2^53 lose precision (Python reads integers exactly;
-//! we do not): `9007199254740993` compares equal to `9007199254740992`, and
-//! so do decimals that differ past about 16 significant digits. An allow
-//! rule's `{"lte": n}` and a deny rule's `{"gt": n}` see the same double, so
-//! they still split every number between them with no gap and no overlap.
-//! JSON has no NaN or infinity, and serde_json refuses a number beyond the
-//! range of a double (`1e400`: "number out of range"); were a number without
-//! a double ever to arrive, it would count as a value of the wrong type.
-//!
-//! ## Combination: the most restrictive effect wins
-//!
-//! deny > escalate > hold > allow > default:
-//!
-//! 1. If a deny rule of any policy matches, the decision is deny, by the first
-//!    such rule (policies in load order, rules in file order).
-//! 2. Else, if an escalate rule matches, the decision is escalate, by the
-//!    first such rule.
-//! 3. Else, if a hold rule matches, the decision is hold, by the first such
-//!    rule.
-//! 4. Else, if an allow rule matches and each of its `require` keys is
-//!    present and non-empty (not absent, `""`, `[]` or `{}`), the decision
-//!    is allow, by the first such rule. An allow rule that matches but lacks
-//!    a required key decides nothing; the final reason names what it
-//!    required.
-//! 5. Else no rule decided: allow if at least one policy is loaded and every
-//!    policy's `default` is `allow`; deny otherwise.
-//!
-//! The `require` of a deny, hold or escalate rule is not consulted: a
-//! refusal never waits for context. The effect does not depend on the order
-//! of policies or rules; only which rule is named (and so the reason and a
-//! rule's own code) does.
-//!
-//! The reason names the deciding rule: `denied by policy P rule R`, `held by
-//! policy P rule R`, `escalated by policy P rule R` or `allowed by policy P
-//! rule R`, followed for a refusing rule that fired by the fail-closed type
-//! rules by `: ` and why; or, for a default, `no rule matched; …`.
-//!
-//! ## Codes
-//!
-//! Every decision but allow carries a machine-readable code
-//! ([`Decision::code`]; the current wire's `denial.code`). A deny, hold or
-//! escalate rule may name its own with `code`, an UPPER_SNAKE_CASE name
-//! matching `^[A-Z][A-Z0-9_]{0,63}$`. An allow rule has none: `code` on it
-//! is an error. Without one, the code is:
-//!
-//! | decided by | code |
-//! |---|---|
-//! | a deny rule | `DENY_POLICY` |
-//! | an escalate rule | `ESCALATE_REQUIRED` |
-//! | a hold rule | `ACTOR_HELD` |
-//! | a default of deny, when an allow rule matched but lacked a `require` key | `MISSING_REQUIRED_CONTEXT` |
-//! | a default of deny, otherwise (also when no policy is loaded) | `NO_TEMPLATE_MATCH` |
-//!
-//! All but `MISSING_REQUIRED_CONTEXT` are reason codes of the AtlaSent
-//! taxonomy (the Python SDK 2.18's `taxonomy.py`); none of those fits a
-//! request that lacks the context an allow rule requires, so that one is
-//! ours.
-//!
-//! ```
-//! use atlasent_server::policy::{Effect, Policy, PolicySet};
-//! use serde_json::{json, Map};
-//!
-//! let policy = Policy::from_value(&json!({
-//!     "policy_id": "records",
-//!     "version": "1.0.0",
-//!     "rules": [
-//!         { "id": "allow_records", "effect": "allow", "match": { "action": { "prefix": "records." } } },
-//!         { "id": "hold_exports", "effect": "hold", "match": { "action": "records.export" } },
-//!         { "id": "escalate_deletes", "effect": "escalate", "code": "DELETE_NEEDS_DPO",
-//!           "match": { "action": "records.delete" } }
-//!     ]
-//! }))
-//! .expect("a valid policy");
-//! let set = PolicySet::new(vec![policy]).expect("distinct ids");
-//! let decide = |action: &str| set.evaluate("agent", action, &Map::new());
-//!
-//! let read = decide("records.read");
-//! assert_eq!((read.effect, read.code), (Effect::Allow, None));
-//! assert!(read.effect.issues_permit());
-//!
-//! // The hold rule outranks the allow rule that also matches.
-//! let export = decide("records.export");
-//! assert_eq!(export.effect, Effect::Hold);
-//! assert_eq!(export.reason, "held by policy records rule hold_exports");
-//! assert_eq!(export.code.as_deref(), Some("ACTOR_HELD"));
-//! assert!(!export.effect.issues_permit());
-//!
-//! let delete = decide("records.delete");
-//! assert_eq!(delete.effect, Effect::Escalate);
-//! assert_eq!(delete.code.as_deref(), Some("DELETE_NEEDS_DPO"));
-//!
-//! let other = decide("payments.wire");
-//! assert_eq!(other.effect, Effect::Deny);
-//! assert_eq!(other.code.as_deref(), Some("NO_TEMPLATE_MATCH"));
-//! ```
-//!
-//! ## Worked example
-//!
-//! The allow rule below has no bound of its own on `amount_usd`; the deny
-//! rule's comparison is what keeps large transfers out, whatever the agent
-//! sends.
-//!
-//! ```
-//! use atlasent_server::policy::{Effect, Policy, PolicySet};
-//! use serde_json::json;
-//!
-//! let policy = Policy::from_value(&json!({
-//!     "policy_id": "wires",
-//!     "version": "1.0.0",
-//!     "rules": [
-//!         { "id": "allow_wires", "effect": "allow",
-//!           "match": { "action": "wire_transfer" }, "require": ["memo"] },
-//!         { "id": "deny_high_value", "effect": "deny",
-//!           "match": { "action": "wire_transfer",
-//!                      "context": { "amount_usd": { "gt": 10000 } } } }
-//!     ]
-//! }))
-//! .expect("a valid policy");
-//! let set = PolicySet::new(vec![policy]).expect("distinct ids");
-//! let decide = |context: serde_json::Value| {
-//!     let context = context.as_object().cloned().unwrap_or_default();
-//!     set.evaluate("finance-agent", "wire_transfer", &context)
-//! };
-//!
-//! // A number within the bound: the deny is ruled out, the allow decides.
-//! let d = decide(json!({ "amount_usd": 500, "memo": "invoice 7" }));
-//! assert_eq!(d.effect, Effect::Allow);
-//! assert_eq!(d.reason, "allowed by policy wires rule allow_wires");
-//!
-//! // A number over it: denied by the rule.
-//! assert_eq!(decide(json!({ "amount_usd": 50000, "memo": "m" })).effect, Effect::Deny);
-//!
-//! // A string: the deny cannot be ruled out, so it fires, and says why.
-//! let d = decide(json!({ "amount_usd": "50000", "memo": "m" }));
-//! assert_eq!(d.reason, "denied by policy wires rule deny_high_value: \
-//!     context amount_usd is a string where a number was expected");
-//!
-//! // No amount at all: the same.
-//! let d = decide(json!({ "memo": "m" }));
-//! assert_eq!(d.reason, "denied by policy wires rule deny_high_value: \
-//!     context key amount_usd is missing, so deny rule deny_high_value could not be ruled out");
-//!
-//! // `lint` warns that allow_wires relies on the deny's fail-closed rule.
-//! let warnings = set.warnings();
-//! assert_eq!((warnings[0].path.as_str(), warnings[0].key.as_str()), ("$.rules[0]", "amount_usd"));
-//! ```
-//!
-//! ## Lint warnings
-//!
-//! [`PolicySet::warnings`] (printed by `atlasent-server lint`, which still
-//! exits 0) names each allow rule that can apply to a request a deny rule
-//! also applies to (same agent and action, as far as the matchers tell)
-//! while leaving a context key that deny rule relies on unbounded: the key
-//! is neither in the allow rule's `require` nor matched by it in a way that
-//! needs it present. Hold and escalate rules count as deny rules here (an
-//! allow rule can leave the same gap in them); "deny" below stands for all
-//! three. A deny rule relies on every key it matches with
-//! `equals`, `in`, `regex` or a comparison (not on `exists`, nor on a
-//! matcher that holds for absent keys). For `equals` and `in` the gap is a
-//! bypass: leave the key out and the deny never fires. For a comparison or
-//! `regex` the fail-closed rule closes the gap, but the allow rule silently
-//! depends on the deny rule: requests it seems to allow are denied when they
-//! lack the key, and editing the deny rule away would leave no bound. The
-//! fix is
-//! `"require": ["key"]` on the allow rule, or a bound of its own (for
-//! `{"gt": 10000}` in the deny, `{"lte": 10000}` in the allow).
-//!
-//! Whether two rules can meet the same request is judged from their
-//! matchers: literals and prefixes exactly, a regex against literals by
-//! running it; a regex against a prefix or another regex is assumed to
-//! overlap (at worst a spurious warning, never a missed one). Context keys
-//! that both rules match with exact values none of which agree rule a pair
-//! out.
+#![doc = include_str!("../docs/policy-language.md")]
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -379,6 +94,65 @@ impl fmt::Display for LintError {
     }
 }
 
+/// Every problem found in one policy document, each with its JSON path:
+/// the error of [`Policy::from_value`], never empty. It is a slice of
+/// [`LintError`]s (`errors.len()`, `errors.iter()`, `errors[0].path`), and an
+/// [`Error`](std::error::Error) whose message lists them one a line, so `?`
+/// carries it into a `Box<dyn Error>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintErrors(Vec<LintError>);
+
+impl LintErrors {
+    /// The problems, in document order.
+    pub fn into_vec(self) -> Vec<LintError> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for LintErrors {
+    type Target = [LintError];
+
+    fn deref(&self) -> &[LintError] {
+        &self.0
+    }
+}
+
+impl IntoIterator for LintErrors {
+    type Item = LintError;
+    type IntoIter = std::vec::IntoIter<LintError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a LintErrors {
+    type Item = &'a LintError;
+    type IntoIter = std::slice::Iter<'a, LintError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// `invalid policy, 2 problems:` and one indented `path: message` line each.
+impl fmt::Display for LintErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "invalid policy, {n} problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LintErrors {}
+
 /// The largest policy file read (16 MiB).
 pub const MAX_POLICY_FILE_BYTES: u64 = 16 << 20;
 
@@ -402,13 +176,13 @@ pub enum PolicyError {
         /// escapes, is refused too: it would be read two ways).
         source: atlasent::wire::StrictJsonError,
     },
-    /// The policy breaks the schema.
-    #[error("{}: {} problem(s):\n{}", path.display(), errors.len(), errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    /// The policy breaks the language's rules.
+    #[error("{}: {errors}", path.display())]
     Invalid {
-        /// The file (or `<inline>`).
+        /// The file.
         path: PathBuf,
         /// Every problem found.
-        errors: Vec<LintError>,
+        errors: LintErrors,
     },
     /// Two loaded policies share a `policy_id`.
     #[error("policy_id {0:?} is defined twice")]
@@ -671,13 +445,20 @@ impl Policy {
         &self.version
     }
 
-    /// Validate and compile a policy document; every problem is reported.
-    pub fn from_value(doc: &Value) -> Result<Policy, Vec<LintError>> {
+    /// Validate and compile a policy document; every problem is reported,
+    /// each with its JSON path.
+    pub fn from_value(doc: &Value) -> Result<Policy, LintErrors> {
         let mut lint = Linter::default();
         let policy = lint.policy(doc);
         match policy {
             Some(p) if lint.errors.is_empty() => Ok(p),
-            _ => Err(lint.errors),
+            // Every `None` of the linter comes with an error; were one ever
+            // to come without, the policy is still refused, never empty.
+            _ if lint.errors.is_empty() => Err(LintErrors(vec![LintError {
+                path: "$".into(),
+                message: "is not a valid policy".into(),
+            }])),
+            _ => Err(LintErrors(lint.errors)),
         }
     }
 
@@ -1377,6 +1158,7 @@ mod tests {
     fn lint(doc: Value) -> Vec<String> {
         Policy::from_value(&doc)
             .err()
+            .map(LintErrors::into_vec)
             .unwrap_or_default()
             .iter()
             .map(ToString::to_string)

@@ -120,3 +120,229 @@ fn a_bundle_with_an_escaped_second_events_member_is_not_verified() {
     assert!(out.contains("duplicate member \"events\" at $"), "{out}");
     assert!(!out.lines().any(|line| line.trim() == "verified"), "{out}");
 }
+
+// ------------------------------------------------------------------ serve
+
+/// A scratch directory of its own for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn demo_policy() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/policies/demo.json")
+}
+
+/// What `serve` did: `listening` is its first stdout line when it started
+/// (it is then stopped), `None` when it exited first; `stderr` is all it
+/// wrote there.
+struct Served {
+    listening: Option<String>,
+    success: bool,
+    stderr: String,
+}
+
+/// Run `atlasent-server serve --listen 127.0.0.1:0 --api-key … ARGS` in `dir`.
+fn serve_in(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> Served {
+    use std::io::{BufRead, Read};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
+        .current_dir(dir)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "ask_local_cli",
+        ])
+        .args(args)
+        .env_remove("ATLASENT_SERVER_API_KEYS")
+        .env_remove("ATLASENT_SERVER_KEYS_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server binary starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("stdout");
+    let listening = line
+        .starts_with("listening on")
+        .then(|| line.trim().to_owned());
+    if listening.is_some() {
+        let _ = child.kill();
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let status = child.wait().expect("exits");
+    Served {
+        listening,
+        success: status.success(),
+        stderr,
+    }
+}
+
+/// Without `--policy` every request would be denied: `serve` refuses to
+/// start, names the flag and the way to do it on purpose, and writes
+/// nothing.
+#[test]
+fn serve_without_a_policy_refuses_to_start_naming_the_flag() {
+    let dir = scratch("no-policy");
+    let served = serve_in(&dir, &[]);
+    assert!(
+        served.listening.is_none(),
+        "started without a policy: {:?}\n{}",
+        served.listening,
+        served.stderr
+    );
+    assert!(!served.success, "{}", served.stderr);
+    for needle in ["--policy", "--allow-no-policy", "denied"] {
+        assert!(
+            served.stderr.contains(needle),
+            "{needle:?} not in {}",
+            served.stderr
+        );
+    }
+    assert!(
+        !dir.join("atlasent.db").exists() && !dir.join("atlasent-signing-key.pem").exists(),
+        "a refused start wrote files into the working directory"
+    );
+}
+
+/// A `--policy` folder with no `.json` policy in it loads nothing: the same
+/// refusal, naming the folder.
+#[test]
+fn serve_with_an_empty_policy_folder_refuses_to_start() {
+    let dir = scratch("empty-policy-folder");
+    std::fs::create_dir_all(dir.join("policies")).expect("dir");
+    let served = serve_in(&dir, &["--policy".as_ref(), "policies".as_ref()]);
+    assert!(served.listening.is_none(), "{}", served.stderr);
+    assert!(!served.success);
+    assert!(
+        served.stderr.contains("--policy") && served.stderr.contains("policies"),
+        "{}",
+        served.stderr
+    );
+}
+
+/// `--allow-no-policy` serves a deny-all server on purpose, and says so on
+/// stderr.
+#[test]
+fn allow_no_policy_starts_with_a_loud_warning() {
+    let dir = scratch("allow-no-policy");
+    let served = serve_in(
+        &dir,
+        &[
+            "--allow-no-policy".as_ref(),
+            "--db".as_ref(),
+            ":memory:".as_ref(),
+        ],
+    );
+    assert!(served.listening.is_some(), "{}", served.stderr);
+    assert!(
+        served.stderr.contains("warning") && served.stderr.contains("every request is denied"),
+        "{}",
+        served.stderr
+    );
+}
+
+/// On start, `serve` says where it writes: the database and the signing
+/// key, as absolute paths (the defaults are relative to the working
+/// directory).
+#[test]
+fn serve_names_the_absolute_paths_it_writes_to() {
+    let dir = scratch("paths");
+    let served = serve_in(&dir, &["--policy".as_ref(), demo_policy().as_os_str()]);
+    assert!(served.listening.is_some(), "{}", served.stderr);
+    let dir = dir.canonicalize().expect("dir");
+    for file in ["atlasent.db", "atlasent-signing-key.pem"] {
+        let path = dir.join(file);
+        assert!(path.exists(), "{file} was not written");
+        assert!(
+            served.stderr.contains(&path.display().to_string()),
+            "{} not named in {}",
+            path.display(),
+            served.stderr
+        );
+    }
+}
+
+/// `--db :memory:` writes no database, and `serve` says so.
+#[test]
+fn serve_says_when_the_database_is_in_memory() {
+    let dir = scratch("in-memory");
+    let served = serve_in(
+        &dir,
+        &[
+            "--policy".as_ref(),
+            demo_policy().as_os_str(),
+            "--db".as_ref(),
+            ":memory:".as_ref(),
+            "--signing-key".as_ref(),
+            "keys/signing.pem".as_ref(),
+        ],
+    );
+    assert!(served.listening.is_some(), "{}", served.stderr);
+    assert!(served.stderr.contains("in memory"), "{}", served.stderr);
+    let key = dir.canonicalize().expect("dir").join("keys/signing.pem");
+    assert!(
+        served.stderr.contains(&key.display().to_string()),
+        "{}",
+        served.stderr
+    );
+}
+
+/// The policy reference shows `lint` at work: each `lint-example` policy
+/// of `docs/policy-language.md`, linted as the `lint-output` block after it
+/// says, prints exactly that block.
+#[test]
+fn the_policy_references_lint_examples_print_what_it_shows() {
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/policy-language.md"),
+    )
+    .expect("the policy reference");
+    // The fenced block after the first line that starts with `marker`.
+    fn block_after<'d>(doc: &'d str, marker: &str) -> Option<(&'d str, &'d str, &'d str)> {
+        let start = doc.find(marker)?;
+        let rest = &doc[start..];
+        let (marker_line, rest) = rest.split_once('\n')?;
+        let (_, rest) = rest.split_once("```")?;
+        let (_, rest) = rest.split_once('\n')?;
+        let (body, rest) = rest.split_once("```")?;
+        Some((marker_line, body, rest))
+    }
+    let dir = scratch("reference-lint");
+    let mut rest = doc.as_str();
+    let mut checked = 0;
+    while let Some((marker, policy, after)) = block_after(rest, "<!-- lint-example: ") {
+        let file = marker
+            .trim_start_matches("<!-- lint-example: ")
+            .trim_end_matches(" -->");
+        let (_, shown, after) = block_after(after, "<!-- lint-output -->").expect("its output");
+        rest = after;
+        std::fs::write(dir.join(file), policy).expect("write");
+        let (command, shown) = shown.split_once('\n').expect("a command line");
+        let args: Vec<&str> = command
+            .strip_prefix("$ atlasent-server ")
+            .expect("the command as typed")
+            .split(' ')
+            .collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
+            .current_dir(&dir)
+            .args(&args)
+            .output()
+            .expect("runs");
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(printed, shown, "`{command}` on the reference's {file}");
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "the reference's lint examples were not found");
+}

@@ -324,6 +324,7 @@ fn the_binary_takes_keys_from_a_file_or_the_environment_not_only_argv() {
             "127.0.0.1:0",
             "--db",
             ":memory:",
+            "--allow-no-policy",
             "--signing-key",
         ])
         .arg(dir.join("k.pem"))

@@ -161,7 +161,21 @@
 //!   constructor says: your authentication layer's request extension, a
 //!   closure, or a header set by a trusted proxy).
 //! - `actix`: `Error` as an actix-web `ResponseError` (`integrations::actix`).
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+//!
+// Built without a feature, a link to its item points at docs.rs (built with
+// every feature) instead of breaking.
+#![cfg_attr(
+    not(feature = "blocking"),
+    doc = "[`blocking::Client`]: https://docs.rs/atlasent/latest/atlasent/blocking/struct.Client.html"
+)]
+#![cfg_attr(
+    not(feature = "macros"),
+    doc = "[`macro@protect`]: https://docs.rs/atlasent/latest/atlasent/attr.protect.html"
+)]
+// `doc_cfg` labels feature-gated items on docs.rs ("Available on crate
+// feature blocking only"); it took over `doc_auto_cfg`, which current
+// nightlies refuse (E0557).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
