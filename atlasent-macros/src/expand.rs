@@ -3,6 +3,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -192,25 +193,68 @@ fn remove_inputs(sig: &mut Signature, indices: &[usize]) {
     sig.inputs = kept;
 }
 
-/// The function must return `Result<T, E>` (or an alias whose name ends in
-/// `Result`, like `io::Result` or `anyhow::Result`).
+/// The function must return `Result<T, E>`, spelled as a path whose last
+/// segment ends in `Result` (`Result`, `std::result::Result`, `io::Result`,
+/// `anyhow::Result`, `AppResult`): a macro sees tokens, not types, so an
+/// alias named otherwise cannot be told from a type that is no `Result`.
 fn check_return(sig: &Signature) -> syn::Result<()> {
-    let message =
+    const RULE: &str =
         "a #[atlasent::protect] function returns `Result<T, E>` with `E: From<atlasent::Error>`, \
-                   so that a refused authorization reaches the caller as an error";
-    match &sig.output {
-        ReturnType::Default => Err(syn::Error::new(sig.ident.span(), message)),
-        ReturnType::Type(_, ty) => match &**ty {
-            Type::Path(p)
-                if p.path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident.to_string().ends_with("Result")) =>
-            {
+         so that a refused authorization reaches the caller as an error";
+    let ty = match &sig.output {
+        ReturnType::Default => return Err(syn::Error::new(sig.ident.span(), RULE)),
+        ReturnType::Type(_, ty) => ty,
+    };
+    match unwrap_type(ty) {
+        Type::Path(p) => {
+            let Some(last) = p.path.segments.last() else {
+                return Err(syn::Error::new_spanned(ty, RULE));
+            };
+            let name = last.ident.to_string();
+            if name.ends_with("Result") {
                 Ok(())
+            } else if p.path.segments.len() == 1 && NOT_AN_ALIAS.contains(&name.as_str()) {
+                Err(syn::Error::new_spanned(ty, RULE))
+            } else {
+                let alias = p
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect::<Vec<_>>()
+                    .join("::");
+                Err(syn::Error::new_spanned(
+                    ty,
+                    format!(
+                        "`{alias}` is not spelled as a `Result`, and #[atlasent::protect] reads \
+                         the return type as written: it cannot resolve a type alias. If `{alias}` \
+                         is an alias of `Result`, write `Result<…>` in its place, or rename the \
+                         alias so that its name ends in `Result` (as `io::Result` and \
+                         `anyhow::Result` do). The function returns `Result<T, E>` with \
+                         `E: From<atlasent::Error>`, so that a refused authorization reaches the \
+                         caller as an error"
+                    ),
+                ))
             }
-            other => Err(syn::Error::new_spanned(other, message)),
-        },
+        }
+        _ => Err(syn::Error::new_spanned(ty, RULE)),
+    }
+}
+
+/// Return types that are certainly not an alias of `Result`: no alias hint
+/// for them.
+const NOT_AN_ALIAS: &[&str] = &[
+    "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
+    "i128", "isize", "f32", "f64", "Self", "String", "Option", "Vec", "Box",
+];
+
+/// `ty` without the invisible groups of a `macro_rules!` expansion and
+/// without parentheses.
+fn unwrap_type(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(g) => unwrap_type(&g.elem),
+        Type::Paren(p) => unwrap_type(&p.elem),
+        other => other,
     }
 }
 
@@ -238,6 +282,9 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
         None => quote!(&()),
     };
     let is_async = sig.asyncness.is_some();
+    // Named by the blocking client when it refuses to block a runtime's
+    // worker thread (tests/blocking_contexts.rs).
+    let function = syn::LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span());
     let call = match (&args.client, is_async) {
         (Some(client), true) => quote_spanned!(client.span()=>
             #krate::__private::protect_with(&(#client), #agent, #action, #context_value).await),
@@ -245,10 +292,10 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
             quote!(#krate::__private::protect_default(#agent, #action, #context_value).await)
         }
         (Some(client), false) => quote_spanned!(client.span()=>
-            #krate::__private::protect_blocking_with(&(#client), #agent, #action, #context_value)),
-        (None, false) => {
-            quote!(#krate::__private::protect_blocking_default(#agent, #action, #context_value))
-        }
+            #krate::__private::protect_blocking_with(#function, &(#client), #agent, #action, #context_value)),
+        (None, false) => quote!(
+            #krate::__private::protect_blocking_default(#function, #agent, #action, #context_value)
+        ),
     };
     let require_blocking = if is_async {
         TokenStream::new()
@@ -376,7 +423,7 @@ mod tests {
             "sync_fn",
             quote!(action = "drop_database", agent = "cli", client = &CLIENT),
             quote! {
-                fn drop_database(name: &str, _permit: &atlasent::Permit) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+                fn drop_db(name: &str, _permit: &atlasent::Permit) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
                     Ok(name.len() as u64)
                 }
             },
@@ -403,6 +450,42 @@ mod tests {
                 }
             },
         );
+    }
+
+    fn return_check(output: TokenStream) -> Result<(), String> {
+        let sig: Signature = syn::parse2(quote!(fn f(p: Permit) -> #output)).expect("signature");
+        check_return(&sig).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_return_type_spelled_as_a_result_is_accepted() {
+        for output in [
+            quote!(Result<(), E>),
+            quote!(std::result::Result<(), E>),
+            quote!(::core::result::Result<(), E>),
+            quote!(io::Result<()>),
+            quote!(anyhow::Result<()>),
+            quote!(AppResult<()>),
+            quote!((Result<(), E>)),
+            quote!(<T as Tr>::Result),
+        ] {
+            assert_eq!(return_check(output.clone()), Ok(()), "{output}");
+        }
+    }
+
+    #[test]
+    fn an_alias_not_named_result_is_refused_by_name_with_the_fix() {
+        let message = return_check(quote!(crate::R<()>)).expect_err("refused");
+        for needle in [
+            "`crate::R` is not spelled as a `Result`",
+            "cannot resolve a type alias",
+            "write `Result<…>` in its place",
+            "name ends in `Result`",
+        ] {
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+        }
+        let message = return_check(quote!(u32)).expect_err("refused");
+        assert!(!message.contains("alias"), "{message}");
     }
 
     #[test]

@@ -105,6 +105,28 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// # The return type
+///
+/// The function returns `Result<T, E>` with `E: From<atlasent::Error>`, so
+/// that a refused authorization reaches the caller as an error. A macro sees
+/// the return type as written, not the type it names, so the rule is about
+/// spelling: the type must be a path whose last segment ends in `Result`.
+/// `Result<T, E>`, `std::result::Result<T, E>`, `io::Result<T>`,
+/// `anyhow::Result<T>` and an alias of your own named `AppResult<T>` are
+/// accepted; an alias named otherwise is refused, even when it is a
+/// `Result`:
+///
+/// ```ignore
+/// type R<T> = Result<T, AppError>;
+/// fn f(permit: Permit) -> R<()>          // refused: `R` could be anything
+/// fn f(permit: Permit) -> Result<(), AppError>   // accepted
+/// type AppResult<T> = Result<T, AppError>;
+/// fn f(permit: Permit) -> AppResult<()>  // accepted
+/// ```
+///
+/// (The `E: From<atlasent::Error>` bound is checked by the compiler, with
+/// a message naming `E`.)
+///
 /// # Plain functions
 ///
 /// On a non-`async` fn the blocking client is used; that needs the
@@ -117,12 +139,21 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// The call blocks its thread until the permit is issued or refused. That
+/// is fine on a plain thread, inside `tokio::task::spawn_blocking` or
+/// `tokio::task::block_in_place`; on a thread that runs an async runtime's
+/// tasks (a worker, or the thread of a current-thread runtime such as a
+/// `#[tokio::test]`) the call returns `Err(E::from(atlasent::Error))`
+/// before anything is sent, naming the function and the ways out (make it
+/// `async` and `.await` it, or call it inside `spawn_blocking`). See
+/// `atlasent::blocking` for the full list.
+///
 /// # What is refused at compile time
 ///
 /// Missing, unknown (the error lists the valid keys) or duplicate options; a
 /// non-literal or empty action; positional arguments; anything but a function
 /// with a body; a `const fn`; no `Permit` parameter or two of them; a return
-/// type that is not a `Result`; an error type without
+/// type not spelled as a `Result` (see above); an error type without
 /// `From<atlasent::Error>`; calling the guarded function with a permit
 /// argument. On any error the function is still emitted (without its permit
 /// parameter), so call sites and editors keep working.

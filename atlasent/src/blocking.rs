@@ -2,10 +2,23 @@
 //! in the manner of `reqwest::blocking`.
 //!
 //! Each [`Client`] owns a small runtime (one worker thread) that drives its
-//! requests; its clones share it. Called from inside an async runtime, where
-//! blocking would stall the executor, every method returns
-//! [`Error::Config`] instead of panicking: use the async
-//! [`atlasent::Client`](crate::Client) there.
+//! requests; its clones share it. A call blocks the calling thread until the
+//! answer comes, which is fine anywhere except on a thread that runs an
+//! async runtime's tasks:
+//!
+//! - allowed: a plain thread, `tokio::task::spawn_blocking` (on either
+//!   runtime flavor), `tokio::task::block_in_place`, a future driven by
+//!   `Handle::block_on` or by a multi-thread `Runtime::block_on` (the body of
+//!   `#[tokio::main]`). None of these threads is a runtime worker, so
+//!   blocking it stalls no other task.
+//! - refused with [`Error::Config`], before anything is sent: a worker
+//!   thread of a multi-thread runtime, and the thread that drives a
+//!   current-thread runtime (a `#[tokio::test]`,
+//!   `#[tokio::main(flavor = "current_thread")]`), where blocking would stop
+//!   every task of that runtime, a decision server running on it included.
+//!   The error names the method (or the `#[atlasent::protect]` function)
+//!   and the ways out: the async [`atlasent::Client`](crate::Client) and
+//!   `.await`, or `tokio::task::spawn_blocking`.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), atlasent::Error> {
@@ -17,10 +30,13 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::Error;
 use crate::permit::Permit;
@@ -29,6 +45,93 @@ use crate::results::{
     ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RevokeResult, VerifyResult,
 };
 use crate::wire::PermitRecord;
+
+/// Who made a blocking call: named when the call is refused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Caller {
+    /// A method of [`Client`].
+    Method(&'static str),
+    /// A free function of this module.
+    Function(&'static str),
+    /// A plain fn guarded by `#[atlasent::protect]`.
+    Guarded(&'static str),
+}
+
+/// Refuse to block on a thread that runs an async runtime's tasks.
+///
+/// `Handle::try_current()` cannot tell: a runtime's handle is current inside
+/// `spawn_blocking` and `block_in_place` too, where blocking is legal.
+/// `tokio::runtime::worker_index()` can. Tokio answers it from the same
+/// thread-local state its own blocking APIs consult (a runtime entered, a
+/// scheduler set on this thread): `Some` on a thread that is polling a
+/// runtime's tasks, as a worker of a multi-thread runtime or as the thread
+/// that drives a current-thread runtime (a `LocalSet` or `LocalRuntime` on
+/// it too); `None` on a plain thread, a `spawn_blocking` thread, inside
+/// `block_in_place` (which leaves the runtime before running its closure),
+/// and in a future that `Handle::block_on` or a multi-thread
+/// `Runtime::block_on` polls on its caller's thread. A `None` thread runs no
+/// task but its caller's, so blocking it stalls nothing else. One blind
+/// spot: a `LocalSet` driven by a multi-thread `Runtime::block_on` polls its
+/// local tasks on that caller's thread, which tokio does not count as a
+/// worker; blocking there stalls those local tasks (and no other thread).
+fn refuse_on_a_worker(caller: Caller) -> Result<(), Error> {
+    if tokio::runtime::worker_index().is_none() {
+        return Ok(());
+    }
+    let flavor = Handle::try_current().map(|h| h.runtime_flavor()).ok();
+    Err(Error::config(refusal(caller, flavor)))
+}
+
+/// The refusal: what was called, why it cannot block here, the ways out.
+fn refusal(caller: Caller, flavor: Option<RuntimeFlavor>) -> String {
+    let (what, ways_out) = match caller {
+        Caller::Method(name) => (
+            format!("atlasent::blocking::Client::{name}"),
+            "use the async atlasent::Client and `.await` it, or make the call inside \
+             `tokio::task::spawn_blocking`"
+                .to_owned(),
+        ),
+        Caller::Function(name) => (
+            format!("atlasent::blocking::{name}"),
+            format!(
+                "use the async atlasent::{name} and `.await` it, or make the call inside \
+                 `tokio::task::spawn_blocking`"
+            ),
+        ),
+        Caller::Guarded(name) => (
+            format!("the #[atlasent::protect] fn `{name}`"),
+            format!(
+                "make `{name}` an `async fn` and `.await` it (it then uses the async \
+                 atlasent::Client), or call it inside `tokio::task::spawn_blocking`"
+            ),
+        ),
+    };
+    let why = match flavor {
+        Some(RuntimeFlavor::CurrentThread) => {
+            "this thread drives a current-thread runtime, which runs nothing else while it \
+             blocks: a decision server running on that runtime (one started in a \
+             #[tokio::test], say) could never answer, and the call would wait for its timeout"
+        }
+        _ => "blocking it would stall the tasks of that runtime",
+    };
+    format!(
+        "{what} was called inside an async runtime, on a thread that runs its tasks: {why}; \
+         {ways_out}"
+    )
+}
+
+/// Wakes the thread blocked in [`Driver::block_on`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
 
 /// The runtime that drives blocking calls.
 struct Driver(Option<tokio::runtime::Runtime>);
@@ -44,16 +147,33 @@ impl Driver {
             .map_err(|e| Error::config(format!("could not start the blocking runtime: {e}")))
     }
 
-    fn block_on<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::config(
-                "atlasent::blocking was called from inside an async runtime, where blocking \
-                 would stall it; use atlasent::Client and .await instead",
-            ));
-        }
-        match &self.0 {
-            Some(rt) => Ok(rt.block_on(future)),
-            None => Err(Error::config("the blocking runtime has shut down")),
+    /// Run `future` to completion on this thread, with its I/O and timers on
+    /// the driver's runtime.
+    ///
+    /// Not `Runtime::block_on`: tokio panics there wherever it counts the
+    /// thread as inside a runtime, which includes the allowed futures of
+    /// `Handle::block_on` and of a multi-thread `Runtime::block_on`. Polling
+    /// here, with the driver's handle entered, needs no such state: the
+    /// driver's worker thread runs the reactor and the timers and wakes this
+    /// thread, as it wakes the callers of its own `block_on`.
+    fn block_on<F: Future>(&self, caller: Caller, future: F) -> Result<F::Output, Error> {
+        refuse_on_a_worker(caller)?;
+        let Some(rt) = &self.0 else {
+            return Err(Error::config("the blocking runtime has shut down"));
+        };
+        let _driver = rt.handle().enter();
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        // A blocking section spends no task budget: inside a multi-thread
+        // `block_on` the caller's budget would run out and, with this thread
+        // never returning to the scheduler, never be refilled.
+        let mut future = pin!(tokio::task::unconstrained(future));
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return Ok(output);
+            }
+            // A spurious or early wake-up only costs one more poll.
+            std::thread::park();
         }
     }
 }
@@ -171,8 +291,22 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
+        self.protect_as(Caller::Method("protect"), agent, action, context)
+    }
+
+    /// [`Client::protect`], refused in the name of `caller`.
+    pub(crate) fn protect_as<C>(
+        &self,
+        caller: Caller,
+        agent: &str,
+        action: &str,
+        context: &C,
+    ) -> Result<Permit, Error>
+    where
+        C: Serialize + ?Sized,
+    {
         self.driver
-            .block_on(self.inner.protect(agent, action, context))?
+            .block_on(caller, self.inner.protect(agent, action, context))?
     }
 
     /// Blocking [`crate::Client::evaluate`].
@@ -185,8 +319,10 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        self.driver
-            .block_on(self.inner.evaluate(agent, action, context))?
+        self.driver.block_on(
+            Caller::Method("evaluate"),
+            self.inner.evaluate(agent, action, context),
+        )?
     }
 
     /// Blocking [`crate::Client::evaluate_with`].
@@ -200,8 +336,10 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        self.driver
-            .block_on(self.inner.evaluate_with(agent, action, context, options))?
+        self.driver.block_on(
+            Caller::Method("evaluate_with"),
+            self.inner.evaluate_with(agent, action, context, options),
+        )?
     }
 
     /// Blocking [`crate::Client::verify`].
@@ -215,8 +353,10 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        self.driver
-            .block_on(self.inner.verify(permit_id, agent, action, context))?
+        self.driver.block_on(
+            Caller::Method("verify"),
+            self.inner.verify(permit_id, agent, action, context),
+        )?
     }
 
     /// Blocking [`crate::Client::gate`].
@@ -224,8 +364,10 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        self.driver
-            .block_on(self.inner.gate(agent, action, context))?
+        self.driver.block_on(
+            Caller::Method("gate"),
+            self.inner.gate(agent, action, context),
+        )?
     }
 
     /// Blocking [`crate::Client::authorize`].
@@ -238,13 +380,16 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        self.driver
-            .block_on(self.inner.authorize(agent, action, context))?
+        self.driver.block_on(
+            Caller::Method("authorize"),
+            self.inner.authorize(agent, action, context),
+        )?
     }
 
     /// Blocking [`crate::Client::key_self`].
     pub fn key_self(&self) -> Result<ApiKeySelf, Error> {
-        self.driver.block_on(self.inner.key_self())?
+        self.driver
+            .block_on(Caller::Method("key_self"), self.inner.key_self())?
     }
 
     /// Blocking [`crate::Client::list_audit_events`].
@@ -252,7 +397,10 @@ impl Client {
         &self,
         query: &crate::audit::AuditEventQuery,
     ) -> Result<crate::audit::AuditEventsPage, Error> {
-        self.driver.block_on(self.inner.list_audit_events(query))?
+        self.driver.block_on(
+            Caller::Method("list_audit_events"),
+            self.inner.list_audit_events(query),
+        )?
     }
 
     /// Blocking [`crate::Client::create_audit_export`].
@@ -260,8 +408,10 @@ impl Client {
         &self,
         filter: &crate::audit::ExportFilter,
     ) -> Result<crate::audit::AuditBundle, Error> {
-        self.driver
-            .block_on(self.inner.create_audit_export(filter))?
+        self.driver.block_on(
+            Caller::Method("create_audit_export"),
+            self.inner.create_audit_export(filter),
+        )?
     }
 
     /// Blocking [`crate::Client::revoke_permit`].
@@ -270,18 +420,26 @@ impl Client {
         permit_id: &str,
         reason: Option<&str>,
     ) -> Result<RevokeResult, Error> {
-        self.driver
-            .block_on(self.inner.revoke_permit(permit_id, reason))?
+        self.driver.block_on(
+            Caller::Method("revoke_permit"),
+            self.inner.revoke_permit(permit_id, reason),
+        )?
     }
 
     /// Blocking [`crate::Client::get_permit`].
     pub fn get_permit(&self, permit_id: &str) -> Result<PermitRecord, Error> {
-        self.driver.block_on(self.inner.get_permit(permit_id))?
+        self.driver.block_on(
+            Caller::Method("get_permit"),
+            self.inner.get_permit(permit_id),
+        )?
     }
 
     /// Blocking [`crate::Client::list_permits`].
     pub fn list_permits(&self, query: &PermitQuery) -> Result<PermitPage, Error> {
-        self.driver.block_on(self.inner.list_permits(query))?
+        self.driver.block_on(
+            Caller::Method("list_permits"),
+            self.inner.list_permits(query),
+        )?
     }
 
     /// Every permit matching `query`, following `next_cursor` page after
@@ -306,8 +464,10 @@ impl Client {
 
     /// Blocking [`crate::Client::verify_permit_by_id`].
     pub fn verify_permit_by_id(&self, permit_id: &str) -> Result<PermitVerification, Error> {
-        self.driver
-            .block_on(self.inner.verify_permit_by_id(permit_id))?
+        self.driver.block_on(
+            Caller::Method("verify_permit_by_id"),
+            self.inner.verify_permit_by_id(permit_id),
+        )?
     }
 
     /// Blocking [`crate::Client::revoke_permit_by_id`].
@@ -316,8 +476,10 @@ impl Client {
         permit_id: &str,
         reason: Option<&str>,
     ) -> Result<PermitRecord, Error> {
-        self.driver
-            .block_on(self.inner.revoke_permit_by_id(permit_id, reason))?
+        self.driver.block_on(
+            Caller::Method("revoke_permit_by_id"),
+            self.inner.revoke_permit_by_id(permit_id, reason),
+        )?
     }
 }
 
@@ -334,12 +496,34 @@ pub fn default_client() -> Result<Client, Error> {
     Ok(Client { inner, driver })
 }
 
+/// The default client, for `caller`: a call on a runtime's worker is refused
+/// before the client is looked up, so the caller hears of that first (not
+/// of a missing API key).
+fn default_for(caller: Caller) -> Result<Client, Error> {
+    refuse_on_a_worker(caller)?;
+    default_client()
+}
+
+/// Blocking [`crate::protect()`] on the default client, refused in the name
+/// of `caller`.
+pub(crate) fn protect_as<C>(
+    caller: Caller,
+    agent: &str,
+    action: &str,
+    context: &C,
+) -> Result<Permit, Error>
+where
+    C: Serialize + ?Sized,
+{
+    default_for(caller)?.protect_as(caller, agent, action, context)
+}
+
 /// Blocking [`crate::protect()`] on the default client.
 pub fn protect<C>(agent: &str, action: &str, context: &C) -> Result<Permit, Error>
 where
     C: Serialize + ?Sized,
 {
-    default_client()?.protect(agent, action, context)
+    protect_as(Caller::Function("protect"), agent, action, context)
 }
 
 /// Blocking [`crate::evaluate`] on the default client.
@@ -347,7 +531,7 @@ pub fn evaluate<C>(agent: &str, action: &str, context: &C) -> Result<EvaluateRes
 where
     C: Serialize + ?Sized,
 {
-    default_client()?.evaluate(agent, action, context)
+    default_for(Caller::Function("evaluate"))?.evaluate(agent, action, context)
 }
 
 /// Blocking [`crate::verify`] on the default client.
@@ -360,7 +544,7 @@ pub fn verify<C>(
 where
     C: Serialize + ?Sized,
 {
-    default_client()?.verify(permit_id, agent, action, context)
+    default_for(Caller::Function("verify"))?.verify(permit_id, agent, action, context)
 }
 
 /// Blocking [`crate::gate`] on the default client.
@@ -368,7 +552,7 @@ pub fn gate<C>(agent: &str, action: &str, context: &C) -> Result<GateResult, Err
 where
     C: Serialize + ?Sized,
 {
-    default_client()?.gate(agent, action, context)
+    default_for(Caller::Function("gate"))?.gate(agent, action, context)
 }
 
 /// Blocking [`crate::authorize`] on the default client.
@@ -376,15 +560,15 @@ pub fn authorize<C>(agent: &str, action: &str, context: &C) -> Result<Authorizat
 where
     C: Serialize + ?Sized,
 {
-    default_client()?.authorize(agent, action, context)
+    default_for(Caller::Function("authorize"))?.authorize(agent, action, context)
 }
 
 /// Blocking [`crate::key_self`] on the default client.
 pub fn key_self() -> Result<ApiKeySelf, Error> {
-    default_client()?.key_self()
+    default_for(Caller::Function("key_self"))?.key_self()
 }
 
 /// Blocking [`crate::revoke_permit`] on the default client.
 pub fn revoke_permit(permit_id: &str, reason: Option<&str>) -> Result<RevokeResult, Error> {
-    default_client()?.revoke_permit(permit_id, reason)
+    default_for(Caller::Function("revoke_permit"))?.revoke_permit(permit_id, reason)
 }

@@ -27,25 +27,31 @@ pub async fn protect_default<C: Serialize + ?Sized>(
     crate::global::protect(agent, action, context).await
 }
 
-/// Obtain a permit from a blocking `client`.
+/// Obtain a permit from a blocking `client` for the guarded plain fn
+/// `function`, which a refusal (on a runtime's worker thread) names.
 #[cfg(feature = "blocking")]
 pub fn protect_blocking_with<C: Serialize + ?Sized>(
+    function: &'static str,
     client: &crate::blocking::Client,
     agent: &str,
     action: &str,
     context: &C,
 ) -> Result<Permit, Error> {
-    client.protect(agent, action, context)
+    let caller = crate::blocking::Caller::Guarded(function);
+    client.protect_as(caller, agent, action, context)
 }
 
-/// Obtain a permit from the global default client, blocking.
+/// Obtain a permit from the global default client, blocking, for the
+/// guarded plain fn `function`.
 #[cfg(feature = "blocking")]
 pub fn protect_blocking_default<C: Serialize + ?Sized>(
+    function: &'static str,
     agent: &str,
     action: &str,
     context: &C,
 ) -> Result<Permit, Error> {
-    crate::blocking::protect(agent, action, context)
+    let caller = crate::blocking::Caller::Guarded(function);
+    crate::blocking::protect_as(caller, agent, action, context)
 }
 
 /// Without the `blocking` feature a non-async guarded fn does not compile
@@ -53,6 +59,7 @@ pub fn protect_blocking_default<C: Serialize + ?Sized>(
 /// free of secondary errors.
 #[cfg(not(feature = "blocking"))]
 pub fn protect_blocking_with<C: Serialize + ?Sized, K>(
+    _function: &'static str,
     _client: &K,
     _agent: &str,
     _action: &str,
@@ -66,6 +73,7 @@ pub fn protect_blocking_with<C: Serialize + ?Sized, K>(
 /// See [`protect_blocking_with`].
 #[cfg(not(feature = "blocking"))]
 pub fn protect_blocking_default<C: Serialize + ?Sized>(
+    _function: &'static str,
     _agent: &str,
     _action: &str,
     _context: &C,

@@ -1,7 +1,8 @@
-fn drop_database(name: &str) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+fn drop_db(name: &str) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     ::atlasent::__atlasent_require_blocking!();
     let __atlasent_context = &();
     let __atlasent_permit: ::atlasent::Permit = match ::atlasent::__private::protect_blocking_with(
+        "drop_db",
         &(&CLIENT),
         ::core::convert::AsRef::<str>::as_ref(&("cli")),
         "drop_database",
