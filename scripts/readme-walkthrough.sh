@@ -134,6 +134,7 @@ expect "$out" '"organization_id":"acme"'
 chmod 644 "$work/keys.toml"
 set +e
 (cd "$work" && cargo run -q --manifest-path "$OLDPWD/Cargo.toml" -p atlasent-server -- serve --listen 127.0.0.1:0 \
+  --policy "$OLDPWD/examples/policies/demo.json" \
   --keys-file keys.toml --db :memory: --signing-key data/signing-key.pem) 2>"$work/keys-refused.log"
 status=$?
 set -e
@@ -164,6 +165,11 @@ echo "$out"
 expect "$out" "dec_"
 kill -INT "$server"
 wait "$server"
+
+step "Writing policies: atlasent-server lint"
+out=$(cargo run -q -p atlasent-server -- lint examples/policies/demo.json)
+echo "$out"
+expect "$out" "ok: quickstart_demo 1.0.0 (examples/policies/demo.json)"
 
 step "cargo run --example guarded_cli -- drop-table sessions --ticket OPS-1234"
 cargo run -q --example guarded_cli -- drop-table sessions --ticket OPS-1234 2>/dev/null | tee "$work/cli.out"

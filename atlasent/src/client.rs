@@ -76,8 +76,9 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from `ATLASENT_API_KEY`, `ATLASENT_BASE_URL` and
-    /// `ATLASENT_WIRE` ([`ClientBuilder::from_lookup`]).
+    /// A client configured from `ATLASENT_API_KEY`, `ATLASENT_BASE_URL`,
+    /// `ATLASENT_WIRE` and `ATLASENT_ALLOW_INSECURE_HTTP`
+    /// ([`ClientBuilder::from_lookup`]).
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::from_lookup(|name| std::env::var(name).ok()).build()
     }
