@@ -411,7 +411,7 @@ pub enum Error {
     #[error("{0}")]
     Request(Box<RequestError>),
     /// The client is not usable as configured (no API key, a bad base URL,
-    /// a blocking call inside an async runtime, …). Nothing was sent.
+    /// a blocking call on an async runtime's worker thread, …). Nothing was sent.
     #[error("atlasent configuration error: {message}")]
     Config {
         /// What is wrong, and how to fix it.
