@@ -222,8 +222,10 @@ pub use wire::{PermitEvidence, PermitRecord, PermitStatus};
 
 #[cfg(feature = "macros")]
 pub use atlasent_macros::protect;
-/// The README's Rust examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
+/// The README's Rust examples, compiled as doctests so they stay true (they
+/// guard a plain fn: with the `blocking` and `macros` features, as the test
+/// command builds them).
+#[cfg(all(doctest, feature = "blocking", feature = "macros"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
