@@ -528,6 +528,7 @@ impl Client {
                 }
             };
             let mut result = reply.body;
+            result.redact_key(self.transport.config.api_key.expose());
             result.request_id = reply.request_id;
             result.rate_limit = reply.rate_limit;
             tracing::Span::current().record("decision", result.decision.as_str());
@@ -590,6 +591,7 @@ impl Client {
                 }
             };
             let mut result = reply.body;
+            result.redact_key(self.transport.config.api_key.expose());
             tracing::Span::current().record("outcome", result.outcome.as_str());
             result.request_id = reply.request_id;
             result.rate_limit = reply.rate_limit;

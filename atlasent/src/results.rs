@@ -199,3 +199,62 @@ pub struct RevokeResult {
     /// The `X-Request-ID` of the request.
     pub request_id: String,
 }
+
+/// Replace every occurrence of the API key in a string the server sent: a
+/// server that echoes the key into a reason, an id or a hash must not put it
+/// into the caller's errors, logs or `Debug` output.
+fn redact(s: &mut String, key: &str) {
+    if !key.is_empty() && s.contains(key) {
+        *s = s.replace(key, "[REDACTED]");
+    }
+}
+
+fn redact_opt(s: &mut Option<String>, key: &str) {
+    if let Some(s) = s {
+        redact(s, key);
+    }
+}
+
+fn redact_code(code: &mut Option<DenyCode>, key: &str) {
+    if let Some(DenyCode::Other(s)) = code {
+        if !key.is_empty() && s.contains(key) {
+            *code = Some(DenyCode::from(s.replace(key, "[REDACTED]")));
+        }
+    }
+}
+
+impl EvaluateResult {
+    /// Remove the API key from every string the server sent.
+    pub(crate) fn redact_key(&mut self, key: &str) {
+        for s in [
+            &mut self.permit_id,
+            &mut self.reason,
+            &mut self.audit_hash,
+            &mut self.timestamp,
+        ] {
+            redact(s, key);
+        }
+        redact_opt(&mut self.escalation_id, key);
+        redact_opt(&mut self.expires_at, key);
+        redact_code(&mut self.deny_code, key);
+        for r in &mut self.reasons {
+            redact(r, key);
+        }
+    }
+}
+
+impl VerifyResult {
+    /// Remove the API key from every string the server sent.
+    pub(crate) fn redact_key(&mut self, key: &str) {
+        for s in [
+            &mut self.outcome,
+            &mut self.permit_hash,
+            &mut self.timestamp,
+            &mut self.reason,
+        ] {
+            redact(s, key);
+        }
+        redact_opt(&mut self.verify_error_code, key);
+        redact_opt(&mut self.expires_at, key);
+    }
+}

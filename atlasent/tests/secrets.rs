@@ -73,6 +73,24 @@ fn no_trace_of_the_key_anywhere() {
             200,
             &json!({ "permitted": false, "decision_id": "d2", "reason": "no" }),
         ),
+        // A server echoing the key into a denial's id and reason, a hold's
+        // escalation id and reason (found by the sdk_replies fuzz target).
+        Reply::json(
+            200,
+            &json!({ "permitted": false, "decision_id": format!("e{SECRET}"),
+                     "reason": format!("no {SECRET}"), "audit_hash": SECRET }),
+        ),
+        Reply::json(
+            200,
+            &json!({ "decision": "deny", "evaluation_id": "d3",
+                     "denial": { "reason": format!("r {SECRET}"), "code": SECRET } }),
+        ),
+        Reply::json(
+            200,
+            &json!({ "decision": "hold", "escalation_id": format!("esc_{SECRET}"),
+                     "reasons": [format!("held {SECRET}")],
+                     "denial": { "reason": format!("held {SECRET}"), "code": "ACTOR_HELD" } }),
+        ),
         Reply::json(
             401,
             &json!({ "message": format!("Invalid API key {SECRET}") }),
@@ -164,7 +182,7 @@ fn no_trace_of_the_key_anywhere() {
             source = inner.source();
         }
     }
-    assert_eq!(kinds.len(), 4, "every Error variant was checked");
+    assert_eq!(kinds.len(), 5, "every Error variant was checked");
     let codes: std::collections::HashSet<_> = errors.iter().filter_map(|e| e.code()).collect();
     assert!(codes.len() >= 6, "many codes were checked: {codes:?}");
 
