@@ -16,32 +16,7 @@ use std::time::Duration;
 
 use atlasent::{Error, Permit};
 use serde_json::json;
-use support::{FaultServer, Reply};
-
-fn allow() -> Reply {
-    Reply::json(
-        200,
-        &json!({
-            "permitted": true,
-            "decision_id": "dec_allow_1",
-            "reason": "allowed by test",
-            "audit_hash": "audit_1",
-            "timestamp": "2026-04-17T10:00:00Z"
-        }),
-    )
-}
-
-fn verified() -> Reply {
-    Reply::json(
-        200,
-        &json!({
-            "verified": true,
-            "outcome": "verified",
-            "permit_hash": "permit_hash_1",
-            "timestamp": "2026-04-17T10:00:01Z"
-        }),
-    )
-}
+use support::{allow, verified, FaultServer};
 
 /// A server that allows and verifies every call.
 fn server() -> FaultServer {

@@ -14,35 +14,10 @@ use std::time::Duration;
 
 use atlasent::{DenialStage, Error, ErrorCode, Permit, Wire};
 use serde_json::json;
-use support::{refused_url, FaultServer, Recorded, Reply};
+use support::{allow, refused_url, verified, FaultServer, Recorded, Reply};
 
 const RETRIES: u32 = 2;
 const ATTEMPTS: usize = RETRIES as usize + 1;
-
-fn allow() -> Reply {
-    Reply::json(
-        200,
-        &json!({
-            "permitted": true,
-            "decision_id": "dec_allow_1",
-            "reason": "allowed by test",
-            "audit_hash": "audit_1",
-            "timestamp": "2026-04-17T10:00:00Z"
-        }),
-    )
-}
-
-fn verified() -> Reply {
-    Reply::json(
-        200,
-        &json!({
-            "verified": true,
-            "outcome": "verified",
-            "permit_hash": "permit_hash_1",
-            "timestamp": "2026-04-17T10:00:01Z"
-        }),
-    )
-}
 
 /// A generous timeout: only the stall test wants one to fire (it sets its
 /// own), and a loaded machine must not turn any other case into a timeout.

@@ -336,3 +336,30 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+/// A 1.4.1-shaped allow of `/v1-evaluate` (permit `dec_allow_1`).
+pub fn allow() -> Reply {
+    Reply::json(
+        200,
+        &serde_json::json!({
+            "permitted": true,
+            "decision_id": "dec_allow_1",
+            "reason": "allowed by test",
+            "audit_hash": "audit_1",
+            "timestamp": "2026-04-17T10:00:00Z"
+        }),
+    )
+}
+
+/// A 1.4.1-shaped valid `/v1-verify-permit` reply.
+pub fn verified() -> Reply {
+    Reply::json(
+        200,
+        &serde_json::json!({
+            "verified": true,
+            "outcome": "verified",
+            "permit_hash": "permit_hash_1",
+            "timestamp": "2026-04-17T10:00:01Z"
+        }),
+    )
+}
