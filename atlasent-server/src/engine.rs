@@ -1503,6 +1503,12 @@ fn revoke(
     Ok(body)
 }
 
+/// Append `value` to `params`: its placeholder (`?N`) in the SQL text.
+fn bind(params: &mut Vec<rusqlite::types::Value>, value: rusqlite::types::Value) -> String {
+    params.push(value);
+    format!("?{}", params.len())
+}
+
 /// `WHERE` clause and parameters for an organization's events.
 fn filter_sql(org_id: &str, filter: &EventFilter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value as Sql;
@@ -1512,24 +1518,27 @@ fn filter_sql(org_id: &str, filter: &EventFilter) -> (String, Vec<rusqlite::type
         let marks: Vec<String> = filter
             .types
             .iter()
-            .map(|t| {
-                params.push(Sql::Text(t.clone()));
-                format!("?{}", params.len())
-            })
+            .map(|t| bind(&mut params, Sql::Text(t.clone())))
             .collect();
         clauses.push(format!("type IN ({})", marks.join(", ")));
     }
     if let Some(actor) = &filter.actor_id {
-        params.push(Sql::Text(actor.clone()));
-        clauses.push(format!("actor_id = ?{}", params.len()));
+        clauses.push(format!(
+            "actor_id = {}",
+            bind(&mut params, Sql::Text(actor.clone()))
+        ));
     }
     if let Some(from) = filter.from_ms {
-        params.push(Sql::Integer(from));
-        clauses.push(format!("occurred_ms >= ?{}", params.len()));
+        clauses.push(format!(
+            "occurred_ms >= {}",
+            bind(&mut params, Sql::Integer(from))
+        ));
     }
     if let Some(to) = filter.to_ms {
-        params.push(Sql::Integer(to));
-        clauses.push(format!("occurred_ms <= ?{}", params.len()));
+        clauses.push(format!(
+            "occurred_ms <= {}",
+            bind(&mut params, Sql::Integer(to))
+        ));
     }
     (clauses.join(" AND "), params)
 }
@@ -1549,8 +1558,8 @@ fn select_events(
 ) -> rusqlite::Result<(Vec<Box<RawValue>>, Option<String>)> {
     let (mut where_sql, mut params) = filter_sql(org_id, filter);
     if let Some(after) = after {
-        params.push(rusqlite::types::Value::Integer(after));
-        where_sql.push_str(&format!(" AND org_seq > ?{}", params.len()));
+        let after = bind(&mut params, rusqlite::types::Value::Integer(after));
+        where_sql.push_str(&format!(" AND org_seq > {after}"));
     }
     let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let sql = format!(

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::{append, Caller, Command, Engine, EngineError, Head, NewEvent, Refusal};
+use super::{append, bind, Caller, Command, Engine, EngineError, Head, NewEvent, Refusal};
 use crate::clock;
 use base64::Engine as _;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -65,13 +65,10 @@ impl PermitStatus {
     /// The SQL condition selecting permits of this status at `now_ms`,
     /// with its parameters appended to `params`.
     fn sql(self, now_ms: i64, params: &mut Vec<rusqlite::types::Value>) -> String {
-        let mut now = || {
-            params.push(rusqlite::types::Value::Integer(now_ms));
-            params.len()
-        };
+        let mut now = || bind(params, rusqlite::types::Value::Integer(now_ms));
         match self {
-            Self::Issued => format!("status = 'active' AND expires_ms >= ?{}", now()),
-            Self::Expired => format!("status = 'active' AND expires_ms < ?{}", now()),
+            Self::Issued => format!("status = 'active' AND expires_ms >= {}", now()),
+            Self::Expired => format!("status = 'active' AND expires_ms < {}", now()),
             Self::Verified => "status = 'consumed' AND used_via = 'by_id'".into(),
             Self::Consumed => "status = 'consumed' AND used_via IS NOT 'by_id'".into(),
             Self::Revoked => "status = 'revoked'".into(),
@@ -259,20 +256,28 @@ fn filter_sql(
         clauses.push(status.sql(now_ms, &mut params));
     }
     if let Some(actor) = &filter.actor_id {
-        params.push(Sql::Text(actor.clone()));
-        clauses.push(format!("agent = ?{}", params.len()));
+        clauses.push(format!(
+            "agent = {}",
+            bind(&mut params, Sql::Text(actor.clone()))
+        ));
     }
     if let Some(action) = &filter.action {
-        params.push(Sql::Text(action.clone()));
-        clauses.push(format!("action = ?{}", params.len()));
+        clauses.push(format!(
+            "action = {}",
+            bind(&mut params, Sql::Text(action.clone()))
+        ));
     }
     if let Some(from) = filter.from_ms {
-        params.push(Sql::Integer(from));
-        clauses.push(format!("issued_ms >= ?{}", params.len()));
+        clauses.push(format!(
+            "issued_ms >= {}",
+            bind(&mut params, Sql::Integer(from))
+        ));
     }
     if let Some(to) = filter.to_ms {
-        params.push(Sql::Integer(to));
-        clauses.push(format!("issued_ms <= ?{}", params.len()));
+        clauses.push(format!(
+            "issued_ms <= {}",
+            bind(&mut params, Sql::Integer(to))
+        ));
     }
     (clauses.join(" AND "), params)
 }
@@ -296,12 +301,10 @@ fn list(
     let mut params = params;
     let mut where_sql = where_sql;
     if let Some(c) = cursor {
-        params.push(rusqlite::types::Value::Integer(c.issued_ms));
-        let ms = params.len();
-        params.push(rusqlite::types::Value::Text(c.id.clone()));
-        let id = params.len();
+        let ms = bind(&mut params, rusqlite::types::Value::Integer(c.issued_ms));
+        let id = bind(&mut params, rusqlite::types::Value::Text(c.id.clone()));
         where_sql.push_str(&format!(
-            " AND (issued_ms < ?{ms} OR (issued_ms = ?{ms} AND id < ?{id}))"
+            " AND (issued_ms < {ms} OR (issued_ms = {ms} AND id < {id}))"
         ));
     }
     // One extra row tells whether another page follows.
