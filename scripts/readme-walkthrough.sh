@@ -200,7 +200,8 @@ cat "$work/actix.out"; echo
 
 step "cargo run --example mcp_tools (initialize over stdio)"
 printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"walkthrough","version":"0"}}}' \
-  | timeout 60 cargo run -q --example mcp_tools 2>/dev/null | head -1 | tee "$work/mcp.out"
+  | timeout 600 cargo run -q --example mcp_tools 2>"$work/mcp.err" | head -1 | tee "$work/mcp.out" \
+  || { echo "mcp_tools failed; its stderr:"; cat "$work/mcp.err"; exit 1; }
 expect "$(cat "$work/mcp.out")" '"serverInfo"'
 
 printf '\nREADME walkthrough: every command worked as written.\n'
