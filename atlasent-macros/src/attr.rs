@@ -11,9 +11,17 @@ pub(crate) const KEYS: &[&str] = &["action", "agent", "context", "client", "crat
 /// The longest action the contract accepts (characters).
 const MAX_ACTION_CHARS: usize = 256;
 
+/// The `action` of `#[protect(...)]`: a literal, or an action type.
+pub(crate) enum ActionSpec {
+    /// `action = "deploy"`: the permit is an untyped `Permit`.
+    Literal(LitStr),
+    /// `action = Deploy`: the permit is a `Permit<Deploy>`.
+    Type(Path),
+}
+
 /// The parsed arguments of `#[protect(...)]`.
 pub(crate) struct Args {
-    pub(crate) action: LitStr,
+    pub(crate) action: ActionSpec,
     pub(crate) agent: Expr,
     pub(crate) context: Option<Expr>,
     pub(crate) client: Option<Expr>,
@@ -22,7 +30,7 @@ pub(crate) struct Args {
 /// The arguments as far as they could be read, with every error found.
 #[derive(Default)]
 pub(crate) struct RawArgs {
-    action: Option<LitStr>,
+    action: Option<ActionSpec>,
     agent: Option<Expr>,
     context: Option<Expr>,
     client: Option<Expr>,
@@ -52,7 +60,8 @@ impl RawArgs {
         if self.action.is_none() && !self.given.iter().any(|k| k == "action") {
             self.error(syn::Error::new(
                 Span::call_site(),
-                "missing required option `action`: add `action = \"...\"`, e.g. `action = \"deploy_to_production\"`",
+                "missing required option `action`: add `action = \"...\"`, e.g. `action = \"deploy_to_production\"`, \
+                 or an action type, `action = DeployToProduction`",
             ));
         }
         if self.agent.is_none() && !self.given.iter().any(|k| k == "agent") {
@@ -124,8 +133,8 @@ impl Parse for RawArgs {
                 match name.as_str() {
                     "action" => {
                         let expr: Expr = input.parse()?;
-                        match action_literal(&expr) {
-                            Ok(lit) => args.action = Some(lit),
+                        match action_spec(&expr) {
+                            Ok(spec) => args.action = Some(spec),
                             Err(e) => args.error(e),
                         }
                     }
@@ -153,28 +162,46 @@ fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
     Ok(())
 }
 
-/// `action` must be a non-empty string literal of at most 256 characters.
-fn action_literal(expr: &Expr) -> syn::Result<LitStr> {
+/// `action` is a non-empty string literal of at most 256 characters, or
+/// the path of an action type.
+fn action_spec(expr: &Expr) -> syn::Result<ActionSpec> {
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
         }) => {
-            let value = lit.value();
-            if value.is_empty() {
-                Err(syn::Error::new(lit.span(), "`action` must not be empty"))
-            } else if value.chars().count() > MAX_ACTION_CHARS {
-                Err(syn::Error::new(
-                    lit.span(),
-                    format!("`action` is longer than {MAX_ACTION_CHARS} characters"),
-                ))
-            } else {
-                Ok(lit.clone())
-            }
+            check_action_name(lit, "`action`")?;
+            Ok(ActionSpec::Literal(lit.clone()))
         }
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => {
+            Ok(ActionSpec::Type(p.path.clone()))
+        }
+        Expr::Group(g) => action_spec(&g.expr),
         other => Err(syn::Error::new_spanned(
             other,
-            "`action` must be a string literal, e.g. `action = \"deploy_to_production\"`, so that every guarded \
-             action is visible in the source",
+            "`action` must be a string literal (`action = \"deploy_to_production\"`) or an action \
+             type declared with #[atlasent::action] (`action = DeployToProduction`), so that every \
+             guarded action is visible in the source",
         )),
+    }
+}
+
+/// An action name is 1 to 256 characters, as the contract requires.
+pub(crate) fn check_action_name(lit: &LitStr, what: &str) -> syn::Result<()> {
+    let value = lit.value();
+    if value.is_empty() {
+        Err(syn::Error::new(
+            lit.span(),
+            format!("{what} must not be empty"),
+        ))
+    } else if value.chars().count() > MAX_ACTION_CHARS {
+        Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "{what} is {} characters long; the contract's limit is {MAX_ACTION_CHARS}",
+                value.chars().count()
+            ),
+        ))
+    } else {
+        Ok(())
     }
 }

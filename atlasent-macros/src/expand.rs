@@ -9,7 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Pat, Path, ReturnType, Signature, Token, Type, Visibility};
 
-use crate::attr::{Args, RawArgs};
+use crate::attr::{ActionSpec, Args, RawArgs};
 
 /// A function whose body is kept as tokens, so that a half-typed body still
 /// gets the function emitted (tracing-attributes #1634).
@@ -109,14 +109,18 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Whether `ty` names the `Permit` type (`Permit`, `atlasent::Permit`, …).
+/// Whether `ty` names the `Permit` type (`Permit`, `atlasent::Permit`,
+/// `Permit<DeployToProduction>`, …).
 fn is_permit(ty: &Type) -> bool {
     match ty {
-        Type::Path(p) if p.qself.is_none() => p
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "Permit" && s.arguments.is_none()),
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|s| {
+            s.ident == "Permit"
+                && match &s.arguments {
+                    syn::PathArguments::None => true,
+                    syn::PathArguments::AngleBracketed(a) => a.args.len() == 1,
+                    syn::PathArguments::Parenthesized(_) => false,
+                }
+        }),
         Type::Paren(p) => is_permit(&p.elem),
         Type::Group(g) => is_permit(&g.elem),
         _ => false,
@@ -274,7 +278,6 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
     let error = syn::Ident::new("__atlasent_error", site);
     let context_value = syn::Ident::new("__atlasent_context", site);
 
-    let action = &args.action;
     let agent = &args.agent;
     let agent = quote_spanned!(agent.span()=> ::core::convert::AsRef::<str>::as_ref(&(#agent)));
     let context = match &args.context {
@@ -285,17 +288,51 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
     // Named by the blocking client when it refuses to block a runtime's
     // worker thread (tests/blocking_contexts.rs).
     let function = syn::LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span());
-    let call = match (&args.client, is_async) {
-        (Some(client), true) => quote_spanned!(client.span()=>
-            #krate::__private::protect_with(&(#client), #agent, #action, #context_value).await),
-        (None, true) => {
-            quote!(#krate::__private::protect_default(#agent, #action, #context_value).await)
+    let (call, action_type, registration) = match &args.action {
+        ActionSpec::Literal(action) => {
+            let call = match (&args.client, is_async) {
+                (Some(client), true) => quote_spanned!(client.span()=>
+                    #krate::__private::protect_with(&(#client), #agent, #action, #context_value).await),
+                (None, true) => {
+                    quote!(#krate::__private::protect_default(#agent, #action, #context_value).await)
+                }
+                (Some(client), false) => quote_spanned!(client.span()=>
+                    #krate::__private::protect_blocking_with(#function, &(#client), #agent, #action, #context_value)),
+                (None, false) => quote!(
+                    #krate::__private::protect_blocking_default(#function, #agent, #action, #context_value)
+                ),
+            };
+            // The policy coverage check (atlasent::actions::registered) sees
+            // literal actions through this registration.
+            let ident = &sig.ident;
+            let registration = quote! {
+                const _: () = {
+                    #krate::__private::inventory::submit! {
+                        #krate::actions::RegisteredAction::__new(
+                            #action,
+                            ::core::concat!("fn ", ::core::module_path!(), "::", ::core::stringify!(#ident)),
+                            ::core::file!(),
+                            ::core::line!(),
+                        )
+                    }
+                };
+            };
+            (call, quote!(#krate::AnyAction), registration)
         }
-        (Some(client), false) => quote_spanned!(client.span()=>
-            #krate::__private::protect_blocking_with(#function, &(#client), #agent, #action, #context_value)),
-        (None, false) => quote!(
-            #krate::__private::protect_blocking_default(#function, #agent, #action, #context_value)
-        ),
+        ActionSpec::Type(action) => {
+            let call = match (&args.client, is_async) {
+                (Some(client), true) => quote_spanned!(client.span()=>
+                    #krate::__private::protect_typed_with::<#action, _>(&(#client), #agent, #context_value).await),
+                (None, true) => quote_spanned!(action.span()=>
+                    #krate::__private::protect_typed_default::<#action, _>(#agent, #context_value).await),
+                (Some(client), false) => quote_spanned!(client.span()=>
+                    #krate::__private::protect_typed_blocking_with::<#action, _>(#function, &(#client), #agent, #context_value)),
+                (None, false) => quote_spanned!(action.span()=>
+                    #krate::__private::protect_typed_blocking_default::<#action, _>(#function, #agent, #context_value)),
+            };
+            // The action type registered itself.
+            (call, quote!(#action), TokenStream::new())
+        }
     };
     let require_blocking = if is_async {
         TokenStream::new()
@@ -309,23 +346,32 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
     let convert = quote_spanned!(output_span=> #krate::__private::into_error(#error));
     let pat = &permit.pat;
     let ty = &permit.ty;
+    let declared = match &**ty {
+        Type::Reference(r) if permit.by_ref => &*r.elem,
+        other => other,
+    };
+    let bind = syn::Ident::new("__atlasent_bound", site);
+    let convert_permit = quote_spanned!(declared.span()=>
+        <#declared as #krate::__private::BindPermit<#action_type>>::bind(#obtained));
     let bound = if permit.by_ref {
-        quote!(&#obtained)
+        quote!(&#bind)
     } else {
-        quote!(#obtained)
+        quote!(#bind)
     };
     quote! {
         #(#outer_attrs)*
         #vis #sig {
             #(#inner_attrs)*
             #require_blocking
+            #registration
             let #context_value = #context;
-            let #obtained: #krate::Permit = match #call {
+            let #obtained: #krate::Permit<#action_type> = match #call {
                 ::core::result::Result::Ok(permit) => permit,
                 ::core::result::Result::Err(#error) => {
                     return ::core::result::Result::Err(#convert);
                 }
             };
+            let #bind: #declared = #convert_permit;
             let #pat: #ty = #bound;
             {
                 #body

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod action;
 mod attr;
 mod expand;
 
@@ -160,4 +161,36 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn protect(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()
+}
+
+/// Declare an action as a type: `#[atlasent::action("deploy_to_production")]`
+/// on a unit struct implements `atlasent::Action` for it, so that a
+/// `Permit<DeployToProduction>` can only be a permit for that action.
+///
+/// ```ignore
+/// #[atlasent::action("deploy_to_production")]
+/// pub struct DeployToProduction;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// pub struct WireContext { pub amount_usd: u64, pub memo: String }
+///
+/// // Only a `WireContext` is accepted as its context.
+/// #[atlasent::action("wire_transfer", context = WireContext)]
+/// pub struct WireTransfer;
+/// ```
+///
+/// The name comes first, a string literal of 1 to 256 characters (the
+/// contract's limits). Options: `context = Type` (any `Serialize` type; with
+/// `Deserialize` too, the policy coverage check can read its keys) and
+/// `crate = path` (where the `atlasent` crate is, when renamed).
+///
+/// Refused at compile time, each with an error on the offending token: a
+/// missing, empty, non-literal or too long name; anything but a unit struct
+/// (fields, an enum, a fn); a generic struct; unknown or duplicate options.
+///
+/// The action is registered for `atlasent::actions::registered`, which the
+/// policy coverage check reads.
+#[proc_macro_attribute]
+pub fn action(attr: TokenStream, item: TokenStream) -> TokenStream {
+    action::expand(attr.into(), item.into()).into()
 }

@@ -38,6 +38,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use crate::actions::{Action, ContextFor};
 use crate::error::Error;
 use crate::permit::Permit;
 use crate::permits::{Pages, PermitPage, PermitQuery, PermitVerification};
@@ -291,11 +292,22 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        self.protect_as(Caller::Method("protect"), agent, action, context)
+        self.protect_for(Caller::Method("protect"), agent, action, context)
+    }
+
+    /// Blocking [`crate::Client::protect_as`].
+    pub fn protect_as<A: Action>(
+        &self,
+        agent: &str,
+        context: &(impl ContextFor<A> + ?Sized),
+    ) -> Result<Permit<A>, Error> {
+        Ok(self
+            .protect_for(Caller::Method("protect_as"), agent, A::NAME, context)?
+            .retype())
     }
 
     /// [`Client::protect`], refused in the name of `caller`.
-    pub(crate) fn protect_as<C>(
+    pub(crate) fn protect_for<C>(
         &self,
         caller: Caller,
         agent: &str,
@@ -506,7 +518,7 @@ fn default_for(caller: Caller) -> Result<Client, Error> {
 
 /// Blocking [`crate::protect()`] on the default client, refused in the name
 /// of `caller`.
-pub(crate) fn protect_as<C>(
+pub(crate) fn protect_for<C>(
     caller: Caller,
     agent: &str,
     action: &str,
@@ -515,7 +527,7 @@ pub(crate) fn protect_as<C>(
 where
     C: Serialize + ?Sized,
 {
-    default_for(caller)?.protect_as(caller, agent, action, context)
+    default_for(caller)?.protect_for(caller, agent, action, context)
 }
 
 /// Blocking [`crate::protect()`] on the default client.
@@ -523,7 +535,15 @@ pub fn protect<C>(agent: &str, action: &str, context: &C) -> Result<Permit, Erro
 where
     C: Serialize + ?Sized,
 {
-    protect_as(Caller::Function("protect"), agent, action, context)
+    protect_for(Caller::Function("protect"), agent, action, context)
+}
+
+/// Blocking [`crate::protect_as()`] on the default client.
+pub fn protect_as<A: Action>(
+    agent: &str,
+    context: &(impl ContextFor<A> + ?Sized),
+) -> Result<Permit<A>, Error> {
+    Ok(protect_for(Caller::Function("protect_as"), agent, A::NAME, context)?.retype())
 }
 
 /// Blocking [`crate::evaluate`] on the default client.

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use tracing::field::Empty;
 use tracing::Instrument;
 
+use crate::actions::{Action, ContextFor};
 use crate::config::{ClientBuilder, Config, Wire};
 use crate::error::{Decision, Denial, DenialStage, Error, Held};
 use crate::options::EvaluateOptions;
@@ -143,6 +144,37 @@ impl Client {
         }
         .instrument(span)
         .await
+    }
+
+    /// [`protect`](Self::protect) for an action declared as a type: the
+    /// permit is a [`Permit<A>`](crate::Permit), which only code that takes
+    /// a permit for `A` (or an untyped `Permit`) accepts.
+    ///
+    /// The action sent is `A::NAME`. `context` is what `A` accepts: anything
+    /// that serializes to a JSON object, or, for an action declared with
+    /// `context = T`, a `T` (or `&T`) only. Every outcome other than a
+    /// verified allow is an `Err`, exactly as for `protect`.
+    ///
+    /// ```no_run
+    /// #[derive(serde::Serialize)]
+    /// struct WireContext { amount_usd: u64, memo: String }
+    ///
+    /// #[atlasent::action("wire_transfer", context = WireContext)]
+    /// struct WireTransfer;
+    ///
+    /// # async fn run(client: atlasent::Client) -> Result<(), atlasent::Error> {
+    /// let context = WireContext { amount_usd: 250, memo: "invoice 7".into() };
+    /// let permit: atlasent::Permit<WireTransfer> =
+    ///     client.protect_as::<WireTransfer>("finance-agent", &context).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn protect_as<A: Action>(
+        &self,
+        agent: &str,
+        context: &(impl ContextFor<A> + ?Sized),
+    ) -> Result<Permit<A>, Error> {
+        // The permit names the action it was verified for: A::NAME.
+        Ok(self.protect(agent, A::NAME, context).await?.retype())
     }
 
     /// Ask the policy engine for a decision, returned as data: a deny, hold

@@ -5,6 +5,7 @@ use std::sync::{PoisonError, RwLock};
 
 use serde::Serialize;
 
+use crate::actions::{Action, ContextFor};
 use crate::client::Client;
 use crate::error::Error;
 use crate::permit::Permit;
@@ -64,6 +65,14 @@ where
     C: Serialize + ?Sized,
 {
     default_client()?.protect(agent, action, context).await
+}
+
+/// [`Client::protect_as`] on the default client.
+pub async fn protect_as<A: Action>(
+    agent: &str,
+    context: &(impl ContextFor<A> + ?Sized),
+) -> Result<Permit<A>, Error> {
+    default_client()?.protect_as::<A>(agent, context).await
 }
 
 /// [`Client::evaluate`] on the default client.

@@ -182,6 +182,7 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod actions;
 pub mod audit;
 mod client;
 mod config;
@@ -202,6 +203,7 @@ pub mod wire;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
+pub use actions::{Action, AnyAction};
 pub use client::{Client, MAX_NAME_CHARS, MAX_REVOKE_REASON_CHARS};
 pub use config::{
     ClientBuilder, Config, Wire, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BACKOFF,
@@ -212,8 +214,8 @@ pub use config::{
 pub use deny_code::DenyCode;
 pub use error::{Decision, Denial, DenialStage, Error, ErrorCode, Held, RequestError};
 pub use global::{
-    authorize, configure, default_client, evaluate, gate, key_self, protect, reset_default_client,
-    revoke_permit, verify,
+    authorize, configure, default_client, evaluate, gate, key_self, protect, protect_as,
+    reset_default_client, revoke_permit, verify,
 };
 pub use options::EvaluateOptions;
 pub use permit::Permit;
@@ -221,7 +223,7 @@ pub use permits::{PermitPage, PermitQuery, PermitVerification};
 pub use wire::{PermitEvidence, PermitRecord, PermitStatus};
 
 #[cfg(feature = "macros")]
-pub use atlasent_macros::protect;
+pub use atlasent_macros::{action, protect};
 /// The README's Rust examples, compiled as doctests so they stay true (they
 /// guard a plain fn: with the `blocking` and `macros` features, as the test
 /// command builds them).

@@ -1,9 +1,12 @@
 //! [`Permit`]: the proof that an action was authorized end to end.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::SystemTime;
 
 use serde::Serialize;
+
+use crate::actions::{Action, AnyAction};
 
 /// Proof that AtlaSent authorized one action end to end: the policy allowed
 /// it and the resulting permit verified.
@@ -23,8 +26,29 @@ use serde::Serialize;
 /// ```compile_fail
 /// fn copy(p: &atlasent::Permit) -> atlasent::Permit { p.clone() }
 /// ```
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Permit {
+///
+/// # Typed permits
+///
+/// `Permit` is `Permit<AnyAction>`: a permit for whatever action it names.
+/// `Permit<A>`, for an action type `A` ([`crate::actions`]), is a permit whose
+/// verified action is `A::NAME`, made only by
+/// [`Client::protect_as::<A>`](crate::Client::protect_as) (and its blocking
+/// and free-function twins, and `#[atlasent::protect(action = A, ..)]`) or by
+/// [`Permit::downcast`], which checks the action. A `Permit<A>` turns into a
+/// `Permit` with `From`/`into()`; nothing turns a `Permit` or a `Permit<B>`
+/// into a `Permit<A>` without that check.
+///
+/// ```compile_fail
+/// #[atlasent::action("read_logs")] struct ReadLogs;
+/// #[atlasent::action("deploy")] struct Deploy;
+/// fn deploy(_: atlasent::Permit<Deploy>) {}
+/// fn spend(p: atlasent::Permit<ReadLogs>) { deploy(p) }
+/// ```
+// `#[serde(bound = "")]`: the marker is never serialized, so `A` needs no
+// bound.
+#[derive(Serialize)]
+#[serde(bound = "")]
+pub struct Permit<A = AnyAction> {
     permit_id: String,
     permit_hash: String,
     audit_hash: String,
@@ -37,6 +61,9 @@ pub struct Permit {
     expires_at_text: Option<String>,
     #[serde(skip)]
     expires_at: Option<SystemTime>,
+    /// `fn() -> A`: the permit is `Send`, `Sync` and `Unpin` whatever `A` is.
+    #[serde(skip)]
+    action_type: PhantomData<fn() -> A>,
 }
 
 impl Permit {
@@ -60,6 +87,60 @@ impl Permit {
             action,
             expires_at_text: None,
             expires_at: None,
+            action_type: PhantomData,
+        }
+    }
+
+    /// This permit as a `Permit<A>`, if its action is `A::NAME`; otherwise
+    /// the permit itself, unchanged, in the `Err`.
+    ///
+    /// The action compared is the one the permit was verified for (the
+    /// client only makes a permit after the server confirmed that action),
+    /// so a `Permit<A>` from here is as good as one from
+    /// [`Client::protect_as::<A>`](crate::Client::protect_as).
+    ///
+    /// ```
+    /// #[atlasent::action("deploy_to_production")]
+    /// struct DeployToProduction;
+    ///
+    /// fn deploy_if_allowed(permit: atlasent::Permit) {
+    ///     match permit.downcast::<DeployToProduction>() {
+    ///         Ok(typed) => println!("deploying under {}", typed.permit_id()),
+    ///         Err(other) => println!("{other} is not a deploy permit"),
+    ///     }
+    /// }
+    /// ```
+    pub fn downcast<A: Action>(self) -> Result<Permit<A>, Permit> {
+        if self.action == A::NAME {
+            Ok(self.retype())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl<A: Action> From<Permit<A>> for Permit {
+    /// Forget the action type; the permit is unchanged.
+    fn from(permit: Permit<A>) -> Self {
+        permit.retype()
+    }
+}
+
+impl<A> Permit<A> {
+    /// The same permit under another action type: crate-private, called only
+    /// where the action was checked (`downcast`, `protect_as`) or forgotten.
+    pub(crate) fn retype<B>(self) -> Permit<B> {
+        Permit {
+            permit_id: self.permit_id,
+            permit_hash: self.permit_hash,
+            audit_hash: self.audit_hash,
+            reason: self.reason,
+            timestamp: self.timestamp,
+            agent: self.agent,
+            action: self.action,
+            expires_at_text: self.expires_at_text,
+            expires_at: self.expires_at,
+            action_type: PhantomData,
         }
     }
 
@@ -69,6 +150,11 @@ impl Permit {
         self.expires_at_text = Some(text);
         self.expires_at = Some(at);
         self
+    }
+
+    /// This permit without its action type (the same as `Permit::from`).
+    pub fn into_untyped(self) -> Permit {
+        self.retype()
     }
 
     /// When the permit expires, as the server stated it (the current wire's
@@ -118,7 +204,39 @@ impl Permit {
     }
 }
 
-impl fmt::Display for Permit {
+impl<A> fmt::Debug for Permit<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("permit_id", &self.permit_id)
+            .field("permit_hash", &self.permit_hash)
+            .field("audit_hash", &self.audit_hash)
+            .field("reason", &self.reason)
+            .field("timestamp", &self.timestamp)
+            .field("agent", &self.agent)
+            .field("action", &self.action)
+            .field("expires_at", &self.expires_at_text)
+            .finish()
+    }
+}
+
+impl<A, B> PartialEq<Permit<B>> for Permit<A> {
+    /// Two permits are equal when every field the server stated is.
+    fn eq(&self, other: &Permit<B>) -> bool {
+        self.permit_id == other.permit_id
+            && self.permit_hash == other.permit_hash
+            && self.audit_hash == other.audit_hash
+            && self.reason == other.reason
+            && self.timestamp == other.timestamp
+            && self.agent == other.agent
+            && self.action == other.action
+            && self.expires_at_text == other.expires_at_text
+            && self.expires_at == other.expires_at
+    }
+}
+
+impl<A> Eq for Permit<A> {}
+
+impl<A> fmt::Display for Permit<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

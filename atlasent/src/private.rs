@@ -38,7 +38,7 @@ pub fn protect_blocking_with<C: Serialize + ?Sized>(
     context: &C,
 ) -> Result<Permit, Error> {
     let caller = crate::blocking::Caller::Guarded(function);
-    client.protect_as(caller, agent, action, context)
+    client.protect_for(caller, agent, action, context)
 }
 
 /// Obtain a permit from the global default client, blocking, for the
@@ -51,7 +51,7 @@ pub fn protect_blocking_default<C: Serialize + ?Sized>(
     context: &C,
 ) -> Result<Permit, Error> {
     let caller = crate::blocking::Caller::Guarded(function);
-    crate::blocking::protect_as(caller, agent, action, context)
+    crate::blocking::protect_for(caller, agent, action, context)
 }
 
 /// Without the `blocking` feature a non-async guarded fn does not compile
@@ -131,4 +131,214 @@ macro_rules! __atlasent_require_blocking {
 #[macro_export]
 macro_rules! __atlasent_require_blocking {
     () => {};
+}
+
+// ---- actions as types -------------------------------------------------------
+
+pub use inventory;
+
+use crate::actions::{Action, AnyAction, ContextFor};
+
+/// The hidden item of [`Action`] that `#[atlasent::action]` fills in.
+#[derive(Debug, Clone, Copy)]
+pub struct Seal(());
+
+impl Seal {
+    /// Made by `#[atlasent::action]` only, which checked the action's name.
+    pub const fn checked_by_the_macro() -> Self {
+        Seal(())
+    }
+}
+
+/// Obtain a `Permit<A>` from `client`.
+pub async fn protect_typed_with<A: Action, C: ContextFor<A> + ?Sized>(
+    client: &Client,
+    agent: &str,
+    context: &C,
+) -> Result<Permit<A>, Error> {
+    client.protect_as::<A>(agent, context).await
+}
+
+/// Obtain a `Permit<A>` from the global default client.
+pub async fn protect_typed_default<A: Action, C: ContextFor<A> + ?Sized>(
+    agent: &str,
+    context: &C,
+) -> Result<Permit<A>, Error> {
+    crate::global::protect_as::<A>(agent, context).await
+}
+
+/// Obtain a `Permit<A>` from a blocking `client` for the guarded plain fn
+/// `function`.
+#[cfg(feature = "blocking")]
+pub fn protect_typed_blocking_with<A: Action, C: ContextFor<A> + ?Sized>(
+    function: &'static str,
+    client: &crate::blocking::Client,
+    agent: &str,
+    context: &C,
+) -> Result<Permit<A>, Error> {
+    let caller = crate::blocking::Caller::Guarded(function);
+    Ok(client
+        .protect_for(caller, agent, A::NAME, context)?
+        .retype())
+}
+
+/// Obtain a `Permit<A>` from the global default client, blocking.
+#[cfg(feature = "blocking")]
+pub fn protect_typed_blocking_default<A: Action, C: ContextFor<A> + ?Sized>(
+    function: &'static str,
+    agent: &str,
+    context: &C,
+) -> Result<Permit<A>, Error> {
+    let caller = crate::blocking::Caller::Guarded(function);
+    Ok(crate::blocking::protect_for(caller, agent, A::NAME, context)?.retype())
+}
+
+/// See [`protect_blocking_with`].
+#[cfg(not(feature = "blocking"))]
+pub fn protect_typed_blocking_with<A: Action, C: ContextFor<A> + ?Sized, K>(
+    _function: &'static str,
+    _client: &K,
+    _agent: &str,
+    _context: &C,
+) -> Result<Permit<A>, Error> {
+    Err(Error::config(
+        "the `blocking` feature of atlasent is disabled",
+    ))
+}
+
+/// See [`protect_blocking_with`].
+#[cfg(not(feature = "blocking"))]
+pub fn protect_typed_blocking_default<A: Action, C: ContextFor<A> + ?Sized>(
+    _function: &'static str,
+    _agent: &str,
+    _context: &C,
+) -> Result<Permit<A>, Error> {
+    Err(Error::config(
+        "the `blocking` feature of atlasent is disabled",
+    ))
+}
+
+/// The parameter type a guarded function declared for its permit, made from
+/// the permit obtained for action `A` (`AnyAction` for a literal action).
+#[diagnostic::on_unimplemented(
+    message = "this function is guarded for action `{A}`, but its permit parameter is a `{Self}`",
+    label = "a permit for another action",
+    note = "take `Permit<{A}>`, `&Permit<{A}>` or an untyped `Permit`; a permit for one action cannot be spent on another"
+)]
+pub trait BindPermit<A> {
+    /// Convert.
+    fn bind(permit: Permit<A>) -> Self;
+}
+
+impl<A: Action> BindPermit<A> for Permit<A> {
+    fn bind(permit: Permit<A>) -> Self {
+        permit
+    }
+}
+
+impl<A: Action> BindPermit<A> for Permit {
+    fn bind(permit: Permit<A>) -> Self {
+        permit.into_untyped()
+    }
+}
+
+impl BindPermit<AnyAction> for Permit {
+    fn bind(permit: Permit) -> Self {
+        permit
+    }
+}
+
+/// Reads the keys a context type serializes from its `Deserialize`
+/// implementation (`#[atlasent::action(context = T)]` registers them).
+/// Autoref specialization: `(&KeysProbe::<T>::new()).keys()` resolves to
+/// [`KeysFromDeserialize`] when `T: DeserializeOwned`, else to [`NoKeys`].
+pub struct KeysProbe<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> KeysProbe<T> {
+    /// A probe for `T`.
+    pub const fn new() -> Self {
+        KeysProbe(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for KeysProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The keys of a `Deserialize` struct.
+pub trait KeysFromDeserialize {
+    /// The struct's field names as serde reads them, if it reads a struct.
+    fn keys(&self) -> Option<&'static [&'static str]>;
+}
+
+impl<T: serde::de::DeserializeOwned> KeysFromDeserialize for KeysProbe<T> {
+    fn keys(&self) -> Option<&'static [&'static str]> {
+        let fields = std::cell::Cell::new(None);
+        // The probe fails every read on purpose: only the field list it
+        // was offered matters.
+        let _ = T::deserialize(FieldProbe { fields: &fields });
+        fields.get()
+    }
+}
+
+/// No keys for a type without `Deserialize`.
+pub trait NoKeys {
+    /// `None`.
+    fn keys(&self) -> Option<&'static [&'static str]>;
+}
+
+impl<T> NoKeys for &KeysProbe<T> {
+    fn keys(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+}
+
+/// A deserializer that records the field list of `deserialize_struct` and
+/// refuses everything.
+struct FieldProbe<'a> {
+    fields: &'a std::cell::Cell<Option<&'static [&'static str]>>,
+}
+
+/// The probe's refusal.
+#[derive(Debug)]
+struct Probed;
+
+impl std::fmt::Display for Probed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("field probe")
+    }
+}
+
+impl std::error::Error for Probed {}
+
+impl serde::de::Error for Probed {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Probed
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for FieldProbe<'_> {
+    type Error = Probed;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
+        Err(Probed)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Probed> {
+        self.fields.set(Some(fields));
+        Err(Probed)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
 }

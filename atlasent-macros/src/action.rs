@@ -1,0 +1,229 @@
+//! `#[atlasent::action("name", context = T)]` on a unit struct: implement
+//! `atlasent::Action` and register the action.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::{Fields, Item, LitStr, Path, Token, Type};
+
+use crate::attr::check_action_name;
+
+/// The options after the name.
+const KEYS: &[&str] = &["context", "crate"];
+
+/// The parsed arguments of `#[action(...)]`.
+#[derive(Default)]
+struct ActionArgs {
+    name: Option<LitStr>,
+    context: Option<Type>,
+    krate: Option<Path>,
+    errors: Option<syn::Error>,
+}
+
+impl ActionArgs {
+    fn error(&mut self, e: syn::Error) {
+        match &mut self.errors {
+            Some(all) => all.combine(e),
+            None => self.errors = Some(e),
+        }
+    }
+}
+
+impl Parse for ActionArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = ActionArgs::default();
+        if input.is_empty() {
+            args.error(missing_name(Span::call_site()));
+            return Ok(args);
+        }
+        if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            match check_action_name(&lit, "the action name") {
+                Ok(()) => args.name = Some(lit),
+                Err(e) => args.error(e),
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        } else {
+            args.error(missing_name(input.span()));
+        }
+        let mut seen: Vec<String> = Vec::new();
+        while !input.is_empty() {
+            let key = if input.peek(Token![crate]) {
+                let token: Token![crate] = input.parse()?;
+                syn::Ident::new("crate", token.span)
+            } else {
+                input.parse::<syn::Ident>().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected `context = Type` or `crate = path` after the action name",
+                    )
+                })?
+            };
+            let name = key.to_string();
+            input.parse::<Token![=]>()?;
+            if !KEYS.contains(&name.as_str()) {
+                args.error(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "unknown option `{name}`; #[atlasent::action] takes the action name, then: {}",
+                        KEYS.join(", ")
+                    ),
+                ));
+                let _: TokenStream = skip_value(input)?;
+            } else if seen.contains(&name) {
+                args.error(syn::Error::new(
+                    key.span(),
+                    format!("duplicate option `{name}`"),
+                ));
+                let _: TokenStream = skip_value(input)?;
+            } else {
+                seen.push(name.clone());
+                if name == "context" {
+                    args.context = Some(input.parse()?);
+                } else {
+                    args.krate = Some(input.call(Path::parse_mod_style)?);
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn skip_value(input: ParseStream<'_>) -> syn::Result<TokenStream> {
+    let mut out = TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) {
+        out.extend(std::iter::once(input.parse::<proc_macro2::TokenTree>()?));
+    }
+    Ok(out)
+}
+
+fn missing_name(span: Span) -> syn::Error {
+    syn::Error::new(
+        span,
+        "#[atlasent::action] needs the action name first, as a string literal: \
+         `#[atlasent::action(\"deploy_to_production\")]`",
+    )
+}
+
+/// `#[action(attr)] item` → the struct, its `Action` impl and its
+/// registration, or the struct plus every error found.
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut args = syn::parse2::<ActionArgs>(attr).unwrap_or_else(|e| {
+        let mut args = ActionArgs::default();
+        args.error(e);
+        args
+    });
+    let krate: Path = args
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::atlasent));
+    let parsed = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Struct(s)) => s,
+        Ok(other) => {
+            let mut out = syn::Error::new_spanned(
+                item_keyword(&other),
+                "#[atlasent::action] applies to a unit struct: `pub struct DeployToProduction;`",
+            )
+            .into_compile_error();
+            out.extend(item);
+            return out;
+        }
+        Err(e) => {
+            let mut out = e.into_compile_error();
+            out.extend(item);
+            return out;
+        }
+    };
+    if !matches!(parsed.fields, Fields::Unit) {
+        args.error(syn::Error::new_spanned(
+            &parsed.fields,
+            format!(
+                "an action type is a unit struct (`struct {};`): it names the action and \
+                 carries no data; pass data as the context",
+                parsed.ident
+            ),
+        ));
+    }
+    if !parsed.generics.params.is_empty() || parsed.generics.where_clause.is_some() {
+        args.error(syn::Error::new_spanned(
+            &parsed.generics,
+            "an action type cannot be generic: one type names one action",
+        ));
+    }
+    if let Some(errors) = args.errors {
+        let mut out = errors.into_compile_error();
+        out.extend(quote!(#parsed));
+        return out;
+    }
+    let Some(name) = args.name else {
+        return quote!(#parsed);
+    };
+    let ident = &parsed.ident;
+    let (context, registration_context) = match &args.context {
+        None => (quote!(#krate::actions::AnyContext), TokenStream::new()),
+        Some(ty) => (
+            quote!(#krate::actions::TypedContext<#ty>),
+            quote! {
+                .__with_context(::core::any::type_name::<#ty>, {
+                    fn keys() -> ::core::option::Option<&'static [&'static str]> {
+                        #[allow(unused_imports)]
+                        use #krate::__private::{KeysFromDeserialize as _, NoKeys as _};
+                        (&#krate::__private::KeysProbe::<#ty>::new()).keys()
+                    }
+                    keys
+                })
+            },
+        ),
+    };
+    quote! {
+        #parsed
+
+        impl #krate::Action for #ident {
+            const NAME: &'static str = #name;
+            type Context = #context;
+            #[doc(hidden)]
+            const __ATLASENT_SEAL: #krate::__private::Seal =
+                #krate::__private::Seal::checked_by_the_macro();
+        }
+
+        const _: () = {
+            #krate::__private::inventory::submit! {
+                #krate::actions::RegisteredAction::__new(
+                    #name,
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
+                    ::core::file!(),
+                    ::core::line!(),
+                )
+                #registration_context
+            }
+        };
+    }
+}
+
+/// The token to point at when the item is not a struct.
+fn item_keyword(item: &Item) -> TokenStream {
+    match item {
+        Item::Enum(e) => {
+            let t = &e.enum_token;
+            quote!(#t)
+        }
+        Item::Fn(f) => {
+            let t = &f.sig.fn_token;
+            quote!(#t)
+        }
+        Item::Union(u) => {
+            let t = &u.union_token;
+            quote!(#t)
+        }
+        Item::Trait(t) => {
+            let t = &t.trait_token;
+            quote!(#t)
+        }
+        other => quote!(#other),
+    }
+}
