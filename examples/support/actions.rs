@@ -9,15 +9,15 @@ use serde::{Deserialize, Serialize};
 /// The context of a wire transfer: the keys `examples/policies/demo.json`
 /// matches on (`amount_usd`) and requires (`memo`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireContext {
+pub(crate) struct WireContext {
     /// Amount in US dollars.
-    pub amount_usd: u64,
+    pub(crate) amount_usd: u64,
     /// Who receives it.
-    pub counterparty_id: String,
+    pub(crate) counterparty_id: String,
     /// Why (the policy requires one).
-    pub memo: String,
+    pub(crate) memo: String,
 }
 
 /// Wire money: only with a [`WireContext`].
 #[atlasent::action("wire_transfer", context = WireContext)]
-pub struct WireTransfer;
+pub(crate) struct WireTransfer;
