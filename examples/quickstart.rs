@@ -11,8 +11,12 @@
 //! `ATLASENT_API_KEY` (and optionally `ATLASENT_BASE_URL`) set, the same code
 //! talks to that API instead.
 
+#[path = "support/actions.rs"]
+mod actions;
 #[path = "support/backend.rs"]
 mod backend;
+
+use actions::{WireContext, WireTransfer};
 
 use atlasent::audit::ExportFilter;
 use atlasent::Permit;
@@ -37,17 +41,20 @@ async fn deploy(
     ))
 }
 
-/// Wire money. Same guard, different action and agent.
+/// Wire money, guarded by an action type: `WireTransfer` (declared with
+/// `#[atlasent::action("wire_transfer", context = WireContext)]`) takes a
+/// `WireContext`, so a misspelt key does not compile, and the body receives a
+/// `Permit<WireTransfer>`, which nothing else can stand in for.
 #[atlasent::protect(
-    action = "wire_transfer",
+    action = WireTransfer,
     agent = "finance-agent",
-    context = json!({ "amount_usd": amount_usd, "counterparty_id": to, "memo": memo })
+    context = WireContext { amount_usd, counterparty_id: to.to_owned(), memo: memo.to_owned() }
 )]
 async fn wire(
     amount_usd: u64,
     to: &str,
     memo: &str,
-    permit: &Permit,
+    permit: &Permit<WireTransfer>,
 ) -> Result<String, atlasent::Error> {
     Ok(format!(
         "wired ${amount_usd} to {to} under {} (audit hash {})",

@@ -227,3 +227,82 @@ fn item_keyword(item: &Item) -> TokenStream {
         other => quote!(#other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compare the expansion with `tests/expand/<name>.rs`; `UPDATE_SNAPSHOTS=1`
+    /// rewrites it (by hand only, never in CI).
+    fn snapshot(name: &str, attr: TokenStream, item: TokenStream) {
+        let got = prettyplease::unparse(
+            &syn::parse2::<syn::File>(expand(attr, item)).expect("expansion parses as a file"),
+        );
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/expand/{name}.rs"));
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &got).expect("write snapshot");
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it",
+                path.display()
+            )
+        });
+        assert_eq!(
+            got, want,
+            "expansion of {name} changed; review and update the snapshot"
+        );
+    }
+
+    #[test]
+    fn typed_context_action_expansion() {
+        snapshot(
+            "action_with_context",
+            quote!("wire_transfer", context = WireContext),
+            quote! {
+                /// Move money.
+                #[derive(Debug)]
+                pub struct WireTransfer;
+            },
+        );
+    }
+
+    #[test]
+    fn plain_action_expansion() {
+        snapshot(
+            "action",
+            quote!("deploy_to_production", crate = ::my_atlasent),
+            quote!(
+                pub struct DeployToProduction;
+            ),
+        );
+    }
+
+    fn errors_of(attr: TokenStream, item: TokenStream) -> String {
+        let out = expand(attr, item).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(!out.contains("impl"), "an invalid action is not implemented: {out}");
+        out
+    }
+
+    #[test]
+    fn every_error_is_reported_and_the_struct_is_kept() {
+        let out = errors_of(
+            quote!("", colour = red, context = A, context = B),
+            quote!(
+                struct S<T>(T);
+            ),
+        );
+        for needle in [
+            "the action name must not be empty",
+            "unknown option `colour`",
+            "duplicate option `context`",
+            "an action type is a unit struct",
+            "cannot be generic",
+            "struct S",
+        ] {
+            assert!(out.contains(needle), "{out} lacks {needle:?}");
+        }
+    }
+}

@@ -498,6 +498,56 @@ mod tests {
         );
     }
 
+    #[test]
+    fn typed_async_fn_expansion() {
+        snapshot(
+            "typed_async_fn",
+            quote!(
+                action = DeployToProduction,
+                agent = "deploy-bot",
+                context = json!({ "commit": commit })
+            ),
+            quote! {
+                /// Deploy a commit.
+                pub async fn deploy(permit: Permit<DeployToProduction>, commit: &str) -> Result<(), DeployError> {
+                    tracing::info!(permit_id = permit.permit_id(), "deploying");
+                    Ok(())
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn typed_method_expansion() {
+        snapshot(
+            "typed_method",
+            quote!(
+                action = actions::WireTransfer,
+                agent = self.name,
+                context = WireContext { amount, to },
+                client = self.client
+            ),
+            quote! {
+                pub async fn wire(&self, amount: u64, to: &str, permit: &Permit<actions::WireTransfer>) -> Result<String, PayError> {
+                    Ok(permit.permit_id().to_owned())
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn typed_action_untyped_permit_sync_fn_expansion() {
+        snapshot(
+            "typed_sync_fn_untyped_permit",
+            quote!(action = DropDatabase, agent = "cli"),
+            quote! {
+                fn drop_db(name: &str, permit: atlasent::Permit) -> Result<u64, atlasent::Error> {
+                    Ok(name.len() as u64)
+                }
+            },
+        );
+    }
+
     fn return_check(output: TokenStream) -> Result<(), String> {
         let sig: Signature = syn::parse2(quote!(fn f(p: Permit) -> #output)).expect("signature");
         check_return(&sig).map_err(|e| e.to_string())

@@ -31,6 +31,11 @@
 //! `POST /v1/permits/{id}/verify`, `POST /v1/permits/{id}/revoke`.
 //! See [`policy`] for the policy language (every field, matcher, effect and
 //! limit, how policies combine), and [`engine`] for storage.
+//! [`testing::assert_policies_cover`] checks in a test that the policies can
+//! allow every action the program guards (its `#[atlasent::action]` types
+//! and literal `#[atlasent::protect]` actions) and that each typed context
+//! has the keys the rules need; `atlasent-server lint --actions FILE` does
+//! the same from a manifest, for a CI job without Rust.
 //!
 //! # Features
 //!
@@ -205,6 +210,7 @@ pub mod engine;
 mod http;
 pub mod keys;
 pub mod policy;
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! [`LintErrors`]), compilation (regexes built once, rules indexed by
 //! action), evaluation ([`PolicySet::evaluate`]), and
 //! [warnings](PolicySet::warnings) about allow rules that leave a gap in a
-//! deny, hold or escalate rule. The language reference below is
+//! deny, hold or escalate rule, and [coverage](PolicySet::coverage) of a
+//! program's actions. The language reference below is
 //! `docs/policy-language.md` of this crate; its examples run as doctests.
 //!
 #![doc = include_str!("../docs/policy-language.md")]
@@ -14,7 +15,9 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use serde_json::{Map, Value};
 
+mod coverage;
 mod warnings;
+pub use coverage::{CoverageProblem, CoverageProblemKind, RuleRef};
 pub use warnings::LintWarning;
 
 /// A rule's effect, a policy's default (`Allow` or `Deny` only) and a

@@ -5,8 +5,15 @@ pub(crate) async fn transfer<'a, T: Into<u64>>(
 where
     T: Send,
 {
+    const _: () = {
+        ::atlasent::__private::inventory::submit! {
+            ::atlasent::actions::RegisteredAction::__new("wire_transfer",
+            ::core::concat!("fn ", ::core::module_path!(), "::",
+            ::core::stringify!(transfer)), ::core::file!(), ::core::line!(),)
+        }
+    };
     let __atlasent_context = &(Transfer { amount });
-    let __atlasent_permit: ::atlasent::Permit = match ::atlasent::__private::protect_with(
+    let __atlasent_permit: ::atlasent::Permit<::atlasent::AnyAction> = match ::atlasent::__private::protect_with(
             &(self.client),
             ::core::convert::AsRef::<str>::as_ref(&(self.name)),
             "wire_transfer",
@@ -21,6 +28,9 @@ where
             );
         }
     };
-    let mut permit: Permit = __atlasent_permit;
+    let __atlasent_bound: Permit = <Permit as ::atlasent::__private::BindPermit<
+        ::atlasent::AnyAction,
+    >>::bind(__atlasent_permit);
+    let mut permit: Permit = __atlasent_bound;
     { self.ledger.pay(&mut permit, amount.into()) }
 }

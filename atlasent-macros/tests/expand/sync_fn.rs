@@ -1,7 +1,14 @@
 fn drop_db(name: &str) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
     ::atlasent::__atlasent_require_blocking!();
+    const _: () = {
+        ::atlasent::__private::inventory::submit! {
+            ::atlasent::actions::RegisteredAction::__new("drop_database",
+            ::core::concat!("fn ", ::core::module_path!(), "::",
+            ::core::stringify!(drop_db)), ::core::file!(), ::core::line!(),)
+        }
+    };
     let __atlasent_context = &();
-    let __atlasent_permit: ::atlasent::Permit = match ::atlasent::__private::protect_blocking_with(
+    let __atlasent_permit: ::atlasent::Permit<::atlasent::AnyAction> = match ::atlasent::__private::protect_blocking_with(
         "drop_db",
         &(&CLIENT),
         ::core::convert::AsRef::<str>::as_ref(&("cli")),
@@ -15,6 +22,9 @@ fn drop_db(name: &str) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> 
             );
         }
     };
-    let _permit: &atlasent::Permit = &__atlasent_permit;
+    let __atlasent_bound: atlasent::Permit = <atlasent::Permit as ::atlasent::__private::BindPermit<
+        ::atlasent::AnyAction,
+    >>::bind(__atlasent_permit);
+    let _permit: &atlasent::Permit = &__atlasent_bound;
     { Ok(name.len() as u64) }
 }
