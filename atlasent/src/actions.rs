@@ -28,7 +28,7 @@
 //!
 //! Passing a `Permit<ReadLogs>` to `deploy` does not compile. The pieces:
 //!
-//! - [`#[atlasent::action("name")]`](macro@crate::action) on a unit struct
+//! - `#[atlasent::action("name")]` on a unit struct
 //!   implements [`Action`] for it. The name is checked at compile time
 //!   (1 to 256 characters, as the contract requires); the trait cannot be
 //!   implemented any other way that is supported (its hidden item is the
@@ -59,7 +59,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-/// An action declared as a type with [`#[atlasent::action]`](macro@crate::action).
+/// An action declared as a type with `#[atlasent::action("name")]`.
 ///
 /// `NAME` is the action string sent to the decision server; `Context` says
 /// which contexts [`Client::protect_as`](crate::Client::protect_as) accepts for

@@ -46,6 +46,44 @@
 //!
 //! See [`macro@protect`] for every option and what it expands to.
 //!
+//! # Actions as types
+//!
+//! A permit for `read_logs` should not open `deploy_to_production`, and a
+//! misspelt action or context key should not wait for production to turn
+//! into a deny. Declare the action as a type and the compiler checks both:
+//!
+//! ```no_run
+//! use atlasent::Permit;
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct WireContext { amount_usd: u64, memo: String }
+//!
+//! #[atlasent::action("wire_transfer", context = WireContext)]
+//! struct WireTransfer;
+//!
+//! #[atlasent::protect(action = WireTransfer, agent = "finance-agent",
+//!                     context = WireContext { amount_usd: amount, memo: memo.into() })]
+//! async fn wire(amount: u64, memo: &str, permit: Permit<WireTransfer>) -> Result<(), atlasent::Error> {
+//!     println!("wiring {amount} under {}", permit.permit_id());
+//!     Ok(())
+//! }
+//! # async fn run(client: atlasent::Client) -> Result<(), atlasent::Error> {
+//! // Or by hand: a Permit<WireTransfer>, and only a WireContext is accepted.
+//! let permit = client
+//!     .protect_as::<WireTransfer>("finance-agent", &WireContext { amount_usd: 250, memo: "invoice 7".into() })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A `Permit<WireTransfer>` is accepted only where a permit for that action
+//! (or an untyped [`Permit`]) is; nothing makes one except a verification of
+//! that action or [`Permit::downcast`], which checks it. Every action type
+//! and literal `#[protect]` action is registered, so a test can check that
+//! the policies allow each one and that each typed context carries every
+//! key they require (`atlasent_server::testing::assert_policies_cover`, or
+//! `atlasent-server lint --actions` in CI). The whole chapter:
+//! [`actions`].
+//!
 //! # The calls
 //!
 //! | call | on allow | on deny | on hold / escalate | on failure |
@@ -155,7 +193,8 @@
 //! - `rustls` (default): TLS through rustls with the webpki roots.
 //! - `http2`: HTTP/2 to the API.
 //! - `blocking`: [`blocking::Client`] and blocking free functions.
-//! - `macros` (default): the `#[atlasent::protect]` attribute.
+//! - `macros` (default): the `#[atlasent::protect]` and `#[atlasent::action]`
+//!   attributes.
 //! - `axum`: `Error` as an axum response, a tower layer guarding routes
 //!   (`integrations::axum::ProtectLayer`, whose agent comes from where its
 //!   constructor says: your authentication layer's request extension, a
@@ -171,6 +210,10 @@
 #![cfg_attr(
     not(feature = "macros"),
     doc = "[`macro@protect`]: https://docs.rs/atlasent/latest/atlasent/attr.protect.html"
+)]
+#![cfg_attr(
+    not(feature = "macros"),
+    doc = "[`macro@action`]: https://docs.rs/atlasent/latest/atlasent/attr.action.html"
 )]
 // `doc_cfg` labels feature-gated items on docs.rs ("Available on crate
 // feature blocking only"); it took over `doc_auto_cfg`, which current
