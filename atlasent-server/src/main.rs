@@ -22,11 +22,19 @@ enum Command {
     Serve(ServeArgs),
     /// Validate policy files and explain each problem with its JSON path;
     /// warn (exit status unchanged) about an allow rule that lacks a bound a
-    /// deny rule on the same action relies on.
+    /// deny rule on the same action relies on. With --actions, also check
+    /// that the policies can allow every action of a manifest and that each
+    /// typed context has the keys the allow rules need (exit 1 if not).
     Lint {
         /// Policy files or folders of .json policies.
         #[arg(required = true)]
         policies: Vec<PathBuf>,
+        /// An action manifest (JSON, as
+        /// `atlasent_server::testing::write_action_manifest` writes it):
+        /// report each action no allow rule can ever allow and each typed
+        /// context that lacks a key an allow rule needs.
+        #[arg(long = "actions", value_name = "FILE")]
+        actions: Option<PathBuf>,
     },
     /// Audit-log tools.
     #[command(subcommand)]
@@ -172,7 +180,7 @@ fn parse_ttl(s: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Lint { policies } => lint(&policies),
+        Command::Lint { policies, actions } => lint(&policies, actions.as_deref()),
         Command::Serve(args) => serve(args),
         Command::Audit(AuditCommand::Verify { bundle, keys }) => audit_verify(&bundle, &keys),
     }
@@ -254,8 +262,16 @@ fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn lint(paths: &[PathBuf]) -> ExitCode {
+fn lint(paths: &[PathBuf], actions: Option<&Path>) -> ExitCode {
     let mut failed = false;
+    // Read first: a bad manifest is a usage error whatever the policies say.
+    let manifest = match actions.map(read_manifest).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut loaded = Vec::new();
     for path in paths {
         match Policy::load(path) {
@@ -278,6 +294,9 @@ fn lint(paths: &[PathBuf]) -> ExitCode {
             for w in set.warnings() {
                 eprintln!("warning: {w}");
             }
+            if let (Some(manifest), Some(file)) = (&manifest, actions) {
+                failed |= lint_coverage(&set, manifest, file, failed);
+            }
         }
         Err(e) => {
             failed = true;
@@ -289,6 +308,49 @@ fn lint(paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Read an action manifest, naming the file in any error.
+fn read_manifest(path: &Path) -> Result<atlasent::actions::ActionManifest, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("action manifest {}: {e}", path.display()))?;
+    atlasent::actions::ActionManifest::from_json(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Print each coverage problem of `manifest` (from `file`) as an error;
+/// whether there was one. Not checked when a policy failed to load: the
+/// answers would be about the wrong set.
+fn lint_coverage(
+    set: &atlasent_server::PolicySet,
+    manifest: &atlasent::actions::ActionManifest,
+    file: &Path,
+    policy_failed: bool,
+) -> bool {
+    let file = file.display();
+    if policy_failed {
+        eprintln!("error: actions of {file} not checked: a policy above did not load");
+        return true;
+    }
+    if manifest.actions.is_empty() {
+        eprintln!(
+            "error: {file} lists no actions: nothing to check (was it written by a program \
+             that declares #[atlasent::action] types or #[atlasent::protect] actions?)"
+        );
+        return true;
+    }
+    let problems = set.coverage(manifest);
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if problems.is_empty() {
+        let n = manifest.actions.len();
+        println!(
+            "ok: the policies cover the {n} action{} of {file}",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    !problems.is_empty()
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
