@@ -346,3 +346,123 @@ fn the_policy_references_lint_examples_print_what_it_shows() {
     }
     assert_eq!(checked, 2, "the reference's lint examples were not found");
 }
+
+// ------------------------------------------------------- lint --actions
+
+/// `atlasent-server lint --actions FILE POLICIES…` in `dir`: exit code and
+/// stdout + stderr.
+fn lint_actions(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
+        .current_dir(dir)
+        .arg("lint")
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// A manifest of the demo's actions, `wire_transfer` typed with
+/// `wire_keys`, then `extra` actions.
+fn demo_manifest(wire_keys: &str, extra: &str) -> String {
+    format!(
+        r#"{{"format":"atlasent.actions/1","actions":[
+            {{"name":"read_tables","declared_by":"fn ops::list_tables","source":"src/ops.rs:10","context":null}},
+            {{"name":"wire_transfer","declared_by":"app::WireTransfer","source":"src/actions.rs:22",
+              "context":{{"type":"app::WireContext","keys":{wire_keys}}}}}{extra}
+        ]}}"#
+    )
+}
+
+#[test]
+fn lint_with_actions_passes_when_the_policies_cover_them() {
+    let dir = scratch("lint-actions-ok");
+    std::fs::write(
+        dir.join("actions.json"),
+        demo_manifest(r#"["amount_usd","counterparty_id","memo"]"#, ""),
+    )
+    .expect("write");
+    let demo = demo_policy();
+    let (code, out) = lint_actions(
+        &dir,
+        &["--actions", "actions.json", demo.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("ok: quickstart_demo 1.0.0"), "{out}");
+    assert!(
+        out.contains("ok: the policies cover the 2 actions of actions.json"),
+        "{out}"
+    );
+    assert!(!out.contains("error:"), "{out}");
+}
+
+#[test]
+fn lint_with_actions_fails_naming_each_problem() {
+    let dir = scratch("lint-actions-fail");
+    // No memo in the typed context, and an action no rule allows.
+    let manifest = demo_manifest(
+        r#"["amount_usd","counterparty_id"]"#,
+        r#",{"name":"deploy_prod","declared_by":"fn ops::deploy","source":"src/ops.rs:30"}"#,
+    );
+    std::fs::write(dir.join("actions.json"), manifest).expect("write");
+    let demo = demo_policy();
+    let (code, out) = lint_actions(
+        &dir,
+        &["--actions", "actions.json", demo.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    for needle in [
+        "error: action wire_transfer (app::WireTransfer, src/actions.rs:22): context type \
+         app::WireContext lacks key memo, which allow rule allow_small_wires of policy \
+         quickstart_demo requires",
+        "error: action wire_transfer (app::WireTransfer, src/actions.rs:22) can never be allowed",
+        "error: action deploy_prod (fn ops::deploy, src/ops.rs:30) can never be allowed: no allow \
+         rule of policy quickstart_demo matches it",
+    ] {
+        assert!(out.contains(needle), "{out:?} lacks {needle:?}");
+    }
+    assert!(!out.contains("read_tables"), "{out}");
+    assert!(!out.contains("ok: the policies cover"), "{out}");
+}
+
+#[test]
+fn lint_with_a_bad_manifest_names_the_file() {
+    let dir = scratch("lint-actions-bad");
+    let demo = demo_policy();
+    let demo = demo.to_str().expect("utf-8");
+    std::fs::write(
+        dir.join("other.json"),
+        r#"{"format":"atlasent.actions/2","actions":[]}"#,
+    )
+    .expect("write");
+    std::fs::write(dir.join("broken.json"), "{").expect("write");
+    std::fs::write(
+        dir.join("empty.json"),
+        r#"{"format":"atlasent.actions/1","actions":[]}"#,
+    )
+    .expect("write");
+    for (file, code, needle) in [
+        ("missing.json", 2, "error: action manifest missing.json: "),
+        (
+            "broken.json",
+            2,
+            "error: broken.json: invalid argument: action manifest is not valid: EOF",
+        ),
+        (
+            "other.json",
+            2,
+            "error: other.json: invalid argument: action manifest has format \"atlasent.actions/2\"",
+        ),
+        ("empty.json", 1, "error: empty.json lists no actions"),
+    ] {
+        let (got, out) = lint_actions(&dir, &["--actions", file, demo]);
+        assert_eq!(got, Some(code), "{file}: {out}");
+        assert!(out.contains(needle), "{file}: {out:?} lacks {needle:?}");
+    }
+    // Without --actions, lint is unchanged.
+    let (got, out) = lint_actions(&dir, &[demo]);
+    assert_eq!(got, Some(0), "{out}");
+    assert!(!out.contains("actions"), "{out}");
+}
