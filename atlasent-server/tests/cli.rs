@@ -466,3 +466,41 @@ fn lint_with_a_bad_manifest_names_the_file() {
     assert_eq!(got, Some(0), "{out}");
     assert!(!out.contains("actions"), "{out}");
 }
+
+/// The policy reference's `lint --actions` example: the policy at the top
+/// of `docs/policy-language.md` and its `coverage-manifest`, linted as its
+/// `coverage-output` block shows (stdout, then stderr).
+#[test]
+fn the_policy_references_coverage_example_prints_what_it_shows() {
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/policy-language.md"),
+    )
+    .expect("the reference");
+    let block = |after: &str, fence: &str| -> String {
+        let start = doc.find(after).expect(after) + after.len();
+        let open = doc[start..].find(fence).expect(fence) + start + fence.len();
+        let close = doc[open..].find("\n```").expect("a closing fence") + open;
+        doc[open..close].trim_start_matches('\n').to_owned()
+    };
+    let dir = scratch("reference-coverage");
+    std::fs::write(
+        dir.join("wires.json"),
+        block("# The policy language", "```json"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("actions.json"),
+        block("<!-- coverage-manifest: actions.json -->", "```json"),
+    )
+    .expect("write");
+    let shown = block("<!-- coverage-output -->", "```text") + "\n";
+    let (command, shown) = shown.split_once('\n').expect("a command line");
+    let args: Vec<&str> = command
+        .strip_prefix("$ atlasent-server lint ")
+        .expect("the command as typed")
+        .split(' ')
+        .collect();
+    let (code, printed) = lint_actions(&dir, &args);
+    assert_eq!(code, Some(1), "{printed}");
+    assert_eq!(printed, shown);
+}

@@ -262,6 +262,14 @@ impl PolicySet {
                     names.join(", ")
                 ));
             }
+            let fix = match (dead.is_empty(), context_type) {
+                (false, Some(ty)) => format!(
+                    "add the keys those rules need to {ty}, or an allow rule for {} that {ty} \
+                     can meet",
+                    action.name
+                ),
+                _ => format!("add an allow rule for {}, or stop guarding it", action.name),
+            };
             let rules = dead.into_iter().map(|(r, _)| r).chain(refusing).collect();
             out.push(problem(
                 CoverageProblemKind::NeverAllowed,
@@ -269,9 +277,8 @@ impl PolicySet {
                 rules,
                 format!(
                     "{what} can never be allowed: {}; the default (deny) decides every request \
-                     for it; fix: add an allow rule for {}, or stop guarding it",
+                     for it; fix: {fix}",
                     reasons.join("; "),
-                    action.name
                 ),
             ));
         }
