@@ -110,6 +110,10 @@ impl Permit {
     ///     }
     /// }
     /// ```
+    // The `Err` is the permit itself, handed back whole (as
+    // `Box<dyn Any>::downcast` does): boxing it would allocate on the
+    // mismatch path for nothing.
+    #[allow(clippy::result_large_err)]
     pub fn downcast<A: Action>(self) -> Result<Permit<A>, Permit> {
         if self.action == A::NAME {
             Ok(self.retype())
