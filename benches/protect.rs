@@ -1,6 +1,7 @@
 //! A `#[atlasent::protect]` function against the same work written by hand
-//! (`client.protect(..)` then the body), both against the real server
-//! in-process on loopback (in-memory store).
+//! (`client.protect(..)` then the body), and the typed path (an action type,
+//! `protect_as`, `Permit<A>`) against the untyped one, all against the real
+//! server in-process on loopback (in-memory store).
 //!
 //! ```text
 //! cargo bench --bench protect
@@ -38,7 +39,7 @@ fn fixture() -> &'static Fixture {
                 Server::builder()
                     .policy_file(policy)
                     .api_key("ask_bench")
-                    .rate_limit_per_minute(u32::MAX)
+                    .rate_limit_per_minute(1_000_000)
                     .start(),
             )
             .expect("server");
@@ -89,4 +90,66 @@ fn hand_written_call() -> usize {
     let f = fixture();
     f.rt.block_on(by_hand(&f.client, divan::black_box(10)))
         .expect("allowed")
+}
+
+/// The same action, declared as a type (untyped context, so that both sides
+/// serialize the same `json!` value).
+#[atlasent::action("wire_transfer")]
+struct WireTransfer;
+
+#[atlasent::protect(
+    action = WireTransfer,
+    agent = "finance-agent",
+    context = json!({ "amount_usd": amount, "counterparty_id": "cp-1", "memo": "bench" }),
+    client = client,
+)]
+async fn typed_guarded(
+    client: &atlasent::Client,
+    amount: u64,
+    permit: &Permit<WireTransfer>,
+) -> Result<usize, atlasent::Error> {
+    Ok(permit.permit_id().len() + amount as usize)
+}
+
+async fn typed_by_hand(client: &atlasent::Client, amount: u64) -> Result<usize, atlasent::Error> {
+    let context = json!({ "amount_usd": amount, "counterparty_id": "cp-1", "memo": "bench" });
+    let permit = client
+        .protect_as::<WireTransfer>("finance-agent", &context)
+        .await?;
+    Ok(permit.permit_id().len() + amount as usize)
+}
+
+#[divan::bench(sample_count = 200)]
+fn typed_guarded_call() -> usize {
+    let f = fixture();
+    f.rt.block_on(typed_guarded(&f.client, divan::black_box(10)))
+        .expect("allowed")
+}
+
+#[divan::bench(sample_count = 200)]
+fn typed_protect_as_call() -> usize {
+    let f = fixture();
+    f.rt.block_on(typed_by_hand(&f.client, divan::black_box(10)))
+        .expect("allowed")
+}
+
+/// The type-level part alone, without the network: turning a permit into a
+/// `Permit<A>` (`downcast`: one string comparison) and back (`into`: a move).
+#[divan::bench(sample_count = 200)]
+fn downcast_and_back(bencher: divan::Bencher<'_, '_>) {
+    let f = fixture();
+    bencher
+        .with_inputs(|| {
+            f.rt.block_on(f.client.protect(
+                "finance-agent",
+                "wire_transfer",
+                &json!({ "amount_usd": 1, "counterparty_id": "cp-1", "memo": "bench" }),
+            ))
+            .expect("allowed")
+        })
+        .bench_values(|permit: Permit| {
+            let typed = permit.downcast::<WireTransfer>().expect("same action");
+            let untyped: Permit = typed.into();
+            untyped
+        });
 }
