@@ -45,8 +45,23 @@ impl Parse for ActionArgs {
             if !input.is_empty() {
                 input.parse::<Token![,]>()?;
             }
-        } else {
+        } else if (input.peek(syn::Ident) || input.peek(Token![crate])) && input.peek2(Token![=]) {
+            // Options, but no name before them.
             args.error(missing_name(input.span()));
+        } else {
+            // Something else where the name goes: a constant, a path, a number.
+            let found = skip_value(input)?;
+            args.error(syn::Error::new_spanned(
+                &found,
+                format!(
+                    "the action name must be a string literal, not `{found}`: \
+                     `#[atlasent::action(\"deploy_to_production\")]` (the macro checks the \
+                     name at compile time, and the source shows every action)"
+                ),
+            ));
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
         }
         let mut seen: Vec<String> = Vec::new();
         while !input.is_empty() {
@@ -282,7 +297,10 @@ mod tests {
     fn errors_of(attr: TokenStream, item: TokenStream) -> String {
         let out = expand(attr, item).to_string();
         assert!(out.contains("compile_error"), "{out}");
-        assert!(!out.contains("impl"), "an invalid action is not implemented: {out}");
+        assert!(
+            !out.contains("impl"),
+            "an invalid action is not implemented: {out}"
+        );
         out
     }
 

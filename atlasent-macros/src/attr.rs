@@ -173,6 +173,21 @@ fn action_spec(expr: &Expr) -> syn::Result<ActionSpec> {
             Ok(ActionSpec::Literal(lit.clone()))
         }
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => {
+            if let Some(name) = p.path.get_ident().map(ToString::to_string) {
+                if looks_like_a_constant(&name) {
+                    return Err(syn::Error::new_spanned(
+                        p,
+                        format!(
+                            "`{name}` looks like a constant, and `action` takes a string literal \
+                             (`action = \"deploy_to_production\"`) or an action type declared \
+                             with #[atlasent::action] (`action = DeployToProduction`): the macro \
+                             cannot read a constant's value, and every guarded action should be \
+                             visible in the source. If `{name}` is an action type, write its \
+                             path (`action = self::{name}`)"
+                        ),
+                    ));
+                }
+            }
             Ok(ActionSpec::Type(p.path.clone()))
         }
         Expr::Group(g) => action_spec(&g.expr),
@@ -183,6 +198,13 @@ fn action_spec(expr: &Expr) -> syn::Result<ActionSpec> {
              guarded action is visible in the source",
         )),
     }
+}
+
+/// `SCREAMING_CASE`: by Rust's naming conventions a constant, not a type.
+fn looks_like_a_constant(name: &str) -> bool {
+    name.chars().count() > 1
+        && name.chars().any(|c| c.is_ascii_uppercase())
+        && !name.chars().any(char::is_lowercase)
 }
 
 /// An action name is 1 to 256 characters, as the contract requires.
@@ -203,5 +225,31 @@ pub(crate) fn check_action_name(lit: &LitStr, what: &str) -> syn::Result<()> {
         ))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constant_is_told_from_an_action_type_by_its_case() {
+        for name in ["ACTION", "DROP_DB", "V2_DEPLOY"] {
+            assert!(looks_like_a_constant(name), "{name}");
+        }
+        for name in ["Deploy", "DeployToProduction", "A", "Db", "Deploy2"] {
+            assert!(!looks_like_a_constant(name), "{name}");
+        }
+        let e = action_spec(&syn::parse_quote!(ACTION))
+            .err()
+            .expect("refused");
+        assert!(
+            e.to_string().contains("`ACTION` looks like a constant"),
+            "{e}"
+        );
+        assert!(matches!(
+            action_spec(&syn::parse_quote!(self::DB)),
+            Ok(ActionSpec::Type(_))
+        ));
     }
 }

@@ -96,6 +96,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         errors.push(e);
     }
 
+    if let (Some(args), [permit]) = (&args, permits.as_slice()) {
+        if let Some(e) = typed_permit_under_literal(args, permit) {
+            errors.push(e);
+        }
+    }
+
     match (args, permits.as_slice(), errors.is_empty()) {
         (Some(args), [permit], true) => guarded(&func, &args, permit, &krate),
         _ => {
@@ -125,6 +131,44 @@ fn is_permit(ty: &Type) -> bool {
         Type::Group(g) => is_permit(&g.elem),
         _ => false,
     }
+}
+
+/// A literal action makes an untyped permit: a `Permit<SomeAction>`
+/// parameter under `action = "..."` is refused here, naming the fix (the
+/// trait error would name `AnyAction`, which the user never wrote).
+fn typed_permit_under_literal(args: &Args, permit: &PermitParam) -> Option<syn::Error> {
+    let ActionSpec::Literal(action) = &args.action else {
+        return None;
+    };
+    let declared = match unwrap_type(&permit.ty) {
+        Type::Reference(r) => unwrap_type(&r.elem),
+        other => other,
+    };
+    let Type::Path(p) = declared else { return None };
+    let last = p.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(generics) = &last.arguments else {
+        return None;
+    };
+    let arg = generics.args.first()?;
+    if let syn::GenericArgument::Type(Type::Path(t)) = arg {
+        if t.path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "AnyAction")
+        {
+            return None;
+        }
+    }
+    let named = arg.to_token_stream().to_string().replace(' ', "");
+    Some(syn::Error::new_spanned(
+        declared,
+        format!(
+            "`action = {:?}` is a string, so the permit is an untyped `Permit`, not a \
+             `Permit<{named}>`: name the action type instead (`action = {named}`), or take \
+             `Permit`",
+            action.value()
+        ),
+    ))
 }
 
 /// Find the one `Permit` parameter, remove it from the signature, return it;
@@ -284,6 +328,24 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
         Some(expr) => quote_spanned!(expr.span()=> &(#expr)),
         None => quote!(&()),
     };
+    // With an action type, the context is checked where it is written (the
+    // default `()` where the action is): `typed` reports a type that is no
+    // action, or a context the action does not accept, once. A statement of
+    // its own, so that `let` still extends the temporary's life; its
+    // argument is the generated local, located at the context so that the
+    // error points there.
+    let check = match &args.action {
+        ActionSpec::Literal(_) => TokenStream::new(),
+        ActionSpec::Type(action) => {
+            let at = args
+                .context
+                .as_ref()
+                .map_or_else(|| action.span(), |e| e.span());
+            let located = syn::Ident::new("__atlasent_context", site.located_at(at));
+            quote_spanned!(at=>
+                let #context_value = #krate::__private::typed::<#action, _>(#located);)
+        }
+    };
     let is_async = sig.asyncness.is_some();
     // Named by the blocking client when it refuses to block a runtime's
     // worker thread (tests/blocking_contexts.rs).
@@ -322,13 +384,13 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
         ActionSpec::Type(action) => {
             let call = match (&args.client, is_async) {
                 (Some(client), true) => quote_spanned!(client.span()=>
-                    #krate::__private::protect_typed_with::<#action, _>(&(#client), #agent, #context_value).await),
-                (None, true) => quote_spanned!(action.span()=>
-                    #krate::__private::protect_typed_default::<#action, _>(#agent, #context_value).await),
+                    #krate::__private::protect_typed_with(&(#client), #agent, #context_value).await),
+                (None, true) => quote!(
+                    #krate::__private::protect_typed_default(#agent, #context_value).await),
                 (Some(client), false) => quote_spanned!(client.span()=>
-                    #krate::__private::protect_typed_blocking_with::<#action, _>(#function, &(#client), #agent, #context_value)),
-                (None, false) => quote_spanned!(action.span()=>
-                    #krate::__private::protect_typed_blocking_default::<#action, _>(#function, #agent, #context_value)),
+                    #krate::__private::protect_typed_blocking_with(#function, &(#client), #agent, #context_value)),
+                (None, false) => quote!(
+                    #krate::__private::protect_typed_blocking_default(#function, #agent, #context_value)),
             };
             // The action type registered itself.
             (call, quote!(#action), TokenStream::new())
@@ -365,7 +427,8 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
             #require_blocking
             #registration
             let #context_value = #context;
-            let #obtained: #krate::Permit<#action_type> = match #call {
+            #check
+            let #obtained = match #call {
                 ::core::result::Result::Ok(permit) => permit,
                 ::core::result::Result::Err(#error) => {
                     return ::core::result::Result::Err(#convert);
@@ -582,6 +645,43 @@ mod tests {
         }
         let message = return_check(quote!(u32)).expect_err("refused");
         assert!(!message.contains("alias"), "{message}");
+    }
+
+    #[test]
+    fn a_typed_permit_under_a_literal_action_is_refused_with_the_fix() {
+        for param in [
+            quote!(permit: Permit<actions::Deploy>),
+            quote!(permit: &atlasent::Permit<actions::Deploy>),
+        ] {
+            let out = expand(
+                quote!(action = "deploy", agent = "a"),
+                quote!(
+                    async fn f(#param) -> Result<(), E> {
+                        Ok(())
+                    }
+                ),
+            )
+            .to_string();
+            for needle in [
+                "`action = \\\"deploy\\\"` is a string",
+                "not a `Permit<actions::Deploy>`",
+                "(`action = actions::Deploy`)",
+            ] {
+                assert!(out.contains(needle), "{out} lacks {needle:?}");
+            }
+        }
+        for param in [quote!(permit: Permit), quote!(permit: Permit<AnyAction>)] {
+            let out = expand(
+                quote!(action = "deploy", agent = "a"),
+                quote!(
+                    async fn f(#param) -> Result<(), E> {
+                        Ok(())
+                    }
+                ),
+            )
+            .to_string();
+            assert!(!out.contains("compile_error"), "{out}");
+        }
     }
 
     #[test]

@@ -111,8 +111,8 @@ pub struct TypedContext<T: ?Sized>(PhantomData<fn(&T)>);
 /// type, [`TypedContext<T>`] accepts `T` and `&T`.
 #[diagnostic::on_unimplemented(
     message = "this action does not accept a context of type `{C}`",
-    label = "the action was declared with a context type of its own",
-    note = "the action's context is `{Self}`: pass that type (a misspelt key or a different struct is refused here, so that it cannot become a deny in production)"
+    label = "not the context type the action was declared with",
+    note = "`{Self}`: the action was declared with `#[atlasent::action(\"...\", context = T)]` and takes a `T` (or a `&T`) and nothing else, so that a misspelt key cannot become a deny in production"
 )]
 pub trait AcceptsContext<C: ?Sized> {}
 

@@ -137,7 +137,9 @@ macro_rules! __atlasent_require_blocking {
 
 pub use inventory;
 
-use crate::actions::{Action, AnyAction, ContextFor};
+use std::marker::PhantomData;
+
+use crate::actions::{Action, ContextFor};
 
 /// The hidden item of [`Action`] that `#[atlasent::action]` fills in.
 #[derive(Debug, Clone, Copy)]
@@ -150,56 +152,83 @@ impl Seal {
     }
 }
 
+/// The action and context of a typed `#[atlasent::protect(action = A)]`,
+/// checked once, where the macro puts the check (on the context expression):
+/// made only by [`typed`], which requires `A: Action` and a context that `A`
+/// accepts. It carries `A::NAME`, so the helpers below, which take it instead
+/// of bounds of their own (one error per mistake, not one per helper), still
+/// only make a `Permit<A>` for `A::NAME`.
+pub struct Typed<'c, A, C: ?Sized> {
+    name: &'static str,
+    context: &'c C,
+    action: PhantomData<fn() -> A>,
+}
+
+/// Check that `A` is an action and that it accepts `context`.
+pub fn typed<A: Action, C: ContextFor<A> + ?Sized>(context: &C) -> Typed<'_, A, C> {
+    Typed {
+        name: A::NAME,
+        context,
+        action: PhantomData,
+    }
+}
+
 /// Obtain a `Permit<A>` from `client`.
-pub async fn protect_typed_with<A: Action, C: ContextFor<A> + ?Sized>(
+pub async fn protect_typed_with<A, C: Serialize + ?Sized>(
     client: &Client,
     agent: &str,
-    context: &C,
+    typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
-    client.protect_as::<A>(agent, context).await
+    // The permit names the action it was verified for: `typed.name`, A::NAME.
+    Ok(client
+        .protect(agent, typed.name, typed.context)
+        .await?
+        .retype())
 }
 
 /// Obtain a `Permit<A>` from the global default client.
-pub async fn protect_typed_default<A: Action, C: ContextFor<A> + ?Sized>(
+pub async fn protect_typed_default<A, C: Serialize + ?Sized>(
     agent: &str,
-    context: &C,
+    typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
-    crate::global::protect_as::<A>(agent, context).await
+    Ok(crate::global::protect(agent, typed.name, typed.context)
+        .await?
+        .retype())
 }
 
 /// Obtain a `Permit<A>` from a blocking `client` for the guarded plain fn
 /// `function`.
 #[cfg(feature = "blocking")]
-pub fn protect_typed_blocking_with<A: Action, C: ContextFor<A> + ?Sized>(
+pub fn protect_typed_blocking_with<A, C: Serialize + ?Sized>(
     function: &'static str,
     client: &crate::blocking::Client,
     agent: &str,
-    context: &C,
+    typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
     let caller = crate::blocking::Caller::Guarded(function);
     Ok(client
-        .protect_for(caller, agent, A::NAME, context)?
+        .protect_for(caller, agent, typed.name, typed.context)?
         .retype())
 }
 
 /// Obtain a `Permit<A>` from the global default client, blocking.
 #[cfg(feature = "blocking")]
-pub fn protect_typed_blocking_default<A: Action, C: ContextFor<A> + ?Sized>(
+pub fn protect_typed_blocking_default<A, C: Serialize + ?Sized>(
     function: &'static str,
     agent: &str,
-    context: &C,
+    typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
     let caller = crate::blocking::Caller::Guarded(function);
-    Ok(crate::blocking::protect_for(caller, agent, A::NAME, context)?.retype())
+    Ok(crate::blocking::protect_for(caller, agent, typed.name, typed.context)?.retype())
 }
 
 /// See [`protect_blocking_with`].
 #[cfg(not(feature = "blocking"))]
-pub fn protect_typed_blocking_with<A: Action, C: ContextFor<A> + ?Sized, K>(
+pub fn protect_typed_blocking_with<A, C: Serialize + ?Sized, K>(
     _function: &'static str,
     _client: &K,
     _agent: &str,
-    _context: &C,
+    _typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
     Err(Error::config(
         "the `blocking` feature of atlasent is disabled",
@@ -208,10 +237,10 @@ pub fn protect_typed_blocking_with<A: Action, C: ContextFor<A> + ?Sized, K>(
 
 /// See [`protect_blocking_with`].
 #[cfg(not(feature = "blocking"))]
-pub fn protect_typed_blocking_default<A: Action, C: ContextFor<A> + ?Sized>(
+pub fn protect_typed_blocking_default<A, C: Serialize + ?Sized>(
     _function: &'static str,
     _agent: &str,
-    _context: &C,
+    _typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
     Err(Error::config(
         "the `blocking` feature of atlasent is disabled",
@@ -236,15 +265,12 @@ impl<A: Action> BindPermit<A> for Permit<A> {
     }
 }
 
-impl<A: Action> BindPermit<A> for Permit {
+// Any `A`, `AnyAction` included (a literal action): forgetting the action
+// type is always allowed, and a type that is no action was already reported
+// by `typed`, once.
+impl<A> BindPermit<A> for Permit {
     fn bind(permit: Permit<A>) -> Self {
-        permit.into_untyped()
-    }
-}
-
-impl BindPermit<AnyAction> for Permit {
-    fn bind(permit: Permit) -> Self {
-        permit
+        permit.retype()
     }
 }
 

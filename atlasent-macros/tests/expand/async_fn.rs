@@ -8,7 +8,7 @@ pub async fn deploy(commit: &str) -> Result<(), DeployError> {
         }
     };
     let __atlasent_context = &(json!({ "commit" : commit }));
-    let __atlasent_permit: ::atlasent::Permit<::atlasent::AnyAction> = match ::atlasent::__private::protect_default(
+    let __atlasent_permit = match ::atlasent::__private::protect_default(
             ::core::convert::AsRef::<str>::as_ref(&("deploy-bot")),
             "deploy_to_production",
             __atlasent_context,

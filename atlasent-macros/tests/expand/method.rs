@@ -13,7 +13,7 @@ where
         }
     };
     let __atlasent_context = &(Transfer { amount });
-    let __atlasent_permit: ::atlasent::Permit<::atlasent::AnyAction> = match ::atlasent::__private::protect_with(
+    let __atlasent_permit = match ::atlasent::__private::protect_with(
             &(self.client),
             ::core::convert::AsRef::<str>::as_ref(&(self.name)),
             "wire_transfer",

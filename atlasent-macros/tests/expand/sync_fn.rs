@@ -8,7 +8,7 @@ fn drop_db(name: &str) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> 
         }
     };
     let __atlasent_context = &();
-    let __atlasent_permit: ::atlasent::Permit<::atlasent::AnyAction> = match ::atlasent::__private::protect_blocking_with(
+    let __atlasent_permit = match ::atlasent::__private::protect_blocking_with(
         "drop_db",
         &(&CLIENT),
         ::core::convert::AsRef::<str>::as_ref(&("cli")),

@@ -1,0 +1,5 @@
+//! `#[atlasent::action]` without a name.
+#[atlasent::action]
+pub struct DeployToProduction;
+
+fn main() {}

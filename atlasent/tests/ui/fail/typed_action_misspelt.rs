@@ -1,0 +1,22 @@
+//! A misspelt action type is an unresolved name, reported once.
+use atlasent::Permit;
+
+#[derive(Debug)]
+pub struct AppError(pub atlasent::Error);
+impl From<atlasent::Error> for AppError {
+    fn from(e: atlasent::Error) -> Self {
+        AppError(e)
+    }
+}
+
+#[atlasent::action("deploy_to_production")]
+pub struct DeployToProduction;
+
+#[atlasent::protect(action = DeployToProductoin, agent = "deploy-bot")]
+async fn deploy(_permit: Permit<DeployToProduction>) -> Result<(), AppError> {
+    Ok(())
+}
+
+fn main() {
+    let _ = deploy();
+}

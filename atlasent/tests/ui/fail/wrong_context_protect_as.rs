@@ -1,0 +1,22 @@
+//! `protect_as::<WireTransfer>` takes a `WireContext` and nothing else: a JSON object
+//! with a misspelt key does not compile.
+use atlasent::Permit;
+
+#[derive(serde::Serialize)]
+pub struct WireContext {
+    pub amount: u64,
+    pub to: String,
+}
+
+#[atlasent::action("wire_transfer", context = WireContext)]
+pub struct WireTransfer;
+
+async fn wire(client: &atlasent::Client) -> Result<Permit<WireTransfer>, atlasent::Error> {
+    client
+        .protect_as::<WireTransfer>("payments-bot", &serde_json::json!({ "amuont": 100 }))
+        .await
+}
+
+fn main() {
+    let _ = wire;
+}
