@@ -61,7 +61,7 @@ fn this_binary_registers_the_examples_actions() {
         .context
         .as_ref()
         .and_then(|c| c.keys.clone())
-        .expect("WireContext derives Deserialize");
+        .expect("WireContext derives Default and Serialize");
     keys.sort();
     assert_eq!(keys, ["amount_usd", "counterparty_id", "memo"]);
     assert!(

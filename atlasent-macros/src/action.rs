@@ -185,9 +185,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             quote!(#krate::actions::TypedContext<#ty>),
             quote! {
                 .__with_context(::core::any::type_name::<#ty>, {
-                    fn keys() -> ::core::option::Option<&'static [&'static str]> {
+                    fn keys() -> ::core::option::Option<::std::vec::Vec<&'static str>> {
                         #[allow(unused_imports)]
-                        use #krate::__private::{KeysFromDeserialize as _, NoKeys as _};
+                        use #krate::__private::{KeysFromSerialize as _, NoKeys as _};
                         (&#krate::__private::KeysProbe::<#ty>::new()).keys()
                     }
                     keys

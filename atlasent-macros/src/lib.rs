@@ -171,7 +171,7 @@ pub fn protect(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// #[atlasent::action("deploy_to_production")]
 /// pub struct DeployToProduction;
 ///
-/// #[derive(serde::Serialize, serde::Deserialize)]
+/// #[derive(Default, serde::Serialize)]
 /// pub struct WireContext { pub amount_usd: u64, pub memo: String }
 ///
 /// // Only a `WireContext` is accepted as its context.
@@ -180,8 +180,9 @@ pub fn protect(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// The name comes first, a string literal of 1 to 256 characters (the
-/// contract's limits). Options: `context = Type` (any `Serialize` type; with
-/// `Deserialize` too, the policy coverage check can read its keys) and
+/// contract's limits). Options: `context = Type` (any `Serialize` type that owns its
+/// data; with `Default` too, the policy coverage check can read its keys:
+/// those `T::default()` serializes) and
 /// `crate = path` (where the `atlasent` crate is, when renamed).
 ///
 /// Refused at compile time, each with an error on the offending token: a

@@ -374,20 +374,27 @@ fn unknown_context_keys_are_named_and_not_guessed() {
         problems[0].to_string(),
         "action a (app::OpaqueAction, src/actions.rs:3): the keys of context type app::Opaque \
          cannot be read, so they cannot be checked against the policies; fix: derive \
-         serde::Deserialize for app::Opaque (without #[serde(flatten)])"
+         Default for app::Opaque (its keys are those app::Opaque::default() serializes) and \
+         serialize it as a struct (no #[serde(flatten)])"
     );
 }
 
 // ---------------------------------------------------------------------------
 // Real registrations: the actions this test binary declares.
 
-/// A typed context whose key `amountUsd` is renamed: the manifest must list
-/// the renamed key, as the wire carries it.
-#[derive(Debug, Serialize, Deserialize)]
+/// A typed context whose key `amountUsd` is renamed (with a deserialize-only
+/// alias), one field never serialized and one sometimes skipped: the
+/// manifest must list the keys the wire can carry, and only those.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct TransferContext {
-    #[serde(rename = "amountUsd")]
+    #[serde(rename = "amountUsd", alias = "amount")]
     amount: u64,
     memo: String,
+    #[serde(skip_serializing)]
+    #[allow(dead_code)]
+    approver: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<String>,
 }
 
 /// A typed action.
@@ -452,9 +459,9 @@ fn the_registry_lists_this_binarys_actions_with_renamed_keys() {
     );
     let context = transfer.context.as_ref().expect("typed");
     assert!(context.type_name.ends_with("TransferContext"));
-    let mut keys = context.keys.clone().expect("keys read from Deserialize");
+    let mut keys = context.keys.clone().expect("keys read from Serialize");
     keys.sort();
-    assert_eq!(keys, ["amountUsd", "memo"]);
+    assert_eq!(keys, ["amountUsd", "memo", "ticket"]);
 
     let read = manifest
         .actions

@@ -107,16 +107,32 @@ pub enum AnyContext {}
 pub struct TypedContext<T: ?Sized>(PhantomData<fn(&T)>);
 
 /// Whether an action whose `Context` is `Self` accepts a context of type `C`.
-/// Implemented by this crate only: [`AnyContext`] accepts every `Serialize`
-/// type, [`TypedContext<T>`] accepts `T` and `&T`.
+/// Sealed: implemented by this crate only ([`AnyContext`] accepts every
+/// `Serialize` type, [`TypedContext<T>`] accepts `T` and `&T`); another
+/// crate cannot widen what a typed action accepts.
 #[diagnostic::on_unimplemented(
     message = "this action does not accept a context of type `{C}`",
     label = "not the context type the action was declared with",
     note = "`{Self}`: the action was declared with `#[atlasent::action(\"...\", context = T)]` and takes a `T` (or a `&T`) and nothing else, so that a misspelt key cannot become a deny in production"
 )]
-pub trait AcceptsContext<C: ?Sized> {}
+pub trait AcceptsContext<C: ?Sized>: sealed::Accepts<C> {}
 
 impl<C: Serialize + ?Sized> AcceptsContext<C> for AnyContext {}
+impl<T: Serialize> AcceptsContext<T> for TypedContext<T> {}
+impl<T: Serialize> AcceptsContext<&T> for TypedContext<T> {}
+
+/// The seal of [`AcceptsContext`]: a trait no other crate can name, so no
+/// other crate can implement `AcceptsContext` (its supertrait) for a pair
+/// this crate did not.
+mod sealed {
+    use super::{AnyContext, Serialize, TypedContext};
+
+    pub trait Accepts<C: ?Sized> {}
+
+    impl<C: Serialize + ?Sized> Accepts<C> for AnyContext {}
+    impl<T: Serialize> Accepts<T> for TypedContext<T> {}
+    impl<T: Serialize> Accepts<&T> for TypedContext<T> {}
+}
 
 /// A context that action `A` accepts: what
 /// [`Client::protect_as::<A>`](crate::Client::protect_as) takes. Implemented
@@ -129,8 +145,6 @@ impl<C: Serialize + ?Sized> AcceptsContext<C> for AnyContext {}
 pub trait ContextFor<A: Action>: Serialize {}
 
 impl<A: Action, C: Serialize + ?Sized> ContextFor<A> for C where A::Context: AcceptsContext<C> {}
-impl<T: Serialize> AcceptsContext<T> for TypedContext<T> {}
-impl<T: Serialize> AcceptsContext<&T> for TypedContext<T> {}
 
 /// One guarded action of the program, as its macro registered it.
 ///
@@ -147,11 +161,11 @@ pub struct RegisteredAction {
 }
 
 /// The context type of a registered action: its name and, when the type
-/// implements `serde::Deserialize`, the keys it serializes.
+/// implements `Default`, the keys it serializes.
 #[derive(Debug)]
 struct RegisteredContext {
     type_name: fn() -> &'static str,
-    keys: fn() -> Option<&'static [&'static str]>,
+    keys: fn() -> Option<Vec<&'static str>>,
 }
 
 inventory::collect!(RegisteredAction);
@@ -177,7 +191,7 @@ impl RegisteredAction {
     pub const fn __with_context(
         mut self,
         type_name: fn() -> &'static str,
-        keys: fn() -> Option<&'static [&'static str]>,
+        keys: fn() -> Option<Vec<&'static str>>,
     ) -> Self {
         self.context = Some(RegisteredContext { type_name, keys });
         self
@@ -204,13 +218,21 @@ impl RegisteredAction {
         self.context.as_ref().map(|c| (c.type_name)())
     }
 
-    /// The keys its context type serializes, read from the type's
-    /// `serde::Deserialize` implementation (its field names after
-    /// `rename`/`rename_all`). `None` for an untyped action, and for a
-    /// context type without `Deserialize` or whose keys serde cannot list
-    /// (`#[serde(flatten)]`, a map).
-    pub fn context_keys(&self) -> Option<&'static [&'static str]> {
-        self.context.as_ref().and_then(|c| (c.keys)())
+    /// The keys its context type serializes: the keys of the JSON object its
+    /// `Serialize` implementation writes for `T::default()`, including those
+    /// a `skip_serializing_if` left out of that one value (they may be sent),
+    /// excluding `skip_serializing` fields, after every `rename`. So the type
+    /// needs `Default` for its keys to be known.
+    ///
+    /// `None` for an untyped action, and when the keys cannot be read: a
+    /// context type without `Default`, one that does not serialize as a
+    /// struct (`#[serde(flatten)]`, a map, an enum), or whose `Default` or
+    /// `Serialize` panics. A coverage check reports `None` rather than
+    /// guessing. Context types own their data (`'static`): the action type
+    /// names one type.
+    pub fn context_keys(&self) -> Option<Vec<&'static str>> {
+        let keys = self.context.as_ref()?.keys;
+        std::panic::catch_unwind(keys).ok().flatten()
     }
 }
 
@@ -294,7 +316,7 @@ impl ActionManifest {
                         type_name: type_name.to_owned(),
                         keys: r
                             .context_keys()
-                            .map(|keys| keys.iter().map(|k| (*k).to_owned()).collect()),
+                            .map(|keys| keys.into_iter().map(str::to_owned).collect()),
                     }),
                 })
                 .collect(),
@@ -320,11 +342,26 @@ impl ActionManifest {
         let manifest: Self = serde_json::from_str(text)
             .map_err(|e| crate::Error::invalid(format!("action manifest is not valid: {e}")))?;
         if manifest.format != Self::FORMAT {
+            let shown: String = manifest.format.chars().take(64).collect();
             return Err(crate::Error::invalid(format!(
-                "action manifest has format {:?}; this version reads {:?}",
-                manifest.format,
+                "action manifest has format {shown:?}; this version reads {:?}",
                 Self::FORMAT
             )));
+        }
+        for (i, action) in manifest.actions.iter().enumerate() {
+            let chars = action.name.chars().count();
+            if chars == 0 || chars > crate::MAX_NAME_CHARS {
+                return Err(crate::Error::invalid(format!(
+                    "action manifest: actions[{i}].name must be 1 to {} characters, got {chars}",
+                    crate::MAX_NAME_CHARS
+                )));
+            }
+            if action.declared_by.is_empty() || action.source.is_empty() {
+                return Err(crate::Error::invalid(format!(
+                    "action manifest: actions[{i}] ({:?}) has an empty declared_by or source",
+                    action.name
+                )));
+            }
         }
         Ok(manifest)
     }

@@ -55,7 +55,7 @@
 //! ```no_run
 //! use atlasent::Permit;
 //!
-//! #[derive(serde::Serialize, serde::Deserialize)]
+//! #[derive(Default, serde::Serialize)]
 //! struct WireContext { amount_usd: u64, memo: String }
 //!
 //! #[atlasent::action("wire_transfer", context = WireContext)]

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::actions::{Action, AnyAction};
+use crate::actions::{Action, AnyAction, AnyContext};
 
 /// Proof that AtlaSent authorized one action end to end: the policy allowed
 /// it and the resulting permit verified.
@@ -94,6 +94,12 @@ impl Permit {
     /// This permit as a `Permit<A>`, if its action is `A::NAME`; otherwise
     /// the permit itself, unchanged, in the `Err`.
     ///
+    /// Only for an action without a typed context: a `Permit<A>` of an
+    /// action declared with `context = T` also says that its context was a
+    /// `T`, which an untyped permit cannot show, so such a permit comes only
+    /// from [`Client::protect_as`](crate::Client::protect_as) or the
+    /// attribute.
+    ///
     /// The action compared is the one the permit was verified for (the
     /// client only makes a permit after the server confirmed that action),
     /// so a `Permit<A>` from here is as good as one from
@@ -114,7 +120,7 @@ impl Permit {
     // `Box<dyn Any>::downcast` does): boxing it would allocate on the
     // mismatch path for nothing.
     #[allow(clippy::result_large_err)]
-    pub fn downcast<A: Action>(self) -> Result<Permit<A>, Permit> {
+    pub fn downcast<A: Action<Context = AnyContext>>(self) -> Result<Permit<A>, Permit> {
         if self.action == A::NAME {
             Ok(self.retype())
         } else {

@@ -274,10 +274,10 @@ impl<A> BindPermit<A> for Permit {
     }
 }
 
-/// Reads the keys a context type serializes from its `Deserialize`
-/// implementation (`#[atlasent::action(context = T)]` registers them).
+/// Reads the keys a context type serializes (`#[atlasent::action(context =
+/// T)]` registers them): its `Serialize` output for `T::default()`.
 /// Autoref specialization: `(&KeysProbe::<T>::new()).keys()` resolves to
-/// [`KeysFromDeserialize`] when `T: DeserializeOwned`, else to [`NoKeys`].
+/// [`KeysFromSerialize`] when `T: Default + Serialize`, else to [`NoKeys`].
 pub struct KeysProbe<T>(std::marker::PhantomData<fn() -> T>);
 
 impl<T> KeysProbe<T> {
@@ -293,78 +293,175 @@ impl<T> Default for KeysProbe<T> {
     }
 }
 
-/// The keys of a `Deserialize` struct.
-pub trait KeysFromDeserialize {
-    /// The struct's field names as serde reads them, if it reads a struct.
-    fn keys(&self) -> Option<&'static [&'static str]>;
+/// The keys of a `Default + Serialize` struct.
+pub trait KeysFromSerialize {
+    /// The keys `T::default()` serializes, plus those a `skip_serializing_if`
+    /// skipped; `None` unless it serializes as a struct.
+    fn keys(&self) -> Option<Vec<&'static str>>;
 }
 
-impl<T: serde::de::DeserializeOwned> KeysFromDeserialize for KeysProbe<T> {
-    fn keys(&self) -> Option<&'static [&'static str]> {
-        let fields = std::cell::Cell::new(None);
-        // The probe fails every read on purpose: only the field list it
-        // was offered matters.
-        let _ = T::deserialize(FieldProbe { fields: &fields });
-        fields.get()
+impl<T: Default + Serialize> KeysFromSerialize for KeysProbe<T> {
+    fn keys(&self) -> Option<Vec<&'static str>> {
+        T::default().serialize(KeyRecorder).ok().flatten()
     }
 }
 
-/// No keys for a type without `Deserialize`.
+/// No keys for a type without `Default` or `Serialize`.
 pub trait NoKeys {
     /// `None`.
-    fn keys(&self) -> Option<&'static [&'static str]>;
+    fn keys(&self) -> Option<Vec<&'static str>>;
 }
 
 impl<T> NoKeys for &KeysProbe<T> {
-    fn keys(&self) -> Option<&'static [&'static str]> {
+    fn keys(&self) -> Option<Vec<&'static str>> {
         None
     }
 }
 
-/// A deserializer that records the field list of `deserialize_struct` and
-/// refuses everything.
-struct FieldProbe<'a> {
-    fields: &'a std::cell::Cell<Option<&'static [&'static str]>>,
-}
+/// A serializer that records the keys of a struct (fields written and
+/// fields skipped by `skip_serializing_if`) and answers `None` for anything
+/// that is not a struct. Values are never serialized.
+struct KeyRecorder;
 
-/// The probe's refusal.
+/// The recorder's refusal: not a struct.
 #[derive(Debug)]
-struct Probed;
+struct NotAStruct;
 
-impl std::fmt::Display for Probed {
+impl std::fmt::Display for NotAStruct {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("field probe")
+        f.write_str("not a struct")
     }
 }
 
-impl std::error::Error for Probed {}
+impl std::error::Error for NotAStruct {}
 
-impl serde::de::Error for Probed {
+impl serde::ser::Error for NotAStruct {
     fn custom<M: std::fmt::Display>(_: M) -> Self {
-        Probed
+        NotAStruct
     }
 }
 
-impl<'de> serde::Deserializer<'de> for FieldProbe<'_> {
-    type Error = Probed;
+/// The keys of one struct.
+struct StructKeys(Vec<&'static str>);
 
-    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Probed> {
-        Err(Probed)
+impl serde::ser::SerializeStruct for StructKeys {
+    type Ok = Option<Vec<&'static str>>;
+    type Error = NotAStruct;
+
+    fn serialize_field<V: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        _value: &V,
+    ) -> Result<(), NotAStruct> {
+        self.0.push(key);
+        Ok(())
     }
 
-    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+    fn skip_field(&mut self, key: &'static str) -> Result<(), NotAStruct> {
+        self.0.push(key);
+        Ok(())
+    }
+
+    fn end(self) -> Result<Self::Ok, NotAStruct> {
+        Ok(Some(self.0))
+    }
+}
+
+/// Every non-struct form is refused with `NotAStruct`.
+macro_rules! not_a_struct {
+    ($($method:ident($($arg:ty),*);)*) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<Self::Ok, NotAStruct> { Err(NotAStruct) })*
+    };
+}
+
+impl serde::Serializer for KeyRecorder {
+    type Ok = Option<Vec<&'static str>>;
+    type Error = NotAStruct;
+    type SerializeSeq = serde::ser::Impossible<Self::Ok, NotAStruct>;
+    type SerializeTuple = serde::ser::Impossible<Self::Ok, NotAStruct>;
+    type SerializeTupleStruct = serde::ser::Impossible<Self::Ok, NotAStruct>;
+    type SerializeTupleVariant = serde::ser::Impossible<Self::Ok, NotAStruct>;
+    type SerializeMap = serde::ser::Impossible<Self::Ok, NotAStruct>;
+    type SerializeStruct = StructKeys;
+    type SerializeStructVariant = serde::ser::Impossible<Self::Ok, NotAStruct>;
+
+    not_a_struct! {
+        serialize_bool(bool); serialize_i8(i8); serialize_i16(i16); serialize_i32(i32);
+        serialize_i64(i64); serialize_u8(u8); serialize_u16(u16); serialize_u32(u32);
+        serialize_u64(u64); serialize_f32(f32); serialize_f64(f64); serialize_char(char);
+        serialize_str(&str); serialize_bytes(&[u8]); serialize_none(); serialize_unit();
+        serialize_unit_struct(&'static str);
+        serialize_unit_variant(&'static str, u32, &'static str);
+    }
+
+    fn serialize_some<V: Serialize + ?Sized>(self, _: &V) -> Result<Self::Ok, NotAStruct> {
+        Err(NotAStruct)
+    }
+
+    fn serialize_newtype_struct<V: Serialize + ?Sized>(
         self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, Probed> {
-        self.fields.set(Some(fields));
-        Err(Probed)
+        _: &'static str,
+        value: &V,
+    ) -> Result<Self::Ok, NotAStruct> {
+        // `#[serde(transparent)]` and newtypes: the keys of what is inside.
+        value.serialize(self)
     }
 
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
+    fn serialize_newtype_variant<V: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &V,
+    ) -> Result<Self::Ok, NotAStruct> {
+        Err(NotAStruct)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotAStruct> {
+        Err(NotAStruct)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotAStruct> {
+        Err(NotAStruct)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, NotAStruct> {
+        Err(NotAStruct)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, NotAStruct> {
+        Err(NotAStruct)
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotAStruct> {
+        Err(NotAStruct)
+    }
+
+    fn serialize_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStruct, NotAStruct> {
+        Ok(StructKeys(Vec::with_capacity(len)))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, NotAStruct> {
+        Err(NotAStruct)
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The context of a wire transfer: the keys `examples/policies/demo.json`
 /// matches on (`amount_usd`) and requires (`memo`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct WireContext {
     /// Amount in US dollars.
     pub(crate) amount_usd: u64,

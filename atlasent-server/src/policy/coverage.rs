@@ -34,8 +34,8 @@ pub enum CoverageProblemKind {
     /// can never allow it.
     MissingMatchedKey,
     /// The keys of the action's typed context could not be read (the type
-    /// does not implement `serde::Deserialize`, or uses
-    /// `#[serde(flatten)]` or is a map), so they cannot be checked.
+    /// does not implement `Default`, does not serialize as a struct — a map,
+    /// `#[serde(flatten)]` — or panicked), so they cannot be checked.
     UnknownContextKeys,
 }
 
@@ -162,8 +162,9 @@ impl PolicySet {
                 Vec::new(),
                 format!(
                     "{what}: the keys of context type {ty} cannot be read, so they cannot be \
-                     checked against the policies; fix: derive serde::Deserialize for {ty} \
-                     (without #[serde(flatten)])"
+                     checked against the policies; fix: derive Default for {ty} (its keys are \
+                     those {ty}::default() serializes) and serialize it as a struct (no \
+                     #[serde(flatten)])"
                 ),
             ));
         }
