@@ -247,27 +247,13 @@ fn item_keyword(item: &Item) -> TokenStream {
 mod tests {
     use super::*;
 
-    /// Compare the expansion with `tests/expand/<name>.rs`; `UPDATE_SNAPSHOTS=1`
-    /// rewrites it (by hand only, never in CI).
+    /// Compare the expansion with `tests/expand/<name>.rs` (see
+    /// [`crate::snapshot`]).
     fn snapshot(name: &str, attr: TokenStream, item: TokenStream) {
         let got = prettyplease::unparse(
             &syn::parse2::<syn::File>(expand(attr, item)).expect("expansion parses as a file"),
         );
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("tests/expand/{name}.rs"));
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(&path, &got).expect("write snapshot");
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!(
-                "missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it",
-                path.display()
-            )
-        });
-        assert_eq!(
-            got, want,
-            "expansion of {name} changed; review and update the snapshot"
-        );
+        crate::snapshot::assert_snapshot(name, &got);
     }
 
     #[test]

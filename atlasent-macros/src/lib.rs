@@ -6,6 +6,8 @@
 mod action;
 mod attr;
 mod expand;
+#[cfg(test)]
+mod snapshot;
 
 use proc_macro::TokenStream;
 
