@@ -495,9 +495,13 @@ impl Client {
     }
 }
 
-/// The default blocking client: the global [`crate::default_client`] driven
-/// by a shared runtime.
+/// The default blocking client: the one of the innermost [`with_client`] on
+/// this thread, else the global [`crate::default_client`] driven by a shared
+/// runtime.
 pub fn default_client() -> Result<Client, Error> {
+    if let Some(client) = SCOPED.with(|scoped| scoped.borrow().last().cloned()) {
+        return Ok(client);
+    }
     static DRIVER: Mutex<Option<Arc<Driver>>> = Mutex::new(None);
     let inner = crate::default_client()?;
     let mut slot = DRIVER.lock().unwrap_or_else(PoisonError::into_inner);
@@ -506,6 +510,41 @@ pub fn default_client() -> Result<Client, Error> {
         None => Arc::clone(slot.insert(Driver::new()?)),
     };
     Ok(Client { inner, driver })
+}
+
+thread_local! {
+    /// The clients of the [`with_client`] calls running on this thread,
+    /// innermost last.
+    static SCOPED: std::cell::RefCell<Vec<Client>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Run `f` with `client` as the default client of this thread: inside it,
+/// the blocking free functions ([`protect()`], [`protect_as`], …) and plain
+/// `fn`s guarded by `#[atlasent::protect]` without `client = …` use
+/// `client`. The blocking twin of [`crate::with_client`]; scopes nest, the
+/// innermost wins, and the override ends when `f` returns or panics.
+///
+/// ```no_run
+/// #[atlasent::protect(action = "drop_table", agent = "ops-cli")]
+/// fn drop_table(permit: atlasent::Permit) -> Result<(), atlasent::Error> {
+///     Ok(())
+/// }
+///
+/// # fn test(client_for_this_test: atlasent::blocking::Client) -> Result<(), atlasent::Error> {
+/// atlasent::blocking::with_client(client_for_this_test, drop_table)?;
+/// # Ok(()) }
+/// ```
+pub fn with_client<R>(client: Client, f: impl FnOnce() -> R) -> R {
+    /// Pops the scope even when `f` panics.
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            SCOPED.with(|scoped| scoped.borrow_mut().pop());
+        }
+    }
+    SCOPED.with(|scoped| scoped.borrow_mut().push(client));
+    let _pop = Pop;
+    f()
 }
 
 /// The default client, for `caller`: a call on a runtime's worker is refused

@@ -1,6 +1,7 @@
 //! The process-wide default client behind the free functions
 //! [`protect`](crate::protect), [`evaluate`](crate::evaluate), ….
 
+use std::future::Future;
 use std::sync::{PoisonError, RwLock};
 
 use serde::Serialize;
@@ -14,6 +15,42 @@ use crate::results::{
 };
 
 static DEFAULT: RwLock<Option<Client>> = RwLock::new(None);
+
+tokio::task_local! {
+    /// The client of [`with_client`], for the future it runs.
+    static SCOPED: Client;
+}
+
+/// Run `fut` with `client` as the default client: inside it, the free
+/// functions ([`protect()`](crate::protect()), [`protect_as`], [`evaluate`], …)
+/// and `#[atlasent::protect]` functions without `client = …` use `client`
+/// instead of the process-wide one. Outside it, and in other tasks, nothing
+/// changes.
+///
+/// Made for tests: each test can run its guarded code against its own
+/// decision server and policy, in parallel with the others, without the
+/// process-wide [`configure`] (which stays the way to set up an
+/// application). Scopes nest: the innermost wins.
+///
+/// The override belongs to the task polling `fut`: a task started with
+/// `tokio::spawn` inside it does not inherit it (wrap that task's future in
+/// `with_client` too), and a blocking call uses
+/// [`blocking::with_client`](crate::blocking::with_client) instead.
+///
+/// ```no_run
+/// #[atlasent::protect(action = "deploy", agent = "deploy-bot")]
+/// async fn deploy(permit: atlasent::Permit) -> Result<(), atlasent::Error> {
+///     Ok(())
+/// }
+///
+/// # async fn test(client_for_this_test: atlasent::Client) -> Result<(), atlasent::Error> {
+/// // `deploy` asks the decision server of `client_for_this_test`.
+/// atlasent::with_client(client_for_this_test, deploy()).await?;
+/// # Ok(()) }
+/// ```
+pub async fn with_client<F: Future>(client: Client, fut: F) -> F::Output {
+    SCOPED.scope(client, fut).await
+}
 
 /// Make `client` the default client of the free functions, replacing any
 /// earlier one. Unlike Python 1.4.1's `configure`, a later call takes effect:
@@ -39,13 +76,17 @@ pub fn reset_default_client() {
     *DEFAULT.write().unwrap_or_else(PoisonError::into_inner) = None;
 }
 
-/// The default client: the one given to [`configure`], else one built from
+/// The default client: the one of the innermost [`with_client`] around the
+/// current task, else the one given to [`configure`], else one built from
 /// `ATLASENT_API_KEY` / `ATLASENT_BASE_URL` / `ATLASENT_WIRE` on first use
 /// (and kept).
 ///
 /// Fails with [`Error::Config`] when neither is available; nothing is cached
 /// then, so setting the variable later works.
 pub fn default_client() -> Result<Client, Error> {
+    if let Ok(client) = SCOPED.try_with(Client::clone) {
+        return Ok(client);
+    }
     if let Some(client) = DEFAULT
         .read()
         .unwrap_or_else(PoisonError::into_inner)
