@@ -53,7 +53,11 @@ async fn evaluations(server: &RunningServer) -> usize {
         .expect("events")
         .events
         .iter()
-        .filter(|e| e.event_type.as_deref().is_some_and(|t| t.starts_with("evaluate.")))
+        .filter(|e| {
+            e.event_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with("evaluate."))
+        })
         .count()
 }
 
