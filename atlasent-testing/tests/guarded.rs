@@ -1,0 +1,289 @@
+//! Guarded code under a test server: allow runs the body once, a denial or
+//! any fault never runs it, assertions name what they found, servers do
+//! not see each other, and a dropped server is gone.
+
+use std::time::Instant;
+
+use atlasent::{Decision, ErrorCode};
+use atlasent_testing::{
+    assert_denied, assert_denied_by, BodyProbe, Fault, Policy, Rule, TestServer,
+};
+
+#[atlasent::protect(action = "deploy", agent = "deploy-bot")]
+async fn deploy(probe: &BodyProbe, permit: atlasent::Permit) -> Result<(), atlasent::Error> {
+    probe.hit();
+    assert_eq!(permit.action(), "deploy");
+    Ok(())
+}
+
+#[atlasent::protect(action = "drop_table", agent = "ops-cli")]
+fn drop_table(probe: &BodyProbe, permit: atlasent::Permit) -> Result<(), atlasent::Error> {
+    probe.hit();
+    let _ = permit;
+    Ok(())
+}
+
+fn allow_deploys() -> Policy {
+    Policy::new("deploys").rule(Rule::allow("deploy").agent("deploy-bot"))
+}
+
+fn deny_deploys() -> Policy {
+    Policy::new("deploys").rule(Rule::deny("deploy").id("freeze").code("CHANGE_FREEZE"))
+}
+
+#[tokio::test]
+async fn an_allowed_guarded_fn_runs_its_body_once() {
+    let server = TestServer::start(allow_deploys()).await;
+    let probe = BodyProbe::new();
+    atlasent::with_client(server.client(), deploy(&probe))
+        .await
+        .expect("allowed");
+    probe.assert_ran_once();
+    server
+        .assert_decisions(&[("deploy-bot", "deploy", Decision::Allow)])
+        .await;
+}
+
+#[tokio::test]
+async fn a_denied_guarded_fn_never_runs_its_body() {
+    let server = TestServer::start(deny_deploys()).await;
+    let probe = BodyProbe::new();
+    let err = atlasent::with_client(server.client(), deploy(&probe))
+        .await
+        .expect_err("denied");
+    probe.assert_never_ran();
+    let denial = assert_denied_by(&err, "freeze");
+    assert_eq!(denial.reason(), "denied by policy deploys rule freeze");
+    assert_eq!(
+        assert_denied(&err).deny_code().map(|c| c.as_str()),
+        Some("CHANGE_FREEZE")
+    );
+    server
+        .assert_decisions(&[("deploy-bot", "deploy", Decision::Deny)])
+        .await;
+}
+
+fn panic_message(f: impl FnOnce()) -> String {
+    // Only the message is read after the panic: nothing is left half-updated.
+    let panic =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("the assertion fails");
+    match panic.downcast::<String>() {
+        Ok(message) => *message,
+        Err(panic) => panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .unwrap_or_default(),
+    }
+}
+
+#[tokio::test]
+async fn assert_denied_by_names_what_it_found_instead() {
+    let server = TestServer::start(
+        Policy::new("p")
+            .rule(Rule::deny("deploy").id("freeze"))
+            .rule(Rule::hold("migrate").id("needs_dba")),
+    )
+    .await;
+    let client = server.client();
+    let by_freeze = client
+        .protect("bot", "deploy", &())
+        .await
+        .expect_err("denied");
+    let by_default = client
+        .protect("bot", "other", &())
+        .await
+        .expect_err("denied");
+    let held = client
+        .protect("bot", "migrate", &())
+        .await
+        .expect_err("held");
+
+    assert_denied_by(&by_freeze, "freeze");
+    assert_eq!(
+        panic_message(|| {
+            assert_denied_by(&by_freeze, "thaw");
+        }),
+        "expected a denial by rule thaw, found a denial by rule freeze \
+         (denied by policy p rule freeze)"
+    );
+    let message = panic_message(|| {
+        assert_denied_by(&by_default, "freeze");
+    });
+    assert!(
+        message.starts_with(
+            "expected a denial by rule freeze, found a denial by no rule (no rule matched"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        panic_message(|| {
+            assert_denied(&held);
+        }),
+        "expected a denial, found a hold (not a denial): held by policy p rule needs_dba"
+    );
+}
+
+/// Each fault fails the guarded call closed, with the code it should have,
+/// without running the body or reaching the server; `Fault::None` recovers.
+/// One client throughout: its pooled connection must not slip past a switch.
+#[tokio::test]
+async fn every_fault_fails_closed_and_none_recovers() {
+    let server = TestServer::start(allow_deploys()).await;
+    let client = server.client();
+    let probe = BodyProbe::new();
+    let run = || atlasent::with_client(client.clone(), deploy(&probe));
+
+    run().await.expect("no fault");
+    let mut expected = vec![("deploy-bot", "deploy", Decision::Allow)];
+    for (fault, code) in [
+        (Fault::Unavailable, ErrorCode::ServerError),
+        (Fault::Disconnect, ErrorCode::Network),
+        (Fault::Stall, ErrorCode::Timeout),
+        (Fault::Unavailable, ErrorCode::ServerError),
+        (Fault::Disconnect, ErrorCode::Network),
+    ] {
+        server.set_fault(fault);
+        let started = Instant::now();
+        let err = run().await.expect_err("a fault fails closed");
+        assert_eq!(err.code(), Some(code), "{fault:?}: {err}");
+        if fault == Fault::Unavailable {
+            assert_eq!(err.status(), Some(503), "{err}");
+        }
+        if fault == Fault::Stall {
+            assert!(
+                started.elapsed() < atlasent_testing::CLIENT_TIMEOUT * 2,
+                "{:?}",
+                started.elapsed()
+            );
+        }
+        assert_eq!(probe.count(), expected.len(), "{fault:?} ran the body");
+
+        server.set_fault(Fault::None);
+        run().await.expect("recovered");
+        expected.push(("deploy-bot", "deploy", Decision::Allow));
+        assert_eq!(probe.count(), expected.len());
+    }
+    // The faulted requests never reached the server.
+    server.assert_decisions(&expected).await;
+}
+
+#[tokio::test]
+async fn a_fault_reaches_a_call_that_follows_a_successful_one_at_once() {
+    let server = TestServer::start(allow_deploys()).await;
+    let client = server.client();
+    for _ in 0..20 {
+        client
+            .protect("deploy-bot", "deploy", &())
+            .await
+            .expect("allowed");
+        server.set_fault(Fault::Unavailable);
+        let err = client
+            .protect("deploy-bot", "deploy", &())
+            .await
+            .expect_err("503");
+        assert_eq!(err.code(), Some(ErrorCode::ServerError), "{err}");
+        server.set_fault(Fault::None);
+    }
+}
+
+#[tokio::test]
+async fn two_servers_do_not_see_each_others_decisions() {
+    let allowing = TestServer::start(allow_deploys()).await;
+    let denying = TestServer::start(deny_deploys()).await;
+    let probe = BodyProbe::new();
+    let (allowed, denied) = tokio::join!(
+        atlasent::with_client(allowing.client(), deploy(&probe)),
+        atlasent::with_client(denying.client(), deploy(&probe)),
+    );
+    allowed.expect("allowed");
+    assert_denied_by(&denied.expect_err("denied"), "freeze");
+    probe.assert_ran_once();
+    allowing
+        .assert_decisions(&[("deploy-bot", "deploy", Decision::Allow)])
+        .await;
+    denying
+        .assert_decisions(&[("deploy-bot", "deploy", Decision::Deny)])
+        .await;
+}
+
+#[tokio::test]
+async fn a_dropped_server_is_gone() {
+    let server = TestServer::start(allow_deploys()).await;
+    let client = server.client();
+    client
+        .protect("deploy-bot", "deploy", &())
+        .await
+        .expect("allowed");
+    drop(server);
+    let err = client
+        .protect("deploy-bot", "deploy", &())
+        .await
+        .expect_err("no server");
+    assert_eq!(err.code(), Some(ErrorCode::Network), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_guarded_fn_under_blocking_with_client() {
+    let server =
+        TestServer::start(Policy::new("ops").rule(Rule::allow("drop_table").agent("ops-cli")))
+            .await;
+    let client = server.blocking_client();
+    let probe = BodyProbe::new();
+    let in_task = probe.clone();
+    tokio::task::spawn_blocking(move || {
+        atlasent::blocking::with_client(client.clone(), || drop_table(&in_task)).expect("allowed");
+    })
+    .await
+    .expect("the blocking task ran");
+    probe.assert_ran_once();
+
+    server.set_fault(Fault::Disconnect);
+    let client = server.blocking_client();
+    let in_task = probe.clone();
+    let err = tokio::task::spawn_blocking(move || {
+        atlasent::blocking::with_client(client, || drop_table(&in_task))
+    })
+    .await
+    .expect("the blocking task ran")
+    .expect_err("fails closed");
+    assert_eq!(err.code(), Some(ErrorCode::Network), "{err}");
+    probe.assert_ran_once();
+    server
+        .assert_decisions(&[("ops-cli", "drop_table", Decision::Allow)])
+        .await;
+}
+
+#[test]
+fn a_plain_test_keeps_its_runtime_for_the_server() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let server = runtime.block_on(TestServer::start(
+        Policy::new("ops").rule(Rule::deny("drop_table")),
+    ));
+    let probe = BodyProbe::new();
+    let err = atlasent::blocking::with_client(server.blocking_client(), || drop_table(&probe))
+        .expect_err("denied");
+    assert_denied_by(&err, "deny_drop_table_1");
+    probe.assert_never_ran();
+}
+
+#[tokio::test]
+async fn switching_the_fault_ends_a_call_in_flight_at_once() {
+    let server = TestServer::start(allow_deploys()).await;
+    server.set_fault(Fault::Stall);
+    let client = server.client();
+    let started = Instant::now();
+    let stalled = tokio::spawn(async move { client.protect("deploy-bot", "deploy", &()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    server.set_fault(Fault::None);
+    let err = stalled
+        .await
+        .expect("the call ran")
+        .expect_err("its connection was closed");
+    assert_eq!(err.code(), Some(ErrorCode::Network), "{err}");
+    assert!(
+        started.elapsed() < atlasent_testing::CLIENT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+    server.assert_no_decisions().await;
+}
