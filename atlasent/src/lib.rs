@@ -108,6 +108,17 @@
 //! `ATLASENT_BASE_URL` / `ATLASENT_WIRE` or by [`configure`], and, with the
 //! `blocking` feature, on [`blocking::Client`].
 //!
+//! # Testing guarded code
+//!
+//! [`with_client`] runs a future with its own client behind the free
+//! functions and every `#[atlasent::protect]` function without `client =
+//! …` ([`blocking::with_client`] for plain code), so that each test can ask
+//! its own decision server. The `atlasent-testing` crate (for
+//! `[dev-dependencies]`) starts one per test in-process, from a policy
+//! written inline, reads back the decisions it made, injects faults and
+//! asserts denials; its docs are the chapter "Testing guarded code",
+//! including compile-fail tests of your own guarded functions.
+//!
 //! # Errors
 //!
 //! One [`Error`] type. A denial is [`Error::Denied`] with the decision,
@@ -206,6 +217,10 @@
 #![cfg_attr(
     not(feature = "blocking"),
     doc = "[`blocking::Client`]: https://docs.rs/atlasent/latest/atlasent/blocking/struct.Client.html"
+)]
+#![cfg_attr(
+    not(feature = "blocking"),
+    doc = "[`blocking::with_client`]: https://docs.rs/atlasent/latest/atlasent/blocking/fn.with_client.html"
 )]
 #![cfg_attr(
     not(feature = "macros"),
