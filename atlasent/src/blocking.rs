@@ -534,6 +534,11 @@ thread_local! {
 /// atlasent::blocking::with_client(client_for_this_test, drop_table)?;
 /// # Ok(()) }
 /// ```
+///
+/// A future driven on this thread inside `f` (`Runtime::block_on`) uses the
+/// same client for the async free functions, unless an
+/// [`crate::with_client`] inside it says otherwise; tasks it spawns onto
+/// other threads do not.
 pub fn with_client<R>(client: Client, f: impl FnOnce() -> R) -> R {
     /// Pops the scope even when `f` panics.
     struct Pop;
@@ -545,6 +550,11 @@ pub fn with_client<R>(client: Client, f: impl FnOnce() -> R) -> R {
     SCOPED.with(|scoped| scoped.borrow_mut().push(client));
     let _pop = Pop;
     f()
+}
+
+/// The async client of the innermost [`with_client`] on this thread.
+pub(crate) fn scoped_async_client() -> Option<crate::Client> {
+    SCOPED.with(|scoped| scoped.borrow().last().map(|c| c.inner.clone()))
 }
 
 /// The default client, for `caller`: a call on a runtime's worker is refused

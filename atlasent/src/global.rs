@@ -2,6 +2,7 @@
 //! [`protect`](crate::protect), [`evaluate`](crate::evaluate), ….
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use serde::Serialize;
@@ -15,6 +16,24 @@ use crate::results::{
 };
 
 static DEFAULT: RwLock<Option<Client>> = RwLock::new(None);
+
+/// Set by [`scoped_clients_only`]: no process-wide fallback.
+static SCOPED_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// From now on, in this process, a free function or `#[atlasent::protect]`
+/// call outside every [`with_client`] (or
+/// [`blocking::with_client`](crate::blocking::with_client)) scope fails with
+/// [`Error::Config`] naming `with_client`, instead of falling back to the
+/// client of [`configure`] or one built from `ATLASENT_API_KEY`.
+///
+/// For test binaries: a call that escaped its test's scope (a task started
+/// with `tokio::spawn` or `spawn_blocking` inside it, which does not inherit
+/// the scope) then fails closed instead of reaching whatever API the
+/// developer's environment points at. `atlasent_testing::TestServer` turns
+/// it on. There is no way back: a process that wants it wants it for good.
+pub fn scoped_clients_only() {
+    SCOPED_ONLY.store(true, Ordering::SeqCst);
+}
 
 tokio::task_local! {
     /// The client of [`with_client`], for the future it runs.
@@ -33,9 +52,14 @@ tokio::task_local! {
 /// application). Scopes nest: the innermost wins.
 ///
 /// The override belongs to the task polling `fut`: a task started with
-/// `tokio::spawn` inside it does not inherit it (wrap that task's future in
-/// `with_client` too), and a blocking call uses
-/// [`blocking::with_client`](crate::blocking::with_client) instead.
+/// `tokio::spawn` or `spawn_blocking` inside it does not inherit it (wrap
+/// that task's future in `with_client` too; [`scoped_clients_only`] makes
+/// such an escaped call fail instead of using the process-wide client), and
+/// a blocking call uses [`blocking::with_client`](crate::blocking::with_client)
+/// instead. An executor driven inside the scope lends it to everything it
+/// polls: put `with_client` inside `LocalSet::run_until`, not around it.
+/// Do not keep the result of [`default_client`] beyond the call that needs
+/// it: inside a scope it is the scope's client.
 ///
 /// ```no_run
 /// #[atlasent::protect(action = "deploy", agent = "deploy-bot")]
@@ -77,7 +101,10 @@ pub fn reset_default_client() {
 }
 
 /// The default client: the one of the innermost [`with_client`] around the
-/// current task, else the one given to [`configure`], else one built from
+/// current task, else (with the `blocking` feature) that of the innermost
+/// `blocking::with_client` of the thread polling it, else — unless
+/// [`scoped_clients_only`] was called — the one given to [`configure`], else
+/// one built from
 /// `ATLASENT_API_KEY` / `ATLASENT_BASE_URL` / `ATLASENT_WIRE` on first use
 /// (and kept).
 ///
@@ -86,6 +113,20 @@ pub fn reset_default_client() {
 pub fn default_client() -> Result<Client, Error> {
     if let Ok(client) = SCOPED.try_with(Client::clone) {
         return Ok(client);
+    }
+    // A future driven on a thread inside `blocking::with_client` (by a
+    // `block_on` there) uses that thread's client.
+    #[cfg(feature = "blocking")]
+    if let Some(client) = crate::blocking::scoped_async_client() {
+        return Ok(client);
+    }
+    if SCOPED_ONLY.load(Ordering::SeqCst) {
+        return Err(Error::config(
+            "no client in scope: this process uses scoped clients only (atlasent::scoped_clients_only, \
+             turned on by atlasent_testing::TestServer), and this call runs outside every \
+             atlasent::with_client: wrap the future in atlasent::with_client(client, ..) \
+             (a task started with tokio::spawn or spawn_blocking does not inherit the scope of its parent)",
+        ));
     }
     if let Some(client) = DEFAULT
         .read()

@@ -273,7 +273,7 @@ pub use deny_code::DenyCode;
 pub use error::{Decision, Denial, DenialStage, Error, ErrorCode, Held, RequestError};
 pub use global::{
     authorize, configure, default_client, evaluate, gate, key_self, protect, protect_as,
-    reset_default_client, revoke_permit, verify, with_client,
+    reset_default_client, revoke_permit, scoped_clients_only, verify, with_client,
 };
 pub use options::EvaluateOptions;
 pub use permit::Permit;
