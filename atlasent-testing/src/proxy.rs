@@ -5,8 +5,18 @@
 //! accepted, and carries one request: forwarded requests are sent on with
 //! `Connection: close`, so clients never keep a connection to reuse after
 //! the fault changes. Switching the fault also shuts down every live
-//! connection at once, synchronously (through a clone of its socket): a
-//! request in flight does not finish under the old fault.
+//! connection at once, synchronously (through a clone of each socket, the
+//! client's and the one to the server): a request in flight does not finish
+//! under the old fault.
+//!
+//! Each switch bumps a generation. A connection accepted under
+//! [`Fault::None`] notes the generation it was accepted in, and checks it
+//! again, under the same lock that registers its upstream socket, after
+//! connecting to the server and before writing the request there: if the
+//! fault changed meanwhile, the request is dropped, not forwarded. So once
+//! [`Proxy::set_fault`] returns, no new request reaches the server. A
+//! request already written to the server before the switch may still be
+//! decided there (its client sees the fault; the decision is in the log).
 
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr};
@@ -59,14 +69,18 @@ const LINGER: Duration = Duration::from_secs(2);
 #[derive(Default)]
 struct Shared {
     fault: Fault,
+    /// Bumped by every switch of the fault (and by the drop of the proxy).
+    generation: u64,
     closed: bool,
     next_id: u64,
-    live: HashMap<u64, std::net::TcpStream>,
+    /// Per connection: its client socket and, once connected, its socket to
+    /// the server.
+    live: HashMap<u64, Vec<std::net::TcpStream>>,
 }
 
 impl Shared {
     fn shut_down_live(&mut self) {
-        for (_, socket) in self.live.drain() {
+        for socket in self.live.drain().flat_map(|(_, sockets)| sockets) {
             // Already closed by its peer is fine: the point is that it is closed.
             let _ = socket.shutdown(Shutdown::Both);
         }
@@ -109,6 +123,7 @@ impl Proxy {
     pub(crate) fn set_fault(&self, fault: Fault) {
         let mut shared = lock(&self.shared);
         shared.fault = fault;
+        shared.generation += 1;
         shared.shut_down_live();
     }
 }
@@ -118,6 +133,7 @@ impl Drop for Proxy {
         {
             let mut shared = lock(&self.shared);
             shared.closed = true;
+            shared.generation += 1;
             shared.shut_down_live();
         }
         // Drops the listener and, with the JoinSet, every connection task.
@@ -138,42 +154,96 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Mu
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let Some((id, fault, socket)) = register(&shared, socket) else {
+        let Some(accepted) = register(&shared, socket) else {
             continue;
         };
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
-            serve(fault, socket, upstream).await;
+            let id = accepted.id;
+            serve(accepted, upstream, &shared).await;
             lock(&shared).live.remove(&id);
         });
     }
 }
 
-/// Record a clone of `socket` among the live connections and read the
-/// fault, in one step under the lock: a fault switched just before is
-/// seen, one switched just after shuts this connection down.
-fn register(shared: &Mutex<Shared>, socket: TcpStream) -> Option<(u64, Fault, TcpStream)> {
+/// An accepted connection: its id among the live ones, the fault and
+/// generation in force when it was registered, its client socket.
+struct Accepted {
+    id: u64,
+    fault: Fault,
+    generation: u64,
+    client: TcpStream,
+}
+
+/// A tokio socket and a clone of it for [`Shared::live`], to shut it down
+/// from outside its task.
+fn with_clone(socket: TcpStream) -> Option<(TcpStream, std::net::TcpStream)> {
     let std_socket = socket.into_std().ok()?;
     let clone = std_socket.try_clone().ok()?;
+    Some((TcpStream::from_std(std_socket).ok()?, clone))
+}
+
+/// Record a clone of `socket` among the live connections and read the
+/// fault and its generation, in one step under the lock: a fault switched
+/// just before is seen, one switched just after shuts this connection down.
+fn register(shared: &Mutex<Shared>, socket: TcpStream) -> Option<Accepted> {
+    let (client, clone) = with_clone(socket)?;
     let mut guard = lock(shared);
     if guard.closed {
         return None;
     }
-    let socket = TcpStream::from_std(std_socket).ok()?;
     guard.next_id += 1;
     let id = guard.next_id;
-    guard.live.insert(id, clone);
-    Some((id, guard.fault, socket))
+    guard.live.insert(id, vec![clone]);
+    Some(Accepted {
+        id,
+        fault: guard.fault,
+        generation: guard.generation,
+        client,
+    })
 }
 
-async fn serve(fault: Fault, mut client: TcpStream, upstream: SocketAddr) {
+/// Record a clone of the connection's socket to the server among its live
+/// sockets, if the fault has not switched since the connection was
+/// registered; `None` (the request must not be forwarded) if it has. In
+/// one step under the lock: a switch just after this shuts `server` down,
+/// so no byte written to it afterwards reaches the server.
+fn register_upstream(
+    shared: &Mutex<Shared>,
+    id: u64,
+    generation: u64,
+    server: TcpStream,
+) -> Option<TcpStream> {
+    let (server, clone) = with_clone(server)?;
+    let mut guard = lock(shared);
+    if guard.generation != generation {
+        return None;
+    }
+    guard.live.get_mut(&id)?.push(clone);
+    Some(server)
+}
+
+async fn serve(accepted: Accepted, upstream: SocketAddr, shared: &Mutex<Shared>) {
+    let Accepted {
+        id,
+        fault,
+        generation,
+        mut client,
+    } = accepted;
     match fault {
         Fault::None => {
             let mut buf = Vec::new();
             let Ok(body_start) = read_head(&mut client, &mut buf).await else {
                 return;
             };
-            let Ok(mut server) = TcpStream::connect(upstream).await else {
+            let Ok(server) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            // The fault may have switched while the head was read or the
+            // connection made: then the switch has shut the client socket,
+            // and the request goes no further (the client meets a closed
+            // connection).
+            let Some(mut server) = register_upstream(shared, id, generation, server) else {
                 return;
             };
             let head = closing_head(&buf[..body_start]);
@@ -275,4 +345,76 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<()> {
         remaining = remaining.saturating_sub(n);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    use super::{Fault, Proxy};
+
+    const REQUEST: &[u8] =
+        b"POST /v1/evaluate HTTP/1.1\r\nhost: test\r\ncontent-length: 2\r\n\r\n{}";
+
+    /// A request whose head the proxy read under `Fault::None` but had not
+    /// forwarded yet when the fault switched must never reach the server.
+    ///
+    /// The upstream's accept queue is full (nobody accepts), so the proxy's
+    /// connect hangs until the SYN is retried (1 s on Linux), which is long
+    /// after the switch: every byte upstream receives from the proxy was
+    /// written after `set_fault` returned.
+    #[tokio::test]
+    async fn a_request_read_before_a_switch_is_not_forwarded_after_it() {
+        let upstream = TcpSocket::new_v4().expect("a socket");
+        upstream
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("bind");
+        let upstream = upstream.listen(0).expect("listen");
+        let upstream_addr = upstream.local_addr().expect("an address");
+        // Fill the accept queue: connect until a connect no longer completes.
+        let mut fillers = Vec::new();
+        loop {
+            let connect = TcpStream::connect(upstream_addr);
+            match tokio::time::timeout(Duration::from_millis(300), connect).await {
+                Ok(Ok(socket)) => fillers.push(socket),
+                Ok(Err(e)) => panic!("connect: {e}"),
+                Err(_) => break,
+            }
+            assert!(fillers.len() < 64, "the accept queue never filled");
+        }
+
+        let proxy = Proxy::start(upstream_addr).await.expect("the proxy");
+        let mut client = TcpStream::connect(proxy.addr()).await.expect("connect");
+        client.write_all(REQUEST).await.expect("write");
+        // The proxy reads the head, then waits on its connect upstream.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        proxy.set_fault(Fault::Disconnect);
+
+        // Make room: accepting the queued connections lets the proxy's
+        // retried SYN through; record what each connection carried.
+        let expected = fillers.len() + 1;
+        drop(fillers);
+        let mut received = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while received.len() < expected {
+                let (mut socket, _) = upstream.accept().await.expect("accept");
+                let mut bytes = Vec::new();
+                let _ = socket.read_to_end(&mut bytes).await;
+                received.push(bytes);
+            }
+        })
+        .await;
+        let forwarded: Vec<String> = received
+            .iter()
+            .filter(|bytes| !bytes.is_empty())
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .collect();
+        assert!(
+            forwarded.is_empty(),
+            "forwarded after the switch: {forwarded:?}"
+        );
+    }
 }

@@ -292,3 +292,61 @@ async fn switching_the_fault_ends_a_call_in_flight_at_once() {
     );
     server.assert_no_decisions().await;
 }
+
+/// Once `set_fault` returns, no new request reaches the server: not one
+/// fired after it, nor one whose head the proxy had read but not yet
+/// forwarded. (A request already forwarded before the switch may still be
+/// decided: its client sees the fault, its decision is in the log.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_switch_returns_no_new_request_reaches_the_server() {
+    let server = TestServer::start(allow_deploys()).await;
+    let client = server.client();
+    for round in 0..5 {
+        server.set_fault(Fault::None);
+        let in_flight: Vec<_> = (0..16)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.evaluate("deploy-bot", "deploy", &()).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        server.set_fault(Fault::Disconnect);
+        let mut succeeded = 0;
+        for call in in_flight {
+            if call.await.expect("the call ran").is_ok() {
+                succeeded += 1;
+            }
+        }
+        // Let the server finish what was forwarded before the switch.
+        let mut before = server.decisions().await.len();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let now = server.decisions().await.len();
+            if now == before {
+                break;
+            }
+            before = now;
+        }
+        assert!(
+            before >= succeeded,
+            "round {round}: {succeeded} allowed, {before} decided"
+        );
+
+        let fired: Vec<_> = (0..16)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.evaluate("deploy-bot", "deploy", &()).await })
+            })
+            .collect();
+        for call in fired {
+            let err = call.await.expect("the call ran").expect_err("disconnected");
+            assert_eq!(err.code(), Some(ErrorCode::Network), "round {round}: {err}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(
+            server.decisions().await.len(),
+            before,
+            "round {round}: a request fired after the switch was decided"
+        );
+    }
+}
