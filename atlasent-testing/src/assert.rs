@@ -1,5 +1,5 @@
 //! Assertions on guarded calls: [`BodyProbe`], [`assert_denied`],
-//! [`assert_denied_by`].
+//! [`assert_denied_by`], [`assert_denied_fail_closed_by`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -125,53 +125,220 @@ pub fn assert_denied(err: &Error) -> &Denial {
     }
 }
 
-/// Assert that `err` is a denial by the rule `rule_id` (its reason reads
-/// `denied by policy P rule RULE_ID`), and return the denial.
+/// Assert that `err` is a denial by the rule `rule_id`, which matched (its
+/// reason reads `denied by policy P rule RULE_ID`), and return the denial.
+///
+/// A deny rule also denies when it did not match but could not be ruled
+/// out: a context key it tests was missing, `null` or of the wrong type
+/// (fail closed; the reason then goes on `: context key amount_usd is
+/// missing, so deny rule RULE_ID could not be ruled out`). That is not a
+/// denial by the rule, and this assertion refuses it: a test that forgot a
+/// context key would otherwise pass for the wrong reason. Use
+/// [`assert_denied_fail_closed_by`] to test exactly that case.
 ///
 /// # Panics
 ///
-/// When `err` is not a denial, or a denial by another rule or by a
-/// policy's default, naming what was found and the reason.
+/// When `err` is not a denial, a denial by another rule or by a policy's
+/// default, or a fail-closed denial (naming the missing key), saying what
+/// was found and the reason.
 #[track_caller]
 pub fn assert_denied_by<'e>(err: &'e Error, rule_id: &str) -> &'e Denial {
-    let Some(denial) = err.denial() else {
+    let (denial, by) = denied_by(err, rule_id, "a denial");
+    // `denial.reason()` is not repeated: past the rule id it is the clauses.
+    if !by.unknowns.is_empty() {
         panic!(
-            "expected a denial by rule {rule_id}, found {}",
-            describe(err)
+            "expected a denial by rule {rule_id}, found a fail-closed denial: rule {rule_id} did \
+             not match, but {}; a deny rule that cannot be ruled out denies. If the test means \
+             that, use assert_denied_fail_closed_by; otherwise give the call {}",
+            by.unknowns
+                .iter()
+                .map(|u| u.clause)
+                .collect::<Vec<_>>()
+                .join("; "),
+            fixes(&by.unknowns),
         );
+    }
+    denial
+}
+
+/// Assert that `err` is a fail-closed denial by the deny rule `rule_id`:
+/// the rule did not match, but a context key it tests was missing, `null`
+/// or of the wrong type, so it could not be ruled out and denied. Returns
+/// the denial (its reason names the key).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use atlasent_testing::{assert_denied_fail_closed_by, Policy, Rule, TestServer};
+/// use serde_json::json;
+///
+/// let policy = Policy::new("refunds").default_allow().rule(
+///     Rule::deny("refund").id("too_large").when("amount_usd", json!({ "gt": 100 })),
+/// );
+/// let server = TestServer::start(policy).await;
+/// // No amount_usd: the rule cannot tell, so it denies.
+/// let err = server.client().protect("bot", "refund", &json!({})).await.expect_err("denied");
+/// let denial = assert_denied_fail_closed_by(&err, "too_large");
+/// assert!(denial.reason().contains("context key amount_usd is missing"));
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When `err` is not a denial, a denial by another rule or by a policy's
+/// default, or a denial by `rule_id` that matched (use
+/// [`assert_denied_by`] for that).
+#[track_caller]
+pub fn assert_denied_fail_closed_by<'e>(err: &'e Error, rule_id: &str) -> &'e Denial {
+    let (denial, by) = denied_by(err, rule_id, "a fail-closed denial");
+    if by.unknowns.is_empty() {
+        panic!(
+            "expected a fail-closed denial by rule {rule_id}, found a denial by rule {rule_id} \
+             that matched ({}); use assert_denied_by",
+            denial.reason()
+        );
+    }
+    denial
+}
+
+/// The denial of `err` and what its reason says, when it is a denial by
+/// `rule_id`; panics otherwise, expecting `what` (`a denial`, …).
+#[track_caller]
+fn denied_by<'e>(err: &'e Error, rule_id: &str, what: &str) -> (&'e Denial, ByRule<'e>) {
+    let Some(denial) = err.denial() else {
+        panic!("expected {what} by rule {rule_id}, found {}", describe(err));
     };
-    match rule_of(denial.reason()) {
-        Some(rule) if rule == rule_id => denial,
-        Some(rule) => panic!(
-            "expected a denial by rule {rule_id}, found a denial by rule {rule} ({})",
+    match by_rule(denial.reason()) {
+        Some(by) if by.rule == rule_id => (denial, by),
+        Some(by) => panic!(
+            "expected {what} by rule {rule_id}, found a denial by rule {} ({})",
+            by.rule,
             denial.reason()
         ),
         None => panic!(
-            "expected a denial by rule {rule_id}, found a denial by no rule ({})",
+            "expected {what} by rule {rule_id}, found a denial by no rule ({})",
             denial.reason()
         ),
     }
 }
 
-/// The rule a reason names: `… by policy P rule R` or `… rule R: why`.
-pub(crate) fn rule_of(reason: &str) -> Option<&str> {
+/// What to give the call, for a fail-closed panic: `the context key
+/// amount_usd`, `a number for amount_usd`.
+fn fixes(unknowns: &[Unknown<'_>]) -> String {
+    unknowns
+        .iter()
+        .map(|u| match u.expected {
+            Some(expected) => format!("{expected} for context key {}", u.key),
+            None => format!("the context key {}", u.key),
+        })
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// A reason naming its rule: `… by policy P rule R`, with the fail-closed
+/// clauses that may follow (`: CLAUSE; CLAUSE`).
+#[derive(Debug, PartialEq)]
+pub(crate) struct ByRule<'r> {
+    pub(crate) rule: &'r str,
+    pub(crate) unknowns: Vec<Unknown<'r>>,
+}
+
+/// One fail-closed clause of a reason, as `atlasent-server` writes them:
+/// `context key K is missing, so deny rule R could not be ruled out` (or
+/// `is null`), or `context K is a string where a number was expected`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Unknown<'r> {
+    pub(crate) clause: &'r str,
+    pub(crate) key: &'r str,
+    /// For a value of the wrong type, the type expected (`a number`); for
+    /// a `null`, `a value other than null`; for a missing key, nothing.
+    pub(crate) expected: Option<&'r str>,
+}
+
+/// Parse a reason that names its rule.
+pub(crate) fn by_rule(reason: &str) -> Option<ByRule<'_>> {
     let (_, after_policy) = reason.split_once(" by policy ")?;
     let (_, rule) = after_policy.split_once(" rule ")?;
-    let end = rule.find([':', ' ']).unwrap_or(rule.len());
-    Some(&rule[..end]).filter(|r| !r.is_empty())
+    let (rule, clauses) = rule.split_once(": ").unwrap_or((rule, ""));
+    let rule = rule.trim_end();
+    if rule.is_empty() || rule.contains(' ') {
+        return None;
+    }
+    let unknowns = clauses
+        .split("; ")
+        .filter(|clause| !clause.is_empty())
+        .map(unknown)
+        .collect();
+    Some(ByRule { rule, unknowns })
+}
+
+fn unknown(clause: &str) -> Unknown<'_> {
+    if let Some(rest) = clause.strip_prefix("context key ") {
+        let (key, is) = rest.split_once(" is ").unwrap_or((rest, ""));
+        return Unknown {
+            clause,
+            key,
+            expected: is.starts_with("null").then_some("a value other than null"),
+        };
+    }
+    if let Some(rest) = clause.strip_prefix("context ") {
+        if let Some((key, rest)) = rest.split_once(" is ") {
+            let expected = rest
+                .split_once(" where ")
+                .and_then(|(_, e)| e.strip_suffix(" was expected"));
+            return Unknown {
+                clause,
+                key,
+                expected,
+            };
+        }
+    }
+    // A clause this crate does not know: still fail closed, named whole.
+    Unknown {
+        clause,
+        key: clause,
+        expected: None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::rule_of;
+    use super::{by_rule, ByRule, Unknown};
 
     #[test]
-    fn reasons_name_their_rule() {
-        assert_eq!(rule_of("denied by policy p rule r_1"), Some("r_1"));
+    fn reasons_name_their_rule_and_fail_closed_clauses() {
         assert_eq!(
-            rule_of("denied by policy p rule r: context key a is missing, so deny rule r could not be ruled out"),
-            Some("r")
+            by_rule("denied by policy p rule r_1"),
+            Some(ByRule {
+                rule: "r_1",
+                unknowns: vec![]
+            })
         );
-        assert_eq!(rule_of("no rule matched; the default (deny) decided"), None);
+        let missing = "context key a is missing, so deny rule r could not be ruled out";
+        let wrong = "context b is a string where a number was expected";
+        let reason = format!("denied by policy p rule r: {missing}; {wrong}");
+        assert_eq!(
+            by_rule(&reason),
+            Some(ByRule {
+                rule: "r",
+                unknowns: vec![
+                    Unknown {
+                        clause: missing,
+                        key: "a",
+                        expected: None
+                    },
+                    Unknown {
+                        clause: wrong,
+                        key: "b",
+                        expected: Some("a number")
+                    },
+                ]
+            })
+        );
+        assert_eq!(by_rule("no rule matched; the default (deny) decided"), None);
+        assert_eq!(
+            by_rule("no rule matched; denied by default of policy p"),
+            None
+        );
     }
 }

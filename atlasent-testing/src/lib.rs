@@ -8,7 +8,7 @@ mod policy;
 mod proxy;
 mod server;
 
-pub use assert::{assert_denied, assert_denied_by, BodyProbe};
+pub use assert::{assert_denied, assert_denied_by, assert_denied_fail_closed_by, BodyProbe};
 pub use atlasent_server::testing::{assert_policies_cover, check_policies_cover};
 pub use decisions::RecordedDecision;
 pub use policy::{Policy, Rule};

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use atlasent::{Decision, ErrorCode};
 use atlasent_testing::{
-    assert_denied, assert_denied_by, BodyProbe, Fault, Policy, Rule, TestServer,
+    assert_denied, assert_denied_by, assert_denied_fail_closed_by, BodyProbe, Fault, Policy, Rule,
+    TestServer,
 };
 
 #[atlasent::protect(action = "deploy", agent = "deploy-bot")]
@@ -349,4 +350,101 @@ async fn after_a_switch_returns_no_new_request_reaches_the_server() {
             "round {round}: a request fired after the switch was decided"
         );
     }
+}
+
+/// A deny rule that did not match but could not be ruled out (a context
+/// key it tests missing, null or of the wrong type) denies fail-closed:
+/// `assert_denied_by` refuses that, naming the key; the fail-closed
+/// assertion accepts exactly that.
+#[tokio::test]
+async fn assert_denied_by_refuses_a_fail_closed_denial() {
+    let server = TestServer::start(
+        Policy::new("refunds")
+            .default_allow()
+            .rule(
+                Rule::deny("refund")
+                    .id("too_large")
+                    .when("amount_usd", serde_json::json!({ "gt": 100 })),
+            )
+            .rule(
+                Rule::deny("refund")
+                    .id("blocked_region")
+                    .when("region", serde_json::json!({ "equals": "xx" })),
+            ),
+    )
+    .await;
+    let client = server.client();
+    let deny = |context: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            client
+                .protect("billing-bot", "refund", &context)
+                .await
+                .expect_err("denied")
+        }
+    };
+    let matched = deny(serde_json::json!({ "amount_usd": 500, "region": "eu" })).await;
+    let missing = deny(serde_json::json!({ "region": "eu" })).await;
+    let null = deny(serde_json::json!({ "amount_usd": null, "region": "eu" })).await;
+    let wrong_type = deny(serde_json::json!({ "amount_usd": "500", "region": "eu" })).await;
+
+    assert_denied_by(&matched, "too_large");
+    let message = panic_message(|| {
+        assert_denied_by(&missing, "too_large");
+    });
+    assert!(
+        message.starts_with(
+            "expected a denial by rule too_large, found a fail-closed denial: rule too_large \
+             did not match, but context key amount_usd is missing"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("assert_denied_fail_closed_by") && message.contains("amount_usd"),
+        "{message}"
+    );
+    let message = panic_message(|| {
+        assert_denied_by(&null, "too_large");
+    });
+    assert!(
+        message.contains("context key amount_usd is null")
+            && message
+                .ends_with("give the call a value other than null for context key amount_usd"),
+        "{message}"
+    );
+    let message = panic_message(|| {
+        assert_denied_by(&wrong_type, "too_large");
+    });
+    assert!(
+        message.contains("context amount_usd is a string where a number was expected"),
+        "{message}"
+    );
+
+    for err in [&missing, &null, &wrong_type] {
+        let denial = assert_denied_fail_closed_by(err, "too_large");
+        assert!(
+            denial.reason().contains("amount_usd"),
+            "{}",
+            denial.reason()
+        );
+    }
+    let message = panic_message(|| {
+        assert_denied_fail_closed_by(&matched, "too_large");
+    });
+    assert!(
+        message.starts_with(
+            "expected a fail-closed denial by rule too_large, found a denial by rule too_large \
+             that matched (denied by policy refunds rule too_large); use assert_denied_by"
+        ),
+        "{message}"
+    );
+    let message = panic_message(|| {
+        assert_denied_fail_closed_by(&missing, "blocked_region");
+    });
+    assert!(
+        message.starts_with(
+            "expected a fail-closed denial by rule blocked_region, found a denial by rule too_large"
+        ),
+        "{message}"
+    );
 }
