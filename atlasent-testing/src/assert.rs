@@ -10,8 +10,10 @@ use atlasent::{Denial, Error};
 /// first thing in the body, then assert
 /// [`assert_never_ran`](BodyProbe::assert_never_ran) after a denial or a
 /// fault, [`assert_ran_once`](BodyProbe::assert_ran_once) after an allow.
-/// Clones share one counter; it is `Send + Sync`, so a `static` or a clone
-/// moved into a task works alike.
+/// Clones share one counter and it is `Send + Sync`, so a clone moved into
+/// a task or a thread counts for the test. Make one probe per test: a
+/// `static` is shared by every test in the binary, and tests run in
+/// parallel.
 ///
 /// ```
 /// use atlasent_testing::BodyProbe;

@@ -30,16 +30,19 @@ use tokio::task::{JoinHandle, JoinSet};
 /// What the test server's proxy does to the requests it receives; set it
 /// with [`TestServer::set_fault`](crate::TestServer::set_fault).
 ///
-/// Each fault makes a guarded call fail closed, with the body never run
-/// and no decision made, and an [`atlasent::Error::Request`] whose
-/// [`code`](atlasent::Error::code) is:
+/// Each fault makes a guarded call made after the switch fail closed, with
+/// the body never run and no decision made, and an
+/// [`atlasent::Error::Request`] whose [`code`](atlasent::Error::code) is
+/// (a call in flight at the switch fails with a network error, and may
+/// have been decided if the proxy had already forwarded it; see
+/// [`TestServer::set_fault`](crate::TestServer::set_fault)):
 ///
 /// | fault | what the client meets | `ErrorCode` |
 /// |---|---|---|
 /// | [`None`](Fault::None) | the decision server | — |
 /// | [`Unavailable`](Fault::Unavailable) | `503 Service Unavailable` with a JSON body, to every request | `ServerError` |
 /// | [`Stall`](Fault::Stall) | a connection accepted and never answered | `Timeout` (after the client's timeout) |
-/// | [`Disconnect`](Fault::Disconnect) | a connection closed once the request head is read | `Network` |
+/// | [`Disconnect`](Fault::Disconnect) | a connection closed once the request head is read (the body is not waited for) | `Network` |
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Fault {

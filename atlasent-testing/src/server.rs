@@ -168,7 +168,18 @@ impl TestServerBuilder {
     /// proxy.
     ///
     /// With no policy at all, every request is denied (`NO_TEMPLATE_MATCH`).
+    ///
+    /// It first calls [`atlasent::scoped_clients_only`], for good and for
+    /// the whole process (the test binary): from then on a free function
+    /// or `#[atlasent::protect]` call outside every
+    /// [`atlasent::with_client`] scope fails with a configuration error
+    /// naming `with_client`, instead of reaching the client of
+    /// [`atlasent::configure`] or one built from `ATLASENT_API_KEY` (the
+    /// developer's real API, say).
     pub async fn start(self) -> Result<TestServer, Error> {
+        // A call that escaped its test's scope must fail, not reach
+        // whatever the environment points at (tests/scoped_only.rs).
+        atlasent::scoped_clients_only();
         let mut server = Server::builder()
             .api_key(self.api_key.as_str())
             // Tests read the audit log and call often: no 429 in the way.
@@ -381,8 +392,15 @@ impl TestServer {
 
     /// Make the proxy misbehave (or, with [`Fault::None`], stop): every
     /// connection accepted from now on gets `fault`, and every live
-    /// connection is closed at once, so that a pooled connection cannot
-    /// carry a request past the switch.
+    /// connection (to the client and to the server) is closed at once, so
+    /// that a pooled connection cannot carry a request past the switch.
+    ///
+    /// Once this returns, no new request reaches the server: neither one
+    /// sent after it nor one the proxy had accepted but not yet forwarded.
+    /// A request already forwarded before the switch may still be decided
+    /// by the server: its client sees the closed connection (a network
+    /// error), but the decision is in [`decisions`](TestServer::decisions).
+    /// Switch while no call is in flight for exact decisions.
     pub fn set_fault(&self, fault: Fault) {
         self.proxy.set_fault(fault);
     }
@@ -390,6 +408,12 @@ impl TestServer {
     /// Every evaluation this server decided, in order, read back from its
     /// audit log (bypassing the proxy: faults do not apply). A request the
     /// proxy stopped never reached the server and is not here.
+    ///
+    /// A request the proxy had already forwarded when
+    /// [`set_fault`](TestServer::set_fault) switched may be here although
+    /// its call failed: the server decided it, and the switch closed the
+    /// connection before the answer reached the client. Such a decision may
+    /// also be recorded a moment after `set_fault` returns.
     ///
     /// # Panics
     ///
