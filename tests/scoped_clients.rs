@@ -5,10 +5,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use atlasent_server::{RunningServer, Server};
-use serde_json::json;
+#[path = "support/scoped.rs"]
+mod scoped;
 
-const KEY: &str = "ask_test_scoped_clients";
+use atlasent_server::RunningServer;
+use scoped::{client, server, KEY};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -21,29 +22,6 @@ async fn deploy(permit: atlasent::Permit) -> Result<String, atlasent::Error> {
 #[atlasent::protect(action = "deploy", agent = "deploy-bot")]
 fn deploy_blocking(permit: atlasent::Permit) -> Result<String, atlasent::Error> {
     Ok(permit.permit_id().to_owned())
-}
-
-async fn server(effect: &str) -> RunningServer {
-    let policy = json!({
-        "policy_id": format!("{effect}_deploys"),
-        "version": "1.0.0",
-        "default": "deny",
-        "rules": [{ "id": format!("{effect}_deploy"), "effect": effect, "match": { "action": "deploy" } }]
-    });
-    Server::builder()
-        .policy(atlasent_server::Policy::from_value(&policy).expect("policy"))
-        .api_key(KEY)
-        .start()
-        .await
-        .expect("server")
-}
-
-fn client(server: &RunningServer) -> atlasent::Client {
-    atlasent::Client::builder()
-        .api_key(KEY)
-        .base_url(server.base_url())
-        .build()
-        .expect("client")
 }
 
 async fn evaluations(server: &RunningServer) -> usize {

@@ -4,37 +4,14 @@
 //! in for whatever `ATLASENT_API_KEY` points at). Its own test binary: the
 //! switch is process-wide and cannot be turned off.
 
-use atlasent_server::{RunningServer, Server};
-use serde_json::json;
+#[path = "support/scoped.rs"]
+mod scoped;
 
-const KEY: &str = "ask_test_scoped_only";
+use scoped::{client, server, KEY};
 
 #[atlasent::protect(action = "deploy", agent = "deploy-bot")]
 async fn deploy(permit: atlasent::Permit) -> Result<String, atlasent::Error> {
     Ok(permit.permit_id().to_owned())
-}
-
-async fn server(effect: &str) -> RunningServer {
-    let policy = json!({
-        "policy_id": format!("{effect}_deploys"),
-        "version": "1.0.0",
-        "default": "deny",
-        "rules": [{ "id": format!("{effect}_deploy"), "effect": effect, "match": { "action": "deploy" } }]
-    });
-    Server::builder()
-        .policy(atlasent_server::Policy::from_value(&policy).expect("policy"))
-        .api_key(KEY)
-        .start()
-        .await
-        .expect("server")
-}
-
-fn client(server: &RunningServer) -> atlasent::Client {
-    atlasent::Client::builder()
-        .api_key(KEY)
-        .base_url(server.base_url())
-        .build()
-        .expect("client")
 }
 
 fn is_scope_refusal(e: &atlasent::Error) -> bool {
