@@ -22,7 +22,7 @@ static SCOPED_ONLY: AtomicBool = AtomicBool::new(false);
 
 /// From now on, in this process, a free function or `#[atlasent::protect]`
 /// call outside every [`with_client`] (or
-/// [`blocking::with_client`](crate::blocking::with_client)) scope fails with
+/// `atlasent::blocking::with_client`) scope fails with
 /// [`Error::Config`] naming `with_client`, instead of falling back to the
 /// client of [`configure`] or one built from `ATLASENT_API_KEY`.
 ///
@@ -55,7 +55,7 @@ tokio::task_local! {
 /// `tokio::spawn` or `spawn_blocking` inside it does not inherit it (wrap
 /// that task's future in `with_client` too; [`scoped_clients_only`] makes
 /// such an escaped call fail instead of using the process-wide client), and
-/// a blocking call uses [`blocking::with_client`](crate::blocking::with_client)
+/// a blocking call uses `atlasent::blocking::with_client`
 /// instead. An executor driven inside the scope lends it to everything it
 /// polls: put `with_client` inside `LocalSet::run_until`, not around it.
 /// Do not keep the result of [`default_client`] beyond the call that needs
