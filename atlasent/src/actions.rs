@@ -366,3 +366,57 @@ impl ActionManifest {
         Ok(manifest)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(name: &str, declared_by: &str, source: &str) -> String {
+        ActionManifest::new(vec![ManifestAction {
+            name: name.to_owned(),
+            declared_by: declared_by.to_owned(),
+            source: source.to_owned(),
+            context: None,
+        }])
+        .to_json()
+    }
+
+    fn refusal(text: &str) -> String {
+        ActionManifest::from_json(text)
+            .expect_err("a hostile manifest is refused")
+            .to_string()
+    }
+
+    #[test]
+    fn a_manifest_round_trips() {
+        let text = manifest("deploy", "app::Deploy", "src/lib.rs:3");
+        let read = ActionManifest::from_json(&text).expect("reads");
+        assert_eq!(read.to_json(), text);
+    }
+
+    #[test]
+    fn names_outside_the_contract_are_refused_by_position() {
+        assert!(refusal(&manifest("", "app::X", "src/lib.rs:1")).contains("actions[0].name"));
+        let long = "a".repeat(crate::MAX_NAME_CHARS + 1);
+        let message = refusal(&manifest(&long, "app::X", "src/lib.rs:1"));
+        assert!(message.contains("got 257"), "{message}");
+        // 256 characters (multi-byte ones too) are within the limit.
+        let at_limit = "é".repeat(crate::MAX_NAME_CHARS);
+        assert!(ActionManifest::from_json(&manifest(&at_limit, "app::X", "src/lib.rs:1")).is_ok());
+    }
+
+    #[test]
+    fn empty_origins_unknown_members_and_other_formats_are_refused() {
+        assert!(refusal(&manifest("deploy", "", "src/lib.rs:1")).contains("empty declared_by"));
+        assert!(refusal(&manifest("deploy", "app::X", "")).contains("empty declared_by or source"));
+        let extra =
+            manifest("deploy", "app::X", "s:1").replace("\"name\"", "\"allow\":true,\"name\"");
+        assert!(refusal(&extra).contains("unknown field"));
+        // A hostile format is echoed at most 64 characters long.
+        let format = "x".repeat(10_000);
+        let text = manifest("deploy", "app::X", "s:1").replace(ActionManifest::FORMAT, &format);
+        let message = refusal(&text);
+        assert!(message.len() < 300, "{} characters", message.len());
+        assert!(refusal("not json").contains("not valid"));
+    }
+}
