@@ -247,19 +247,17 @@ fn item_keyword(item: &Item) -> TokenStream {
 mod tests {
     use super::*;
 
-    /// Compare the expansion with `tests/expand/<name>.rs` (see
-    /// [`crate::snapshot`]).
-    fn snapshot(name: &str, attr: TokenStream, item: TokenStream) {
-        let got = prettyplease::unparse(
-            &syn::parse2::<syn::File>(expand(attr, item)).expect("expansion parses as a file"),
-        );
-        crate::snapshot::assert_snapshot(name, &got);
+    use crate::snapshot::{expect_file, ExpectFile};
+
+    /// Compare with its `tests/expand/<name>.rs` (see [`crate::snapshot`]).
+    fn snapshot(expected: ExpectFile, attr: TokenStream, item: TokenStream) {
+        crate::snapshot::assert_snapshot(expected, expand(attr, item));
     }
 
     #[test]
     fn typed_context_action_expansion() {
         snapshot(
-            "action_with_context",
+            expect_file!["../tests/expand/action_with_context.rs"],
             quote!("wire_transfer", context = WireContext),
             quote! {
                 /// Move money.
@@ -272,7 +270,7 @@ mod tests {
     #[test]
     fn plain_action_expansion() {
         snapshot(
-            "action",
+            expect_file!["../tests/expand/action.rs"],
             quote!("deploy_to_production", crate = ::my_atlasent),
             quote!(
                 pub struct DeployToProduction;

@@ -479,21 +479,17 @@ fn unexpanded(func: &MaybeItemFn, permits: &[PermitParam], krate: &Path) -> Toke
 mod tests {
     use super::*;
 
-    fn pretty(tokens: TokenStream) -> String {
-        prettyplease::unparse(
-            &syn::parse2::<syn::File>(tokens).expect("expansion parses as a file"),
-        )
-    }
+    use crate::snapshot::{expect_file, ExpectFile};
 
-    /// Compare with `tests/expand/<name>.rs` (see [`crate::snapshot`]).
-    fn snapshot(name: &str, attr: TokenStream, item: TokenStream) {
-        crate::snapshot::assert_snapshot(name, &pretty(expand(attr, item)));
+    /// Compare with its `tests/expand/<name>.rs` (see [`crate::snapshot`]).
+    fn snapshot(expected: ExpectFile, attr: TokenStream, item: TokenStream) {
+        crate::snapshot::assert_snapshot(expected, expand(attr, item));
     }
 
     #[test]
     fn async_fn_expansion() {
         snapshot(
-            "async_fn",
+            expect_file!["../tests/expand/async_fn.rs"],
             quote!(
                 action = "deploy_to_production",
                 agent = "deploy-bot",
@@ -512,7 +508,7 @@ mod tests {
     #[test]
     fn sync_fn_expansion() {
         snapshot(
-            "sync_fn",
+            expect_file!["../tests/expand/sync_fn.rs"],
             quote!(action = "drop_database", agent = "cli", client = &CLIENT),
             quote! {
                 fn drop_db(name: &str, _permit: &atlasent::Permit) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
@@ -525,7 +521,7 @@ mod tests {
     #[test]
     fn method_expansion() {
         snapshot(
-            "method",
+            expect_file!["../tests/expand/method.rs"],
             quote!(
                 action = "wire_transfer",
                 agent = self.name,
@@ -547,7 +543,7 @@ mod tests {
     #[test]
     fn typed_async_fn_expansion() {
         snapshot(
-            "typed_async_fn",
+            expect_file!["../tests/expand/typed_async_fn.rs"],
             quote!(
                 action = DeployToProduction,
                 agent = "deploy-bot",
@@ -566,7 +562,7 @@ mod tests {
     #[test]
     fn typed_method_expansion() {
         snapshot(
-            "typed_method",
+            expect_file!["../tests/expand/typed_method.rs"],
             quote!(
                 action = actions::WireTransfer,
                 agent = self.name,
@@ -584,7 +580,7 @@ mod tests {
     #[test]
     fn typed_action_untyped_permit_sync_fn_expansion() {
         snapshot(
-            "typed_sync_fn_untyped_permit",
+            expect_file!["../tests/expand/typed_sync_fn_untyped_permit.rs"],
             quote!(action = DropDatabase, agent = "cli"),
             quote! {
                 fn drop_db(name: &str, permit: atlasent::Permit) -> Result<u64, atlasent::Error> {

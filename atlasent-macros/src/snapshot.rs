@@ -1,23 +1,19 @@
 //! Expansion snapshots: the tests of `expand` and `action` compare what the
-//! macros generate with `tests/expand/<name>.rs`.
+//! macros generate with `tests/expand/<name>.rs` through `expect-test`.
+//!
+//! Each case names its file with `expect_file!["../tests/expand/<name>.rs"]`
+//! (relative to the source file of the test). After a deliberate change of an
+//! expansion, regenerate the files with
+//! `UPDATE_EXPECT=1 cargo test -p atlasent-macros` and review the diff (by
+//! hand only, never in CI).
 
-/// Compare `got` with `tests/expand/<name>.rs`; `UPDATE_SNAPSHOTS=1` rewrites
-/// it (by hand only, never in CI).
-pub(crate) fn assert_snapshot(name: &str, got: &str) {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/expand/{name}.rs"));
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
-        std::fs::write(&path, got).expect("write snapshot");
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing snapshot {}; run with UPDATE_SNAPSHOTS=1 and review it",
-            path.display()
-        )
-    });
-    assert_eq!(
-        got, want,
-        "expansion of {name} changed; review and update the snapshot"
+pub(crate) use expect_test::{expect_file, ExpectFile};
+
+/// Pretty-print `tokens` (an expansion) as a file and compare it with
+/// `expected`.
+pub(crate) fn assert_snapshot(expected: ExpectFile, tokens: proc_macro2::TokenStream) {
+    let got = prettyplease::unparse(
+        &syn::parse2::<syn::File>(tokens).expect("expansion parses as a file"),
     );
+    expected.assert_eq(&got);
 }
