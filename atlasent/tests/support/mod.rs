@@ -363,3 +363,6 @@ pub fn verified() -> Reply {
         }),
     )
 }
+
+/// The fault tests' clients, calls and checks (the `faults_*.rs` files).
+pub mod faults;
