@@ -145,32 +145,24 @@ fn parse_export_events(s: &str) -> Result<usize, String> {
     in_range(n, atlasent_server::limits::MAX_EXPORT_EVENTS)
 }
 
-/// A duration like 30s, 15m, 1h or 2d, within 1ms to 30d. Overflow is an
-/// error like any value out of range, never a wrapped number.
+/// A duration like 30s, 15m, 1h or 2d (humantime's syntax: also `1h 30m`,
+/// `90min`, `2days`; a bare number is seconds), within 1ms to 30d. Overflow
+/// is an error like any value out of range, never a wrapped number.
 fn parse_ttl(s: &str) -> Result<Duration, String> {
-    let range = atlasent_server::limits::PERMIT_TTL;
+    use humantime::DurationError;
     let out_of_range = || format!("{s:?} is out of range: allowed 1ms to 30d");
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    if number.is_empty() {
-        return Err(format!("{s:?} is not a duration like 30s, 15m, 1h or 2d"));
-    }
-    let n: u64 = number.parse().map_err(|_| out_of_range())?;
-    let unit_ms: u64 = match unit {
-        "ms" => 1,
-        "" | "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {s:?}; use ms, s, m, h or d"
-            ))
-        }
+    let ttl = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(s.parse().map_err(|_| out_of_range())?)
+    } else {
+        humantime::parse_duration(s).map_err(|e| match e {
+            DurationError::NumberOverflow => out_of_range(),
+            DurationError::UnknownUnit { unit, .. } => {
+                format!("unknown unit {unit:?} in {s:?}; use ms, s, m, h or d")
+            }
+            _ => format!("{s:?} is not a duration like 30s, 15m, 1h or 2d"),
+        })?
     };
-    let ms = n.checked_mul(unit_ms).ok_or_else(out_of_range)?;
-    let ttl = Duration::from_millis(ms);
-    if range.contains(&ttl) {
+    if atlasent_server::limits::PERMIT_TTL.contains(&ttl) {
         Ok(ttl)
     } else {
         Err(out_of_range())

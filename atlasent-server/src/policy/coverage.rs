@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use std::fmt;
 
 use atlasent::actions::{ActionManifest, ManifestAction};
-use serde_json::Value;
 
-use super::{Effect, PolicySet, Test, ValueMatcher};
+use super::matcher::Test;
+use super::{Effect, PolicySet};
 
 /// What is wrong with one action of a manifest, as
 /// [`PolicySet::coverage`] finds it.
@@ -122,8 +122,7 @@ impl PolicySet {
     /// escalate rules are listed when nothing else matches, never counted
     /// against an allow rule.
     pub fn coverage(&self, manifest: &ActionManifest) -> Vec<CoverageProblem> {
-        let default_allows =
-            !self.policies.is_empty() && self.policies.iter().all(|p| p.default == Effect::Allow);
+        let default_allows = self.defaults_allow();
         let mut out = Vec::new();
         for action in &manifest.actions {
             self.cover(action, default_allows, &mut out);
@@ -192,37 +191,44 @@ impl PolicySet {
                     live = true;
                     continue;
                 };
-                let mut why = Vec::new();
-                for (key, matcher) in &rule.context {
-                    if keys.contains(key.as_str()) || matcher.test(None) == Test::Match {
-                        continue;
+                // The keys the rule needs: those it matches with a matcher
+                // that does not hold on an absent key, then those it
+                // requires; each with how the rule needs it and the fix.
+                let matched = rule.context.iter().filter_map(|(key, matcher)| {
+                    if matcher.test(None) == Test::Match {
+                        return None;
                     }
-                    let m = describe(matcher);
-                    why.push(format!("matches key {key} with {m}"));
-                    key_problems.push(problem(
+                    let m = matcher.as_written();
+                    Some((
+                        key,
                         CoverageProblemKind::MissingMatchedKey,
-                        Some(key),
-                        vec![rule_ref.clone()],
-                        format!(
-                            "{what}: context type {ty} lacks key {key}, which {rule_ref} matches \
-                             with {m} (a matcher that does not hold on an absent key), so that \
-                             rule can never allow it; fix: add {key} to {ty}, or change the rule"
-                        ),
-                    ));
-                }
-                for key in &rule.require {
+                        format!("matches key {key} with {m}"),
+                        format!("matches with {m} (a matcher that does not hold on an absent key)"),
+                        "change the rule",
+                    ))
+                });
+                let required = rule.require.iter().map(|key| {
+                    (
+                        key,
+                        CoverageProblemKind::MissingRequiredKey,
+                        format!("requires key {key}"),
+                        "requires".to_owned(),
+                        "remove it from the rule's \"require\"",
+                    )
+                });
+                let mut why = Vec::new();
+                for (key, kind, short, needs, fix) in matched.chain(required) {
                     if keys.contains(key.as_str()) {
                         continue;
                     }
-                    why.push(format!("requires key {key}"));
+                    why.push(short);
                     key_problems.push(problem(
-                        CoverageProblemKind::MissingRequiredKey,
+                        kind,
                         Some(key),
                         vec![rule_ref.clone()],
                         format!(
-                            "{what}: context type {ty} lacks key {key}, which {rule_ref} \
-                             requires, so that rule can never allow it; fix: add {key} to {ty}, \
-                             or remove it from the rule's \"require\""
+                            "{what}: context type {ty} lacks key {key}, which {rule_ref} {needs}, \
+                             so that rule can never allow it; fix: add {key} to {ty}, or {fix}"
                         ),
                     ));
                 }
@@ -284,21 +290,5 @@ impl PolicySet {
             ));
         }
         out.append(&mut key_problems);
-    }
-}
-
-/// A value matcher as the policy would write it: `{"gt": 10000}`.
-fn describe(m: &ValueMatcher) -> String {
-    match m {
-        ValueMatcher::Equals(v) => format!("{{\"equals\": {v}}}"),
-        ValueMatcher::In(options) => format!("{{\"in\": {}}}", Value::Array(options.clone())),
-        ValueMatcher::Exists(b) => format!("{{\"exists\": {b}}}"),
-        ValueMatcher::Regex(re) => {
-            format!("{{\"regex\": {}}}", Value::String(re.as_str().to_owned()))
-        }
-        ValueMatcher::Gt(n) => format!("{{\"gt\": {n}}}"),
-        ValueMatcher::Gte(n) => format!("{{\"gte\": {n}}}"),
-        ValueMatcher::Lt(n) => format!("{{\"lt\": {n}}}"),
-        ValueMatcher::Lte(n) => format!("{{\"lte\": {n}}}"),
     }
 }

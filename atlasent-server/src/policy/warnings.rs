@@ -9,7 +9,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::{scalar_eq, Effect, PolicySet, Rule, StrMatcher, ValueMatcher};
+use super::matcher::{scalar_eq, Rule, StrMatcher, ValueMatcher};
+use super::{Effect, PolicySet};
 
 /// An allow rule that lacks a bound a deny (or hold, or escalate) rule
 /// relies on. Warnings do not stop a policy set from loading or serving.
@@ -93,10 +94,10 @@ fn message(
         )
     };
     let (what_happens, bound) = match matcher {
-        ValueMatcher::Gt(n) => (fails_closed("number"), Some(format!("{{\"lte\": {n}}}"))),
-        ValueMatcher::Gte(n) => (fails_closed("number"), Some(format!("{{\"lt\": {n}}}"))),
-        ValueMatcher::Lt(n) => (fails_closed("number"), Some(format!("{{\"gte\": {n}}}"))),
-        ValueMatcher::Lte(n) => (fails_closed("number"), Some(format!("{{\"gt\": {n}}}"))),
+        ValueMatcher::Compare(op, n) => (
+            fails_closed("number"),
+            Some(ValueMatcher::Compare(op.negated(), *n).as_written()),
+        ),
         ValueMatcher::Regex(_) => (fails_closed("string"), None),
         _ => (
             format!("a request without {key} is not {done} by {d} and can be allowed by {a}"),
