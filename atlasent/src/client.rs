@@ -20,11 +20,13 @@ use crate::results::{
 use crate::transport::{bad_reply, parse_strict, Endpoint, Transport};
 use crate::wire;
 
-/// The longest agent or action the contract accepts (characters).
-pub const MAX_NAME_CHARS: usize = 256;
+/// The longest agent or action the contract accepts (characters):
+/// [`wire::limits::MAX_NAME_CHARS`].
+pub const MAX_NAME_CHARS: usize = wire::limits::MAX_NAME_CHARS;
 
-/// The longest revocation reason the contract accepts (characters).
-pub const MAX_REVOKE_REASON_CHARS: usize = 1024;
+/// The longest revocation reason the contract accepts (characters):
+/// [`wire::limits::MAX_REASON_CHARS`].
+pub const MAX_REVOKE_REASON_CHARS: usize = wire::limits::MAX_REASON_CHARS;
 
 /// An async client of the AtlaSent API.
 ///

@@ -19,10 +19,10 @@ pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// No single backoff sleep is longer than this.
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// Replies larger than this are refused as `bad_response` (1 MiB).
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1 << 20;
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = crate::wire::limits::DEFAULT_MAX_RESPONSE_BYTES;
 
 /// Audit export bundles larger than this are refused (256 MiB).
-pub const DEFAULT_MAX_EXPORT_BYTES: usize = 256 << 20;
+pub const DEFAULT_MAX_EXPORT_BYTES: usize = crate::wire::limits::DEFAULT_MAX_EXPORT_BYTES;
 
 /// The environment variable holding the API key.
 pub const ENV_API_KEY: &str = "ATLASENT_API_KEY";

@@ -120,17 +120,31 @@ impl Decision {
         }
     }
 
+    /// Every decision.
+    pub const ALL: [Decision; 4] = [Self::Allow, Self::Deny, Self::Hold, Self::Escalate];
+
+    /// The current wire's `decision` string, also the policy's `effect`:
+    /// `"allow"`, `"deny"`, `"hold"` or `"escalate"`.
+    pub const fn wire_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Hold => "hold",
+            Self::Escalate => "escalate",
+        }
+    }
+
     /// The current wire's `decision` string (`allow`, `deny`, `hold`,
     /// `escalate`; exactly these, lowercase); anything else is `None`, never
     /// a guess.
-    pub(crate) fn from_wire(decision: &str) -> Option<Self> {
-        match decision {
-            "allow" => Some(Self::Allow),
-            "deny" => Some(Self::Deny),
-            "hold" => Some(Self::Hold),
-            "escalate" => Some(Self::Escalate),
-            _ => None,
-        }
+    ///
+    /// ```
+    /// use atlasent::Decision;
+    /// assert_eq!(Decision::from_wire("hold"), Some(Decision::Hold));
+    /// assert_eq!(Decision::from_wire("HOLD"), None);
+    /// ```
+    pub fn from_wire(decision: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.wire_str() == decision)
     }
 
     /// Whether a human must decide (hold or escalate).

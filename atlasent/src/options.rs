@@ -2,9 +2,7 @@
 
 use crate::client::MAX_NAME_CHARS;
 use crate::error::Error;
-
-/// The longest `resource_id` the current wire accepts (characters).
-const MAX_RESOURCE_ID_CHARS: usize = 512;
+use crate::wire::limits::MAX_RESOURCE_ID_CHARS;
 
 /// The optional members of `POST /v1-evaluate` on the current wire
 /// ([`Client::evaluate_with`](crate::Client::evaluate_with)); each is sent

@@ -8,7 +8,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, RequestError};
 use crate::results::RateLimit;
-use crate::wire::{ErrorResponse, ReplyBody};
+use crate::wire::{paths, ErrorResponse, ReplyBody};
 
 /// The endpoints of the API. Those under `/v1/permits/{id}` take the id
 /// from the [`Target`] of a call.
@@ -45,30 +45,24 @@ impl Endpoint {
     /// The path, as messages name it (`{id}` for the permit's id).
     pub(crate) fn path(self) -> &'static str {
         match self {
-            Self::Evaluate => "/v1-evaluate",
-            Self::Verify => "/v1-verify-permit",
-            Self::Revoke => "/v1-revoke-permit",
-            Self::KeySelf => "/v1-api-key-self",
-            Self::AuditEvents => "/v1-audit/events",
-            Self::AuditExports => "/v1-audit/exports",
-            Self::SigningKeys => "/v1-signing-keys",
-            Self::Permits => "/v1/permits",
-            Self::Permit => "/v1/permits/{id}",
-            Self::PermitVerify => "/v1/permits/{id}/verify",
-            Self::PermitRevoke => "/v1/permits/{id}/revoke",
+            Self::Evaluate => paths::EVALUATE,
+            Self::Verify => paths::VERIFY_PERMIT,
+            Self::Revoke => paths::REVOKE_PERMIT,
+            Self::KeySelf => paths::API_KEY_SELF,
+            Self::AuditEvents => paths::AUDIT_EVENTS,
+            Self::AuditExports => paths::AUDIT_EXPORTS,
+            Self::SigningKeys => paths::SIGNING_KEYS,
+            Self::Permits => paths::PERMITS,
+            Self::Permit => paths::PERMIT,
+            Self::PermitVerify => paths::PERMIT_VERIFY,
+            Self::PermitRevoke => paths::PERMIT_REVOKE,
         }
     }
 
     /// The path with `id` percent-encoded into it (every byte outside
     /// RFC 3986's unreserved set), for the endpoints that take one.
     fn path_with(self, id: &str) -> String {
-        let encoded = percent_encode(id);
-        match self {
-            Self::Permit => format!("/v1/permits/{encoded}"),
-            Self::PermitVerify => format!("/v1/permits/{encoded}/verify"),
-            Self::PermitRevoke => format!("/v1/permits/{encoded}/revoke"),
-            other => other.path().to_owned(),
-        }
+        paths::with_id(self.path(), &percent_encode(id))
     }
 
     fn takes_id(self) -> bool {

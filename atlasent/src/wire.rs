@@ -16,6 +16,9 @@ use serde_json::value::RawValue;
 
 mod current;
 mod execution_hash;
+pub mod limits;
+mod outcome;
+pub mod paths;
 mod permits;
 pub(crate) mod strict;
 
@@ -24,10 +27,17 @@ pub use current::{
     CurrentVerifyResponse,
 };
 pub use execution_hash::{execution_hash, python_json};
+pub use outcome::{Mismatch, VerifyOutcome};
 pub use permits::{
     PermitEvidence, PermitList, PermitRecord, PermitStatus, PermitVerifyResponse, RevokeByIdRequest,
 };
 pub use strict::{check_unique_members, from_slice_strict, StrictJsonError};
+
+// Member order: every reply type writes its members in the order our server
+// writes them today. The bodies the server builds through a
+// `serde_json::Value` (errors, the key description, the 1.4.1 revoke reply,
+// audit listings, signing keys) have their members in code-point order, so
+// those types declare their fields in that order.
 
 /// `POST /v1-evaluate` request body.
 #[derive(Debug, Serialize)]
@@ -98,6 +108,10 @@ pub struct VerifyResponse {
     /// When the verification happened (ISO 8601).
     #[serde(default)]
     pub timestamp: String,
+    /// The audit-chain hash of the verification (our server adds it; 1.4.1
+    /// ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_hash: Option<String>,
 }
 
 /// `POST /v1-revoke-permit` request body.
@@ -112,28 +126,39 @@ pub struct RevokeRequest<'a> {
     pub api_key: &'a str,
 }
 
-/// `POST /v1-revoke-permit` response body.
+/// `POST /v1-revoke-permit` response body (members in code-point order).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RevokeResponse {
-    /// Whether the permit was found and revoked.
-    pub revoked: bool,
-    /// Echo of the permit id.
-    pub decision_id: String,
-    /// When the revocation was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
     /// The audit hash of the revocation event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_hash: Option<String>,
+    /// Echo of the permit id.
+    pub decision_id: String,
+    /// Whether the permit was found and revoked.
+    pub revoked: bool,
+    /// When the revocation was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
 }
 
-/// `GET /v1-api-key-self` response body.
+/// `GET /v1-api-key-self` response body (members in code-point order).
 ///
 /// The organization comes as `org_id` (current) or `organization_id`
 /// (1.4.1); a reply must carry at least one, and both must agree (the client
 /// checks this after parsing).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ApiKeySelfResponse {
+    /// IP allowlist; `None` when unrestricted.
+    #[serde(default)]
+    pub allowed_cidrs: Option<Vec<String>>,
+    /// The client IP the server saw.
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    /// `live`, `test`, …
+    pub environment: String,
+    /// When the key expires; `None` when it does not.
+    #[serde(default)]
+    pub expires_at: Option<String>,
     /// Server-side id of the key (never the key itself).
     pub key_id: String,
     /// The organization the key belongs to (current spelling).
@@ -142,36 +167,29 @@ pub struct ApiKeySelfResponse {
     /// The organization the key belongs to (1.4.1 spelling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
-    /// `live`, `test`, …
-    pub environment: String,
+    /// The key's per-minute rate limit.
+    pub rate_limit_per_minute: u64,
+    /// The server's request id (our server: the `X-Request-ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// Granted scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// IP allowlist; `None` when unrestricted.
-    #[serde(default)]
-    pub allowed_cidrs: Option<Vec<String>>,
-    /// The key's per-minute rate limit.
-    pub rate_limit_per_minute: u64,
-    /// The client IP the server saw.
-    #[serde(default)]
-    pub client_ip: Option<String>,
-    /// When the key expires; `None` when it does not.
-    #[serde(default)]
-    pub expires_at: Option<String>,
 }
 
-/// The body of any non-2xx reply. Every field is optional.
+/// The body of any non-2xx reply. Every field is optional (members in
+/// code-point order).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ErrorResponse {
+    /// Machine-readable code, e.g. `invalid_api_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// Preferred human-readable message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Fallback message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Machine-readable code, e.g. `invalid_api_key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
     /// Echo of `X-Request-ID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -185,6 +203,93 @@ impl ErrorResponse {
             .flatten()
             .map(String::as_str)
             .find(|s| !s.is_empty())
+    }
+}
+
+/// `GET /v1-audit/events` response body: one page of the audit chain
+/// (members in code-point order). The SDK reads the events as
+/// [`AuditEvent`](crate::audit::AuditEvent)s; a server may hold them as
+/// anything that serializes to the event objects.
+///
+/// Our server writes this body through a `serde_json::Value`, so every
+/// object in it, the events included, has its members in code-point order.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AuditEventsResponse<E = crate::audit::AuditEvent> {
+    /// The events of this page, oldest first.
+    pub events: Vec<E>,
+    /// The cursor of the next page; `null` on the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// How many events match the filters in all.
+    pub total: u64,
+}
+
+/// `GET /v1-signing-keys` response body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct SigningKeysResponse {
+    /// The keys that sign (or signed) exports.
+    pub keys: Vec<SigningKey>,
+}
+
+/// One key of [`SigningKeysResponse`] (members in code-point order).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct SigningKey {
+    /// `ed25519`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// The id an export's `signing_key_id` names.
+    pub key_id: String,
+    /// The public key, SPKI PEM.
+    pub public_key_pem: String,
+    /// `active`, `retired`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// `GET /health` response body (our server).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct HealthResponse {
+    /// `ok`.
+    pub status: String,
+}
+
+/// The JSON type of a value, for messages: `null`, `a boolean`, `a number`,
+/// `a string`, `an array` or `an object`.
+///
+/// ```
+/// assert_eq!(atlasent::wire::json_kind(&serde_json::json!([1])), "an array");
+/// ```
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A value described for a message: scalars with their value (`the boolean
+/// true`, `the number 5`, `the string "x"`), strings longer than
+/// `max_string_bytes` bytes, arrays and objects by their
+/// [`json_kind`].
+///
+/// ```
+/// use serde_json::json;
+/// use atlasent::wire::describe_json;
+/// assert_eq!(describe_json(&json!("ab"), 40), r#"the string "ab""#);
+/// assert_eq!(describe_json(&json!("ab"), 1), "a string");
+/// assert_eq!(describe_json(&json!({}), 40), "an object");
+/// ```
+pub fn describe_json(v: &serde_json::Value, max_string_bytes: usize) -> String {
+    match v {
+        serde_json::Value::Bool(b) => format!("the boolean {b}"),
+        serde_json::Value::Number(n) => format!("the number {n}"),
+        serde_json::Value::String(s) if s.len() <= max_string_bytes => {
+            format!("the string {s:?}")
+        }
+        other => json_kind(other).to_owned(),
     }
 }
 
@@ -236,6 +341,15 @@ impl ReplyBody for RevokeResponse {
     ];
 }
 
+impl ReplyBody for AuditEventsResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] =
+        &[("events", FieldKind::Array), ("total", FieldKind::Integer)];
+}
+
+impl ReplyBody for SigningKeysResponse {
+    const REQUIRED: &'static [(&'static str, FieldKind)] = &[("keys", FieldKind::Array)];
+}
+
 impl ReplyBody for ApiKeySelfResponse {
     const REQUIRED: &'static [(&'static str, FieldKind)] = &[
         ("key_id", FieldKind::String),
@@ -249,6 +363,7 @@ impl ReplyBody for ApiKeySelfResponse {
         ("allowed_cidrs", FieldKind::Strings),
         ("client_ip", FieldKind::String),
         ("expires_at", FieldKind::String),
+        ("request_id", FieldKind::String),
     ];
 }
 
@@ -350,13 +465,81 @@ fn kind_name(kind: FieldKind) -> &'static str {
 }
 
 fn kind_of(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => "null".into(),
-        serde_json::Value::Bool(b) => format!("the boolean {b}"),
-        serde_json::Value::Number(n) => format!("the number {n}"),
-        serde_json::Value::String(s) if s.len() <= 40 => format!("the string {s:?}"),
-        serde_json::Value::String(_) => "a string".into(),
-        serde_json::Value::Array(_) => "an array".into(),
-        serde_json::Value::Object(_) => "an object".into(),
+    describe_json(v, 40)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The bodies our server builds through a `Value` come out byte for byte
+    /// the same from the typed replies.
+    #[test]
+    fn value_built_bodies_are_written_in_the_same_order() {
+        let error = ErrorResponse {
+            message: Some("no".into()),
+            code: Some("bad_request".into()),
+            request_id: Some("r".into()),
+            reason: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&error).expect("ser"),
+            json!({"message": "no", "code": "bad_request", "request_id": "r"}).to_string()
+        );
+        let revoke = RevokeResponse {
+            revoked: true,
+            decision_id: "dec_1".into(),
+            revoked_at: Some("t".into()),
+            audit_hash: Some("h".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&revoke).expect("ser"),
+            json!({"revoked": true, "decision_id": "dec_1", "revoked_at": "t", "audit_hash": "h"})
+                .to_string()
+        );
+        let key = ApiKeySelfResponse {
+            key_id: "k".into(),
+            org_id: Some("o".into()),
+            organization_id: Some("o".into()),
+            environment: "test".into(),
+            scopes: vec!["evaluate".into()],
+            allowed_cidrs: None,
+            rate_limit_per_minute: 600,
+            client_ip: None,
+            expires_at: None,
+            request_id: Some("r".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&key).expect("ser"),
+            json!({"key_id": "k", "org_id": "o", "organization_id": "o", "environment": "test",
+                "scopes": ["evaluate"], "allowed_cidrs": null, "rate_limit_per_minute": 600,
+                "client_ip": null, "expires_at": null, "request_id": "r"})
+            .to_string()
+        );
+        let keys = SigningKeysResponse {
+            keys: vec![SigningKey {
+                key_id: "k1".into(),
+                algorithm: Some("ed25519".into()),
+                public_key_pem: "pem".into(),
+                status: Some("active".into()),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&keys).expect("ser"),
+            json!({"keys": [{"key_id": "k1", "algorithm": "ed25519", "public_key_pem": "pem",
+                "status": "active"}]})
+            .to_string()
+        );
+        let page = AuditEventsResponse::<serde_json::Value> {
+            events: vec![json!({"id": "e", "hash": "h"})],
+            total: 1,
+            next_cursor: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&page).expect("ser"),
+            json!({"events": [{"id": "e", "hash": "h"}], "total": 1, "next_cursor": null})
+                .to_string()
+        );
     }
 }

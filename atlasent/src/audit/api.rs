@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorCode, RequestError};
 use crate::results::RateLimit;
 use crate::transport::Endpoint;
-use crate::wire::{FieldKind, ReplyBody};
+use crate::wire::{AuditEventsResponse, SigningKeysResponse};
 
 /// The filter setters shared by [`AuditEventQuery`] and [`ExportFilter`].
 macro_rules! time_and_actor_setters {
@@ -153,36 +153,6 @@ pub struct AuditEventsPage {
     pub request_id: String,
     /// Rate-limit state from the reply's headers.
     pub rate_limit: Option<RateLimit>,
-}
-
-#[derive(Deserialize)]
-struct EventsResponse {
-    events: Vec<AuditEvent>,
-    total: u64,
-    #[serde(default)]
-    next_cursor: Option<String>,
-}
-
-impl ReplyBody for EventsResponse {
-    const REQUIRED: &'static [(&'static str, FieldKind)] =
-        &[("events", FieldKind::Array), ("total", FieldKind::Integer)];
-}
-
-#[derive(Deserialize)]
-struct SigningKeysResponse {
-    keys: Vec<SigningKeyEntry>,
-}
-
-#[derive(Deserialize)]
-struct SigningKeyEntry {
-    key_id: String,
-    public_key_pem: String,
-    #[serde(default)]
-    status: Option<String>,
-}
-
-impl ReplyBody for SigningKeysResponse {
-    const REQUIRED: &'static [(&'static str, FieldKind)] = &[("keys", FieldKind::Array)];
 }
 
 /// Filters of [`Client::create_audit_export`]; empty exports everything.
@@ -336,7 +306,7 @@ impl Client {
         async {
             let reply = self
                 .transport()
-                .send::<EventsResponse>(Endpoint::AuditEvents, None, &query.to_query())
+                .send::<AuditEventsResponse>(Endpoint::AuditEvents, None, &query.to_query())
                 .await?;
             Ok(AuditEventsPage {
                 events: reply.body.events,

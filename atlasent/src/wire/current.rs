@@ -129,12 +129,12 @@ pub struct CurrentEvaluateResponse {
     /// The code of a non-allow, top level (the hosted API's handler).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deny_code: Option<String>,
-    /// The policy engine's explanations (`[]` when there is none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasons: Option<Vec<String>>,
     /// The escalation a human will decide; on hold and escalate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_id: Option<String>,
+    /// The policy engine's explanations (`[]` when there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<String>>,
     /// The server's request id (our server: the `X-Request-ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -215,6 +215,10 @@ pub struct CurrentVerifyResponse {
     /// `permit_not_found`, `permit_mismatch`, `approval_missing`, …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// Why not, for programs (`PERMIT_CONSUMED`, `ACTOR_MISMATCH`, …); only
+    /// when not valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_error_code: Option<String>,
     /// Why, for people (always a string on our server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -240,10 +244,6 @@ pub struct CurrentVerifyResponse {
     /// The server's request id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// Why not, for programs (`PERMIT_CONSUMED`, `ACTOR_MISMATCH`, …); only
-    /// when not valid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify_error_code: Option<String>,
     /// 1.4.1: whether the permit verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,

@@ -29,6 +29,23 @@ pub enum PermitStatus {
 }
 
 impl PermitStatus {
+    /// Every status this SDK names, in the order the contract documents
+    /// them.
+    pub const ALL: [PermitStatus; 5] = [
+        Self::Issued,
+        Self::Verified,
+        Self::Consumed,
+        Self::Expired,
+        Self::Revoked,
+    ];
+
+    /// The named status spelled `text`; `None` for any other text (where
+    /// [`From<&str>`](#impl-From%3C%26str%3E-for-PermitStatus) gives
+    /// [`Other`](Self::Other)).
+    pub fn parse(text: &str) -> Option<PermitStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     /// The wire spelling: `issued`, `verified`, `consumed`, `expired`,
     /// `revoked`, or the unknown text.
     pub fn as_str(&self) -> &str {
@@ -51,14 +68,7 @@ impl PermitStatus {
 
 impl From<&str> for PermitStatus {
     fn from(s: &str) -> Self {
-        match s {
-            "issued" => Self::Issued,
-            "verified" => Self::Verified,
-            "consumed" => Self::Consumed,
-            "expired" => Self::Expired,
-            "revoked" => Self::Revoked,
-            other => Self::Other(other.to_owned()),
-        }
+        Self::parse(s).unwrap_or_else(|| Self::Other(s.to_owned()))
     }
 }
 
