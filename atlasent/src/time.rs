@@ -1,6 +1,10 @@
-//! The few timestamp formats the wire uses, without a date-time dependency.
+//! The timestamp formats the wire uses: RFC 3339 (through the `time`
+//! crate) and the unix seconds of `X-RateLimit-Reset`.
 
 use std::time::{Duration, SystemTime};
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 /// `X-RateLimit-Reset`: unix seconds (what AtlaSent sends) or RFC 3339.
 pub(crate) fn parse_reset(value: &str) -> Option<SystemTime> {
@@ -13,83 +17,21 @@ pub(crate) fn parse_reset(value: &str) -> Option<SystemTime> {
     parse_rfc3339(value)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, as the `time` crate's
+/// RFC 3339 parser reads it (a space is accepted for the `T`, as RFC 3339
+/// allows); instants before 1970 are `None`.
 pub(crate) fn parse_rfc3339(value: &str) -> Option<SystemTime> {
-    let b = value.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let s = value.get(range)?;
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut rest = &value[19..];
-    let mut nanos = 0u32;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
+    let parsed = match value.as_bytes().get(10) {
+        Some(b' ') => {
+            let mut text = value.to_owned();
+            text.replace_range(10..11, "T");
+            OffsetDateTime::parse(&text, &Rfc3339)
         }
-        for (i, c) in fraction[..digits].bytes().take(9).enumerate() {
-            nanos += u32::from(c - b'0') * 10u32.pow(8 - i as u32);
-        }
-        rest = &fraction[digits..];
+        _ => OffsetDateTime::parse(value, &Rfc3339),
     }
-    let offset_seconds = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6
-            && matches!(rest.as_bytes()[0], b'+' | b'-')
-            && rest.as_bytes()[3] == b':' =>
-        {
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (h * 3600 + m * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    let secs = u64::try_from(secs).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    .ok()?;
+    let nanos = u64::try_from(parsed.unix_timestamp_nanos()).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
 }
 
 #[cfg(test)]
@@ -119,6 +61,14 @@ mod tests {
             parse_rfc3339("2024-02-29T00:00:00Z"),
             Some(at(1_709_164_800))
         );
+        assert_eq!(
+            parse_rfc3339("2026-04-17 10:00:00z"),
+            Some(at(1_776_420_000))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-04-17t10:00:00.123456789123Z"),
+            Some(at(1_776_420_000) + Duration::from_nanos(123_456_789))
+        );
     }
 
     #[test]
@@ -132,6 +82,8 @@ mod tests {
             "2026-04-17T10:00:00.Z",
             "2026-04-17T25:00:00Z",
             "+026-04-17T10:00:00Z",
+            "2026-02-31T10:00:00Z",
+            "1969-12-31T23:59:59Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

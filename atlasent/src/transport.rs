@@ -109,14 +109,11 @@ pub(crate) fn percent_encode(id: &str) -> String {
             out.push(char::from(byte));
         } else {
             out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(byte >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(byte & 0x0f)]));
+            out.push_str(&hex::encode_upper([byte]));
         }
     }
     out
 }
-
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// A parsed reply and what its headers said.
 pub(crate) struct Reply<T> {
@@ -544,24 +541,15 @@ pub(crate) fn parse_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
     })
 }
 
-/// A fresh UUID v4, the `X-Request-ID` of one call.
+/// A fresh UUID v4, the `X-Request-ID` of one call (hyphenated).
 pub(crate) fn new_request_id() -> String {
     let mut b = [0u8; 16];
     fill_random(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut out = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    out
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A uniform number in [0, 1).
 fn random_unit() -> f64 {

@@ -32,15 +32,9 @@ pub fn chain_hash(previous_hash: &str, canonical_payload: &str) -> String {
     hex(&hasher.finalize())
 }
 
-/// Lower-case hex of bytes.
+/// Lower-case hex of bytes (`hex::encode`).
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    hex::encode(bytes)
 }
 
 #[cfg(test)]
