@@ -207,24 +207,11 @@ async fn audit_events_page_with_cursors_and_filters() {
         .await
         .expect("evaluate");
     }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let q = match &cursor {
-            Some(c) => format!("/v1-audit/events?limit=3&cursor={c}"),
-            None => "/v1-audit/events?limit=3".to_owned(),
-        };
-        let (s, page) = get(&server, &q).await;
-        assert_eq!(s, 200);
-        assert_eq!(page["total"], 7);
-        for e in page["events"].as_array().expect("events") {
-            seen.push(e["sequence"].as_i64().expect("seq"));
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let seen: Vec<i64> = common::all_pages(&server, KEY, "/v1-audit/events?limit=3", "events", 7)
+        .await
+        .iter()
+        .map(|e| e["sequence"].as_i64().expect("seq"))
+        .collect();
     assert_eq!(seen, (1..=7).collect::<Vec<_>>());
     let (_, page) = get(&server, "/v1-audit/events?actor_id=other-agent").await;
     assert_eq!(page["total"], 3);

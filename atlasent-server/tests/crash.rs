@@ -101,26 +101,13 @@ async fn load(
 }
 
 async fn export(url: &str) -> String {
-    let client = reqwest::Client::new();
-    let resp = client
-        .post(format!("{url}/v1-audit/exports"))
-        .header("authorization", format!("Bearer {KEY}"))
-        .body("{}")
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
-    resp.text().await.expect("bundle")
+    common::export_text(url, KEY).await
 }
 
 /// A fresh directory per test: the two tests run at once in this process, so
 /// a shared one would let the second start delete the first one's database.
 fn workdir(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("crash-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
+    common::scratch_dir("crash", test)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

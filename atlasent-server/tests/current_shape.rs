@@ -1599,27 +1599,17 @@ async fn listing_filters_pages_newest_first_and_counts_every_match() {
     )
     .await;
 
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/permits?limit=2&cursor={c}"),
-            None => "/v1/permits?limit=2".to_owned(),
-        };
-        let (status, page) = get(&server, &path).await;
-        assert_eq!(status, 200, "{page}");
-        assert_eq!(page["total"], 7);
-        for p in page["permits"].as_array().expect("permits") {
-            seen.push((
-                p["issued_at"].as_str().expect("t").to_owned(),
-                p["id"].as_str().expect("id").to_owned(),
-            ));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let seen: Vec<(String, String)> =
+        common::all_pages(&server, KEY, "/v1/permits?limit=2", "permits", 7)
+            .await
+            .iter()
+            .map(|p| {
+                (
+                    p["issued_at"].as_str().expect("t").to_owned(),
+                    p["id"].as_str().expect("id").to_owned(),
+                )
+            })
+            .collect();
     assert_eq!(seen.len(), 7, "{seen:?}");
     let mut sorted = seen.clone();
     sorted.sort_by(|a, b| b.cmp(a));
@@ -1824,12 +1814,7 @@ async fn the_permit_endpoints_are_rate_limited_like_the_others() {
         let (headers, reply) =
             refused.unwrap_or_else(|| panic!("{method} {path} was never limited"));
         assert_eq!(reply["code"], "rate_limited", "{reply}");
-        let wait: u64 = headers["retry-after"]
-            .to_str()
-            .expect("text")
-            .parse()
-            .expect("seconds");
-        assert!((1..=60).contains(&wait), "{wait}");
+        common::retry_after_secs(&headers);
     }
 }
 
@@ -1927,11 +1912,7 @@ async fn key_self_sends_org_id_and_the_environment_of_the_key_prefix() {
 // ---------------------------------------------------------------- schema
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("current-shape-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    common::scratch_dir("current-shape", name)
 }
 
 /// A database file with one used and one usable permit (and a deny),
@@ -2107,16 +2088,10 @@ async fn a_database_of_an_unknown_schema_is_refused_naming_the_versions() {
         .expect("open")
         .execute_batch("PRAGMA user_version = 9;")
         .expect("set");
-    let err = Server::builder()
-        .api_key(KEY)
-        .storage(Storage::File(db))
-        .start()
-        .await
-        .err()
-        .expect("refused");
+    let err =
+        common::refused_start(Server::builder().api_key(KEY).storage(Storage::File(db))).await;
     assert!(
-        err.to_string().contains("schema version 9")
-            && err.to_string().contains("reads 0, 2 and 3"),
+        err.contains("schema version 9") && err.contains("reads 0, 2 and 3"),
         "{err}"
     );
 }

@@ -136,16 +136,7 @@ async fn each_organization_sees_and_exports_only_its_own_chain() {
     let key = atlasent::audit::VerifyingKey::from_spki_pem(server.public_key_pem()).expect("key");
     for (org, api_key, count) in [("acme", ACME, 1), ("globex", GLOBEX, 3)] {
         // The signature covers the bundle's exact text: verify what was sent.
-        let text = reqwest::Client::new()
-            .post(format!("{}/v1-audit/exports", server.base_url()))
-            .header("authorization", format!("Bearer {api_key}"))
-            .body("{}")
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("body");
+        let text = common::export_text(&server.base_url(), api_key).await;
         let bundle: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(bundle["org_id"], org);
         assert_eq!(bundle["event_count"], count);
@@ -281,13 +272,7 @@ async fn an_unusable_keys_file_is_refused_with_the_reason() {
         let path = dir.join(name);
         std::fs::write(&path, &text).expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        let err = Server::builder()
-            .keys_file(&path)
-            .start()
-            .await
-            .err()
-            .expect("refused");
-        let message = err.to_string();
+        let message = common::refused_start(Server::builder().keys_file(&path)).await;
         assert!(message.contains(expected), "{name}: {message}");
         assert!(!message.contains(ACME), "{name} leaks the key: {message}");
     }
@@ -359,13 +344,8 @@ fn the_binary_takes_keys_from_a_file_or_the_environment_not_only_argv() {
 
 #[tokio::test]
 async fn a_keys_or_policy_file_must_be_a_regular_file() {
-    let err = Server::builder()
-        .keys_file("/dev/zero")
-        .start()
-        .await
-        .err()
-        .expect("refused");
-    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = common::refused_start(Server::builder().keys_file("/dev/zero")).await;
+    assert!(err.contains("not a regular file"), "{err}");
     let err =
         atlasent_server::Policy::from_file(std::path::Path::new("/dev/zero")).expect_err("refused");
     assert!(err.to_string().contains("not a regular file"), "{err}");

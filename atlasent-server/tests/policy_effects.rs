@@ -5,6 +5,8 @@
 //! none; the linter refuses a code on an allow rule or one that is not
 //! UPPER_SNAKE, and warns about allow rules that rely on a hold rule.
 
+mod common;
+
 use std::path::PathBuf;
 
 use atlasent_server::policy::{Decision, Effect, Policy, PolicySet};
@@ -19,11 +21,7 @@ fn doc(id: &str, default: &str, rules: Value) -> Value {
 }
 
 fn set(docs: &[Value]) -> PolicySet {
-    let policies = docs
-        .iter()
-        .map(|d| Policy::from_value(d).unwrap_or_else(|e| panic!("{d}: {e:?}")))
-        .collect();
-    PolicySet::new(policies).expect("distinct ids")
+    common::policy_set(docs)
 }
 
 fn one(rules: Value) -> PolicySet {

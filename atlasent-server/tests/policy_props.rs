@@ -9,10 +9,12 @@
 //! cannot hide a rule from it. Reordering policies and rules, which the docs
 //! say cannot change an effect, does not.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use atlasent_server::policy::{Effect, Policy, PolicySet};
+use atlasent_server::policy::{Effect, PolicySet};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -399,11 +401,7 @@ fn reference(docs: &[Value], agent: &str, action: &str, ctx: &Map<String, Value>
 // ---------------------------------------------------------------------------
 
 fn compile(docs: &[Value]) -> PolicySet {
-    let policies = docs
-        .iter()
-        .map(|d| Policy::from_value(d).unwrap_or_else(|e| panic!("{d}: {e:?}")))
-        .collect();
-    PolicySet::new(policies).expect("distinct ids")
+    common::policy_set(docs)
 }
 
 /// The same policies in another order, each with its rules reversed.

@@ -7,8 +7,6 @@ mod common;
 #[path = "python/venv.rs"]
 mod venv;
 
-use std::path::PathBuf;
-
 use common::{start, start_with, KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,22 +16,6 @@ async fn the_python_sdk_works_unchanged_against_the_server() {
         .expect("install");
     let server = start().await;
     let limited = start_with(|b| b.rate_limit_per_minute(2)).await;
-    let work = tempdir();
-    let pem_path = work.join("signing-key.pub.pem");
-    std::fs::write(&pem_path, server.public_key_pem()).expect("write pem");
-    let args = vec![
-        server.base_url(),
-        KEY.to_owned(),
-        pem_path.display().to_string(),
-        limited.base_url(),
-        work.display().to_string(),
-    ];
+    let args = venv::interop_args(&server, KEY, &limited, "interop");
     venv::run_interop(py, "interop.py", args, "PYTHON INTEROP OK", 10).await;
-}
-
-fn tempdir() -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("interop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
 }

@@ -46,11 +46,6 @@ async fn python_2_18_works_unchanged_and_trades_permits_with_the_rust_sdk() {
         .expect("install");
     let server = start(None).await;
     let limited = start(Some(2)).await;
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("interop-2.18-{}", std::process::id()));
-    std::fs::create_dir_all(&work).expect("work dir");
-    let pem_path = work.join("signing-key.pub.pem");
-    std::fs::write(&pem_path, server.public_key_pem()).expect("write pem");
 
     // Permits our SDK obtains, through each wire, for Python to verify.
     let rust_context = json!({"environment": "production", "commit": "from-rust", "replicas": 3});
@@ -64,15 +59,8 @@ async fn python_2_18_works_unchanged_and_trades_permits_with_the_rust_sdk() {
         rust_tokens.push(evaluation.permit_id);
     }
 
-    let args = vec![
-        server.base_url(),
-        KEY.to_owned(),
-        pem_path.display().to_string(),
-        limited.base_url(),
-        work.display().to_string(),
-        rust_tokens[0].clone(),
-        rust_tokens[1].clone(),
-    ];
+    let mut args = venv::interop_args(&server, KEY, &limited, "interop-2.18");
+    args.extend([rust_tokens[0].clone(), rust_tokens[1].clone()]);
     let stdout =
         venv::run_interop(py, "interop_current.py", args, "PYTHON 2.18 INTEROP OK", 30).await;
 

@@ -70,9 +70,14 @@ pub async fn post(
 }
 
 pub async fn get(server: &RunningServer, path_and_query: &str) -> (u16, Value) {
+    get_as(server, KEY, path_and_query).await
+}
+
+/// A GET with `key`: status and parsed body.
+pub async fn get_as(server: &RunningServer, key: &str, path_and_query: &str) -> (u16, Value) {
     let resp = reqwest::Client::new()
         .get(format!("{}{path_and_query}", server.base_url()))
-        .header("authorization", format!("Bearer {KEY}"))
+        .header("authorization", format!("Bearer {key}"))
         .send()
         .await
         .expect("sent");
@@ -91,16 +96,89 @@ pub async fn export_and_verify_with(
     server: &RunningServer,
     key: &str,
 ) -> (String, BundleVerification) {
+    let text = export_text(&server.base_url(), key).await;
+    let key = VerifyingKey::from_spki_pem(server.public_key_pem()).expect("key");
+    let result = verify_audit_bundle(&text, &[key]).expect("a bundle");
+    (text, result)
+}
+
+/// Export everything `key`'s organization holds from the server at
+/// `base_url`: the bundle's exact text (the signature covers it).
+pub async fn export_text(base_url: &str, key: &str) -> String {
     let resp = reqwest::Client::new()
-        .post(format!("{}/v1-audit/exports", server.base_url()))
+        .post(format!("{base_url}/v1-audit/exports"))
         .header("authorization", format!("Bearer {key}"))
         .body("{}")
         .send()
         .await
         .expect("sent");
     assert_eq!(resp.status().as_u16(), 200);
-    let text = resp.text().await.expect("body");
-    let key = VerifyingKey::from_spki_pem(server.public_key_pem()).expect("key");
-    let result = verify_audit_bundle(&text, &[key]).expect("a bundle");
-    (text, result)
+    resp.text().await.expect("body")
+}
+
+/// An empty scratch directory of its own, `prefix-name-<pid>` under the
+/// target's temporary directory (tests of one binary run at once).
+pub fn scratch_dir(prefix: &str, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// The seconds of a rate-limited reply's `Retry-After`, checked to be within
+/// the minute's window.
+pub fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> u64 {
+    let wait: u64 = headers["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    wait
+}
+
+/// Start `builder`, which must be refused: the error's message.
+pub async fn refused_start(builder: atlasent_server::ServerBuilder) -> String {
+    builder.start().await.err().expect("refused").to_string()
+}
+
+/// Every item of a listing read with `key`, following `next_cursor` from
+/// `first` (a path with its query, e.g. `/v1/permits?limit=2`): each page is
+/// a 200 counting `total` matches, and its items are under `list`.
+pub async fn all_pages(
+    server: &RunningServer,
+    key: &str,
+    first: &str,
+    list: &str,
+    total: u64,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{first}&cursor={c}"),
+            None => first.to_owned(),
+        };
+        let (status, page) = get_as(server, key, &path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert_eq!(page["total"], total, "{path}");
+        seen.extend(page[list].as_array().expect(list).iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    seen
+}
+
+/// Policy documents compiled into one set (each must be valid).
+pub fn policy_set(docs: &[Value]) -> atlasent_server::policy::PolicySet {
+    let policies = docs
+        .iter()
+        .map(|d| {
+            atlasent_server::policy::Policy::from_value(d).unwrap_or_else(|e| panic!("{d}: {e:?}"))
+        })
+        .collect();
+    atlasent_server::policy::PolicySet::new(policies).expect("distinct ids")
 }

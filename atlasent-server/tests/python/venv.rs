@@ -92,3 +92,26 @@ pub(crate) async fn run_interop(
     );
     stdout
 }
+
+/// The arguments every interop script starts with: the server's URL, the
+/// key, its public key's PEM file (written into a fresh `work` directory
+/// named after `name`), a rate-limited server's URL and that directory.
+pub(crate) fn interop_args(
+    server: &atlasent_server::RunningServer,
+    key: &str,
+    limited: &atlasent_server::RunningServer,
+    name: &str,
+) -> Vec<String> {
+    let work =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let pem_path = work.join("signing-key.pub.pem");
+    std::fs::write(&pem_path, server.public_key_pem()).expect("write pem");
+    vec![
+        server.base_url(),
+        key.to_owned(),
+        pem_path.display().to_string(),
+        limited.base_url(),
+        work.display().to_string(),
+    ]
+}
