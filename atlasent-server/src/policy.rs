@@ -186,26 +186,8 @@ impl Policy {
     }
 }
 
-/// `a string`, `a number`, ...: the JSON type of a value (`null` for null),
-/// as messages about a value of the wrong type name it.
-pub(crate) fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// A value as a lint error names it: a scalar with its value (`the string
-/// "x"`, `the number 5`), else its [type](json_type).
+/// "x"`, `the number 5`), else its JSON type (`an array`).
 fn describe(v: &Value) -> String {
-    match v {
-        Value::Bool(b) => format!("the boolean {b}"),
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {s:?}"),
-        _ => json_type(v).to_owned(),
-    }
+    atlasent::wire::describe_json(v, usize::MAX)
 }

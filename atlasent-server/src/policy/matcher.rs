@@ -4,10 +4,11 @@
 
 use std::collections::HashSet;
 
+use atlasent::wire::json_kind;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::{json_type, Effect};
+use super::Effect;
 
 #[derive(Debug)]
 pub(super) enum StrMatcher {
@@ -162,7 +163,7 @@ fn compare(value: Option<&Value>, holds: impl Fn(f64) -> bool) -> Test {
             }),
         },
         Some(other) => Test::Unknown(Unknown::WrongType {
-            found: json_type(other),
+            found: json_kind(other),
             expected: "a number",
         }),
     }
@@ -180,13 +181,13 @@ fn exact(value: Option<&Value>, literals: &[Value], matches: impl Fn(&Value) -> 
     let typed: Vec<&'static str> = literals
         .iter()
         .filter(|l| !l.is_null())
-        .map(json_type)
+        .map(json_kind)
         .collect();
-    if v.is_null() || typed.is_empty() || typed.contains(&json_type(v)) {
+    if v.is_null() || typed.is_empty() || typed.contains(&json_kind(v)) {
         return Test::NoMatch;
     }
     Test::Unknown(Unknown::WrongType {
-        found: json_type(v),
+        found: json_kind(v),
         expected: if typed.iter().all(|t| *t == typed[0]) {
             typed[0]
         } else {
@@ -210,7 +211,7 @@ impl ValueMatcher {
                 }),
                 Some(Value::String(s)) => re.is_match(s).into(),
                 Some(other) => Test::Unknown(Unknown::WrongType {
-                    found: json_type(other),
+                    found: json_kind(other),
                     expected: "a string",
                 }),
             },

@@ -1,0 +1,372 @@
+//! What each request means: the bodies of the POST endpoints and the queries
+//! of the listings, read into the engine's inputs.
+//!
+//! `/v1-evaluate` and `/v1-verify-permit` take two shapes: which one a body
+//! speaks, and each shape's members.
+//!
+//! A body is *current* when it has a member only the current wire sends
+//! (`action_type`, `actor_id`; on verify also `permit_token`,
+//! `execution_hash`), *legacy* when it has one only 1.4.1 sends (`action`,
+//! `agent`, `api_key`, `decision_id`; on verify also `context`), and a mix
+//! is refused naming one member of each. A body of neither takes the legacy
+//! path, whose messages name what is missing.
+//!
+//! Of the current evaluate's optional members, `environment`, `resource_id`
+//! and `amount` join the context as keys of those names: the policies read
+//! the merged context and the permit is bound to it (`context_hash`,
+//! `execution_hash`), so a verifier binds with the context that includes
+//! them. `require_approval` is honoured (fail closed: this server has no
+//! approval workflow); the others (`approval`, `resource`, `current_state`,
+//! `proposed_state`, `execution_binding`, `state_snapshot`,
+//! `completion_proofs`, `evaluation_profile`, `explain`) are type-checked
+//! and not evaluated.
+//! `override` is refused: it could only weaken a decision.
+
+use atlasent::wire::limits::{
+    DEFAULT_EVENTS_PAGE, DEFAULT_PERMITS_PAGE, MAX_EVENTS_PAGE, MAX_NAME_CHARS, MAX_PERMITS_PAGE,
+    MAX_PERMIT_ID_CHARS, MAX_RESOURCE_ID_CHARS,
+};
+use axum::extract::rejection::PathRejection;
+use axum::extract::Path;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use super::fields::Fields;
+use crate::engine::{
+    EvaluateInput, EventFilter, PermitCursor, PermitFilter, PermitStatus, Shape, VerifyInput,
+};
+
+/// An endpoint that speaks both shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Evaluate,
+    Verify,
+}
+
+impl Endpoint {
+    /// Members only a current-shape body has.
+    fn current_marks(self) -> &'static [&'static str] {
+        match self {
+            Self::Evaluate => &["action_type", "actor_id"],
+            Self::Verify => &["permit_token", "action_type", "actor_id", "execution_hash"],
+        }
+    }
+
+    /// Members only a 1.4.1 body has.
+    fn legacy_marks(self) -> &'static [&'static str] {
+        match self {
+            Self::Evaluate => &["action", "agent", "api_key", "decision_id"],
+            Self::Verify => &["decision_id", "action", "agent", "api_key", "context"],
+        }
+    }
+}
+
+/// The shape of a request body; a body with members of both is a 400.
+fn detect(map: &Map<String, Value>, endpoint: Endpoint) -> Result<Shape, ApiError> {
+    let first = |marks: &[&str]| map.keys().find(|k| marks.contains(&k.as_str())).cloned();
+    match (
+        first(endpoint.legacy_marks()),
+        first(endpoint.current_marks()),
+    ) {
+        (Some(legacy), Some(current)) => Err(ApiError::bad_request(format!(
+            "request mixes the 1.4.1 shape (`{legacy}`) with the current shape \
+             (`{current}`); send one or the other"
+        ))),
+        (None, Some(_)) => Ok(Shape::Current),
+        _ => Ok(Shape::Legacy),
+    }
+}
+
+/// The members of a 1.4.1 evaluate body.
+const LEGACY_EVALUATE: &[&str] = &["action", "agent", "context", "api_key"];
+/// The members of a 1.4.1 verify body.
+const LEGACY_VERIFY: &[&str] = &["decision_id", "action", "agent", "context", "api_key"];
+
+/// An evaluate body of either shape.
+pub(super) enum Evaluate<'a> {
+    /// 1.4.1: `agent`, `action` and `context`.
+    Legacy {
+        agent: &'a str,
+        action: &'a str,
+        context: &'a Map<String, Value>,
+    },
+    /// The current shape.
+    Current(CurrentEvaluate<'a>),
+}
+
+impl<'a> Evaluate<'a> {
+    /// Read an evaluate body.
+    pub(super) fn parse(map: &'a Map<String, Value>) -> Result<Self, ApiError> {
+        if detect(map, Endpoint::Evaluate)? == Shape::Current {
+            return CurrentEvaluate::parse(map).map(Self::Current);
+        }
+        let fields = Fields::new(map);
+        fields.refuse_unknown(LEGACY_EVALUATE)?;
+        Ok(Self::Legacy {
+            action: fields.name("action")?,
+            agent: fields.name("agent")?,
+            context: fields.object("context")?,
+        })
+    }
+}
+
+/// A verify body of either shape, as the engine reads it.
+pub(super) fn verify(map: &Map<String, Value>) -> Result<VerifyInput<'_>, ApiError> {
+    if detect(map, Endpoint::Verify)? == Shape::Current {
+        return current_verify(map);
+    }
+    let fields = Fields::new(map);
+    fields.refuse_unknown(LEGACY_VERIFY)?;
+    Ok(VerifyInput {
+        shape: Shape::Legacy,
+        permit_id: fields.name("decision_id")?,
+        action: fields.cross_check("action")?,
+        agent: fields.cross_check("agent")?,
+        context: fields.optional_object("context")?,
+        environment: None,
+        execution_hash: None,
+        require_approval: false,
+    })
+}
+
+/// The members of a current evaluate body.
+const EVALUATE_MEMBERS: &[&str] = &[
+    "action_type",
+    "actor_id",
+    "context",
+    "resource_id",
+    "amount",
+    "environment",
+    "require_approval",
+    "explain",
+    "approval",
+    "resource",
+    "current_state",
+    "proposed_state",
+    "execution_binding",
+    "state_snapshot",
+    "completion_proofs",
+    "evaluation_profile",
+];
+
+/// A parsed current-shape evaluate body.
+pub(super) struct CurrentEvaluate<'a> {
+    action: &'a str,
+    agent: &'a str,
+    /// The context (`{}` when absent) plus the top-level `environment`,
+    /// `resource_id` and `amount` it lacks: what the policies read and the
+    /// permit is bound to.
+    context: Map<String, Value>,
+    /// The members of those three sent at the top level, as sent.
+    top_level: Map<String, Value>,
+    environment: Option<&'a str>,
+    require_approval: bool,
+}
+
+/// Whether two values given for one policy input are the same (numbers by
+/// value: `5` and `5.0` agree).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+impl<'a> CurrentEvaluate<'a> {
+    fn parse(map: &'a Map<String, Value>) -> Result<Self, ApiError> {
+        let fields = Fields::new(map);
+        if map.contains_key("override") {
+            return Err(ApiError::invalid(
+                "`override` is not supported by this server (it could only weaken a decision)",
+            ));
+        }
+        fields.refuse_unknown(EVALUATE_MEMBERS)?;
+        let action = fields.name("action_type")?;
+        let agent = fields.name("actor_id")?;
+        let mut context = fields
+            .optional_object("context")?
+            .cloned()
+            .unwrap_or_default();
+        let environment = fields.string("environment", false, 1, MAX_NAME_CHARS)?;
+        fields.string("resource_id", false, 0, MAX_RESOURCE_ID_CHARS)?;
+        fields.typed("amount", "a number")?;
+        let require_approval = fields.flag("require_approval")?;
+        fields.flag("explain")?;
+        for name in [
+            "approval",
+            "resource",
+            "current_state",
+            "proposed_state",
+            "execution_binding",
+            "state_snapshot",
+        ] {
+            fields.typed(name, "an object")?;
+        }
+        fields.typed("completion_proofs", "an array")?;
+        fields.string("evaluation_profile", false, 0, MAX_NAME_CHARS)?;
+
+        // Fail closed: a member that decides the policy is part of what the
+        // permit is bound to, so it joins the context that is hashed.
+        let mut top_level = Map::new();
+        for name in ["environment", "resource_id", "amount"] {
+            let Some(top) = map.get(name) else { continue };
+            top_level.insert(name.to_owned(), top.clone());
+            match context.get(name) {
+                Some(inner) if !same(inner, top) => {
+                    return Err(ApiError::invalid(format!(
+                        "`{name}` is given both at the top level and in `context`, with \
+                         different values"
+                    )))
+                }
+                Some(_) => {}
+                None => {
+                    context.insert(name.to_owned(), top.clone());
+                }
+            }
+        }
+        let environment = environment.or_else(|| map.get("context")?.get("environment")?.as_str());
+        Ok(Self {
+            action,
+            agent,
+            context,
+            top_level,
+            environment,
+            require_approval,
+        })
+    }
+
+    /// The request as the engine reads it.
+    pub(super) fn input(&self) -> EvaluateInput<'_> {
+        EvaluateInput {
+            shape: Shape::Current,
+            agent: self.agent,
+            action: self.action,
+            context: &self.context,
+            top_level: Some(&self.top_level).filter(|t| !t.is_empty()),
+            environment: self.environment,
+            require_approval: self.require_approval,
+        }
+    }
+}
+
+/// The members of a current verify body.
+const VERIFY_MEMBERS: &[&str] = &[
+    "permit_token",
+    "action_type",
+    "actor_id",
+    "environment",
+    "execution_hash",
+    "require_approval",
+];
+
+/// A current-shape verify body as the engine reads it.
+fn current_verify(map: &Map<String, Value>) -> Result<VerifyInput<'_>, ApiError> {
+    let fields = Fields::new(map);
+    fields.refuse_unknown(VERIFY_MEMBERS)?;
+    let permit_id = fields.name("permit_token")?;
+    let action = fields.cross_check("action_type")?;
+    let agent = fields.cross_check("actor_id")?;
+    let environment = fields.string("environment", false, 0, MAX_NAME_CHARS)?;
+    let execution_hash = fields.string("execution_hash", false, 0, 64)?;
+    if let Some(h) = execution_hash {
+        if h.len() != 64 || !h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(ApiError::invalid(
+                "`execution_hash` must be a SHA-256 as 64 lowercase hexadecimal digits",
+            ));
+        }
+    }
+    Ok(VerifyInput {
+        shape: Shape::Current,
+        permit_id,
+        agent,
+        action,
+        context: None,
+        environment,
+        execution_hash,
+        require_approval: fields.flag("require_approval")?,
+    })
+}
+
+/// The members of a revoke body.
+pub(super) const REVOKE_MEMBERS: &[&str] = &["decision_id", "reason", "api_key"];
+/// The members of an audit export body.
+pub(super) const EXPORT_MEMBERS: &[&str] = &["types", "actor_id", "from", "to", "api_key"];
+/// The members of a `POST /v1/permits/{id}/verify` body.
+pub(super) const VERIFY_BY_ID_MEMBERS: &[&str] = &["api_key"];
+/// The members of a `POST /v1/permits/{id}/revoke` body.
+pub(super) const REVOKE_BY_ID_MEMBERS: &[&str] = &["reason", "api_key"];
+
+/// The query parameters of `GET /v1-audit/events`.
+pub(super) const EVENTS_PARAMS: &[&str] = &["types", "actor_id", "from", "to", "limit", "cursor"];
+/// The query parameters of `GET /v1/permits`.
+pub(super) const PERMITS_PARAMS: &[&str] = &[
+    "status",
+    "actor_id",
+    "action_type",
+    "from",
+    "to",
+    "limit",
+    "cursor",
+];
+
+/// The event filter of an audit listing's query or an export's body.
+pub(super) fn event_filter(q: Fields<'_>) -> Result<EventFilter, ApiError> {
+    Ok(EventFilter {
+        types: q
+            .param("types")
+            .map(|t| {
+                t.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        actor_id: q.param("actor_id").map(str::to_owned),
+        from_ms: q.time("from")?,
+        to_ms: q.time("to")?,
+    })
+}
+
+/// The filter, page size and cursor of an audit listing.
+pub(super) fn events_page(q: Fields<'_>) -> Result<(EventFilter, u32, Option<i64>), ApiError> {
+    let filter = event_filter(q)?;
+    let limit = q.page_limit(DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)?;
+    let cursor = q.cursor(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))?;
+    Ok((filter, limit, cursor))
+}
+
+/// The filter, page size and cursor of a permit listing.
+pub(super) fn permits_page(
+    q: Fields<'_>,
+) -> Result<(PermitFilter, u32, Option<PermitCursor>), ApiError> {
+    let status = match q.param("status") {
+        None => None,
+        Some(v) => Some(PermitStatus::parse(v).ok_or_else(|| {
+            let all: Vec<&str> = PermitStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid(format!(
+                "`status` must be one of {}, got {v:?}",
+                all.join(", ")
+            ))
+        })?),
+    };
+    let limit = q.page_limit(DEFAULT_PERMITS_PAGE, MAX_PERMITS_PAGE)?;
+    let cursor = q.cursor(PermitCursor::parse)?;
+    let filter = PermitFilter {
+        status,
+        actor_id: q.param("actor_id").map(str::to_owned),
+        action: q.param("action_type").map(str::to_owned),
+        from_ms: q.time("from")?,
+        to_ms: q.time("to")?,
+    };
+    Ok((filter, limit, cursor))
+}
+
+/// The permit id of a path, or the 404 of a permit that cannot exist (a
+/// path that does not decode, an id longer than any this server issues).
+pub(super) fn permit_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    match path {
+        Ok(Path(id)) if !id.is_empty() && id.chars().count() <= MAX_PERMIT_ID_CHARS => Ok(id),
+        _ => Err(ApiError::permit_not_found()),
+    }
+}
