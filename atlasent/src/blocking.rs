@@ -40,8 +40,9 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::actions::{Action, ContextFor};
 use crate::error::Error;
+use crate::paging;
 use crate::permit::Permit;
-use crate::permits::{Pages, PermitPage, PermitQuery, PermitVerification};
+use crate::permits::{PermitPage, PermitQuery, PermitVerification};
 use crate::results::{
     ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RevokeResult, VerifyResult,
 };
@@ -188,6 +189,22 @@ impl Drop for Driver {
     }
 }
 
+/// Blocking twins of [`crate::Client`]'s methods: each drives the async
+/// method to completion on the client's runtime, refused on a thread that
+/// runs an async runtime's tasks. A generic `<C>` is a context
+/// (`C: Serialize + ?Sized`).
+macro_rules! blocking_methods {
+    ($($name:ident $(<$c:ident>)? ($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;)*) => {$(
+        #[doc = concat!("Blocking [`crate::Client::", stringify!($name), "`].")]
+        pub fn $name $(<$c: Serialize + ?Sized>)? (&self, $($arg: $ty),*) -> Result<$ret, Error> {
+            self.driver.block_on(
+                Caller::Method(stringify!($name)),
+                self.inner.$name($($arg),*),
+            )?
+        }
+    )*};
+}
+
 /// A blocking client of the AtlaSent API, with the methods of the async
 /// [`atlasent::Client`](crate::Client). Cheap to clone.
 #[derive(Clone)]
@@ -210,42 +227,18 @@ impl fmt::Debug for Client {
 #[must_use = "a builder does nothing until .build() is called"]
 pub struct ClientBuilder(crate::ClientBuilder);
 
-macro_rules! forward {
-    ($($(#[$doc:meta])* $name:ident($ty:ty);)*) => {$(
+/// The setters of [`crate::ClientBuilder`], forwarded from its table.
+macro_rules! forward_setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident = $value:expr;)*) => {$(
         $(#[$doc])*
-        pub fn $name(self, value: $ty) -> Self {
-            Self(self.0.$name(value))
+        pub fn $name(self, $arg: $ty) -> Self {
+            Self(self.0.$name($arg))
         }
     )*};
 }
 
 impl ClientBuilder {
-    forward! {
-        /// See [`crate::ClientBuilder::api_key`].
-        api_key(impl Into<String>);
-        /// See [`crate::ClientBuilder::base_url`].
-        base_url(impl Into<String>);
-        /// See [`crate::ClientBuilder::timeout`].
-        timeout(Duration);
-        /// See [`crate::ClientBuilder::connect_timeout`].
-        connect_timeout(Duration);
-        /// See [`crate::ClientBuilder::max_retries`].
-        max_retries(u32);
-        /// See [`crate::ClientBuilder::retry_backoff`].
-        retry_backoff(Duration);
-        /// See [`crate::ClientBuilder::max_backoff`].
-        max_backoff(Duration);
-        /// See [`crate::ClientBuilder::max_response_bytes`].
-        max_response_bytes(usize);
-        /// See [`crate::ClientBuilder::max_export_bytes`].
-        max_export_bytes(usize);
-        /// See [`crate::ClientBuilder::allow_insecure_http`].
-        allow_insecure_http(bool);
-        /// See [`crate::ClientBuilder::user_agent_suffix`].
-        user_agent_suffix(impl Into<String>);
-        /// See [`crate::ClientBuilder::wire`].
-        wire(crate::Wire);
-    }
+    crate::config::builder_setters!(forward_setters);
 
     /// A builder pre-filled from an environment, as
     /// [`crate::ClientBuilder::from_lookup`].
@@ -321,137 +314,26 @@ impl Client {
             .block_on(caller, self.inner.protect(agent, action, context))?
     }
 
-    /// Blocking [`crate::Client::evaluate`].
-    pub fn evaluate<C>(
-        &self,
-        agent: &str,
-        action: &str,
-        context: &C,
-    ) -> Result<EvaluateResult, Error>
-    where
-        C: Serialize + ?Sized,
-    {
-        self.driver.block_on(
-            Caller::Method("evaluate"),
-            self.inner.evaluate(agent, action, context),
-        )?
-    }
-
-    /// Blocking [`crate::Client::evaluate_with`].
-    pub fn evaluate_with<C>(
-        &self,
-        agent: &str,
-        action: &str,
-        context: &C,
-        options: &crate::EvaluateOptions,
-    ) -> Result<EvaluateResult, Error>
-    where
-        C: Serialize + ?Sized,
-    {
-        self.driver.block_on(
-            Caller::Method("evaluate_with"),
-            self.inner.evaluate_with(agent, action, context, options),
-        )?
-    }
-
-    /// Blocking [`crate::Client::verify`].
-    pub fn verify<C>(
-        &self,
-        permit_id: &str,
-        agent: &str,
-        action: &str,
-        context: &C,
-    ) -> Result<VerifyResult, Error>
-    where
-        C: Serialize + ?Sized,
-    {
-        self.driver.block_on(
-            Caller::Method("verify"),
-            self.inner.verify(permit_id, agent, action, context),
-        )?
-    }
-
-    /// Blocking [`crate::Client::gate`].
-    pub fn gate<C>(&self, agent: &str, action: &str, context: &C) -> Result<GateResult, Error>
-    where
-        C: Serialize + ?Sized,
-    {
-        self.driver.block_on(
-            Caller::Method("gate"),
-            self.inner.gate(agent, action, context),
-        )?
-    }
-
-    /// Blocking [`crate::Client::authorize`].
-    pub fn authorize<C>(
-        &self,
-        agent: &str,
-        action: &str,
-        context: &C,
-    ) -> Result<AuthorizationResult, Error>
-    where
-        C: Serialize + ?Sized,
-    {
-        self.driver.block_on(
-            Caller::Method("authorize"),
-            self.inner.authorize(agent, action, context),
-        )?
-    }
-
-    /// Blocking [`crate::Client::key_self`].
-    pub fn key_self(&self) -> Result<ApiKeySelf, Error> {
-        self.driver
-            .block_on(Caller::Method("key_self"), self.inner.key_self())?
-    }
-
-    /// Blocking [`crate::Client::list_audit_events`].
-    pub fn list_audit_events(
-        &self,
-        query: &crate::audit::AuditEventQuery,
-    ) -> Result<crate::audit::AuditEventsPage, Error> {
-        self.driver.block_on(
-            Caller::Method("list_audit_events"),
-            self.inner.list_audit_events(query),
-        )?
-    }
-
-    /// Blocking [`crate::Client::create_audit_export`].
-    pub fn create_audit_export(
-        &self,
-        filter: &crate::audit::ExportFilter,
-    ) -> Result<crate::audit::AuditBundle, Error> {
-        self.driver.block_on(
-            Caller::Method("create_audit_export"),
-            self.inner.create_audit_export(filter),
-        )?
-    }
-
-    /// Blocking [`crate::Client::revoke_permit`].
-    pub fn revoke_permit(
-        &self,
-        permit_id: &str,
-        reason: Option<&str>,
-    ) -> Result<RevokeResult, Error> {
-        self.driver.block_on(
-            Caller::Method("revoke_permit"),
-            self.inner.revoke_permit(permit_id, reason),
-        )?
-    }
-
-    /// Blocking [`crate::Client::get_permit`].
-    pub fn get_permit(&self, permit_id: &str) -> Result<PermitRecord, Error> {
-        self.driver.block_on(
-            Caller::Method("get_permit"),
-            self.inner.get_permit(permit_id),
-        )?
-    }
-
-    /// Blocking [`crate::Client::list_permits`].
-    pub fn list_permits(&self, query: &PermitQuery) -> Result<PermitPage, Error> {
-        self.driver.block_on(
-            Caller::Method("list_permits"),
-            self.inner.list_permits(query),
-        )?
+    blocking_methods! {
+        evaluate<C>(agent: &str, action: &str, context: &C) -> EvaluateResult;
+        evaluate_with<C>(
+            agent: &str,
+            action: &str,
+            context: &C,
+            options: &crate::EvaluateOptions,
+        ) -> EvaluateResult;
+        verify<C>(permit_id: &str, agent: &str, action: &str, context: &C) -> VerifyResult;
+        gate<C>(agent: &str, action: &str, context: &C) -> GateResult;
+        authorize<C>(agent: &str, action: &str, context: &C) -> AuthorizationResult;
+        key_self() -> ApiKeySelf;
+        list_audit_events(query: &crate::audit::AuditEventQuery) -> crate::audit::AuditEventsPage;
+        create_audit_export(filter: &crate::audit::ExportFilter) -> crate::audit::AuditBundle;
+        signing_keys() -> Vec<crate::audit::VerifyingKey>;
+        revoke_permit(permit_id: &str, reason: Option<&str>) -> RevokeResult;
+        get_permit(permit_id: &str) -> PermitRecord;
+        list_permits(query: &PermitQuery) -> PermitPage;
+        verify_permit_by_id(permit_id: &str) -> PermitVerification;
+        revoke_permit_by_id(permit_id: &str, reason: Option<&str>) -> PermitRecord;
     }
 
     /// Every permit matching `query`, following `next_cursor` page after
@@ -463,35 +345,19 @@ impl Client {
         query: PermitQuery,
     ) -> impl Iterator<Item = Result<PermitRecord, Error>> + Send + 'static {
         let client = self.clone();
-        let mut pages = Pages::new(query);
-        std::iter::from_fn(move || loop {
-            if let Some(item) = pages.next_buffered() {
-                return Some(item);
-            }
-            let query = pages.next_query()?;
-            let page = client.list_permits(&query);
-            pages.take(page);
-        })
+        paging::iter(query, move |query| client.list_permits(query))
     }
 
-    /// Blocking [`crate::Client::verify_permit_by_id`].
-    pub fn verify_permit_by_id(&self, permit_id: &str) -> Result<PermitVerification, Error> {
-        self.driver.block_on(
-            Caller::Method("verify_permit_by_id"),
-            self.inner.verify_permit_by_id(permit_id),
-        )?
-    }
-
-    /// Blocking [`crate::Client::revoke_permit_by_id`].
-    pub fn revoke_permit_by_id(
+    /// Every audit event matching `query`, following `next_cursor` page
+    /// after page, as [`crate::Client::audit_events`] does: each page is
+    /// fetched when the iterator reaches it. The iterator ends after the last
+    /// page, or after yielding the first error.
+    pub fn audit_events(
         &self,
-        permit_id: &str,
-        reason: Option<&str>,
-    ) -> Result<PermitRecord, Error> {
-        self.driver.block_on(
-            Caller::Method("revoke_permit_by_id"),
-            self.inner.revoke_permit_by_id(permit_id, reason),
-        )?
+        query: crate::audit::AuditEventQuery,
+    ) -> impl Iterator<Item = Result<crate::audit::AuditEvent, Error>> + Send + 'static {
+        let client = self.clone();
+        paging::iter(query, move |query| client.list_audit_events(query))
     }
 }
 

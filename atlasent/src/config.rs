@@ -260,6 +260,75 @@ impl fmt::Debug for ClientBuilder {
     }
 }
 
+/// The setters of [`ClientBuilder`], as one table: calls `$then!` with
+/// every setter (its docs, name, argument and the assignment it makes).
+/// The async builder defines them from it ([`define_setters`]), the
+/// blocking one forwards them (`blocking::ClientBuilder`), so a setter is
+/// listed once.
+macro_rules! builder_setters {
+    ($then:ident) => {
+        $then! {
+            /// The wire to speak on evaluate and verify (default
+            /// [`Wire::Current`](crate::Wire::Current); overrides `ATLASENT_WIRE`).
+            wire(wire: crate::Wire) => wire = Setting::Given(wire);
+            /// The API key (`ask_live_…`), sent as `Authorization: Bearer` and, on
+            /// [`Wire::Legacy`](crate::Wire::Legacy), in the body too, as the 1.4.1
+            /// contract requires. Required.
+            api_key(key: impl Into<String>) => api_key = Some(key.into());
+            /// The API's base URL (default [`DEFAULT_BASE_URL`](crate::DEFAULT_BASE_URL);
+            /// overrides `ATLASENT_BASE_URL`), with its scheme: `https://…`, or
+            /// `http://…` for a local server. A path prefix is kept
+            /// (`https://gw.example/atlasent` → `…/atlasent/v1-evaluate`). `http://`
+            /// is accepted only for loopback hosts unless
+            /// [`allow_insecure_http`](Self::allow_insecure_http) is set.
+            base_url(url: impl Into<String>) => base_url = Some(Setting::Given(url.into()));
+            /// The timeout of one attempt, from connecting to the last byte of the
+            /// reply (default 10 s). Must be non-zero.
+            timeout(timeout: Duration) => timeout = timeout;
+            /// The timeout for establishing a connection (default 5 s).
+            connect_timeout(timeout: Duration) => connect_timeout = timeout;
+            /// Retries after the first attempt for timeouts, connection failures and
+            /// 5xx (default 2; 0 disables retries). 4xx, including 429, and malformed
+            /// replies are never retried.
+            max_retries(retries: u32) => max_retries = retries;
+            /// The backoff before the first retry (default 500 ms). It doubles each
+            /// retry, is capped by [`max_backoff`](Self::max_backoff), and each sleep
+            /// is drawn uniformly from its upper half so that clients do not retry in
+            /// step.
+            retry_backoff(backoff: Duration) => retry_backoff = backoff;
+            /// The cap on a single backoff sleep (default 8 s).
+            max_backoff(cap: Duration) => max_backoff = cap;
+            /// The largest reply body accepted (default 1 MiB); a larger one is
+            /// `bad_response`. Raise it for large audit exports.
+            max_response_bytes(bytes: usize) => max_response_bytes = bytes;
+            /// The largest audit export bundle accepted (default 256 MiB).
+            max_export_bytes(bytes: usize) => max_export_bytes = bytes;
+            /// Allow plain `http://` to hosts other than loopback (default false;
+            /// overrides `ATLASENT_ALLOW_INSECURE_HTTP`, its equivalent in the
+            /// environment). Plain `http://` to loopback needs neither. The API key
+            /// travels in every request: only do this inside a network you trust.
+            allow_insecure_http(allow: bool) => allow_insecure_http = Setting::Given(allow);
+            /// Append a product token to the `User-Agent`
+            /// (`atlasent-rust/<version> <suffix>`).
+            user_agent_suffix(suffix: impl Into<String>) =>
+                user_agent_suffix = Some(suffix.into());
+        }
+    };
+}
+#[cfg(feature = "blocking")]
+pub(crate) use builder_setters;
+
+/// The setters of [`ClientBuilder`] from [`builder_setters`]'s table.
+macro_rules! define_setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident = $value:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $arg: $ty) -> Self {
+            self.$field = $value;
+            self
+        }
+    )*};
+}
+
 impl ClientBuilder {
     /// A builder pre-filled from an environment, read through `lookup`
     /// (tests pass a closure over a map instead of mutating the process
@@ -289,94 +358,7 @@ impl ClientBuilder {
         }
     }
 
-    /// The wire to speak on evaluate and verify (default [`Wire::Current`];
-    /// overrides `ATLASENT_WIRE`).
-    pub fn wire(mut self, wire: Wire) -> Self {
-        self.wire = Setting::Given(wire);
-        self
-    }
-
-    /// The API key (`ask_live_…`), sent as `Authorization: Bearer` and, on
-    /// [`Wire::Legacy`], in the body too, as the 1.4.1 contract requires.
-    /// Required.
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The API's base URL (default [`DEFAULT_BASE_URL`]; overrides
-    /// `ATLASENT_BASE_URL`), with its scheme: `https://…`, or `http://…` for a
-    /// local server. A path prefix is kept (`https://gw.example/atlasent` →
-    /// `…/atlasent/v1-evaluate`). `http://` is accepted only for loopback
-    /// hosts unless [`allow_insecure_http`](Self::allow_insecure_http) is set.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(Setting::Given(url.into()));
-        self
-    }
-
-    /// The timeout of one attempt, from connecting to the last byte of the
-    /// reply (default 10 s). Must be non-zero.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The timeout for establishing a connection (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Retries after the first attempt for timeouts, connection failures and
-    /// 5xx (default 2; 0 disables retries). 4xx, including 429, and malformed
-    /// replies are never retried.
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
-        self
-    }
-
-    /// The backoff before the first retry (default 500 ms). It doubles each
-    /// retry, is capped by [`max_backoff`](Self::max_backoff), and each sleep is
-    /// drawn uniformly from its upper half so that clients do not retry in step.
-    pub fn retry_backoff(mut self, backoff: Duration) -> Self {
-        self.retry_backoff = backoff;
-        self
-    }
-
-    /// The cap on a single backoff sleep (default 8 s).
-    pub fn max_backoff(mut self, cap: Duration) -> Self {
-        self.max_backoff = cap;
-        self
-    }
-
-    /// The largest reply body accepted (default 1 MiB); a larger one is
-    /// `bad_response`. Raise it for large audit exports.
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_response_bytes = bytes;
-        self
-    }
-
-    /// The largest audit export bundle accepted (default 256 MiB).
-    pub fn max_export_bytes(mut self, bytes: usize) -> Self {
-        self.max_export_bytes = bytes;
-        self
-    }
-
-    /// Allow plain `http://` to hosts other than loopback (default false;
-    /// overrides `ATLASENT_ALLOW_INSECURE_HTTP`, its equivalent in the
-    /// environment). Plain `http://` to loopback needs neither. The API key
-    /// travels in every request: only do this inside a network you trust.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = Setting::Given(allow);
-        self
-    }
-
-    /// Append a product token to the `User-Agent`
-    /// (`atlasent-rust/<version> <suffix>`).
-    pub fn user_agent_suffix(mut self, suffix: impl Into<String>) -> Self {
-        self.user_agent_suffix = Some(suffix.into());
-        self
-    }
+    builder_setters!(define_setters);
 
     /// Validate the settings into a [`Config`].
     pub(crate) fn into_config(self) -> Result<Config, Error> {

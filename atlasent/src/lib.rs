@@ -250,6 +250,7 @@ mod global;
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub mod integrations;
 mod options;
+mod paging;
 mod permit;
 mod permits;
 mod reply;

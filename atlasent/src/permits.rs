@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::client::{check_revoke_reason, to_body, Client};
 use crate::error::{Error, RequestError};
+use crate::paging::{self, query_setters, Paged};
 use crate::reply::{about, checked_expiry};
 use crate::results::RateLimit;
 use crate::transport::{bad_reply, parse_strict, Endpoint, Target};
@@ -63,35 +64,16 @@ impl PermitQuery {
         self.status = Some(status.into());
         self
     }
-    /// Only permits issued to this actor.
-    pub fn actor_id(mut self, actor: impl Into<String>) -> Self {
-        self.actor_id = Some(actor.into());
-        self
-    }
-    /// Only permits for this action.
-    pub fn action_type(mut self, action: impl Into<String>) -> Self {
-        self.action_type = Some(action.into());
-        self
-    }
-    /// Only permits issued at or after this RFC 3339 time.
-    pub fn from(mut self, at: impl Into<String>) -> Self {
-        self.from = Some(at.into());
-        self
-    }
-    /// Only permits issued at or before this RFC 3339 time.
-    pub fn to(mut self, at: impl Into<String>) -> Self {
-        self.to = Some(at.into());
-        self
-    }
-    /// Page size.
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-    /// Continue after a page.
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.cursor = Some(cursor.into());
-        self
+    query_setters! {
+        paging;
+        /// Only permits issued to this actor.
+        actor_id(actor);
+        /// Only permits for this action.
+        action_type(action);
+        /// Only permits issued at or after this RFC 3339 time.
+        from(at);
+        /// Only permits issued at or before this RFC 3339 time.
+        to(at);
     }
 
     /// The query string, in a fixed order; unset and empty filters are left
@@ -234,16 +216,10 @@ impl Client {
         &self,
         query: PermitQuery,
     ) -> impl Stream<Item = Result<PermitRecord, Error>> + Send + 'static {
-        let pages = Pages::new(query);
-        futures_util::stream::unfold((self.clone(), pages), |(client, mut pages)| async move {
-            loop {
-                if let Some(item) = pages.next_buffered() {
-                    return Some((item, (client, pages)));
-                }
-                let query = pages.next_query()?;
-                let page = client.list_permits(&query).await;
-                pages.take(page);
-            }
+        let client = self.clone();
+        paging::stream(query, move |query| {
+            let client = client.clone();
+            async move { client.list_permits(&query).await }
         })
     }
 
@@ -333,59 +309,18 @@ impl Client {
     }
 }
 
-/// The paging state of [`Client::permits`] and its blocking twin.
-pub(crate) struct Pages {
-    query: PermitQuery,
-    buffer: std::vec::IntoIter<PermitRecord>,
-    error: Option<Error>,
-    done: bool,
-}
-
-impl Pages {
-    pub(crate) fn new(query: PermitQuery) -> Self {
-        Self {
-            query,
-            buffer: Vec::new().into_iter(),
-            error: None,
-            done: false,
-        }
+impl Paged for PermitQuery {
+    type Item = PermitRecord;
+    type Page = PermitPage;
+    const EMPTY_PAGE_ENDS: bool = true;
+    fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
     }
-
-    /// The next permit (or the error) already fetched.
-    pub(crate) fn next_buffered(&mut self) -> Option<Result<PermitRecord, Error>> {
-        if let Some(record) = self.buffer.next() {
-            return Some(Ok(record));
-        }
-        self.error.take().map(Err)
+    fn set_cursor(&mut self, cursor: String) {
+        self.cursor = Some(cursor);
     }
-
-    /// The query of the next page to fetch, `None` once the last was.
-    pub(crate) fn next_query(&mut self) -> Option<PermitQuery> {
-        (!self.done).then(|| self.query.clone())
-    }
-
-    /// Take in a fetched page (or its failure, which ends the walk).
-    pub(crate) fn take(&mut self, page: Result<PermitPage, Error>) {
-        match page {
-            Ok(page) => {
-                match page.next_cursor {
-                    // A server that hands back the cursor it was given, or
-                    // an empty page with a cursor, would be walked forever.
-                    Some(next)
-                        if !page.permits.is_empty()
-                            && self.query.cursor.as_deref() != Some(next.as_str()) =>
-                    {
-                        self.query.cursor = Some(next);
-                    }
-                    _ => self.done = true,
-                }
-                self.buffer = page.permits.into_iter();
-            }
-            Err(e) => {
-                self.done = true;
-                self.error = Some(e);
-            }
-        }
+    fn split(page: PermitPage) -> (Vec<PermitRecord>, Option<String>) {
+        (page.permits, page.next_cursor)
     }
 }
 

@@ -9,27 +9,23 @@ use tracing::Instrument;
 use super::verify::{verify_audit_bundle, BundleError, BundleVerification, VerifyingKey};
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, RequestError};
+use crate::paging::{self, query_setters, Paged};
 use crate::results::RateLimit;
 use crate::transport::Endpoint;
 use crate::wire::{AuditEventsResponse, SigningKeysResponse};
 
-/// The filter setters shared by [`AuditEventQuery`] and [`ExportFilter`].
+/// The filter setters shared by [`AuditEventQuery`] and [`ExportFilter`]
+/// (`paging;` first for the query's `limit` and `cursor`).
 macro_rules! time_and_actor_setters {
-    () => {
-        /// Only events of this actor.
-        pub fn actor_id(mut self, actor: impl Into<String>) -> Self {
-            self.actor_id = Some(actor.into());
-            self
-        }
-        /// Only events at or after this RFC 3339 time.
-        pub fn from(mut self, at: impl Into<String>) -> Self {
-            self.from = Some(at.into());
-            self
-        }
-        /// Only events at or before this RFC 3339 time.
-        pub fn to(mut self, at: impl Into<String>) -> Self {
-            self.to = Some(at.into());
-            self
+    ($($paging:ident;)?) => {
+        query_setters! {
+            $($paging;)?
+            /// Only events of this actor.
+            actor_id(actor);
+            /// Only events at or after this RFC 3339 time.
+            from(at);
+            /// Only events at or before this RFC 3339 time.
+            to(at);
         }
     };
 }
@@ -104,17 +100,7 @@ impl AuditEventQuery {
         self.types = types.into_iter().map(Into::into).collect();
         self
     }
-    time_and_actor_setters!();
-    /// Page size.
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-    /// Continue after a page.
-    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        self.cursor = Some(cursor.into());
-        self
-    }
+    time_and_actor_setters!(paging;);
 
     fn to_query(&self) -> Vec<(&'static str, String)> {
         let mut q = Vec::new();
@@ -153,6 +139,21 @@ pub struct AuditEventsPage {
     pub request_id: String,
     /// Rate-limit state from the reply's headers.
     pub rate_limit: Option<RateLimit>,
+}
+
+impl Paged for AuditEventQuery {
+    type Item = AuditEvent;
+    type Page = AuditEventsPage;
+    const EMPTY_PAGE_ENDS: bool = false;
+    fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+    fn set_cursor(&mut self, cursor: String) {
+        self.cursor = Some(cursor);
+    }
+    fn split(page: AuditEventsPage) -> (Vec<AuditEvent>, Option<String>) {
+        (page.events, page.next_cursor)
+    }
 }
 
 /// Filters of [`Client::create_audit_export`]; empty exports everything.
@@ -326,42 +327,10 @@ impl Client {
         &self,
         query: AuditEventQuery,
     ) -> impl Stream<Item = Result<AuditEvent, Error>> + Send + 'static {
-        struct State {
-            client: Client,
-            query: AuditEventQuery,
-            buffer: std::vec::IntoIter<AuditEvent>,
-            done: bool,
-        }
-        let state = State {
-            client: self.clone(),
-            query,
-            buffer: Vec::new().into_iter(),
-            done: false,
-        };
-        futures_util::stream::unfold(state, |mut s| async move {
-            loop {
-                if let Some(event) = s.buffer.next() {
-                    return Some((Ok(event), s));
-                }
-                if s.done {
-                    return None;
-                }
-                match s.client.list_audit_events(&s.query).await {
-                    Ok(page) => {
-                        match page.next_cursor {
-                            Some(next) if s.query.cursor.as_deref() != Some(next.as_str()) => {
-                                s.query.cursor = Some(next);
-                            }
-                            _ => s.done = true,
-                        }
-                        s.buffer = page.events.into_iter();
-                    }
-                    Err(e) => {
-                        s.done = true;
-                        return Some((Err(e), s));
-                    }
-                }
-            }
+        let client = self.clone();
+        paging::stream(query, move |query| {
+            let client = client.clone();
+            async move { client.list_audit_events(&query).await }
         })
     }
 
