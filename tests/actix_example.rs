@@ -8,6 +8,8 @@ mod actix_service;
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/server.rs"]
+mod server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

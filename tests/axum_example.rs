@@ -9,10 +9,13 @@ mod axum_service;
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/server.rs"]
+mod server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use atlasent_server::RunningServer;
 use http::{client, decision_server, post, refused_url};
 
 const AUTHENTICATED: (&str, &str) = ("authorization", "Bearer demo-deploy-bot-token");
@@ -39,10 +42,16 @@ async fn serve_axum(client: atlasent::Client) -> (String, Arc<AtomicUsize>) {
     (url, runs)
 }
 
-#[tokio::test]
-async fn axum_allow_deny_unavailable_and_rate_limited() {
+/// A decision server and the axum app guarded by a client of it.
+async fn serve_axum_with_server() -> (RunningServer, String, Arc<AtomicUsize>) {
     let server = decision_server(600).await;
     let (url, runs) = serve_axum(client(&server.base_url())).await;
+    (server, url, runs)
+}
+
+#[tokio::test]
+async fn axum_allow_deny_unavailable_and_rate_limited() {
+    let (_server, url, runs) = serve_axum_with_server().await;
 
     let ok = post(
         &format!("{url}/deploy"),
@@ -126,8 +135,7 @@ async fn axum_allow_deny_unavailable_and_rate_limited() {
 
 #[tokio::test]
 async fn forged_agent_header_without_authentication_is_refused() {
-    let server = decision_server(600).await;
-    let (url, runs) = serve_axum(client(&server.base_url())).await;
+    let (_server, url, runs) = serve_axum_with_server().await;
     // Any HTTP client can set `x-agent-id`: without credentials it must not
     // name the agent, and the guarded body must not run.
     let forged = post(

@@ -4,25 +4,20 @@
 //! saying so, never a wait for the client's timeout; called through
 //! `spawn_blocking`, it runs on another thread while the runtime serves it.
 
-use std::path::PathBuf;
+#[path = "support/server.rs"]
+mod server;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use atlasent::{Error, Permit};
-use atlasent_server::{RunningServer, Server};
+use atlasent_server::RunningServer;
 use serde_json::json;
 
 const KEY: &str = "ask_local_blocking_contexts";
 
 async fn real_server() -> RunningServer {
-    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/contract/vectors/policies/finance_wire_transfer.json");
-    Server::builder()
-        .policy_file(policy)
-        .api_key(KEY)
-        .start()
-        .await
-        .expect("server")
+    server::policy_server(server::FINANCE_POLICY, KEY).await
 }
 
 /// The default 30 seconds: a call that waited for it instead of failing at

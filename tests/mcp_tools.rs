@@ -5,11 +5,12 @@
 #[path = "../examples/mcp_tools.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod mcp_tools;
+#[path = "support/server.rs"]
+mod support;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use atlasent_server::Server;
 use rmcp::model::CallToolRequestParams;
 use rmcp::ServiceExt;
 
@@ -26,16 +27,20 @@ fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().expect("object").clone()
 }
 
+/// Call `tool` with `arguments` through the MCP client.
+async fn call(
+    mcp: &rmcp::Peer<rmcp::RoleClient>,
+    tool: &'static str,
+    arguments: serde_json::Value,
+) -> rmcp::model::CallToolResult {
+    mcp.call_tool(CallToolRequestParams::new(tool).with_arguments(args(arguments)))
+        .await
+        .expect("tools/call")
+}
+
 #[tokio::test]
 async fn allowed_and_denied_tools_through_a_real_mcp_client() {
-    let policy =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policies/demo.json");
-    let server = Server::builder()
-        .policy_file(policy)
-        .api_key("ask_mcp")
-        .start()
-        .await
-        .expect("decision server");
+    let server = support::policy_server(support::DEMO_POLICY, "ask_mcp").await;
     let client = atlasent::Client::builder()
         .api_key("ask_mcp")
         .base_url(server.base_url())
@@ -66,25 +71,22 @@ async fn allowed_and_denied_tools_through_a_real_mcp_client() {
         "{names:?}"
     );
 
-    let ok = mcp
-        .call_tool(
-            CallToolRequestParams::new("read_balance")
-                .with_arguments(args(serde_json::json!({ "account": "ops" }))),
-        )
-        .await
-        .expect("tools/call");
+    let ok = call(
+        &mcp,
+        "read_balance",
+        serde_json::json!({ "account": "ops" }),
+    )
+    .await;
     assert_ne!(ok.is_error, Some(true), "{ok:?}");
     assert!(text(&ok).contains("balance of ops"), "{}", text(&ok));
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 
-    let denied = mcp
-        .call_tool(
-            CallToolRequestParams::new("wire_transfer").with_arguments(args(
-                serde_json::json!({ "amount_usd": 50000, "to": "acme-corp", "memo": "rush" }),
-            )),
-        )
-        .await
-        .expect("tools/call");
+    let denied = call(
+        &mcp,
+        "wire_transfer",
+        serde_json::json!({ "amount_usd": 50000, "to": "acme-corp", "memo": "rush" }),
+    )
+    .await;
     assert_eq!(denied.is_error, Some(true), "{denied:?}");
     let message = text(&denied);
     assert!(
@@ -97,14 +99,12 @@ async fn allowed_and_denied_tools_through_a_real_mcp_client() {
         "the denied tool's body never ran"
     );
 
-    let small = mcp
-        .call_tool(
-            CallToolRequestParams::new("wire_transfer").with_arguments(args(
-                serde_json::json!({ "amount_usd": 500, "to": "acme-corp", "memo": "invoice 7" }),
-            )),
-        )
-        .await
-        .expect("tools/call");
+    let small = call(
+        &mcp,
+        "wire_transfer",
+        serde_json::json!({ "amount_usd": 500, "to": "acme-corp", "memo": "invoice 7" }),
+    )
+    .await;
     assert!(text(&small).contains("wired $500"), "{}", text(&small));
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 

@@ -43,6 +43,15 @@ fn drop_table(
     Ok(format!("dropped {table} under {}", permit.permit_id()))
 }
 
+/// Write `policy` as `name` in this test's scratch directory.
+fn write_policy(name: &str, policy: &serde_json::Value) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("policy-coverage");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join(name);
+    std::fs::write(&file, policy.to_string()).expect("write");
+    file
+}
+
 #[test]
 fn this_binary_registers_the_examples_actions() {
     let manifest = ActionManifest::from_registered();
@@ -86,10 +95,7 @@ fn a_policy_without_the_wire_transfer_allow_names_the_action() {
     rules.retain(|r| r["id"] != "allow_small_wires");
     assert_eq!(rules.len(), before - 1, "the demo policy's wire allow rule");
 
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("policy-coverage");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("no-wires.json");
-    std::fs::write(&file, demo.to_string()).expect("write");
+    let file = write_policy("no-wires.json", &demo);
 
     let report = check_policies_cover([&file], &ActionManifest::from_registered())
         .expect_err("wire_transfer is never allowed");
@@ -123,10 +129,7 @@ fn a_policy_requiring_a_key_wire_context_lacks_names_the_key() {
             rule["require"] = json!(["memo", "approver"]);
         }
     }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("policy-coverage");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("wire-approver.json");
-    std::fs::write(&file, demo.to_string()).expect("write");
+    let file = write_policy("wire-approver.json", &demo);
 
     let report = check_policies_cover([&file], &ActionManifest::from_registered())
         .expect_err("approver is never sent");

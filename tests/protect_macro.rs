@@ -4,15 +4,16 @@
 //! error through its own type; the permit in the body is the one the server
 //! issued; the context reaches the wire exactly as written.
 
+#[path = "support/server.rs"]
+mod server;
 #[path = "../atlasent/tests/support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use atlasent::{DenialStage, ErrorCode, Permit};
-use atlasent_server::{RunningServer, Server};
+use atlasent_server::RunningServer;
 use serde_json::json;
 use support::{FaultServer, Reply};
 
@@ -76,14 +77,7 @@ impl Treasury {
 }
 
 async fn real_server() -> RunningServer {
-    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/contract/vectors/policies/finance_wire_transfer.json");
-    Server::builder()
-        .policy_file(policy)
-        .api_key(KEY)
-        .start()
-        .await
-        .expect("server")
+    server::policy_server(server::FINANCE_POLICY, KEY).await
 }
 
 /// A generous timeout: only the stall case wants one to fire (it sets its
@@ -103,10 +97,16 @@ fn client_with_timeout(url: &str, timeout: Duration) -> atlasent::Client {
         .expect("client")
 }
 
-#[tokio::test]
-async fn allow_runs_the_body_once_with_the_issued_permit() {
+/// A real server and a treasury whose client talks to it.
+async fn treasury() -> (RunningServer, Treasury) {
     let server = real_server().await;
     let treasury = Treasury::new(client_for(&server.base_url()));
+    (server, treasury)
+}
+
+#[tokio::test]
+async fn allow_runs_the_body_once_with_the_issued_permit() {
+    let (_server, treasury) = treasury().await;
     let sent = treasury
         .wire(500, "cp-1", "invoice 7")
         .await
@@ -135,8 +135,7 @@ async fn allow_runs_the_body_once_with_the_issued_permit() {
 
 #[tokio::test]
 async fn deny_never_runs_the_body_and_reaches_the_caller_as_its_error() {
-    let server = real_server().await;
-    let treasury = Treasury::new(client_for(&server.base_url()));
+    let (_server, treasury) = treasury().await;
     let err = treasury
         .wire(50_000, "cp-1", "too much")
         .await

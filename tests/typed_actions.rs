@@ -7,14 +7,15 @@
 
 #[path = "../examples/support/actions.rs"]
 mod actions;
+#[path = "support/server.rs"]
+mod support;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actions::{WireContext, WireTransfer};
 use atlasent::{Action, DenyCode, Permit, Wire};
-use atlasent_server::{RunningServer, Server};
+use atlasent_server::RunningServer;
 use serde_json::json;
 
 const KEY: &str = "ask_test_typed_actions";
@@ -26,13 +27,7 @@ struct ReadTables;
 struct Deploy;
 
 async fn server() -> RunningServer {
-    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policies/demo.json");
-    Server::builder()
-        .policy_file(policy)
-        .api_key(KEY)
-        .start()
-        .await
-        .expect("server")
+    support::policy_server(support::DEMO_POLICY, KEY).await
 }
 
 fn client(server: &RunningServer, wire: Wire) -> atlasent::Client {
@@ -54,6 +49,25 @@ fn wire_context(amount_usd: u64, memo: &str) -> WireContext {
 }
 
 const WIRES: [Wire; 2] = [Wire::Current, Wire::Legacy];
+
+/// The denial of a `wire_transfer` of `amount_usd` with `memo` (`why` it
+/// must be denied).
+async fn denial_of(
+    client: &atlasent::Client,
+    wire: Wire,
+    amount_usd: u64,
+    memo: &str,
+    why: &str,
+) -> atlasent::Denial {
+    let err = client
+        .protect_as::<WireTransfer>("finance-agent", &wire_context(amount_usd, memo))
+        .await
+        .expect_err(why);
+    let atlasent::Error::Denied(denial) = err else {
+        panic!("{wire:?}: expected a denial ({why}), got {err:?}");
+    };
+    *denial
+}
 
 #[tokio::test]
 async fn protect_as_allows_with_a_permit_typed_for_its_action() {
@@ -92,23 +106,18 @@ async fn protect_as_refuses_what_the_policy_denies() {
     let server = server().await;
     for wire in WIRES {
         let client = client(&server, wire);
-        let denied = client
-            .protect_as::<WireTransfer>("finance-agent", &wire_context(50_000, "too much"))
-            .await
-            .expect_err("denied by deny_large_wires");
-        let atlasent::Error::Denied(denial) = denied else {
-            panic!("{wire:?}: expected a denial, got {denied:?}");
-        };
+        let denial = denial_of(
+            &client,
+            wire,
+            50_000,
+            "too much",
+            "denied by deny_large_wires",
+        )
+        .await;
         assert!(denial.reason().contains("deny_large_wires"), "{denial:?}");
         // The typed context's keys are the policy's: an empty memo is a
         // missing required key, named as such.
-        let missing = client
-            .protect_as::<WireTransfer>("finance-agent", &wire_context(100, ""))
-            .await
-            .expect_err("memo is required");
-        let atlasent::Error::Denied(denial) = missing else {
-            panic!("{wire:?}: expected a denial, got {missing:?}");
-        };
+        let denial = denial_of(&client, wire, 100, "", "memo is required").await;
         if wire == Wire::Current {
             assert_eq!(denial.deny_code(), Some(&DenyCode::MissingRequiredContext));
         }

@@ -8,21 +8,11 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use atlasent::{Error, ErrorCode};
+use atlasent::Error;
 use serde_json::{json, Value};
-use support::{load_json, refused_url, FaultServer, Recorded, Reply, TEST_KEY};
-
-#[derive(Debug, Clone, Copy)]
-enum Mode {
-    Async,
-    Blocking,
-}
-
-const MODES: [Mode; 2] = [Mode::Async, Mode::Blocking];
-
-fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
+use support::{
+    load_json, refused_url, str_field, FaultServer, Mode, Recorded, Reply, MODES, TEST_KEY,
+};
 
 /// Call `evaluate` the way the vector's `sdk_input` says, returning the
 /// result serialized as the contract's `sdk_output`.
@@ -131,27 +121,17 @@ fn assert_required_headers(request: &Recorded, api_key: &str) {
 }
 
 fn assert_sdk_error(err: &Error, expected: &Value, name: &str) {
-    let kind = str_field(expected, "kind");
-    assert_eq!(
-        err.code().map(ErrorCode::as_str),
-        Some(kind),
-        "{name}: code of {err}"
-    );
-    if let Some(needle) = expected.get("message_contains").and_then(Value::as_str) {
-        assert!(
-            err.to_string().contains(needle),
-            "{name}: {err} lacks {needle:?}"
-        );
-    }
-    if let Some(status) = expected.get("status").and_then(Value::as_u64) {
-        assert_eq!(err.status(), Some(status as u16), "{name}: status");
-    }
-    if let Some(seconds) = expected.get("retry_after_seconds").and_then(Value::as_u64) {
-        assert_eq!(
-            err.retry_after(),
-            Some(Duration::from_secs(seconds)),
-            "{name}"
-        );
+    support::assert_error_as_described(err, expected, name);
+}
+
+/// The call's outcome is the vector's `sdk_output`, or its `sdk_error`.
+fn assert_outcome(outcome: Result<Value, Error>, vector: &Value, name: &str, mode: Mode) {
+    match (outcome, vector.get("sdk_output"), vector.get("sdk_error")) {
+        (Ok(output), Some(expected), None) => {
+            assert_eq!(&output, expected, "{name} ({mode:?}): sdk output")
+        }
+        (Err(err), None, Some(expected)) => assert_sdk_error(&err, expected, name),
+        (other, _, _) => panic!("{name} ({mode:?}): unexpected {other:?}"),
     }
 }
 
@@ -174,13 +154,7 @@ fn evaluate_vectors_match_the_wire_and_the_output() {
             let requests = server.requests();
             assert_eq!(requests.len(), 1, "{name} ({mode:?}): one request");
             assert_wire(&requests[0], "/v1-evaluate", vector);
-            match (outcome, vector.get("sdk_output"), vector.get("sdk_error")) {
-                (Ok(output), Some(expected), None) => {
-                    assert_eq!(&output, expected, "{name} ({mode:?}): sdk output")
-                }
-                (Err(err), None, Some(expected)) => assert_sdk_error(&err, expected, name),
-                (other, _, _) => panic!("{name} ({mode:?}): unexpected {other:?}"),
-            }
+            assert_outcome(outcome, vector, name, mode);
         }
     }
 }
@@ -198,13 +172,7 @@ fn verify_vectors_match_the_wire_and_the_output() {
             let requests = server.requests();
             assert_eq!(requests.len(), 1, "{name} ({mode:?}): one request");
             assert_wire(&requests[0], "/v1-verify-permit", vector);
-            match (outcome, vector.get("sdk_output"), vector.get("sdk_error")) {
-                (Ok(output), Some(expected), None) => {
-                    assert_eq!(&output, expected, "{name} ({mode:?}): sdk output")
-                }
-                (Err(err), None, Some(expected)) => assert_sdk_error(&err, expected, name),
-                (other, _, _) => panic!("{name} ({mode:?}): unexpected {other:?}"),
-            }
+            assert_outcome(outcome, vector, name, mode);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! callsite's interest process-wide, and a test on another thread creating
 //! the same spans with no subscriber can race the registration and leave a
 //! span of this test disabled (its fields then never reach the capture).
-//! The echo-redaction check lives in `faults.rs`.
+//! The echo-redaction check lives in `faults_surface.rs`.
 
 mod support;
 

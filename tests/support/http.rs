@@ -1,22 +1,19 @@
 //! Shared by the web-framework example tests: a real decision server, a
-//! client for it, and a raw HTTP POST.
+//! client for it, and a raw HTTP POST. Needs `support/server.rs` as the
+//! including test's `mod server`.
 #![allow(dead_code, unreachable_pub)]
 
-use atlasent_server::{RunningServer, Server};
+use atlasent_server::RunningServer;
 use serde_json::Value;
 
 pub const KEY: &str = "ask_local_web_tests";
 
 pub async fn decision_server(rate_limit: u32) -> RunningServer {
-    let policy =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policies/demo.json");
-    Server::builder()
-        .policy_file(policy)
-        .api_key(KEY)
-        .rate_limit_per_minute(rate_limit)
-        .start()
-        .await
-        .expect("server")
+    super::server::start(
+        super::server::policy_builder(super::server::DEMO_POLICY, KEY)
+            .rate_limit_per_minute(rate_limit),
+    )
+    .await
 }
 
 pub fn client(url: &str) -> atlasent::Client {

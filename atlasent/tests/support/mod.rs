@@ -364,5 +364,57 @@ pub fn verified() -> Reply {
     )
 }
 
+/// How a contract vector calls the SDK: the async client or the blocking one.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    Async,
+    Blocking,
+}
+
+/// Every [`Mode`].
+pub const MODES: [Mode; 2] = [Mode::Async, Mode::Blocking];
+
+/// `v[key]` as text, empty where it is missing or not a string.
+pub fn str_field<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v.get(key).and_then(serde_json::Value::as_str).unwrap_or("")
+}
+
+/// `err` has the code `expected["kind"]` names and, where `expected` gives
+/// them, its `message_contains`, `status` and `retry_after_seconds` (a
+/// contract vector's `sdk_error`); `what` names the vector.
+pub fn assert_error_as_described(err: &atlasent::Error, expected: &serde_json::Value, what: &str) {
+    let kind = expected
+        .get("kind")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    assert_eq!(
+        err.code().map(atlasent::ErrorCode::as_str),
+        Some(kind),
+        "{what}: code of {err}"
+    );
+    if let Some(needle) = expected
+        .get("message_contains")
+        .and_then(serde_json::Value::as_str)
+    {
+        assert!(
+            err.to_string().contains(needle),
+            "{what}: {err} lacks {needle:?}"
+        );
+    }
+    if let Some(status) = expected.get("status").and_then(serde_json::Value::as_u64) {
+        assert_eq!(err.status(), Some(status as u16), "{what}: status");
+    }
+    if let Some(seconds) = expected
+        .get("retry_after_seconds")
+        .and_then(serde_json::Value::as_u64)
+    {
+        assert_eq!(
+            err.retry_after(),
+            Some(Duration::from_secs(seconds)),
+            "{what}: retry_after"
+        );
+    }
+}
+
 /// The fault tests' clients, calls and checks (the `faults_*.rs` files).
 pub mod faults;
