@@ -249,7 +249,7 @@ mod tests {
 
     use crate::snapshot::{expect_file, ExpectFile};
 
-    /// Compare with its `tests/expand/<name>.rs` (see [`crate::snapshot`]).
+    /// Compare with its `tests/expand/<name>.expanded` (see [`crate::snapshot`]).
     fn snapshot(expected: ExpectFile, attr: TokenStream, item: TokenStream) {
         crate::snapshot::assert_snapshot(expected, expand(attr, item));
     }
@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn typed_context_action_expansion() {
         snapshot(
-            expect_file!["../tests/expand/action_with_context.rs"],
+            expect_file!["../tests/expand/action_with_context.expanded"],
             quote!("wire_transfer", context = WireContext),
             quote! {
                 /// Move money.
@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn plain_action_expansion() {
         snapshot(
-            expect_file!["../tests/expand/action.rs"],
+            expect_file!["../tests/expand/action.expanded"],
             quote!("deploy_to_production", crate = ::my_atlasent),
             quote!(
                 pub struct DeployToProduction;

@@ -481,7 +481,7 @@ mod tests {
 
     use crate::snapshot::{expect_file, ExpectFile};
 
-    /// Compare with its `tests/expand/<name>.rs` (see [`crate::snapshot`]).
+    /// Compare with its `tests/expand/<name>.expanded` (see [`crate::snapshot`]).
     fn snapshot(expected: ExpectFile, attr: TokenStream, item: TokenStream) {
         crate::snapshot::assert_snapshot(expected, expand(attr, item));
     }
@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn async_fn_expansion() {
         snapshot(
-            expect_file!["../tests/expand/async_fn.rs"],
+            expect_file!["../tests/expand/async_fn.expanded"],
             quote!(
                 action = "deploy_to_production",
                 agent = "deploy-bot",
@@ -508,7 +508,7 @@ mod tests {
     #[test]
     fn sync_fn_expansion() {
         snapshot(
-            expect_file!["../tests/expand/sync_fn.rs"],
+            expect_file!["../tests/expand/sync_fn.expanded"],
             quote!(action = "drop_database", agent = "cli", client = &CLIENT),
             quote! {
                 fn drop_db(name: &str, _permit: &atlasent::Permit) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
@@ -521,7 +521,7 @@ mod tests {
     #[test]
     fn method_expansion() {
         snapshot(
-            expect_file!["../tests/expand/method.rs"],
+            expect_file!["../tests/expand/method.expanded"],
             quote!(
                 action = "wire_transfer",
                 agent = self.name,
@@ -543,7 +543,7 @@ mod tests {
     #[test]
     fn typed_async_fn_expansion() {
         snapshot(
-            expect_file!["../tests/expand/typed_async_fn.rs"],
+            expect_file!["../tests/expand/typed_async_fn.expanded"],
             quote!(
                 action = DeployToProduction,
                 agent = "deploy-bot",
@@ -562,7 +562,7 @@ mod tests {
     #[test]
     fn typed_method_expansion() {
         snapshot(
-            expect_file!["../tests/expand/typed_method.rs"],
+            expect_file!["../tests/expand/typed_method.expanded"],
             quote!(
                 action = actions::WireTransfer,
                 agent = self.name,
@@ -580,7 +580,7 @@ mod tests {
     #[test]
     fn typed_action_untyped_permit_sync_fn_expansion() {
         snapshot(
-            expect_file!["../tests/expand/typed_sync_fn_untyped_permit.rs"],
+            expect_file!["../tests/expand/typed_sync_fn_untyped_permit.expanded"],
             quote!(action = DropDatabase, agent = "cli"),
             quote! {
                 fn drop_db(name: &str, permit: atlasent::Permit) -> Result<u64, atlasent::Error> {

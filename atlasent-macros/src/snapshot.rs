@@ -1,8 +1,11 @@
 //! Expansion snapshots: the tests of `expand` and `action` compare what the
-//! macros generate with `tests/expand/<name>.rs` through `expect-test`.
+//! macros generate with `tests/expand/<name>.expanded` through `expect-test`.
+//! (Rust source, pretty-printed; not `.rs` so that no tool takes generated
+//! code for code of ours.)
 //!
-//! Each case names its file with `expect_file!["../tests/expand/<name>.rs"]`
-//! (relative to the source file of the test). After a deliberate change of an
+//! Each case names its file with
+//! `expect_file!["../tests/expand/<name>.expanded"]` (relative to the source
+//! file of the test). After a deliberate change of an
 //! expansion, regenerate the files with
 //! `UPDATE_EXPECT=1 cargo test -p atlasent-macros` and review the diff (by
 //! hand only, never in CI).
