@@ -1,0 +1,149 @@
+//! Raw JSON strings (escapes undecoded) read as JavaScript reads them: as
+//! UTF-16 code units, lone surrogates included.
+
+use std::cmp::Ordering;
+
+/// One UTF-16-level unit of a decoded JSON string.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Unit {
+    Char(char),
+    /// A surrogate code unit without its partner.
+    Lone(u16),
+}
+
+/// Decode the raw text of a JSON string (already validated by the parser).
+pub(super) struct Decode<'a> {
+    rest: &'a str,
+}
+
+pub(super) fn decode(raw: &str) -> Decode<'_> {
+    Decode { rest: raw }
+}
+
+fn hex4(s: &str) -> Option<u16> {
+    u16::from_str_radix(s.get(..4)?, 16).ok()
+}
+
+impl Iterator for Decode<'_> {
+    type Item = Unit;
+    fn next(&mut self) -> Option<Unit> {
+        let mut chars = self.rest.chars();
+        let c = chars.next()?;
+        if c != '\\' {
+            self.rest = chars.as_str();
+            return Some(Unit::Char(c));
+        }
+        let esc = chars.next()?;
+        let after = chars.as_str();
+        let (unit, rest) = match esc {
+            '"' => (Unit::Char('"'), after),
+            '\\' => (Unit::Char('\\'), after),
+            '/' => (Unit::Char('/'), after),
+            'b' => (Unit::Char('\u{8}'), after),
+            'f' => (Unit::Char('\u{c}'), after),
+            'n' => (Unit::Char('\n'), after),
+            'r' => (Unit::Char('\r'), after),
+            't' => (Unit::Char('\t'), after),
+            _ => {
+                let u = hex4(after)?;
+                let after = &after[4..];
+                if (0xD800..0xDC00).contains(&u) {
+                    if let Some(low) = after.strip_prefix("\\u").and_then(hex4) {
+                        if (0xDC00..0xE000).contains(&low) {
+                            let cp = 0x10000
+                                + ((u32::from(u) - 0xD800) << 10)
+                                + (u32::from(low) - 0xDC00);
+                            self.rest = &after[6..];
+                            return char::from_u32(cp).map(Unit::Char);
+                        }
+                    }
+                    (Unit::Lone(u), after)
+                } else if (0xDC00..0xE000).contains(&u) {
+                    (Unit::Lone(u), after)
+                } else {
+                    (Unit::Char(char::from_u32(u32::from(u))?), after)
+                }
+            }
+        };
+        self.rest = rest;
+        Some(unit)
+    }
+}
+
+/// The UTF-16 code units of a raw JSON string.
+fn units(raw: &str) -> impl Iterator<Item = u16> + '_ {
+    decode(raw).flat_map(|unit| {
+        let (first, second) = match unit {
+            Unit::Char(c) => {
+                let mut buf = [0u16; 2];
+                let encoded = c.encode_utf16(&mut buf);
+                (encoded[0], encoded.get(1).copied())
+            }
+            Unit::Lone(u) => (u, None),
+        };
+        std::iter::once(first).chain(second)
+    })
+}
+
+/// Whether the raw JSON string `raw` decodes to `name`.
+pub(crate) fn key_is(raw: &str, name: &str) -> bool {
+    raw == name || (raw.contains('\\') && units(raw).eq(name.encode_utf16()))
+}
+
+/// The index of the first member (in source order) whose name, decoded,
+/// repeats an earlier member's; `name(i)` is the raw name of member `i`.
+pub(super) fn repeated<'k>(len: usize, name: impl Fn(usize) -> &'k str) -> Option<usize> {
+    if len <= 16 {
+        // Small objects (nearly all): compare pairwise, without allocating;
+        // raw bytes suffice unless a name holds an escape.
+        let escaped = (0..len).any(|i| name(i).contains('\\'));
+        let same = |a: &str, b: &str| a == b || (escaped && cmp_utf16(a, b) == Ordering::Equal);
+        return (1..len).find(|&j| (0..j).any(|i| same(name(i), name(j))));
+    }
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_by(|&a, &b| cmp_utf16(name(a), name(b)).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|pair| cmp_utf16(name(pair[0]), name(pair[1])) == Ordering::Equal)
+        .map(|pair| pair[1])
+        .min()
+}
+
+/// Order two raw JSON strings by their UTF-16 code units, as JavaScript's
+/// default sort does.
+pub(super) fn cmp_utf16(a: &str, b: &str) -> Ordering {
+    if !a.contains('\\') && !b.contains('\\') {
+        // Fast path: for plain text, UTF-16 order differs from byte order only
+        // when a character above U+FFFF meets one in U+E000..=U+FFFF.
+        let mut ai = a.chars();
+        let mut bi = b.chars();
+        loop {
+            match (ai.next(), bi.next()) {
+                (None, None) => return Ordering::Equal,
+                (None, Some(_)) => return Ordering::Less,
+                (Some(_), None) => return Ordering::Greater,
+                (Some(x), Some(y)) if x == y => continue,
+                (Some(x), Some(y)) => {
+                    let mut bx = [0u16; 2];
+                    let mut by = [0u16; 2];
+                    return x.encode_utf16(&mut bx)[0].cmp(&y.encode_utf16(&mut by)[0]);
+                }
+            }
+        }
+    }
+    units(a).cmp(units(b))
+}
+
+/// The decoded string, or `None` if it holds a lone surrogate.
+pub(super) fn decode_string(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !raw.contains('\\') {
+        return Some(std::borrow::Cow::Borrowed(raw));
+    }
+    decode(raw)
+        .map(|u| match u {
+            Unit::Char(c) => Some(c),
+            Unit::Lone(_) => None,
+        })
+        .collect::<Option<String>>()
+        .map(std::borrow::Cow::Owned)
+}
