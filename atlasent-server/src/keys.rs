@@ -39,7 +39,10 @@ impl Signer {
             path: "<generated>".into(),
             message: format!("the OS random generator failed: {e}"),
         })?;
-        Ok(Signer::from_key(SigningKey::from_bytes(&seed)))
+        Signer::from_key(SigningKey::from_bytes(&seed)).map_err(|message| KeyError {
+            path: "<generated>".into(),
+            message,
+        })
     }
 
     /// Load a PKCS#8 PEM key from `path`, or create one there (mode 0600).
@@ -64,7 +67,7 @@ impl Signer {
             let pem = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
             let key = SigningKey::from_pkcs8_pem(&pem)
                 .map_err(|e| err(format!("not a PKCS#8 PEM Ed25519 private key ({e})")))?;
-            return Ok(Signer::from_key(key));
+            return Signer::from_key(key).map_err(err);
         }
         let signer = Signer::generate()?;
         let pem = signer
@@ -78,20 +81,18 @@ impl Signer {
         Ok(signer)
     }
 
-    fn from_key(key: SigningKey) -> Signer {
+    fn from_key(key: SigningKey) -> Result<Signer, String> {
         let public = key.verifying_key();
-        let key_id = format!(
-            "ed25519-{}",
-            &atlasent::audit::hex(&Sha256::digest(public.as_bytes()))[..16]
-        );
+        let mut key_id = hex::encode(Sha256::digest(public.as_bytes()));
+        key_id.truncate(16);
         let public_pem = public
             .to_public_key_pem(Default::default())
-            .expect("an Ed25519 public key encodes as SPKI PEM");
-        Signer {
+            .map_err(|e| format!("the public key does not encode as SPKI PEM ({e})"))?;
+        Ok(Signer {
             key,
-            key_id,
+            key_id: format!("ed25519-{key_id}"),
             public_pem,
-        }
+        })
     }
 
     /// The key's id, as `signing_key_id` in exports.
@@ -301,7 +302,9 @@ impl ApiKeys {
                 ),
             ));
         }
-        let key_id = format!("key_{}", &atlasent::audit::hex(&hash)[..12]);
+        let mut key_id = hex::encode(hash);
+        key_id.truncate(12);
+        let key_id = format!("key_{key_id}");
         let info = ApiKeyInfo {
             key_id,
             org_id: org_id.to_owned(),

@@ -30,7 +30,8 @@
 //! permits by id: `GET /v1/permits`, `GET /v1/permits/{id}`,
 //! `POST /v1/permits/{id}/verify`, `POST /v1/permits/{id}/revoke`.
 //! See [`policy`] for the policy language (every field, matcher, effect and
-//! limit, how policies combine), and [`engine`] for storage.
+//! limit, how policies combine), [`engine`] for decisions and the permit's
+//! state machine, and [`store`] for storage.
 //! [`testing::assert_policies_cover`] checks in a test that the policies can
 //! allow every action the program guards (its `#[atlasent::action]` types
 //! and literal `#[atlasent::protect]` actions) and that each typed context
@@ -210,6 +211,7 @@ pub mod engine;
 mod http;
 pub mod keys;
 pub mod policy;
+pub mod store;
 pub mod testing;
 
 use std::net::SocketAddr;
@@ -255,10 +257,14 @@ enum SigningKeySource {
     Given(Arc<Signer>),
 }
 
-/// The ranges every numeric setting must fall in (builder and flags alike).
+/// The ranges every numeric setting must fall in (builder and flags
+/// alike), and the contract's limits ([`atlasent::wire::limits`], which
+/// requests are checked against).
 pub mod limits {
     use std::ops::RangeInclusive;
     use std::time::Duration;
+
+    pub use atlasent::wire::limits::*;
 
     /// How long a permit may stay verifiable: one millisecond (for tests of
     /// expiry) to 30 days.
@@ -268,8 +274,9 @@ pub mod limits {
     pub const RATE_LIMIT_PER_MINUTE: RangeInclusive<u32> = 1..=1_000_000;
     /// Failed authentications per minute per client address before 429.
     pub const AUTH_FAILURES_PER_MINUTE: RangeInclusive<u32> = 1..=1_000_000;
-    /// The largest request body accepted: 1 KiB to 16 MiB.
-    pub const MAX_BODY_BYTES: RangeInclusive<usize> = 1024..=16 << 20;
+    /// The largest request body accepted: 1 KiB to 16 MiB (the contract's
+    /// [`MAX_BODY_BYTES_RANGE`]).
+    pub const MAX_BODY_BYTES: RangeInclusive<usize> = MAX_BODY_BYTES_RANGE;
     /// The most events in one export.
     pub const MAX_EXPORT_EVENTS: RangeInclusive<usize> = 1..=10_000_000;
 }
@@ -325,7 +332,7 @@ impl Server {
             rate_limit_per_minute: 600,
             auth_failures_per_minute: 30,
             org_id: "local".into(),
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: limits::DEFAULT_MAX_BODY_BYTES,
             max_export_events: engine::DEFAULT_MAX_EXPORT_EVENTS,
             clock: clock::Clock::system(),
         }

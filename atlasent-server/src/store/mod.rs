@@ -1,0 +1,449 @@
+//! Storage: the organizations' hash-chained audit logs, the permits and the
+//! stored replies, behind the [`Store`] trait. [`SqliteStore`] is the one
+//! implementation today (a writer thread with group commit, a pool of
+//! read-only connections); a store of another database implements the same
+//! trait, and the [`Engine`](crate::engine::Engine) decides the same on it.
+//!
+//! A state change is a [`WriteJob`]: the engine's code, run by the store
+//! inside its write transaction against a [`Tx`] (read a permit, issue,
+//! consume or revoke one, append an event). The store runs it at most once
+//! per request ([`RequestKey`]): a retry gets the stored reply of the first
+//! attempt, and the reply is answered only once the transaction that holds
+//! its event is durable.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use atlasent::wire::PermitStatus;
+
+pub mod chain;
+mod sqlite;
+
+pub use sqlite::{SqliteStore, Storage};
+
+/// A store failure: the database could not be reached, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database file (or its folder) could not be created.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// The file or folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database was written by a schema this build does not know.
+    #[error(
+        "the database has schema version {found}, which this atlasent-server does not know \
+         (it reads 0, 2 and {current})"
+    )]
+    UnknownSchema {
+        /// The database's `user_version`.
+        found: i64,
+        /// The version this build writes.
+        current: i64,
+    },
+    /// The schema could not be upgraded (nothing was changed).
+    #[error("cannot migrate the database to schema {to}: {source}")]
+    Migrate {
+        /// The version aimed at.
+        to: i64,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// A stored value is not one this build writes.
+    #[error("the database holds {0}, which this atlasent-server never writes")]
+    Corrupt(String),
+    /// A value could not be written as, or read from, JSON.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The store hit an I/O error that may have lost writes, and refuses
+    /// every change until the server restarts.
+    #[error("the store hit an I/O error ({0}) and stopped deciding; restart the server")]
+    Stopped(String),
+    /// Another write of the same batch failed, and the batch was rolled
+    /// back: nothing of it is written.
+    #[error("{0}")]
+    RolledBack(String),
+    /// The store is shutting down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Why a write was refused. A refused write changed nothing (a job refuses
+/// before it writes) and its refusal is not kept as a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request id was used before, by this key on this endpoint, for a
+    /// request with a different body.
+    RequestIdReused {
+        /// The reused id.
+        request_id: String,
+    },
+    /// No permit of the caller's organization has this id.
+    PermitNotFound,
+    /// The permit was used and cannot be revoked.
+    PermitUsed,
+}
+
+/// Why a write produced no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The request is refused; the other writes of its batch go on.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    /// The store failed; nothing of the batch is written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for WriteError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<serde_json::Error> for WriteError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// A future of a store operation.
+pub type StoreFuture<'a, T, E = StoreError> =
+    Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
+
+/// A state change, run inside the store's write transaction; returns the
+/// reply body (kept for retries of the same request).
+pub type WriteJob = Box<dyn FnOnce(&mut dyn Tx) -> Result<String, WriteError> + Send>;
+
+/// What a store keeps: hash chains of events, permits, stored replies.
+pub trait Store: Send + Sync {
+    /// Run `job` once for `request`, in a transaction with other writes
+    /// (group commit), and answer only after that transaction is durable.
+    /// A retry of `request` (same key, endpoint, request id and body
+    /// digest) gets the first reply and runs nothing; the same request id
+    /// with another body is [`Refusal::RequestIdReused`].
+    fn write(
+        &self,
+        request: RequestKey,
+        now_ms: i64,
+        job: WriteJob,
+    ) -> StoreFuture<'_, String, WriteError>;
+
+    /// One page of `org_id`'s events matching `filter` in sequence order,
+    /// after sequence number `after`.
+    fn events(
+        &self,
+        org_id: String,
+        filter: EventFilter,
+        limit: u32,
+        after: Option<i64>,
+    ) -> StoreFuture<'_, EventPage>;
+
+    /// Every event of `org_id` matching `filter`, with the hash of the last
+    /// one, unless more than `max` match.
+    fn export_events(
+        &self,
+        org_id: String,
+        filter: EventFilter,
+        max: usize,
+    ) -> StoreFuture<'_, ExportSelection>;
+
+    /// The permit (or decision that issued none) `id` of `org_id`.
+    fn permit(&self, org_id: String, id: String) -> StoreFuture<'_, Option<PermitRow>>;
+
+    /// One page of `org_id`'s permits (allow decisions) matching the
+    /// query, newest first.
+    fn permits(&self, org_id: String, query: PermitQuery) -> StoreFuture<'_, PermitRows>;
+}
+
+/// The store's side of one write transaction.
+pub trait Tx {
+    /// The permit (or decision that issued none) `id` of `org_id`.
+    fn permit(&mut self, org_id: &str, id: &str) -> Result<Option<PermitRow>, StoreError>;
+
+    /// Record a decision: an allow is an [`Active`](PermitState::Active)
+    /// permit, anything else a [`Denied`](PermitState::Denied) one.
+    fn insert_permit(&mut self, permit: &NewPermit<'_>) -> Result<(), StoreError>;
+
+    /// Mark an active permit used through `via` at `now_ms`.
+    fn consume(
+        &mut self,
+        org_id: &str,
+        id: &str,
+        via: UsedVia,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Mark an active permit revoked at `now_ms` by key `by`.
+    fn revoke(
+        &mut self,
+        org_id: &str,
+        id: &str,
+        now_ms: i64,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Append an event to its organization's chain; returns its hash.
+    fn append(&mut self, event: NewEvent<'_>) -> Result<String, StoreError>;
+}
+
+/// A request as idempotency knows it.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    /// The API key's public id.
+    pub key_id: String,
+    /// The endpoint (`evaluate`, `verify`, …).
+    pub endpoint: &'static str,
+    /// The request's `X-Request-ID`.
+    pub request_id: String,
+    /// SHA-256 hex of the request body's canonical JSON.
+    pub body_digest: String,
+}
+
+/// Where a permit is, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermitState {
+    /// Issued, not used or revoked (it may have expired by the clock).
+    Active,
+    /// A decision that issued no permit.
+    Denied,
+    /// Used.
+    Consumed,
+    /// Revoked.
+    Revoked,
+}
+
+impl PermitState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Denied => "denied",
+            Self::Consumed => "consumed",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        [Self::Active, Self::Denied, Self::Consumed, Self::Revoked]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| StoreError::Corrupt(format!("a permit status {text:?}")))
+    }
+}
+
+/// The door a permit was used through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsedVia {
+    /// `POST /v1-verify-permit`.
+    Verify,
+    /// `POST /v1/permits/{id}/verify`.
+    ById,
+}
+
+impl UsedVia {
+    /// The stored (and logged) spelling: `verify`, `by_id`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::ById => "by_id",
+        }
+    }
+}
+
+/// A permit (or a decision that issued none) as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermitRow {
+    /// The decision id.
+    pub id: String,
+    /// Its organization.
+    pub org_id: String,
+    /// The actor it was decided for.
+    pub agent: String,
+    /// The action.
+    pub action: String,
+    /// SHA-256 hex of the context's canonical JSON.
+    pub context_hash: String,
+    /// `allow`, `deny`, `hold` or `escalate`.
+    pub decision: String,
+    /// Where it is.
+    pub state: PermitState,
+    /// When it was decided (ms since the epoch).
+    pub issued_ms: i64,
+    /// When it expires.
+    pub expires_ms: i64,
+    /// The signature over its claims (empty for a non-permit).
+    pub permit_hash: String,
+    /// The environment it was issued for.
+    pub environment: Option<String>,
+    /// The execution hash (`None` before schema 3).
+    pub execution_hash: Option<String>,
+    /// The door it was used through (`None` when unused, or used before
+    /// schema 3).
+    pub used_via: Option<UsedVia>,
+    /// When it was used.
+    pub used_ms: Option<i64>,
+    /// When it was revoked.
+    pub revoked_ms: Option<i64>,
+    /// The key that revoked it.
+    pub revoked_by: Option<String>,
+    /// Why.
+    pub revoke_reason: Option<String>,
+}
+
+/// A decision to record.
+#[derive(Debug, Clone)]
+pub struct NewPermit<'a> {
+    /// The decision id.
+    pub id: &'a str,
+    /// Its organization.
+    pub org_id: &'a str,
+    /// The actor.
+    pub agent: &'a str,
+    /// The action.
+    pub action: &'a str,
+    /// SHA-256 hex of the context's canonical JSON.
+    pub context_hash: &'a str,
+    /// `allow`, `deny`, `hold` or `escalate`.
+    pub decision: &'a str,
+    /// Whether it is a permit (an allow).
+    pub issued: bool,
+    /// When it was decided.
+    pub issued_ms: i64,
+    /// When it expires.
+    pub expires_ms: i64,
+    /// The signature over its claims (empty for a non-permit).
+    pub permit_hash: &'a str,
+    /// The key that asked.
+    pub key_id: &'a str,
+    /// The environment.
+    pub environment: Option<&'a str>,
+    /// The execution hash.
+    pub execution_hash: &'a str,
+    /// The escalation id of a hold or escalate.
+    pub escalation_id: Option<&'a str>,
+    /// The deny code of a non-allow.
+    pub deny_code: Option<&'a str>,
+    /// The request's wire (`legacy`, `current`).
+    pub shape: &'a str,
+}
+
+/// An event to append. Everything an auditor reads of it goes into the
+/// hashed payload (see [`chain::seal`]), so that no column outside the
+/// chain can be changed unnoticed.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    /// The chain it goes to.
+    pub org_id: &'a str,
+    /// Its type (`evaluate.allow`, `permit.verified`, …).
+    pub kind: &'a str,
+    /// The decision, for an evaluation.
+    pub decision: Option<&'a str>,
+    /// The actor.
+    pub actor_id: Option<&'a str>,
+    /// The action (its `resource_type` is then `action`).
+    pub resource_id: Option<&'a str>,
+    /// What else it records.
+    pub payload: Map<String, Value>,
+    /// When it happened.
+    pub now_ms: i64,
+}
+
+/// Filters of `GET /v1-audit/events` and `POST /v1-audit/exports`.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Event types to include (empty: all).
+    pub types: Vec<String>,
+    /// Only events of this actor (agent).
+    pub actor_id: Option<String>,
+    /// Only events at or after this time (ms since the epoch).
+    pub from_ms: Option<i64>,
+    /// Only events at or before this time (ms since the epoch).
+    pub to_ms: Option<i64>,
+}
+
+/// One page of events.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The events, each as a JSON object text.
+    pub events: Vec<Box<RawValue>>,
+    /// How many events match the filter in all.
+    pub total: u64,
+    /// The cursor of the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// The events of an export, or why there are none.
+#[derive(Debug, Clone)]
+pub enum ExportSelection {
+    /// More events match than one export may hold.
+    TooLarge {
+        /// How many match.
+        matching: u64,
+    },
+    /// The events, in chain order.
+    Events {
+        /// Each as a JSON object text.
+        events: Vec<Box<RawValue>>,
+        /// The hash of the last (`None`: no event matched).
+        last_hash: Option<String>,
+    },
+}
+
+/// Filters of `GET /v1/permits`.
+#[derive(Debug, Clone, Default)]
+pub struct PermitFilter {
+    /// Only permits of this status.
+    pub status: Option<PermitStatus>,
+    /// Only permits of this actor.
+    pub actor_id: Option<String>,
+    /// Only permits of this action.
+    pub action: Option<String>,
+    /// Only permits issued at or after this time (ms since the epoch).
+    pub from_ms: Option<i64>,
+    /// Only permits issued at or before this time (ms since the epoch).
+    pub to_ms: Option<i64>,
+}
+
+/// Where a page of `GET /v1/permits` starts: after the permit issued at
+/// `issued_ms` with id `id` (pages run newest first). A cursor positions a
+/// listing within the caller's organization only, so a forged one reads
+/// nothing another organization owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermitCursor {
+    pub(crate) issued_ms: i64,
+    pub(crate) id: String,
+}
+
+/// A query of permits.
+#[derive(Debug, Clone)]
+pub struct PermitQuery {
+    /// What to select.
+    pub filter: PermitFilter,
+    /// The most permits on the page.
+    pub limit: u32,
+    /// Where the page starts.
+    pub after: Option<PermitCursor>,
+    /// The time `issued` and `expired` are told apart at.
+    pub now_ms: i64,
+}
+
+/// One page of permits, newest first.
+#[derive(Debug, Clone)]
+pub struct PermitRows {
+    /// The permits.
+    pub rows: Vec<PermitRow>,
+    /// How many match in all.
+    pub total: u64,
+    /// Where the next page starts, if there is one.
+    pub next: Option<PermitCursor>,
+}

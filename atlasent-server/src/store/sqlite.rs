@@ -1,0 +1,193 @@
+//! The SQLite store: WAL mode behind a single writer thread.
+//!
+//! The writer takes every write waiting in its queue, applies them in one
+//! transaction, commits (fsync), and only then answers each: a reply never
+//! reports an event that is not durable, and group commit is where
+//! throughput comes from. The single writer also serializes permit
+//! consumption, so of many concurrent verifies of one permit exactly one
+//! wins.
+//!
+//! Reads (event listings, exports, permit records) of a database file run
+//! on their own read-only connections (WAL readers see the last commit and
+//! never block the writer), so a long export does not hold up decisions.
+//! An in-memory store has one connection only, so its reads queue behind
+//! the writer.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    EventFilter, EventPage, ExportSelection, PermitQuery, PermitRow, PermitRows, RequestKey, Store,
+    StoreError, StoreFuture, WriteError, WriteJob,
+};
+
+mod reads;
+mod schema;
+mod writer;
+
+/// Where the audit log and permits live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// An SQLite database file (created if absent).
+    File(PathBuf),
+    /// An in-memory database, gone when the server stops.
+    Memory,
+}
+
+/// What the writer thread is asked to do.
+enum Command {
+    Write {
+        request: RequestKey,
+        now_ms: i64,
+        job: WriteJob,
+        reply: oneshot::Sender<Result<String, WriteError>>,
+    },
+    Read(ReadJob),
+}
+
+/// A read the writer runs for a store with a single connection.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The SQLite store; see the [module docs](self).
+pub struct SqliteStore {
+    tx: mpsc::UnboundedSender<Command>,
+    readers: Option<Arc<reads::ReadPool>>,
+    writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("file", &self.readers.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating or migrating) the database and start the writer.
+    /// Events of a database written before organizations existed go to
+    /// `org_id`.
+    pub fn open(storage: &Storage, org_id: &str) -> Result<SqliteStore, StoreError> {
+        let conn = match storage {
+            Storage::File(path) => {
+                schema::create_private(path)?;
+                Connection::open(path)?
+            }
+            Storage::Memory => Connection::open_in_memory()?,
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        schema::migrate(&conn, org_id)?;
+        let readers = match storage {
+            Storage::File(path) => Some(Arc::new(reads::ReadPool::new(path.clone()))),
+            Storage::Memory => None,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = writer::Writer {
+            conn,
+            heads: HashMap::new(),
+            batches: 0,
+            failed: None,
+        };
+        let handle = std::thread::Builder::new()
+            .name("atlasent-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|_| StoreError::Closed)?;
+        Ok(SqliteStore {
+            tx,
+            readers,
+            writer: std::sync::Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Run a read on a reader connection (file store) or on the writer's
+    /// connection (in-memory store).
+    async fn read<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &self.readers {
+            Some(pool) => {
+                let pool = Arc::clone(pool);
+                tokio::task::spawn_blocking(move || pool.with(job))
+                    .await
+                    .map_err(|_| StoreError::Closed)?
+            }
+            None => {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                let job: ReadJob = Box::new(move |conn| drop(reply_tx.send(job(conn))));
+                self.tx
+                    .send(Command::Read(job))
+                    .map_err(|_| StoreError::Closed)?;
+                reply_rx.await.map_err(|_| StoreError::Closed)?
+            }
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the queue makes the writer drain what is queued and exit.
+        // Joining makes "stopped" mean "flushed".
+        let (closed, _) = mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.tx, closed));
+        if let Some(handle) = self.writer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write(
+        &self,
+        request: RequestKey,
+        now_ms: i64,
+        job: WriteJob,
+    ) -> StoreFuture<'_, String, WriteError> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            let command = Command::Write {
+                request,
+                now_ms,
+                job,
+                reply,
+            };
+            self.tx.send(command).map_err(|_| StoreError::Closed)?;
+            answer.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+
+    fn events(
+        &self,
+        org_id: String,
+        filter: EventFilter,
+        limit: u32,
+        after: Option<i64>,
+    ) -> StoreFuture<'_, EventPage> {
+        Box::pin(self.read(move |conn| reads::events(conn, &org_id, &filter, limit, after)))
+    }
+
+    fn export_events(
+        &self,
+        org_id: String,
+        filter: EventFilter,
+        max: usize,
+    ) -> StoreFuture<'_, ExportSelection> {
+        Box::pin(self.read(move |conn| reads::export_events(conn, &org_id, &filter, max)))
+    }
+
+    fn permit(&self, org_id: String, id: String) -> StoreFuture<'_, Option<PermitRow>> {
+        Box::pin(self.read(move |conn| reads::permit(conn, &org_id, &id)))
+    }
+
+    fn permits(&self, org_id: String, query: PermitQuery) -> StoreFuture<'_, PermitRows> {
+        Box::pin(self.read(move |conn| reads::permits(conn, &org_id, &query)))
+    }
+}

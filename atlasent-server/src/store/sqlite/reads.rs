@@ -1,0 +1,366 @@
+//! Reads: the read-only connection pool, event listings and exports,
+//! permit records.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use atlasent::wire::PermitStatus;
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OpenFlags};
+use serde_json::value::RawValue;
+
+use crate::clock;
+use crate::store::chain::{self, EventOut};
+use crate::store::{
+    EventFilter, EventPage, ExportSelection, PermitCursor, PermitFilter, PermitQuery, PermitRow,
+    PermitRows, PermitState, StoreError, UsedVia,
+};
+
+/// Read-only connections to a database file, reused between reads.
+pub(super) struct ReadPool {
+    path: PathBuf,
+    idle: std::sync::Mutex<Vec<Connection>>,
+}
+
+/// Idle reader connections kept open.
+const MAX_IDLE_READERS: usize = 4;
+
+impl ReadPool {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(super) fn with<T>(
+        &self,
+        job: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(Duration::from_secs(5))?;
+                c
+            }
+        };
+        let result = job(&conn);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+/// A `WHERE` clause under construction, with its parameters.
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<Sql>,
+}
+
+impl Where {
+    /// `column = ?1` for the organization.
+    fn org(column: &str, org_id: &str) -> Where {
+        Where {
+            clauses: vec![format!("{column} = ?1")],
+            params: vec![Sql::Text(org_id.to_owned())],
+        }
+    }
+
+    /// The placeholder (`?N`) of a new parameter.
+    fn bind(&mut self, value: Sql) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    /// `column op ?N` when `value` is given.
+    fn compare(&mut self, column: &str, op: &str, value: Option<Sql>) {
+        if let Some(value) = value {
+            let mark = self.bind(value);
+            self.clauses.push(format!("{column} {op} {mark}"));
+        }
+    }
+
+    fn sql(&self) -> String {
+        self.clauses.join(" AND ")
+    }
+}
+
+fn text(value: &Option<String>) -> Option<Sql> {
+    value.clone().map(Sql::Text)
+}
+
+fn integer(value: Option<i64>) -> Option<Sql> {
+    value.map(Sql::Integer)
+}
+
+/// The `WHERE` clause of an organization's events.
+fn event_filter(org_id: &str, filter: &EventFilter) -> Where {
+    let mut w = Where::org("org_id", org_id);
+    if !filter.types.is_empty() {
+        let marks: Vec<String> = filter
+            .types
+            .iter()
+            .map(|t| w.bind(Sql::Text(t.clone())))
+            .collect();
+        w.clauses.push(format!("type IN ({})", marks.join(", ")));
+    }
+    w.compare("actor_id", "=", text(&filter.actor_id));
+    w.compare("occurred_ms", ">=", integer(filter.from_ms));
+    w.compare("occurred_ms", "<=", integer(filter.to_ms));
+    w
+}
+
+/// Events selected: each as wire JSON, with its sequence number.
+struct Selected {
+    events: Vec<Box<RawValue>>,
+    sequences: Vec<i64>,
+    last_hash: Option<String>,
+}
+
+/// Events of `org_id` matching `filter` after `after`, in sequence order.
+fn select_events(
+    conn: &Connection,
+    org_id: &str,
+    filter: &EventFilter,
+    after: Option<i64>,
+    limit: Option<u32>,
+) -> Result<Selected, StoreError> {
+    let mut w = event_filter(org_id, filter);
+    w.compare("org_seq", ">", integer(after));
+    let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    let sql = format!(
+        "SELECT org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms
+         FROM events WHERE {} ORDER BY org_seq{limit_sql}",
+        w.sql()
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(w.params))?;
+    let mut out = Selected {
+        events: Vec::new(),
+        sequences: Vec::new(),
+        last_hash: None,
+    };
+    while let Some(r) = rows.next()? {
+        let payload = chain::raw_payload(r.get(7)?)?;
+        let at = clock::rfc3339_ms(r.get(10)?);
+        let opt = |i: usize| r.get::<_, Option<String>>(i);
+        let (decision, actor_id, resource_type, resource_id) = (opt(3)?, opt(4)?, opt(5)?, opt(6)?);
+        let sequence: i64 = r.get(0)?;
+        let hash: String = r.get(8)?;
+        let event = EventOut {
+            id: &r.get::<_, String>(1)?,
+            org_id,
+            sequence,
+            kind: &r.get::<_, String>(2)?,
+            decision: decision.as_deref(),
+            actor_id: actor_id.as_deref(),
+            resource_type: resource_type.as_deref(),
+            resource_id: resource_id.as_deref(),
+            payload: &payload,
+            hash: &hash,
+            previous_hash: &r.get::<_, String>(9)?,
+            occurred_at: &at,
+            created_at: &at,
+        };
+        out.events.push(event.to_raw()?);
+        out.sequences.push(sequence);
+        out.last_hash = Some(hash);
+    }
+    Ok(out)
+}
+
+/// `SELECT COUNT(*)` of a table under a clause.
+fn count(conn: &Connection, table: &str, w: &Where) -> Result<u64, StoreError> {
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM {table} WHERE {}", w.sql()),
+        rusqlite::params_from_iter(w.params.iter()),
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+pub(super) fn events(
+    conn: &Connection,
+    org_id: &str,
+    filter: &EventFilter,
+    limit: u32,
+    after: Option<i64>,
+) -> Result<EventPage, StoreError> {
+    // One read transaction: the count and the page see the same commit.
+    let tx = conn.unchecked_transaction()?;
+    let total = count(&tx, "events", &event_filter(org_id, filter))?;
+    // One extra row tells whether another page follows.
+    let limit_plus_one = limit.saturating_add(1);
+    let mut page = select_events(&tx, org_id, filter, after, Some(limit_plus_one))?;
+    let next_cursor = if page.events.len() > limit as usize {
+        page.events.truncate(limit as usize);
+        page.sequences.truncate(limit as usize);
+        page.sequences.last().map(i64::to_string)
+    } else {
+        None
+    };
+    let events = page.events;
+    Ok(EventPage {
+        events,
+        total,
+        next_cursor,
+    })
+}
+
+pub(super) fn export_events(
+    conn: &Connection,
+    org_id: &str,
+    filter: &EventFilter,
+    max: usize,
+) -> Result<ExportSelection, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let matching = count(&tx, "events", &event_filter(org_id, filter))?;
+    if matching > max as u64 {
+        return Ok(ExportSelection::TooLarge { matching });
+    }
+    let selected = select_events(&tx, org_id, filter, None, None)?;
+    Ok(ExportSelection::Events {
+        events: selected.events,
+        last_hash: selected.last_hash,
+    })
+}
+
+/// The columns [`permit_row`] reads, in its order.
+const PERMIT_COLUMNS: &str = "id, org_id, agent, action, context_hash, decision, status, \
+     issued_ms, expires_ms, permit_hash, environment, execution_hash, used_via, used_ms, \
+     revoked_ms, revoked_by, revoke_reason";
+
+fn permit_row(r: &rusqlite::Row<'_>) -> Result<PermitRow, StoreError> {
+    let used_via = match r.get::<_, Option<String>>(12)?.as_deref() {
+        None => None,
+        Some("verify") => Some(UsedVia::Verify),
+        Some("by_id") => Some(UsedVia::ById),
+        Some(other) => return Err(StoreError::Corrupt(format!("a permit used via {other:?}"))),
+    };
+    Ok(PermitRow {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        agent: r.get(2)?,
+        action: r.get(3)?,
+        context_hash: r.get(4)?,
+        decision: r.get(5)?,
+        state: PermitState::parse(&r.get::<_, String>(6)?)?,
+        issued_ms: r.get(7)?,
+        expires_ms: r.get(8)?,
+        permit_hash: r.get(9)?,
+        environment: r.get(10)?,
+        execution_hash: r.get(11)?,
+        used_via,
+        used_ms: r.get(13)?,
+        revoked_ms: r.get(14)?,
+        revoked_by: r.get(15)?,
+        revoke_reason: r.get(16)?,
+    })
+}
+
+/// The permit (or decision that issued none) `id` of `org_id`; another
+/// organization's is not found, exactly like an unknown id.
+pub(super) fn permit(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<PermitRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PERMIT_COLUMNS} FROM permits WHERE id = ?1 AND org_id = ?2"
+    ))?;
+    let mut rows = stmt.query([id, org_id])?;
+    rows.next()?.map(permit_row).transpose()
+}
+
+/// The condition selecting permits of `status` at `now_ms`.
+fn status_sql(w: &mut Where, status: &PermitStatus, now_ms: i64) {
+    let clause = match status {
+        PermitStatus::Issued => {
+            let now = w.bind(Sql::Integer(now_ms));
+            format!("status = 'active' AND expires_ms >= {now}")
+        }
+        PermitStatus::Expired => {
+            let now = w.bind(Sql::Integer(now_ms));
+            format!("status = 'active' AND expires_ms < {now}")
+        }
+        PermitStatus::Verified => "status = 'consumed' AND used_via = 'by_id'".into(),
+        PermitStatus::Consumed => "status = 'consumed' AND used_via IS NOT 'by_id'".into(),
+        PermitStatus::Revoked => "status = 'revoked'".into(),
+        // A status no permit has.
+        _ => "0".into(),
+    };
+    w.clauses.push(clause);
+}
+
+/// The `WHERE` clause of an organization's permits (allow decisions).
+fn permit_filter(org_id: &str, filter: &PermitFilter, now_ms: i64) -> Where {
+    let mut w = Where::org("org_id", org_id);
+    w.clauses.push("decision = 'allow'".into());
+    if let Some(status) = &filter.status {
+        status_sql(&mut w, status, now_ms);
+    }
+    w.compare("agent", "=", text(&filter.actor_id));
+    w.compare("action", "=", text(&filter.action));
+    w.compare("issued_ms", ">=", integer(filter.from_ms));
+    w.compare("issued_ms", "<=", integer(filter.to_ms));
+    w
+}
+
+pub(super) fn permits(
+    conn: &Connection,
+    org_id: &str,
+    query: &PermitQuery,
+) -> Result<PermitRows, StoreError> {
+    // One read transaction: the count and the page see the same commit.
+    let tx = conn.unchecked_transaction()?;
+    let mut w = permit_filter(org_id, &query.filter, query.now_ms);
+    let total = count(&tx, "permits", &w)?;
+    if let Some(c) = &query.after {
+        let ms = w.bind(Sql::Integer(c.issued_ms));
+        let id = w.bind(Sql::Text(c.id.clone()));
+        w.clauses.push(format!(
+            "(issued_ms < {ms} OR (issued_ms = {ms} AND id < {id}))"
+        ));
+    }
+    // One extra row tells whether another page follows.
+    let sql = format!(
+        "SELECT {PERMIT_COLUMNS} FROM permits WHERE {}
+         ORDER BY issued_ms DESC, id DESC LIMIT {}",
+        w.sql(),
+        u64::from(query.limit) + 1
+    );
+    let mut stmt = tx.prepare(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(w.params))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(permit_row(r)?);
+    }
+    let next = if out.len() > query.limit as usize {
+        out.truncate(query.limit as usize);
+        out.last().map(|p| PermitCursor {
+            issued_ms: p.issued_ms,
+            id: p.id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(PermitRows {
+        rows: out,
+        total,
+        next,
+    })
+}

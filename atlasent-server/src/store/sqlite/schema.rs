@@ -1,0 +1,195 @@
+//! The schema and its migrations, and the database file's creation.
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// Create the database file readable by its owner only (SQLite gives the
+/// `-wal` and `-shm` files the database file's permissions).
+pub(super) fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    if path.exists() {
+        if let Ok(Some(mode)) = crate::keys::loose_mode(path) {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format_args!("{mode:o}"),
+                "the database is readable by group or others; `chmod 600` it and its -wal and -shm files"
+            );
+        }
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Create {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Create {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+/// The second schema (`PRAGMA user_version` 2); [`MIGRATE_2_TO_3`] completes it.
+const SCHEMA: &str = "
+CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY,
+    org_id        TEXT NOT NULL,
+    org_seq       INTEGER NOT NULL,
+    id            TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    decision      TEXT,
+    actor_id      TEXT,
+    resource_type TEXT,
+    resource_id   TEXT,
+    payload       TEXT NOT NULL,
+    hash          TEXT NOT NULL,
+    previous_hash TEXT NOT NULL,
+    occurred_ms   INTEGER NOT NULL,
+    UNIQUE (org_id, org_seq)
+);
+CREATE INDEX events_by_type ON events(org_id, type, org_seq);
+CREATE INDEX events_by_actor ON events(org_id, actor_id, org_seq);
+CREATE INDEX events_by_time ON events(org_id, occurred_ms);
+CREATE TABLE permits (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL,
+    agent        TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    context_hash TEXT NOT NULL,
+    decision     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    issued_ms    INTEGER NOT NULL,
+    expires_ms   INTEGER NOT NULL,
+    permit_hash  TEXT NOT NULL,
+    key_id       TEXT NOT NULL
+);
+CREATE TABLE replies (
+    key_id      TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    body_digest TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    PRIMARY KEY (key_id, endpoint, request_id)
+);
+CREATE INDEX replies_by_age ON replies(created_ms);
+";
+
+/// From the first schema (one chain, no organizations, stored replies not
+/// bound to their request body) to the second: existing events and permits
+/// go to the configured organization; stored replies are dropped (they only
+/// answer retries, and an unbound one must not answer anything).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE events RENAME TO events_v1;
+DROP INDEX IF EXISTS events_by_type;
+DROP INDEX IF EXISTS events_by_actor;
+DROP INDEX IF EXISTS events_by_time;
+ALTER TABLE permits RENAME TO permits_v1;
+DROP TABLE replies;
+";
+
+/// From the second schema to the third (the current wire): permits record
+/// the environment and execution hash they were issued for, hold and
+/// escalate decisions their escalation id, non-allows their deny code, and
+/// a permit how it was used (`verify`: `/v1-verify-permit`, `by_id`:
+/// `/v1/permits/{id}/verify`), when, and who revoked it why. Permits issued
+/// before have no execution hash: a current-wire verify that sends one does
+/// not match them (fail closed); they still verify through the 1.4.1 wire.
+/// A fresh database is made by the second schema and this step, so that it
+/// and a migrated one are the same.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE permits ADD COLUMN environment TEXT;
+ALTER TABLE permits ADD COLUMN execution_hash TEXT;
+ALTER TABLE permits ADD COLUMN escalation_id TEXT;
+ALTER TABLE permits ADD COLUMN deny_code TEXT;
+ALTER TABLE permits ADD COLUMN used_via TEXT;
+ALTER TABLE permits ADD COLUMN used_ms INTEGER;
+ALTER TABLE permits ADD COLUMN revoked_ms INTEGER;
+ALTER TABLE permits ADD COLUMN revoked_by TEXT;
+ALTER TABLE permits ADD COLUMN revoke_reason TEXT;
+ALTER TABLE permits ADD COLUMN shape TEXT;
+CREATE INDEX permits_by_issue ON permits(org_id, issued_ms, id);
+";
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 3;
+
+/// Create or upgrade the schema, in one transaction: a fresh database gets
+/// schema 2 and then every step after it; an old one every step after its
+/// version (1 → 2 → 3).
+pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let has_events: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')",
+        [],
+        |r| r.get(0),
+    )?;
+    let from = match (version, has_events) {
+        (SCHEMA_VERSION, _) => return Ok(()),
+        (0, false) => None,
+        (0, true) => Some(1),
+        (2, _) => Some(2),
+        (found, _) => {
+            return Err(StoreError::UnknownSchema {
+                found,
+                current: SCHEMA_VERSION,
+            })
+        }
+    };
+    conn.execute_batch("BEGIN")?;
+    let migrated = (|| -> rusqlite::Result<()> {
+        match from {
+            None => conn.execute_batch(SCHEMA)?,
+            Some(1) => migrate_1_to_2(conn, org_id)?,
+            _ => {}
+        }
+        conn.execute_batch(MIGRATE_2_TO_3)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
+    })();
+    match migrated {
+        Ok(()) => {
+            conn.execute_batch("COMMIT")?;
+            if let Some(from) = from {
+                tracing::warn!(
+                    org_id,
+                    from,
+                    to = SCHEMA_VERSION,
+                    "migrated the database (2: organizations; 3: the current wire's permits)"
+                );
+            }
+            Ok(())
+        }
+        Err(source) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(StoreError::Migrate {
+                to: SCHEMA_VERSION,
+                source,
+            })
+        }
+    }
+}
+
+/// Schema 1 to 2 inside the caller's transaction.
+fn migrate_1_to_2(conn: &Connection, org_id: &str) -> rusqlite::Result<()> {
+    conn.execute_batch(MIGRATE_1_TO_2)?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute(
+        "INSERT INTO events (seq, org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
+         SELECT seq, ?1, seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms FROM events_v1",
+        [org_id],
+    )?;
+    conn.execute(
+        "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id)
+         SELECT id, ?1, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id FROM permits_v1",
+        [org_id],
+    )?;
+    conn.execute_batch("DROP TABLE events_v1; DROP TABLE permits_v1;")
+}

@@ -1,0 +1,318 @@
+//! The writer thread: group commit, stored replies, and the SQL of every
+//! state change ([`Tx`]).
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{reads, Command};
+use crate::clock;
+use crate::store::chain::{self, Head};
+use crate::store::{
+    NewEvent, NewPermit, PermitRow, PermitState, Refusal, RequestKey, StoreError, Tx, UsedVia,
+    WriteError, WriteJob,
+};
+
+/// How long a stored reply is kept for retries with the same request id.
+const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
+/// The most commands applied in one transaction.
+const MAX_BATCH: usize = 512;
+
+pub(super) struct Writer {
+    pub(super) conn: Connection,
+    /// Chain heads of the organizations seen since the last failure.
+    pub(super) heads: HashMap<String, Head>,
+    pub(super) batches: u64,
+    /// Set after an I/O error other than a full disk: the writer refuses
+    /// everything until the server restarts (see [`Writer::apply`]).
+    pub(super) failed: Option<String>,
+}
+
+/// Whether a failed transaction may be retried by the next batch: a full
+/// disk (space may come back) or a busy database. Any other I/O error — a
+/// failed write or fsync — may have left the file system in a state where a
+/// later successful fsync does not make earlier writes durable (the
+/// "fsyncgate" lesson), so the writer stops deciding instead.
+fn retryable(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode;
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => match f.code {
+            ErrorCode::SystemIoFailure => f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE,
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => false,
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
+/// A reply held until its transaction commits.
+type Pending = (
+    oneshot::Sender<Result<String, WriteError>>,
+    Result<String, WriteError>,
+);
+
+impl Writer {
+    pub(super) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.apply(&mut batch);
+        }
+        tracing::debug!("writer: queue closed, exiting");
+    }
+
+    /// Apply a batch in one transaction; answer only after the commit.
+    fn apply(&mut self, batch: &mut Vec<Command>) {
+        if let Some(why) = &self.failed {
+            for cmd in batch.drain(..) {
+                match cmd {
+                    Command::Write { reply, .. } => {
+                        drop(reply.send(Err(StoreError::Stopped(why.clone()).into())))
+                    }
+                    Command::Read(job) => job(&self.conn),
+                }
+            }
+            return;
+        }
+        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+        let mut reads = Vec::new();
+        let result = (|| -> Result<(), StoreError> {
+            let tx = self.conn.transaction()?;
+            for cmd in batch.drain(..) {
+                let (request, now_ms, job, reply) = match cmd {
+                    Command::Write {
+                        request,
+                        now_ms,
+                        job,
+                        reply,
+                    } => (request, now_ms, job, reply),
+                    Command::Read(job) => {
+                        reads.push(job);
+                        continue;
+                    }
+                };
+                let mut state = SqliteTx {
+                    tx: &tx,
+                    heads: &mut self.heads,
+                };
+                match once(&mut state, &request, now_ms, job) {
+                    Ok(body) => pending.push((reply, Ok(body))),
+                    Err(WriteError::Refused(why)) => {
+                        pending.push((reply, Err(WriteError::Refused(why))))
+                    }
+                    Err(WriteError::Store(e)) => {
+                        drop(reply);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(tx.commit()?)
+        })();
+        match result {
+            Ok(()) => {
+                for (tx, body) in pending {
+                    drop(tx.send(body));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "writer: transaction failed; answering every command of the batch with an error");
+                let message = e.to_string();
+                for (tx, _) in pending {
+                    let failed = StoreError::RolledBack(message.clone());
+                    drop(tx.send(Err(failed.into())));
+                }
+                // Commands not yet applied were dropped with their senders:
+                // their callers see `Closed`, never a false success. The heads
+                // moved with the rolled-back events: reload them on next use.
+                batch.clear();
+                self.heads.clear();
+                if !retryable(&e) {
+                    tracing::error!(error = %e, "writer: an I/O error other than a full disk; refusing every decision until the server restarts");
+                    self.failed = Some(e.to_string());
+                }
+            }
+        }
+        for job in reads {
+            job(&self.conn);
+        }
+        self.batches += 1;
+        if self.batches % 1024 == 0 {
+            let cutoff = clock::now_ms() - REPLY_RETENTION_MS;
+            if let Err(e) = self
+                .conn
+                .execute("DELETE FROM replies WHERE created_ms < ?1", [cutoff])
+            {
+                tracing::warn!(error = %e, "writer: pruning stored replies failed");
+            }
+        }
+    }
+}
+
+/// Run a write once: a retry (same key, endpoint, request id and body)
+/// gets the stored reply of the first attempt; a first attempt runs and its
+/// reply is stored in the same transaction as its event. The same key,
+/// endpoint and request id with a different body is refused, never
+/// answered.
+fn once(
+    state: &mut SqliteTx<'_>,
+    request: &RequestKey,
+    now_ms: i64,
+    job: WriteJob,
+) -> Result<String, WriteError> {
+    let stored: Option<(String, String)> = state
+        .tx
+        .query_row(
+            "SELECT body_digest, body FROM replies WHERE key_id = ?1 AND endpoint = ?2 AND request_id = ?3",
+            params![request.key_id, request.endpoint, request.request_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match stored {
+        Some((digest, body)) if digest == request.body_digest => return Ok(body),
+        Some(_) => {
+            return Err(WriteError::Refused(Refusal::RequestIdReused {
+                request_id: request.request_id.clone(),
+            }))
+        }
+        None => {}
+    }
+    let body = job(state)?;
+    state.tx.execute(
+        "INSERT INTO replies (key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![request.key_id, request.endpoint, request.request_id, request.body_digest, body, now_ms],
+    )?;
+    Ok(body)
+}
+
+/// The writer's transaction, as a job sees it.
+struct SqliteTx<'a> {
+    tx: &'a Transaction<'a>,
+    heads: &'a mut HashMap<String, Head>,
+}
+
+impl Tx for SqliteTx<'_> {
+    fn permit(&mut self, org_id: &str, id: &str) -> Result<Option<PermitRow>, StoreError> {
+        reads::permit(self.tx, org_id, id)
+    }
+
+    fn insert_permit(&mut self, p: &NewPermit<'_>) -> Result<(), StoreError> {
+        let state = if p.issued {
+            PermitState::Active
+        } else {
+            PermitState::Denied
+        };
+        self.tx.execute(
+            "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id,
+                                  environment, execution_hash, escalation_id, deny_code, shape)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                p.id,
+                p.org_id,
+                p.agent,
+                p.action,
+                p.context_hash,
+                p.decision,
+                state.as_str(),
+                p.issued_ms,
+                p.expires_ms,
+                p.permit_hash,
+                p.key_id,
+                p.environment,
+                p.execution_hash,
+                p.escalation_id,
+                p.deny_code,
+                p.shape,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn consume(
+        &mut self,
+        org_id: &str,
+        id: &str,
+        via: UsedVia,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE permits SET status = 'consumed', used_via = ?3, used_ms = ?4
+             WHERE id = ?1 AND org_id = ?2 AND status = 'active'",
+            params![id, org_id, via.as_str(), now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn revoke(
+        &mut self,
+        org_id: &str,
+        id: &str,
+        now_ms: i64,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE permits SET status = 'revoked', revoked_ms = ?3, revoked_by = ?4, revoke_reason = ?5
+             WHERE id = ?1 AND org_id = ?2 AND status = 'active'",
+            params![id, org_id, now_ms, by, reason],
+        )?;
+        Ok(())
+    }
+
+    fn append(&mut self, event: NewEvent<'_>) -> Result<String, StoreError> {
+        let head = match self.heads.entry(event.org_id.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(load_head(self.tx, event.org_id)?)
+            }
+        };
+        let sealed = chain::seal(head, &event)?;
+        let inserted = self.tx.execute(
+            "INSERT INTO events (org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                event.org_id,
+                sealed.seq,
+                sealed.id,
+                event.kind,
+                event.decision,
+                event.actor_id,
+                sealed.resource_type,
+                event.resource_id,
+                sealed.payload,
+                sealed.hash,
+                sealed.previous_hash,
+                event.now_ms,
+            ],
+        );
+        if let Err(e) = inserted {
+            // The head moved with an event that is not there.
+            self.heads.remove(event.org_id);
+            return Err(e.into());
+        }
+        Ok(sealed.hash)
+    }
+}
+
+/// The head of `org_id`'s chain as stored.
+fn load_head(conn: &Connection, org_id: &str) -> Result<Head, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT org_seq, hash FROM events WHERE org_id = ?1 ORDER BY org_seq DESC LIMIT 1",
+            [org_id],
+            |r| {
+                Ok(Head {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_else(Head::genesis))
+}
