@@ -210,7 +210,8 @@ impl Denial {
         &self.reason
     }
 
-    /// The evaluation (decision) id, the `decision_id` on the wire.
+    /// The evaluation (decision) id, the `decision_id` on the wire: the id
+    /// a permit would have had (the crate docs' "One id, its names").
     pub fn evaluation_id(&self) -> &str {
         &self.evaluation_id
     }
@@ -296,7 +297,8 @@ impl Held {
         self.escalation_id.as_deref()
     }
 
-    /// The evaluation (decision) id.
+    /// The evaluation (decision) id: the id a permit would have had (the
+    /// crate docs' "One id, its names").
     pub fn evaluation_id(&self) -> &str {
         &self.evaluation_id
     }

@@ -199,6 +199,18 @@
 //! retried like any other, so it costs a reconnect, never a false allow. The
 //! blocking client owns its own runtime.
 //!
+//! # One id, its names
+//!
+//! Every evaluation gets one id from the server (`dec_…` on ours); on an
+//! allow it is also the permit's id. The SDK calls it **`permit_id`**
+//! wherever it names a permit or may: [`Permit::permit_id`],
+//! [`EvaluateResult::permit_id`], [`AuthorizationResult::permit_id`],
+//! [`RevokeResult::permit_id`], and the by-id calls. [`Denial`] and [`Held`]
+//! call it `evaluation_id` (the current wire's name) because no permit was
+//! issued; it is the same id, and verifying it fails as `not_found`.
+//! `decision_id` is only a member name of the wire types (the 1.4.1
+//! contract's, in [`wire`]).
+//!
 //! # Features
 //!
 //! - `rustls` (default): TLS through rustls with the webpki roots.
