@@ -1,6 +1,9 @@
 //! `atlasent-server audit verify`: exit 0 and "verified" for a good bundle;
 //! non-zero, naming what failed, otherwise.
 
+#[path = "../../atlasent/tests/support/standalone.rs"]
+mod standalone;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -98,13 +101,7 @@ fn a_bundle_with_an_escaped_second_events_member_is_not_verified() {
     // The forgery of issue 9: a genuine export with `,"\u0065vents":[]`
     // appended; every JSON reader sees zero events.
     let text = std::fs::read_to_string(bundles().join("valid.json")).expect("fixture");
-    let start = text.find("\"bundle\": ").expect("bundle") + "\"bundle\": ".len();
-    let end = text
-        .trim_end()
-        .strip_suffix('}')
-        .expect("wrapper")
-        .trim_end();
-    let inner = &text[start..end.len()];
+    let inner = standalone::inner_bundle(&text);
     let forged = format!("{},\"\\u0065vents\":[]}}", &inner[..inner.len() - 1]);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let genuine_path = dir.join("cli-genuine-bundle.json");

@@ -52,17 +52,10 @@ fn spawn_server(db: &Path, key: &Path) -> (Child, String) {
     (child, url)
 }
 
-/// A small xorshift generator: the kill moments vary, the seed is printed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+// The kill moments vary, the seed is printed.
+#[path = "../../atlasent/tests/support/standalone.rs"]
+mod standalone;
+use standalone::Rng;
 
 async fn load(
     url: String,

@@ -1,5 +1,8 @@
 //! The five contract bundles give exactly the outcomes the contract lists.
 
+#[path = "support/standalone.rs"]
+mod standalone;
+
 use std::path::PathBuf;
 
 use atlasent::audit::{verify_audit_bundle, verify_audit_bundle_file, VerifyingKey};
@@ -182,13 +185,7 @@ fn a_bundle_is_checked_once_when_built() {
 /// The inner bundle of valid.json, byte for byte (its signature holds).
 fn genuine() -> String {
     let text = std::fs::read_to_string(bundle_path("valid.json")).expect("read");
-    let start = text.find("\"bundle\": ").expect("bundle") + "\"bundle\": ".len();
-    let end = text
-        .trim_end()
-        .strip_suffix('}')
-        .expect("wrapper")
-        .trim_end();
-    let inner = text[start..end.len()].to_owned();
+    let inner = standalone::inner_bundle(&text).to_owned();
     let r = verify_audit_bundle(&inner, &trusted()).expect("bundle");
     assert!(r.verified(), "the genuine bundle verifies: {r:?}");
     inner

@@ -10,24 +10,11 @@ use std::process::Command;
 
 use atlasent::audit::json::Value;
 
+#[path = "support/standalone.rs"]
+mod standalone;
+use standalone::Rng;
+
 const PAYLOADS: usize = 12_000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// Pieces of string content, as raw JSON text (escapes included).
 const FRAGMENTS: &[&str] = &[
