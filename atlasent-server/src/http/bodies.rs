@@ -29,9 +29,10 @@ use atlasent::wire::limits::{
 use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
 use serde_json::{Map, Value};
+use std::sync::LazyLock;
 
 use super::error::ApiError;
-use super::fields::Fields;
+use super::fields::{self, Fields, QueryPairs};
 use crate::engine::{
     EvaluateInput, EventFilter, PermitCursor, PermitFilter, PermitStatus, Shape, VerifyInput,
 };
@@ -129,25 +130,32 @@ pub(super) fn verify(map: &Map<String, Value>) -> Result<VerifyInput<'_>, ApiErr
     })
 }
 
-/// The members of a current evaluate body.
-const EVALUATE_MEMBERS: &[&str] = &[
-    "action_type",
-    "actor_id",
-    "context",
-    "resource_id",
-    "amount",
-    "environment",
-    "require_approval",
-    "explain",
+/// The members of a current evaluate body that are objects, type-checked
+/// and not evaluated.
+const UNEVALUATED_OBJECTS: &[&str] = &[
     "approval",
     "resource",
     "current_state",
     "proposed_state",
     "execution_binding",
     "state_snapshot",
-    "completion_proofs",
-    "evaluation_profile",
 ];
+
+/// The members of a current evaluate body.
+static EVALUATE_MEMBERS: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    let read = [
+        "action_type",
+        "actor_id",
+        "context",
+        "resource_id",
+        "amount",
+        "environment",
+        "require_approval",
+        "explain",
+    ];
+    let checked = ["completion_proofs", "evaluation_profile"];
+    [&read[..], UNEVALUATED_OBJECTS, &checked].concat()
+});
 
 /// A parsed current-shape evaluate body.
 pub(super) struct CurrentEvaluate<'a> {
@@ -180,7 +188,7 @@ impl<'a> CurrentEvaluate<'a> {
                 "`override` is not supported by this server (it could only weaken a decision)",
             ));
         }
-        fields.refuse_unknown(EVALUATE_MEMBERS)?;
+        fields.refuse_unknown(&EVALUATE_MEMBERS)?;
         let action = fields.name("action_type")?;
         let agent = fields.name("actor_id")?;
         let mut context = fields
@@ -192,14 +200,7 @@ impl<'a> CurrentEvaluate<'a> {
         fields.typed("amount", "a number")?;
         let require_approval = fields.flag("require_approval")?;
         fields.flag("explain")?;
-        for name in [
-            "approval",
-            "resource",
-            "current_state",
-            "proposed_state",
-            "execution_binding",
-            "state_snapshot",
-        ] {
+        for name in UNEVALUATED_OBJECTS {
             fields.typed(name, "an object")?;
         }
         fields.typed("completion_proofs", "an array")?;
@@ -296,18 +297,14 @@ pub(super) const VERIFY_BY_ID_MEMBERS: &[&str] = &["api_key"];
 /// The members of a `POST /v1/permits/{id}/revoke` body.
 pub(super) const REVOKE_BY_ID_MEMBERS: &[&str] = &["reason", "api_key"];
 
+/// The query parameters of the listings that choose a time range and page.
+const PAGE_PARAMS: [&str; 4] = ["from", "to", "limit", "cursor"];
 /// The query parameters of `GET /v1-audit/events`.
-pub(super) const EVENTS_PARAMS: &[&str] = &["types", "actor_id", "from", "to", "limit", "cursor"];
+static EVENTS_PARAMS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| [&["types", "actor_id"][..], &PAGE_PARAMS].concat());
 /// The query parameters of `GET /v1/permits`.
-pub(super) const PERMITS_PARAMS: &[&str] = &[
-    "status",
-    "actor_id",
-    "action_type",
-    "from",
-    "to",
-    "limit",
-    "cursor",
-];
+static PERMITS_PARAMS: LazyLock<Vec<&str>> =
+    LazyLock::new(|| [&["status", "actor_id", "action_type"][..], &PAGE_PARAMS].concat());
 
 /// The event filter of an audit listing's query or an export's body.
 pub(super) fn event_filter(q: Fields<'_>) -> Result<EventFilter, ApiError> {
@@ -329,7 +326,9 @@ pub(super) fn event_filter(q: Fields<'_>) -> Result<EventFilter, ApiError> {
 }
 
 /// The filter, page size and cursor of an audit listing.
-pub(super) fn events_page(q: Fields<'_>) -> Result<(EventFilter, u32, Option<i64>), ApiError> {
+pub(super) fn events_page(query: QueryPairs) -> Result<(EventFilter, u32, Option<i64>), ApiError> {
+    let q = fields::query(query, &EVENTS_PARAMS)?;
+    let q = Fields::new(&q);
     let filter = event_filter(q)?;
     let limit = q.page_limit(DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)?;
     let cursor = q.cursor(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))?;
@@ -338,8 +337,10 @@ pub(super) fn events_page(q: Fields<'_>) -> Result<(EventFilter, u32, Option<i64
 
 /// The filter, page size and cursor of a permit listing.
 pub(super) fn permits_page(
-    q: Fields<'_>,
+    query: QueryPairs,
 ) -> Result<(PermitFilter, u32, Option<PermitCursor>), ApiError> {
+    let q = fields::query(query, &PERMITS_PARAMS)?;
+    let q = Fields::new(&q);
     let status = match q.param("status") {
         None => None,
         Some(v) => Some(PermitStatus::parse(v).ok_or_else(|| {

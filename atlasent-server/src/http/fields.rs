@@ -3,6 +3,8 @@
 
 use atlasent::wire::json_kind;
 use atlasent::wire::limits::MAX_NAME_CHARS;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -23,12 +25,14 @@ fn refuse_unknown<'k>(
     }
 }
 
+/// The query string of a listing, as axum reads it.
+pub(super) type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
 /// The query parameters of a request, each at most once and each one of
 /// `allowed`, as a map of strings.
-pub(super) fn query(
-    pairs: Vec<(String, String)>,
-    allowed: &[&str],
-) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn query(query: QueryPairs, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let Query(pairs) =
+        query.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
     let mut out = Map::new();
     for (name, value) in pairs {
         refuse_unknown([&name], allowed, "query parameter")?;

@@ -1,5 +1,5 @@
 //! The handlers: each reads its request through the extractors and
-//! [`bodies`](super::bodies), asks the [`Engine`](crate::engine::Engine) and
+//! [`bodies`], asks the [`Engine`](crate::engine::Engine) and
 //! replies. Permits by id (`/v1/permits…`) speak the current wire only and
 //! are scoped to the key's organization: another organization's permit is a
 //! 404 exactly like an unknown id.
@@ -10,8 +10,8 @@ use atlasent::wire::limits::{MAX_EXPORT_FILTER_CHARS, MAX_REASON_CHARS};
 use atlasent::wire::{
     ApiKeySelfResponse, AuditEventsResponse, HealthResponse, SigningKey, SigningKeysResponse,
 };
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
@@ -22,13 +22,12 @@ use super::extract::{
     bearer, AnyKey, AuditExportScope, AuditReadScope, Authed, AuthedJson, Ctx, EvaluateScope,
     RevokeScope, VerifyScope,
 };
-use super::fields::{self, Fields};
+use super::fields::QueryPairs;
 use super::AppState;
 use crate::engine::Caller;
 
 type St = State<Arc<AppState>>;
 type Reply = Result<Response, ApiError>;
-type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 type PermitPath = Result<Path<String>, PathRejection>;
 
 /// `POST /v1-evaluate`, either shape.
@@ -99,8 +98,7 @@ pub(super) async fn audit_events(
     Authed { ctx, .. }: Authed<AuditReadScope>,
     query: QueryPairs,
 ) -> Reply {
-    let q = query_map(query, bodies::EVENTS_PARAMS)?;
-    let (filter, limit, cursor) = bodies::events_page(Fields::new(&q))?;
+    let (filter, limit, cursor) = bodies::events_page(query)?;
     let page = state
         .engine
         .events(&ctx.key.org_id, filter, limit, cursor)
@@ -161,8 +159,7 @@ pub(super) async fn permits(
     Authed { ctx, .. }: Authed<VerifyScope>,
     query: QueryPairs,
 ) -> Reply {
-    let q = query_map(query, bodies::PERMITS_PARAMS)?;
-    let (filter, limit, cursor) = bodies::permits_page(Fields::new(&q))?;
+    let (filter, limit, cursor) = bodies::permits_page(query)?;
     let page = state
         .engine
         .permits(&ctx.key.org_id, filter, limit, cursor)
@@ -207,13 +204,6 @@ pub(super) async fn permit_revoke(
     let caller = bound_caller(&req.ctx, &req.body, &id);
     let reply = state.engine.revoke_by_id(caller, &id, reason).await?;
     Ok(req.ctx.reply(reply))
-}
-
-/// The query parameters, each at most once and each one of `allowed`.
-fn query_map(query: QueryPairs, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let Query(pairs) =
-        query.map_err(|e| ApiError::invalid(format!("the query string cannot be read: {e}")))?;
-    fields::query(pairs, allowed)
 }
 
 /// The caller, with the permit id of the path bound into the request's

@@ -4,11 +4,11 @@
 //! when it is sane, else a fresh one), stores it in the request's extensions
 //! as [`RequestId`] for the extractors, runs the request inside a tracing
 //! span that names it, sends it back as `X-Request-ID` and writes an
-//! [`ApiError`](super::ApiError)'s body with it — so no handler threads the
+//! [`ApiError`](super::error::ApiError)'s body with it — so no handler threads the
 //! id through its errors.
 //!
 //! The body limit is axum's [`DefaultBodyLimit`](axum::extract::DefaultBodyLimit)
-//! (see [`router`](super::router)), which the body extractor reads under.
+//! (see [`router`](super::router::router)), which the body extractor reads under.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -35,8 +35,9 @@ impl RequestId {
     }
 }
 
-/// A fresh request id: a correlation id, not a secret, so if the OS
-/// generator fails a clock-and-counter id still keeps requests apart.
+/// A fresh request id: a random UUID as 32 lowercase hex digits. A
+/// correlation id, not a secret, so if the OS generator fails a
+/// clock-and-counter id still keeps requests apart.
 fn fresh_id() -> String {
     let mut b = [0u8; 16];
     if getrandom::fill(&mut b).is_err() {
@@ -45,7 +46,10 @@ fn fresh_id() -> String {
         b[..8].copy_from_slice(&clock::now_ms().to_be_bytes());
         b[8..].copy_from_slice(&n.to_be_bytes());
     }
-    hex::encode(b)
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .simple()
+        .to_string()
 }
 
 /// The request-id layer (`axum::middleware::from_fn`).

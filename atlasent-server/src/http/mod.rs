@@ -2,7 +2,7 @@
 //! body limits and request validation live here; decisions, permits and the
 //! audit log live in the [`Engine`].
 //!
-//! - [`router`]: the routes (paths from [`atlasent::wire::paths`]) and the
+//! - [`router`](mod@router): the routes (paths from [`atlasent::wire::paths`]) and the
 //!   layers: the request id ([`layers`]) and the body limit.
 //! - [`extract`]: who is calling — [`Authed`](extract::Authed) (GET) and
 //!   [`AuthedJson`](extract::AuthedJson) (POST, with its JSON body) check the
@@ -10,7 +10,7 @@
 //! - [`fields`] validates members and query parameters; [`bodies`] reads
 //!   each request into the engine's input.
 //! - [`handlers`]: a few lines each.
-//! - [`error`]: the one error type, [`ApiError`], and its one reply.
+//! - [`error`]: the one error type, [`ApiError`](error::ApiError), and its one reply.
 
 use std::net::IpAddr;
 

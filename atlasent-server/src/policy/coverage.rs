@@ -1,7 +1,7 @@
 //! Coverage: whether the policies can allow every action a program guards
 //! (see the module docs of [`policy`](super), "Checking that policies cover
 //! your actions"). The actions come as an
-//! [`ActionManifest`](atlasent::actions::ActionManifest): the registry of
+//! [`ActionManifest`]: the registry of
 //! `#[atlasent::action]` types and literal `#[atlasent::protect]` actions,
 //! or the JSON a program wrote of it.
 

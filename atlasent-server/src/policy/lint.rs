@@ -27,7 +27,7 @@ impl fmt::Display for LintError {
 }
 
 /// Every problem found in one policy document, each with its JSON path:
-/// the error of [`Policy::from_value`], never empty. It is a slice of
+/// the error of [`Policy::from_value`](crate::policy::Policy::from_value), never empty. It is a slice of
 /// [`LintError`]s (`errors.len()`, `errors.iter()`, `errors[0].path`), and an
 /// [`Error`](std::error::Error) whose message lists them one a line, so `?`
 /// carries it into a `Box<dyn Error>`.
