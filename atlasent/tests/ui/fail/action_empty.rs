@@ -1,13 +1,7 @@
 //! An empty `action` is refused.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "", agent = "bot")]
 async fn run(_permit: Permit) -> Result<(), AppError> {

@@ -1,13 +1,7 @@
 //! A number is not an action.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = 5, agent = "bot")]
 async fn run(_permit: Permit) -> Result<(), AppError> {

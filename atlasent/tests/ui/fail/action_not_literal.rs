@@ -1,13 +1,7 @@
 //! `action` must be a string literal, not a constant or expression.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 const ACTION: &str = "deploy";
 

@@ -1,13 +1,7 @@
 //! The context must be `Serialize`.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 struct Opaque;
 

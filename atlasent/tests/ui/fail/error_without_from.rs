@@ -1,13 +1,7 @@
 //! The error type must implement `From<atlasent::Error>`.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[derive(Debug)]
 struct PlainError;

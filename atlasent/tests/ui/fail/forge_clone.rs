@@ -1,13 +1,7 @@
 //! A permit is single-use: it cannot be cloned.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 fn copy(permit: &Permit) -> Permit {
     <Permit as Clone>::clone(permit)

@@ -1,13 +1,7 @@
 //! The macro's hidden support module has no way to build a permit.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 fn main() {
     let _a: Permit = atlasent::__private::Permit::new();

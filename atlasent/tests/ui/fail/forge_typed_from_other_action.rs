@@ -1,11 +1,7 @@
 //! A `Permit<ReadLogs>` does not convert into a `Permit<DeployToProduction>`.
 use atlasent::Permit;
 
-#[atlasent::action("deploy_to_production")]
-pub struct DeployToProduction;
-
-#[atlasent::action("read_logs")]
-pub struct ReadLogs;
+include!("../common/deploy_and_read_logs.rs");
 
 fn relabel(permit: Permit<ReadLogs>) -> Permit<DeployToProduction> {
     Permit::<DeployToProduction>::from(permit)

@@ -2,13 +2,7 @@
 //! (the literal could name any action); use `action = DeployToProduction`.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::action("deploy_to_production")]
 pub struct DeployToProduction;

@@ -1,13 +1,7 @@
 //! The permit is taken by value or `&Permit`, never `&mut Permit`.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "deploy", agent = "bot")]
 async fn run(permit: &mut Permit) -> Result<(), AppError> {

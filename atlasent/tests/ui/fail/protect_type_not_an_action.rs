@@ -1,13 +1,7 @@
 //! `#[protect(action = T)]` with a type that is not an action.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 pub struct NotAnAction;
 

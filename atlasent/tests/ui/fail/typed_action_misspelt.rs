@@ -1,13 +1,7 @@
 //! A misspelt action type is an unresolved name, reported once.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::action("deploy_to_production")]
 pub struct DeployToProduction;

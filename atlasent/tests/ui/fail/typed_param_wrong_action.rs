@@ -1,19 +1,9 @@
 //! `#[protect(action = DeployToProduction)]` cannot take a `Permit<ReadLogs>`: the error names both actions.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
-#[atlasent::action("deploy_to_production")]
-pub struct DeployToProduction;
-
-#[atlasent::action("read_logs")]
-pub struct ReadLogs;
+include!("../common/deploy_and_read_logs.rs");
 
 #[atlasent::protect(action = DeployToProduction, agent = "deploy-bot")]
 async fn deploy(_permit: Permit<ReadLogs>) -> Result<(), AppError> {

@@ -1,11 +1,7 @@
 //! A `Permit<ReadLogs>` cannot be spent where a `Permit<DeployToProduction>` is required.
 use atlasent::Permit;
 
-#[atlasent::action("deploy_to_production")]
-pub struct DeployToProduction;
-
-#[atlasent::action("read_logs")]
-pub struct ReadLogs;
+include!("../common/deploy_and_read_logs.rs");
 
 fn deploy(_permit: Permit<DeployToProduction>) {}
 

@@ -1,13 +1,7 @@
 //! An unknown option is an error on that key, listing the valid ones.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "deploy", agent = "bot", actoin = "typo")]
 async fn run(_permit: Permit) -> Result<(), AppError> {

@@ -1,22 +1,9 @@
 //! The attribute with a typed action checks the context type too.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
-#[derive(serde::Serialize)]
-pub struct WireContext {
-    pub amount: u64,
-    pub to: String,
-}
-
-#[atlasent::action("wire_transfer", context = WireContext)]
-pub struct WireTransfer;
+include!("../common/wire_transfer.rs");
 
 #[derive(serde::Serialize)]
 pub struct OtherContext {

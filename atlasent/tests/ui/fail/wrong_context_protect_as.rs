@@ -2,14 +2,7 @@
 //! with a misspelt key does not compile.
 use atlasent::Permit;
 
-#[derive(serde::Serialize)]
-pub struct WireContext {
-    pub amount: u64,
-    pub to: String,
-}
-
-#[atlasent::action("wire_transfer", context = WireContext)]
-pub struct WireTransfer;
+include!("../common/wire_transfer.rs");
 
 async fn wire(client: &atlasent::Client) -> Result<Permit<WireTransfer>, atlasent::Error> {
     client

@@ -5,14 +5,7 @@ use atlasent::Permit;
 #[atlasent::action("deploy_to_production")]
 pub struct DeployToProduction;
 
-#[derive(serde::Serialize)]
-pub struct WireContext {
-    pub amount: u64,
-    pub to: String,
-}
-
-#[atlasent::action("wire_transfer", context = WireContext)]
-pub struct WireTransfer;
+include!("../common/wire_transfer.rs");
 
 fn deploy(_permit: Permit<DeployToProduction>) {}
 

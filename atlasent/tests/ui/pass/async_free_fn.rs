@@ -1,13 +1,7 @@
 //! The basic shape: an async free fn with the permit first.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "deploy_to_production", agent = "deploy-bot")]
 async fn deploy(permit: Permit, commit: &str) -> Result<String, AppError> {

@@ -1,13 +1,7 @@
 //! The body's own `use` items and locals cannot clash with generated code.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "deploy", agent = "bot")]
 async fn deploy(_permit: Permit) -> Result<u8, AppError> {

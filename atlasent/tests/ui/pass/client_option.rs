@@ -1,13 +1,7 @@
 //! `client` takes a client, a reference, or an `Arc` of one.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 use std::sync::Arc;
 

@@ -1,13 +1,7 @@
 //! `context` may borrow parameters and be any `Serialize` type.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[derive(serde::Serialize)]
 struct Transfer<'a> {

@@ -1,13 +1,7 @@
 //! `return` and `?` in the body behave as written.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "parse", agent = "bot")]
 async fn parse(text: &str, _permit: Permit) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {

@@ -1,13 +1,7 @@
 //! Any error type with `From<atlasent::Error>`: the crate's own, boxed, custom.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "a", agent = "bot")]
 async fn plain(_permit: Permit) -> Result<(), atlasent::Error> {

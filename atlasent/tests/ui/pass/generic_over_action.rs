@@ -3,19 +3,9 @@
 //! Compiled only: `main` makes no call to a server.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
-#[atlasent::action("deploy_to_production")]
-pub struct DeployToProduction;
-
-#[atlasent::action("read_logs")]
-pub struct ReadLogs;
+include!("../common/deploy_and_read_logs.rs");
 
 use atlasent::actions::ContextFor;
 use atlasent::Action;

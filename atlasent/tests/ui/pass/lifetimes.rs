@@ -1,13 +1,7 @@
 //! Lifetimes in arguments and the return type survive.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "slice", agent = who)]
 async fn first_word<'a, 'b>(text: &'a str, who: &'b str, _permit: Permit) -> Result<&'a str, AppError> {

@@ -1,13 +1,7 @@
 //! `&mut self`, `self` and `self: Arc<Self>` receivers all work.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 use std::sync::Arc;
 

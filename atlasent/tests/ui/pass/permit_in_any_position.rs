@@ -1,13 +1,7 @@
 //! The permit may sit first, in the middle or last.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "a", agent = "bot")]
 async fn middle(x: u8, _permit: Permit, y: u8) -> Result<u8, AppError> {

@@ -1,13 +1,7 @@
 //! Any pattern binds the permit: `_permit`, `mut permit`, `_`.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "a", agent = "bot")]
 async fn underscore_named(_permit: Permit) -> Result<(), AppError> {

@@ -1,13 +1,7 @@
 //! A trait-impl method: the trait declares no permit, the impl receives one.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 trait Tool {
     async fn call(&self, input: &str) -> Result<String, AppError>;

@@ -2,22 +2,9 @@
 //! Compiled only: `main` makes no call to a server.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
-#[derive(serde::Serialize)]
-pub struct WireContext {
-    pub amount: u64,
-    pub to: String,
-}
-
-#[atlasent::action("wire_transfer", context = WireContext)]
-pub struct WireTransfer;
+include!("../common/wire_transfer.rs");
 
 async fn direct(client: &atlasent::Client) -> Result<(), atlasent::Error> {
     let context = WireContext { amount: 100, to: "acct_1".to_owned() };

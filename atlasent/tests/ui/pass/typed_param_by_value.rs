@@ -3,13 +3,7 @@
 //! Compiled only: `main` makes no call to a server.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::action("deploy_to_production")]
 pub struct DeployToProduction;

@@ -1,13 +1,7 @@
 //! `async unsafe fn` keeps its qualifiers in the right order.
 use atlasent::Permit;
 
-#[derive(Debug)]
-pub struct AppError(pub atlasent::Error);
-impl From<atlasent::Error> for AppError {
-    fn from(e: atlasent::Error) -> Self {
-        AppError(e)
-    }
-}
+include!("../common/app_error.rs");
 
 #[atlasent::protect(action = "poke", agent = "bot")]
 pub async unsafe fn poke(addr: usize, _permit: Permit) -> Result<usize, AppError> {
