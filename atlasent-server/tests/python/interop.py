@@ -16,18 +16,12 @@ from atlasent import (
     RateLimitError,
     verify_bundle,
 )
+from interop_common import check
 
 url, key, pem_path, limited_url, work = sys.argv[1:6]
 pem = Path(pem_path).read_text()
 work = Path(work)
 assert atlasent.__version__ == "1.4.1", atlasent.__version__
-
-
-def check(name, cond, detail=""):
-    if not cond:
-        print(f"FAIL {name}: {detail}")
-        sys.exit(1)
-    print(f"ok   {name}")
 
 
 client = AtlaSentClient(api_key=key, base_url=url, retry_backoff=0.01)

@@ -25,6 +25,7 @@ from atlasent import (
     with_permit,
 )
 from atlasent.client import _compute_execution_hash
+from interop_common import check
 
 warnings.simplefilter("ignore", DeprecationWarning)
 
@@ -35,13 +36,6 @@ assert atlasent.__version__ == "2.18.0", atlasent.__version__
 
 PROD = {"environment": "production", "commit": "abc123"}
 RUST_CONTEXT = {"environment": "production", "commit": "from-rust", "replicas": 3}
-
-
-def check(name, cond, detail=""):
-    if not cond:
-        print(f"FAIL {name}: {detail}")
-        sys.exit(1)
-    print(f"ok   {name}")
 
 
 client = AtlaSentClient(api_key=key, base_url=url, retry_backoff=0.01)
