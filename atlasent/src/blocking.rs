@@ -433,15 +433,12 @@ fn default_for(caller: Caller) -> Result<Client, Error> {
 
 /// Blocking [`crate::protect()`] on the default client, refused in the name
 /// of `caller`.
-pub(crate) fn protect_for<C>(
+pub(crate) fn protect_for<C: Serialize + ?Sized>(
     caller: Caller,
     agent: &str,
     action: &str,
     context: &C,
-) -> Result<Permit, Error>
-where
-    C: Serialize + ?Sized,
-{
+) -> Result<Permit, Error> {
     default_for(caller)?.protect_for(caller, agent, action, context)
 }
 
@@ -461,49 +458,14 @@ pub fn protect_as<A: Action>(
     Ok(protect_for(Caller::Function("protect_as"), agent, A::NAME, context)?.retype())
 }
 
-/// Blocking [`crate::evaluate`] on the default client.
-pub fn evaluate<C>(agent: &str, action: &str, context: &C) -> Result<EvaluateResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_for(Caller::Function("evaluate"))?.evaluate(agent, action, context)
+/// The blocking free functions of the async ones' table.
+macro_rules! blocking_functions {
+    ($($name:ident $(<$c:ident>)? ($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {$(
+        #[doc = concat!("Blocking [`crate::", stringify!($name), "`] on the default client.")]
+        pub fn $name $(<$c: Serialize + ?Sized>)? ($($arg: $ty),*) -> Result<$ret, Error> {
+            default_for(Caller::Function(stringify!($name)))?.$name($($arg),*)
+        }
+    )*};
 }
 
-/// Blocking [`crate::verify`] on the default client.
-pub fn verify<C>(
-    permit_id: &str,
-    agent: &str,
-    action: &str,
-    context: &C,
-) -> Result<VerifyResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_for(Caller::Function("verify"))?.verify(permit_id, agent, action, context)
-}
-
-/// Blocking [`crate::gate`] on the default client.
-pub fn gate<C>(agent: &str, action: &str, context: &C) -> Result<GateResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_for(Caller::Function("gate"))?.gate(agent, action, context)
-}
-
-/// Blocking [`crate::authorize`] on the default client.
-pub fn authorize<C>(agent: &str, action: &str, context: &C) -> Result<AuthorizationResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_for(Caller::Function("authorize"))?.authorize(agent, action, context)
-}
-
-/// Blocking [`crate::key_self`] on the default client.
-pub fn key_self() -> Result<ApiKeySelf, Error> {
-    default_for(Caller::Function("key_self"))?.key_self()
-}
-
-/// Blocking [`crate::revoke_permit`] on the default client.
-pub fn revoke_permit(permit_id: &str, reason: Option<&str>) -> Result<RevokeResult, Error> {
-    default_for(Caller::Function("revoke_permit"))?.revoke_permit(permit_id, reason)
-}
+crate::global::default_client_functions!(blocking_functions);

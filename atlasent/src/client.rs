@@ -123,15 +123,7 @@ impl Client {
                 verification,
             } = self.gate_inner(agent, action, context).await?;
             tracing::Span::current().record("decision", "allow");
-            let permit = Permit::new(
-                evaluation.permit_id,
-                verification.permit_hash,
-                evaluation.audit_hash,
-                evaluation.reason,
-                verification.timestamp,
-                agent.to_owned(),
-                action.to_owned(),
-            );
+            let permit = Permit::verified(&evaluation, &verification, agent, action);
             // Both replies were checked to be readable; when both state an
             // expiry, the earlier one is the one to trust.
             let expiry = [evaluation.expires_at, verification.expires_at]
@@ -529,22 +521,17 @@ impl Client {
             let endpoint = Endpoint::Evaluate;
             let reply = match self.wire() {
                 Wire::Legacy => {
-                    let body = to_body(&wire::EvaluateRequest {
+                    let request = wire::EvaluateRequest {
                         action,
                         agent,
                         context,
                         api_key: self.transport.config.api_key.expose(),
-                    })?;
-                    self.transport
-                        .send_with(endpoint, Some(body), &[], |bytes| {
-                            let b = parse_strict::<wire::EvaluateResponse>(endpoint, bytes)?;
-                            reply::legacy_evaluation(b, bytes)
-                                .map_err(|why| bad_reply(endpoint, why))
-                        })
+                    };
+                    self.exchange(endpoint, &request, reply::legacy_evaluation)
                         .await?
                 }
                 Wire::Current => {
-                    let body = to_body(&wire::CurrentEvaluateRequest {
+                    let request = wire::CurrentEvaluateRequest {
                         resource_id: options.resource_id.as_deref(),
                         amount: options.amount,
                         environment: options.environment.as_deref(),
@@ -552,12 +539,8 @@ impl Client {
                         explain: options.explain,
                         evaluation_profile: options.evaluation_profile.as_deref(),
                         ..wire::CurrentEvaluateRequest::new(action, agent, context)
-                    })?;
-                    self.transport
-                        .send_with(endpoint, Some(body), &[], |bytes| {
-                            let b = parse_strict::<wire::CurrentEvaluateResponse>(endpoint, bytes)?;
-                            reply::current_evaluation(b).map_err(|why| bad_reply(endpoint, why))
-                        })
+                    };
+                    self.exchange(endpoint, &request, |b, _| reply::current_evaluation(b))
                         .await?
                 }
             };
@@ -570,6 +553,24 @@ impl Client {
         }
         .instrument(span)
         .await
+    }
+
+    /// POST `request` to `endpoint` and read the reply strictly as `R`,
+    /// then through `check` (given the reply's bytes too); a failed check
+    /// is `bad_response`.
+    async fn exchange<R: wire::ReplyBody, T>(
+        &self,
+        endpoint: Endpoint,
+        request: &impl Serialize,
+        check: impl Fn(R, &[u8]) -> Result<T, String>,
+    ) -> Result<crate::transport::Reply<T>, Error> {
+        let body = to_body(request)?;
+        self.transport
+            .send_with(endpoint, Some(body), &[], |bytes| {
+                let b = parse_strict::<R>(endpoint, bytes)?;
+                check(b, bytes).map_err(|why| bad_reply(endpoint, why))
+            })
+            .await
     }
 
     /// Verify `permit_id`. `issued_expiry` is the `expires_at` of the
@@ -591,37 +592,31 @@ impl Client {
             let endpoint = Endpoint::Verify;
             let reply = match self.wire() {
                 Wire::Legacy => {
-                    let body = to_body(&wire::VerifyRequest {
+                    let request = wire::VerifyRequest {
                         decision_id: permit_id,
                         action: restated.action,
                         agent: restated.agent,
                         context: restated.context,
                         api_key: self.transport.config.api_key.expose(),
-                    })?;
-                    self.transport
-                        .send_with(endpoint, Some(body), &[], |bytes| {
-                            let b = parse_strict::<wire::VerifyResponse>(endpoint, bytes)?;
-                            reply::legacy_verification(b, permit_id, bytes, issued_expiry)
-                                .map_err(|why| bad_reply(endpoint, why))
-                        })
-                        .await?
+                    };
+                    self.exchange(endpoint, &request, |b, bytes| {
+                        reply::legacy_verification(b, permit_id, bytes, issued_expiry)
+                    })
+                    .await?
                 }
                 Wire::Current => {
-                    let body = to_body(&wire::CurrentVerifyRequest {
+                    let request = wire::CurrentVerifyRequest {
                         permit_token: permit_id,
                         action_type: restated.action,
                         actor_id: restated.agent,
                         environment: restated.environment.as_deref(),
                         execution_hash: restated.execution_hash.as_deref(),
                         require_approval: None,
-                    })?;
-                    self.transport
-                        .send_with(endpoint, Some(body), &[], |bytes| {
-                            let b = parse_strict::<wire::CurrentVerifyResponse>(endpoint, bytes)?;
-                            reply::current_verification(b, permit_id, issued_expiry)
-                                .map_err(|why| bad_reply(endpoint, why))
-                        })
-                        .await?
+                    };
+                    self.exchange(endpoint, &request, |b, _| {
+                        reply::current_verification(b, permit_id, issued_expiry)
+                    })
+                    .await?
                 }
             };
             let mut result = reply.body;

@@ -114,7 +114,7 @@ impl fmt::Debug for ApiKey {
 /// A validated, resolved configuration, shared by every clone of a client.
 ///
 /// Its `Debug` shows everything but the API key.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) api_key: ApiKey,
     pub(crate) base_url: String,
@@ -163,6 +163,10 @@ impl Config {
     pub fn max_export_bytes(&self) -> usize {
         self.max_export_bytes
     }
+    /// Whether plain `http://` to hosts other than loopback is allowed.
+    pub fn allow_insecure_http(&self) -> bool {
+        self.allow_insecure_http
+    }
     /// The `User-Agent` sent.
     pub fn user_agent(&self) -> &str {
         &self.user_agent
@@ -170,25 +174,6 @@ impl Config {
     /// The wire spoken on evaluate and verify.
     pub fn wire(&self) -> Wire {
         self.wire
-    }
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("api_key", &self.api_key)
-            .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_retries", &self.max_retries)
-            .field("retry_backoff", &self.retry_backoff)
-            .field("max_backoff", &self.max_backoff)
-            .field("max_response_bytes", &self.max_response_bytes)
-            .field("max_export_bytes", &self.max_export_bytes)
-            .field("allow_insecure_http", &self.allow_insecure_http)
-            .field("user_agent", &self.user_agent)
-            .field("wire", &self.wire)
-            .finish()
     }
 }
 

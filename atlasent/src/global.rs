@@ -157,55 +157,33 @@ pub async fn protect_as<A: Action>(
     default_client()?.protect_as::<A>(agent, context).await
 }
 
-/// [`Client::evaluate`] on the default client.
-pub async fn evaluate<C>(agent: &str, action: &str, context: &C) -> Result<EvaluateResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_client()?.evaluate(agent, action, context).await
+/// The free functions on the default client, as one table: calls `$then!`
+/// with each (name, a context parameter `<C>` if it takes one, arguments,
+/// result). The async ones are defined from it here, the blocking ones in
+/// `blocking`.
+macro_rules! default_client_functions {
+    ($then:ident) => {
+        $then! {
+            evaluate<C>(agent: &str, action: &str, context: &C) -> EvaluateResult;
+            verify<C>(permit_id: &str, agent: &str, action: &str, context: &C) -> VerifyResult;
+            gate<C>(agent: &str, action: &str, context: &C) -> GateResult;
+            authorize<C>(agent: &str, action: &str, context: &C) -> AuthorizationResult;
+            key_self() -> ApiKeySelf;
+            revoke_permit(permit_id: &str, reason: Option<&str>) -> RevokeResult;
+        }
+    };
+}
+#[cfg(feature = "blocking")]
+pub(crate) use default_client_functions;
+
+/// The async free functions of [`default_client_functions`]'s table.
+macro_rules! async_functions {
+    ($($name:ident $(<$c:ident>)? ($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {$(
+        #[doc = concat!("[`Client::", stringify!($name), "`] on the default client.")]
+        pub async fn $name $(<$c: Serialize + ?Sized>)? ($($arg: $ty),*) -> Result<$ret, Error> {
+            default_client()?.$name($($arg),*).await
+        }
+    )*};
 }
 
-/// [`Client::verify`] on the default client.
-pub async fn verify<C>(
-    permit_id: &str,
-    agent: &str,
-    action: &str,
-    context: &C,
-) -> Result<VerifyResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_client()?
-        .verify(permit_id, agent, action, context)
-        .await
-}
-
-/// [`Client::gate`] on the default client.
-pub async fn gate<C>(agent: &str, action: &str, context: &C) -> Result<GateResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_client()?.gate(agent, action, context).await
-}
-
-/// [`Client::authorize`] on the default client.
-pub async fn authorize<C>(
-    agent: &str,
-    action: &str,
-    context: &C,
-) -> Result<AuthorizationResult, Error>
-where
-    C: Serialize + ?Sized,
-{
-    default_client()?.authorize(agent, action, context).await
-}
-
-/// [`Client::key_self`] on the default client.
-pub async fn key_self() -> Result<ApiKeySelf, Error> {
-    default_client()?.key_self().await
-}
-
-/// [`Client::revoke_permit`] on the default client.
-pub async fn revoke_permit(permit_id: &str, reason: Option<&str>) -> Result<RevokeResult, Error> {
-    default_client()?.revoke_permit(permit_id, reason).await
-}
+default_client_functions!(async_functions);

@@ -67,24 +67,22 @@ pub struct Permit<A = AnyAction> {
 }
 
 impl Permit {
-    /// Only the client makes permits, after a successful verification.
-    pub(crate) fn new(
-        permit_id: String,
-        permit_hash: String,
-        audit_hash: String,
-        reason: String,
-        timestamp: String,
-        agent: String,
-        action: String,
+    /// Only the client makes permits, after a successful verification of
+    /// the permit `evaluation` issued to `agent` for `action`.
+    pub(crate) fn verified(
+        evaluation: &crate::EvaluateResult,
+        verification: &crate::VerifyResult,
+        agent: &str,
+        action: &str,
     ) -> Self {
         Self {
-            permit_id,
-            permit_hash,
-            audit_hash,
-            reason,
-            timestamp,
-            agent,
-            action,
+            permit_id: evaluation.permit_id.clone(),
+            permit_hash: verification.permit_hash.clone(),
+            audit_hash: evaluation.audit_hash.clone(),
+            reason: evaluation.reason.clone(),
+            timestamp: verification.timestamp.clone(),
+            agent: agent.to_owned(),
+            action: action.to_owned(),
             expires_at_text: None,
             expires_at: None,
             action_type: PhantomData,

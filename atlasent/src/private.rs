@@ -205,10 +205,7 @@ pub fn protect_typed_blocking_with<A, C: Serialize + ?Sized>(
     agent: &str,
     typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
-    let caller = crate::blocking::Caller::Guarded(function);
-    Ok(client
-        .protect_for(caller, agent, typed.name, typed.context)?
-        .retype())
+    Ok(protect_blocking_with(function, client, agent, typed.name, typed.context)?.retype())
 }
 
 /// Obtain a `Permit<A>` from the global default client, blocking.
@@ -218,33 +215,28 @@ pub fn protect_typed_blocking_default<A, C: Serialize + ?Sized>(
     agent: &str,
     typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
-    let caller = crate::blocking::Caller::Guarded(function);
-    Ok(crate::blocking::protect_for(caller, agent, typed.name, typed.context)?.retype())
+    Ok(protect_blocking_default(function, agent, typed.name, typed.context)?.retype())
 }
 
 /// See [`protect_blocking_with`].
 #[cfg(not(feature = "blocking"))]
 pub fn protect_typed_blocking_with<A, C: Serialize + ?Sized, K>(
-    _function: &'static str,
-    _client: &K,
-    _agent: &str,
-    _typed: Typed<'_, A, C>,
+    function: &'static str,
+    client: &K,
+    agent: &str,
+    typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
-    Err(Error::config(
-        "the `blocking` feature of atlasent is disabled",
-    ))
+    Ok(protect_blocking_with(function, client, agent, typed.name, typed.context)?.retype())
 }
 
 /// See [`protect_blocking_with`].
 #[cfg(not(feature = "blocking"))]
 pub fn protect_typed_blocking_default<A, C: Serialize + ?Sized>(
-    _function: &'static str,
-    _agent: &str,
-    _typed: Typed<'_, A, C>,
+    function: &'static str,
+    agent: &str,
+    typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
-    Err(Error::config(
-        "the `blocking` feature of atlasent is disabled",
-    ))
+    Ok(protect_blocking_default(function, agent, typed.name, typed.context)?.retype())
 }
 
 /// The parameter type a guarded function declared for its permit, made from

@@ -144,18 +144,9 @@ impl BundleVerification {
     }
 }
 
-/// The top-level members a bundle may have: the signed envelope, the
-/// signature and the (unsigned, advisory) key hint.
-const BUNDLE_MEMBERS: [&str; 8] = [
-    "export_id",
-    "org_id",
-    "chain_head_hash",
-    "event_count",
-    "signed_at",
-    "events",
-    "signature",
-    "signing_key_id",
-];
+/// The top-level members a bundle may have besides the signed
+/// [`ENVELOPE`]: the signature and the (unsigned, advisory) key hint.
+const UNSIGNED_MEMBERS: [&str; 2] = ["signature", "signing_key_id"];
 
 /// Where and how the first number in `v` is not written as JavaScript
 /// writes it (`.a[2]: 4.0 …`), or is outside the range of a double: readers
@@ -449,7 +440,11 @@ fn finish(
     let malformed = members
         .iter()
         .find_map(|(k, v)| {
-            if !BUNDLE_MEMBERS.iter().any(|name| key_is(k, name)) {
+            if !ENVELOPE
+                .iter()
+                .chain(&UNSIGNED_MEMBERS)
+                .any(|name| key_is(k, name))
+            {
                 Some(format!(
                     "member \"{k}\" at $ is not covered by the signature"
                 ))

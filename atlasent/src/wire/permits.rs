@@ -183,39 +183,65 @@ macro_rules! record_optional {
     };
 }
 
-const RECORD_REQUIRED: [(&str, FieldKind); 7] = record_fields!("");
-const RECORD_OPTIONAL: [(&str, FieldKind); 10] = record_optional!("");
-const LISTED_REQUIRED: [(&str, FieldKind); 9] = {
-    let fields = record_fields!("permits[].");
+type Field = (&'static str, FieldKind);
+
+/// `head` then `tail`, in an array of their total length `N` (the caller's
+/// type says it; a wrong `N` fails to compile).
+const fn concat<const H: usize, const T: usize, const N: usize>(
+    head: [Field; H],
+    tail: [Field; T],
+) -> [Field; N] {
+    assert!(H + T == N, "concat: wrong length");
+    let mut out = [("", FieldKind::Bool); N];
+    let mut i = 0;
+    while i < H {
+        out[i] = head[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = tail[i - H];
+        i += 1;
+    }
+    out
+}
+
+const RECORD_REQUIRED: [Field; 7] = record_fields!("");
+const RECORD_OPTIONAL: [Field; 10] = record_optional!("");
+const LISTED_REQUIRED: [Field; 9] = concat(
     [
         ("permits", FieldKind::Array),
         ("permits[]", FieldKind::Object),
-        fields[0],
-        fields[1],
-        fields[2],
-        fields[3],
-        fields[4],
-        fields[5],
-        fields[6],
-    ]
-};
-const LISTED_OPTIONAL: [(&str, FieldKind); 12] = {
-    let fields = record_optional!("permits[].");
+    ],
+    record_fields!("permits[]."),
+);
+const LISTED_OPTIONAL: [Field; 12] = concat(
     [
         ("total", FieldKind::Integer),
         ("next_cursor", FieldKind::String),
-        fields[0],
-        fields[1],
-        fields[2],
-        fields[3],
-        fields[4],
-        fields[5],
-        fields[6],
-        fields[7],
-        fields[8],
-        fields[9],
-    ]
-};
+    ],
+    record_optional!("permits[]."),
+);
+const VERIFIED_REQUIRED: [Field; 11] = concat(
+    [
+        ("valid", FieldKind::Bool),
+        ("evidence", FieldKind::Object),
+        ("evidence.permit_id", FieldKind::String),
+        ("evidence.status", FieldKind::String),
+    ],
+    RECORD_REQUIRED,
+);
+const VERIFIED_OPTIONAL: [Field; 17] = concat(
+    [
+        ("verification_type", FieldKind::String),
+        ("reason", FieldKind::String),
+        ("evidence.actor_id", FieldKind::String),
+        ("evidence.action_id", FieldKind::String),
+        ("evidence.expires_at", FieldKind::String),
+        ("evidence.payload_hash", FieldKind::String),
+        ("evidence.decision_id", FieldKind::String),
+    ],
+    RECORD_OPTIONAL,
+);
 
 impl ReplyBody for PermitRecord {
     const REQUIRED: &'static [(&'static str, FieldKind)] = &RECORD_REQUIRED;
@@ -324,38 +350,8 @@ fn permit_kind() -> String {
 }
 
 impl ReplyBody for PermitVerifyResponse {
-    const REQUIRED: &'static [(&'static str, FieldKind)] = &[
-        ("valid", FieldKind::Bool),
-        ("evidence", FieldKind::Object),
-        ("evidence.permit_id", FieldKind::String),
-        ("evidence.status", FieldKind::String),
-        RECORD_REQUIRED[0],
-        RECORD_REQUIRED[1],
-        RECORD_REQUIRED[2],
-        RECORD_REQUIRED[3],
-        RECORD_REQUIRED[4],
-        RECORD_REQUIRED[5],
-        RECORD_REQUIRED[6],
-    ];
-    const OPTIONAL: &'static [(&'static str, FieldKind)] = &[
-        ("verification_type", FieldKind::String),
-        ("reason", FieldKind::String),
-        ("evidence.actor_id", FieldKind::String),
-        ("evidence.action_id", FieldKind::String),
-        ("evidence.expires_at", FieldKind::String),
-        ("evidence.payload_hash", FieldKind::String),
-        ("evidence.decision_id", FieldKind::String),
-        RECORD_OPTIONAL[0],
-        RECORD_OPTIONAL[1],
-        RECORD_OPTIONAL[2],
-        RECORD_OPTIONAL[3],
-        RECORD_OPTIONAL[4],
-        RECORD_OPTIONAL[5],
-        RECORD_OPTIONAL[6],
-        RECORD_OPTIONAL[7],
-        RECORD_OPTIONAL[8],
-        RECORD_OPTIONAL[9],
-    ];
+    const REQUIRED: &'static [(&'static str, FieldKind)] = &VERIFIED_REQUIRED;
+    const OPTIONAL: &'static [(&'static str, FieldKind)] = &VERIFIED_OPTIONAL;
 }
 
 /// `POST /v1/permits/{id}/revoke` request body.
