@@ -2,16 +2,16 @@
 //! revoked, and every step is appended to one hash-chained audit log — with
 //! no HTTP and no SQL in sight.
 //!
-//! What is decided is decided by pure functions: the evaluation
-//! ([`evaluate`](mod@evaluate): policies, the approval a caller requires,
-//! the permit's claims) and the permit's state machine
-//! ([`verify::check`]: what a verification finds, given the request, the
-//! permit as stored and the time; [`permits`]: a record's status). The
-//! [`Store`] keeps the result: each state change runs as one job in its
-//! write transaction (read the permit, change it, append the event, build
-//! the reply), once per request id, answered only when durable. The
-//! engine reads time from the [`Clock`](crate::clock::Clock) it is given,
-//! so a test moves a manual clock instead of sleeping.
+//! What is decided is decided by pure functions: the evaluation (policies,
+//! the approval a caller requires, the permit's claims) and the permit's
+//! state machine ([`verify::check`]: what a verification finds, given the
+//! request, the permit as stored and the time; [`status`]: a record's
+//! status at a time). The [`Store`] keeps the result: each state change
+//! runs as one job in its write transaction (read the permit, change it,
+//! append the event, build the reply), once per request id, answered only
+//! when durable. The engine reads time from the
+//! [`Clock`](crate::clock::Clock) it is given, so a test moves a manual
+//! clock instead of sleeping ([`Clock::manual`](crate::clock::Clock::manual)).
 //!
 //! Every organization has its own hash chain: its events, its permits, its
 //! exports. A key of one organization cannot see, verify or revoke what
@@ -27,10 +27,10 @@ use crate::clock;
 use crate::keys::Signer;
 use crate::policy::PolicySet;
 use crate::store::{
-    ExportSelection, Refusal, RequestKey, SqliteStore, Store, StoreError, Tx, WriteError,
+    EventQuery, ExportSelection, Refusal, Request, SqliteStore, Store, StoreError, Tx, WriteError,
 };
 
-pub mod evaluate;
+mod evaluate;
 mod export;
 mod ids;
 mod permits;
@@ -155,13 +155,15 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The request as the store's idempotency knows it.
-    fn request_key(&self, endpoint: &'static str) -> RequestKey {
-        RequestKey {
+    /// The request to `endpoint` at `now_ms` as the store's idempotency
+    /// knows it.
+    fn request(&self, endpoint: &'static str, now_ms: i64) -> Request {
+        Request {
             key_id: self.key_id.clone(),
             endpoint,
             request_id: self.request_id.clone(),
             body_digest: self.body_digest.clone(),
+            now_ms,
         }
     }
 }
@@ -309,15 +311,10 @@ impl Engine {
     /// Run a state change once for `request`.
     async fn write(
         &self,
-        request: RequestKey,
-        now_ms: i64,
+        request: Request,
         job: impl FnOnce(&mut dyn Tx) -> Result<String, WriteError> + Send + 'static,
     ) -> Result<String, EngineError> {
-        Ok(self
-            .inner
-            .store
-            .write(request, now_ms, Box::new(job))
-            .await?)
+        Ok(self.inner.store.write(request, Box::new(job)).await?)
     }
 
     /// [`evaluate_request`](Self::evaluate_request) of a 1.4.1-shape
@@ -350,7 +347,7 @@ impl Engine {
         input: EvaluateInput<'_>,
     ) -> Result<String, EngineError> {
         let now_ms = self.now_ms();
-        let request = caller.request_key("evaluate");
+        let request = caller.request("evaluate", now_ms);
         let decided = evaluate::decide(
             &self.inner.policies,
             &self.inner.signer,
@@ -359,8 +356,7 @@ impl Engine {
             now_ms,
             self.inner.config.permit_ttl,
         )?;
-        self.write(request, now_ms, move |tx| decided.record(tx))
-            .await
+        self.write(request, move |tx| decided.record(tx)).await
     }
 
     /// [`verify_request`](Self::verify_request) of a 1.4.1-shape request
@@ -394,9 +390,9 @@ impl Engine {
         input: VerifyInput<'_>,
     ) -> Result<String, EngineError> {
         let now_ms = self.now_ms();
-        let request = caller.request_key("verify");
+        let request = caller.request("verify", now_ms);
         let verification = verify::Request::new(&input);
-        self.write(request, now_ms, move |tx| {
+        self.write(request, move |tx| {
             verify::verify(tx, &caller, &verification, now_ms)
         })
         .await
@@ -411,8 +407,8 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let now_ms = self.now_ms();
         let (id, reason) = (permit_id.to_owned(), reason.map(str::to_owned));
-        let request = caller.request_key("revoke");
-        self.write(request, now_ms, move |tx| {
+        let request = caller.request("revoke", now_ms);
+        self.write(request, move |tx| {
             verify::revoke(tx, &caller, &id, reason.as_deref(), now_ms)
         })
         .await
@@ -426,10 +422,12 @@ impl Engine {
         limit: u32,
         cursor: Option<i64>,
     ) -> Result<EventPage, EngineError> {
-        let store = &self.inner.store;
-        Ok(store
-            .events(org_id.to_owned(), filter, limit, cursor)
-            .await?)
+        let query = EventQuery {
+            filter,
+            limit,
+            after: cursor,
+        };
+        Ok(self.inner.store.events(org_id.to_owned(), query).await?)
     }
 
     /// A signed export bundle of `org_id`'s events matching `filter` (JSON

@@ -11,34 +11,22 @@ use super::INSUFFICIENT_APPROVALS;
 use super::{context_hash, ids, replies, Caller, EngineError, EvaluateInput, Shape};
 use crate::clock;
 use crate::keys::Signer;
-use crate::policy::{Effect, PolicySet};
-use crate::store::{NewEvent, NewPermit, Tx, WriteError};
+use crate::policy::{Decision, Effect, PolicySet};
+use crate::store::{Kept, NewEvent, PermitRow, PermitState, Tx, WriteError};
 
 /// A decision, ready to record.
 pub(super) struct Decided {
     pub(super) caller: Caller,
     pub(super) shape: Shape,
-    pub(super) permit_id: String,
-    pub(super) agent: String,
-    pub(super) action: String,
-    pub(super) context_hash: String,
-    pub(super) execution_hash: String,
-    pub(super) environment: Option<String>,
+    /// The policies' decision (its code `None` for an allow).
+    pub(super) decision: Decision,
+    /// The decision as stored: for an allow, the permit.
+    pub(super) permit: PermitRow,
     /// The current wire's top-level members, as sent, for the event.
     pub(super) top_level: Option<Map<String, Value>>,
-    pub(super) effect: Effect,
-    /// The deny code of a non-allow (`None` for an allow).
-    pub(super) code: Option<String>,
     /// Set for hold and escalate.
     pub(super) escalation_id: Option<String>,
     pub(super) require_approval: bool,
-    pub(super) policy_id: Option<String>,
-    pub(super) rule_id: Option<String>,
-    pub(super) reason: String,
-    pub(super) now_ms: i64,
-    pub(super) expires_ms: i64,
-    /// The signature over an allow's claims (empty otherwise).
-    pub(super) permit_hash: String,
 }
 
 /// Decide `input` at `now_ms`: the policies' decision, with an allow made
@@ -58,56 +46,63 @@ pub(super) fn decide(
         decision.code = Some(INSUFFICIENT_APPROVALS.to_owned());
         decision.reason = "approval required, and this server has no approval workflow".into();
     }
+    let issues = decision.effect.issues_permit();
+    if issues {
+        decision.code = None;
+    }
     let ttl_ms = i64::try_from(permit_ttl.as_millis()).unwrap_or(i64::MAX);
-    let expires_ms = now_ms.saturating_add(ttl_ms);
-    let permit_id = ids::random_id("dec_")?;
+    let mut permit = PermitRow {
+        id: ids::random_id("dec_")?,
+        org_id: caller.org_id.clone(),
+        agent: input.agent.to_owned(),
+        action: input.action.to_owned(),
+        context_hash: context_hash(input.context),
+        decision: decision.effect.as_str().to_owned(),
+        state: if issues {
+            PermitState::Active
+        } else {
+            PermitState::Denied
+        },
+        issued_ms: now_ms,
+        expires_ms: now_ms.saturating_add(ttl_ms),
+        permit_hash: String::new(),
+        environment: input.environment.map(str::to_owned),
+        execution_hash: Some(atlasent::wire::execution_hash(
+            input.action,
+            input.agent,
+            input.context,
+        )),
+    };
+    if issues {
+        let claims = json!({
+            "permit_id": permit.id, "org_id": permit.org_id, "agent": permit.agent,
+            "action": permit.action, "context_hash": permit.context_hash,
+            "execution_hash": permit.execution_hash, "environment": permit.environment,
+            "expires_at": clock::rfc3339_ms(permit.expires_ms),
+        });
+        let canonical = atlasent::audit::canonical_json_of(&claims).unwrap_or_default();
+        permit.permit_hash = signer.sign_b64url(canonical.as_bytes());
+    }
     let escalation_id = match decision.effect {
         Effect::Hold | Effect::Escalate => Some(ids::random_id("esc_")?),
         _ => None,
-    };
-    let context_hash = context_hash(input.context);
-    let execution_hash = atlasent::wire::execution_hash(input.action, input.agent, input.context);
-    let issues = decision.effect.issues_permit();
-    let permit_hash = if issues {
-        let claims = json!({
-            "permit_id": permit_id, "org_id": caller.org_id, "agent": input.agent,
-            "action": input.action, "context_hash": context_hash,
-            "execution_hash": execution_hash, "environment": input.environment,
-            "expires_at": clock::rfc3339_ms(expires_ms),
-        });
-        let canonical = atlasent::audit::canonical_json_of(&claims).unwrap_or_default();
-        signer.sign_b64url(canonical.as_bytes())
-    } else {
-        String::new()
     };
     if let Some(escalation_id) = &escalation_id {
         tracing::info!(
             escalation_id,
             decision = decision.effect.as_str(),
-            permit_id,
+            permit_id = permit.id,
             "a human must decide"
         );
     }
     Ok(Decided {
         caller,
         shape: input.shape,
-        permit_id,
-        agent: input.agent.to_owned(),
-        action: input.action.to_owned(),
-        context_hash,
-        execution_hash,
-        environment: input.environment.map(str::to_owned),
+        decision,
+        permit,
         top_level: input.top_level.cloned(),
-        effect: decision.effect,
-        code: if issues { None } else { decision.code },
         escalation_id,
         require_approval: input.require_approval,
-        policy_id: decision.policy_id,
-        rule_id: decision.rule_id,
-        reason: decision.reason,
-        now_ms,
-        expires_ms,
-        permit_hash,
     })
 }
 
@@ -115,34 +110,23 @@ impl Decided {
     /// Record the decision (its permit row and its event); returns the
     /// reply.
     pub(super) fn record(self, tx: &mut dyn Tx) -> Result<String, WriteError> {
-        let decision = self.effect.as_str();
-        tx.insert_permit(&NewPermit {
-            id: &self.permit_id,
-            org_id: &self.caller.org_id,
-            agent: &self.agent,
-            action: &self.action,
-            context_hash: &self.context_hash,
-            decision,
-            issued: self.effect.issues_permit(),
-            issued_ms: self.now_ms,
-            expires_ms: self.expires_ms,
-            permit_hash: &self.permit_hash,
+        let kept = Kept {
             key_id: &self.caller.key_id,
-            environment: self.environment.as_deref(),
-            execution_hash: &self.execution_hash,
             escalation_id: self.escalation_id.as_deref(),
-            deny_code: self.code.as_deref(),
+            deny_code: self.decision.code.as_deref(),
             shape: self.shape.as_str(),
-        })?;
-        let kind = format!("evaluate.{decision}");
+        };
+        tx.insert_permit(&self.permit, &kept)?;
+        let p = &self.permit;
+        let kind = format!("evaluate.{}", p.decision);
         let audit_hash = tx.append(NewEvent {
-            org_id: &self.caller.org_id,
+            org_id: &p.org_id,
             kind: &kind,
-            decision: Some(decision),
-            actor_id: Some(&self.agent),
-            resource_id: Some(&self.action),
+            decision: Some(&p.decision),
+            actor_id: Some(&p.agent),
+            resource_id: Some(&p.action),
             payload: self.payload(),
-            now_ms: self.now_ms,
+            now_ms: p.issued_ms,
         })?;
         Ok(replies::evaluate(&self, &audit_hash)?)
     }
@@ -153,20 +137,21 @@ impl Decided {
     /// `top_level` (not beside the others: `resource_id` is the event's own
     /// member).
     fn payload(&self) -> Map<String, Value> {
+        let (p, d) = (&self.permit, &self.decision);
         let mut payload = super::object(json!({
-            "decision_id": self.permit_id,
-            "agent": self.agent,
-            "action": self.action,
-            "context_hash": self.context_hash,
-            "execution_hash": self.execution_hash,
-            "environment": self.environment,
-            "policy_id": self.policy_id,
-            "rule_id": self.rule_id,
-            "reason": self.reason,
-            "code": self.code,
+            "decision_id": p.id,
+            "agent": p.agent,
+            "action": p.action,
+            "context_hash": p.context_hash,
+            "execution_hash": p.execution_hash,
+            "environment": p.environment,
+            "policy_id": d.policy_id,
+            "rule_id": d.rule_id,
+            "reason": d.reason,
+            "code": d.code,
             "escalation_id": self.escalation_id,
             "require_approval": self.require_approval,
-            "expires_at": clock::rfc3339_ms(self.expires_ms),
+            "expires_at": clock::rfc3339_ms(p.expires_ms),
             "shape": self.shape.as_str(),
             "key_id": self.caller.key_id,
             "request_id": self.caller.request_id,

@@ -27,10 +27,13 @@ pub type PermitPage = PermitList;
 /// `/v1/permits/{id}/verify`, consumed through `/v1-verify-permit`),
 /// expired when unused past its expiry, else issued.
 pub fn status(row: &PermitRow, now_ms: i64) -> PermitStatus {
-    match (row.state, row.used_via) {
-        (PermitState::Revoked, _) => PermitStatus::Revoked,
-        (PermitState::Consumed, Some(UsedVia::ById)) => PermitStatus::Verified,
-        (PermitState::Consumed, _) => PermitStatus::Consumed,
+    match &row.state {
+        PermitState::Revoked { .. } => PermitStatus::Revoked,
+        PermitState::Consumed {
+            via: Some(UsedVia::ById),
+            ..
+        } => PermitStatus::Verified,
+        PermitState::Consumed { .. } => PermitStatus::Consumed,
         _ if now_ms > row.expires_ms => PermitStatus::Expired,
         _ => PermitStatus::Issued,
     }
@@ -39,7 +42,12 @@ pub fn status(row: &PermitRow, now_ms: i64) -> PermitStatus {
 /// The record of `row` at `now_ms`.
 pub fn record(row: &PermitRow, now_ms: i64) -> PermitRecord {
     let status = status(row, now_ms);
-    let used_at = row.used_ms.map(clock::rfc3339_ms);
+    let (used_ms, revoked_ms, revoked_by, revoke_reason) = match &row.state {
+        PermitState::Consumed { at_ms, .. } => (*at_ms, None, None, None),
+        PermitState::Revoked { at_ms, by, reason } => (None, *at_ms, by.clone(), reason.clone()),
+        PermitState::Active | PermitState::Denied => (None, None, None, None),
+    };
+    let used_at = used_ms.map(clock::rfc3339_ms);
     PermitRecord {
         id: row.id.clone(),
         org_id: row.org_id.clone(),
@@ -52,9 +60,9 @@ pub fn record(row: &PermitRow, now_ms: i64) -> PermitRecord {
         status,
         issued_at: clock::rfc3339_ms(row.issued_ms),
         expires_at: clock::rfc3339_ms(row.expires_ms),
-        revoked_at: row.revoked_ms.map(clock::rfc3339_ms),
-        revoked_by: row.revoked_by.clone(),
-        revoke_reason: row.revoke_reason.clone(),
+        revoked_at: revoked_ms.map(clock::rfc3339_ms),
+        revoked_by,
+        revoke_reason,
         signature: Some(row.permit_hash.clone()),
         payload_hash: row.execution_hash.clone(),
         decision_id: Some(row.id.clone()),
@@ -142,11 +150,9 @@ impl Engine {
     /// has no permit by that id.
     pub async fn verify_by_id(&self, caller: Caller, id: &str) -> Result<String, EngineError> {
         let now_ms = self.now_ms();
-        let (request, id) = (caller.request_key("permits.verify"), id.to_owned());
-        self.write(request, now_ms, move |tx| {
-            verify_by_id(tx, &caller, &id, now_ms)
-        })
-        .await
+        let (request, id) = (caller.request("permits.verify", now_ms), id.to_owned());
+        self.write(request, move |tx| verify_by_id(tx, &caller, &id, now_ms))
+            .await
     }
 
     /// Revoke permit `id` by id; returns the updated record as the reply
@@ -160,12 +166,21 @@ impl Engine {
         reason: Option<&str>,
     ) -> Result<String, EngineError> {
         let now_ms = self.now_ms();
-        let request = caller.request_key("permits.revoke");
+        let request = caller.request("permits.revoke", now_ms);
         let (id, reason) = (id.to_owned(), reason.map(str::to_owned));
-        self.write(request, now_ms, move |tx| {
+        self.write(request, move |tx| {
             revoke_by_id(tx, &caller, &id, reason.as_deref(), now_ms)
         })
         .await
+    }
+}
+
+/// The state of a permit `caller` revokes at `now_ms`.
+pub(super) fn revoked(caller: &Caller, reason: Option<&str>, now_ms: i64) -> PermitState {
+    PermitState::Revoked {
+        at_ms: Some(now_ms),
+        by: Some(caller.key_id.clone()),
+        reason: reason.map(str::to_owned),
     }
 }
 
@@ -216,10 +231,11 @@ fn verify_by_id(
     let status_before = status(&row, now_ms);
     let valid = status_before == PermitStatus::Issued;
     if valid {
-        tx.consume(&caller.org_id, id, UsedVia::ById, now_ms)?;
-        row.state = PermitState::Consumed;
-        row.used_via = Some(UsedVia::ById);
-        row.used_ms = Some(now_ms);
+        row.state = PermitState::Consumed {
+            via: Some(UsedVia::ById),
+            at_ms: Some(now_ms),
+        };
+        tx.transition(&caller.org_id, id, &row.state)?;
     }
     let record = record(&row, now_ms);
     let reason = match &status_before {
@@ -276,16 +292,13 @@ fn revoke_by_id(
 ) -> Result<String, WriteError> {
     let mut row = by_id(tx, caller, id)?;
     let already = match row.state {
-        PermitState::Revoked => true,
-        PermitState::Consumed => return Err(WriteError::Refused(Refusal::PermitUsed)),
+        PermitState::Revoked { .. } => true,
+        PermitState::Consumed { .. } => return Err(WriteError::Refused(Refusal::PermitUsed)),
         PermitState::Active | PermitState::Denied => false,
     };
     if !already {
-        tx.revoke(&caller.org_id, id, now_ms, &caller.key_id, reason)?;
-        row.state = PermitState::Revoked;
-        row.revoked_ms = Some(now_ms);
-        row.revoked_by = Some(caller.key_id.clone());
-        row.revoke_reason = reason.map(str::to_owned);
+        row.state = revoked(caller, reason, now_ms);
+        tx.transition(&caller.org_id, id, &row.state)?;
     }
     let record = record(&row, now_ms);
     by_id_event(
@@ -308,47 +321,38 @@ fn revoke_by_id(
 mod tests {
     use super::*;
 
-    fn row(state: PermitState, used_via: Option<UsedVia>) -> PermitRow {
+    fn row(state: PermitState) -> PermitRow {
         PermitRow {
-            id: "dec_1".into(),
-            org_id: "o".into(),
-            agent: "bot".into(),
-            action: "deploy".into(),
-            context_hash: "c".into(),
-            decision: "allow".into(),
             state,
-            issued_ms: 0,
-            expires_ms: 1_000,
-            permit_hash: "sig".into(),
-            environment: None,
-            execution_hash: None,
-            used_via,
-            used_ms: Some(10).filter(|_| used_via.is_some()),
-            revoked_ms: None,
-            revoked_by: None,
-            revoke_reason: None,
+            ..crate::store::testing::permit_row()
+        }
+    }
+
+    fn used(via: Option<UsedVia>) -> PermitState {
+        PermitState::Consumed {
+            via,
+            at_ms: Some(10).filter(|_| via.is_some()),
         }
     }
 
     #[test]
     fn a_record_tells_its_status_at_a_time() {
-        let active = row(PermitState::Active, None);
+        let active = row(PermitState::Active);
         assert_eq!(status(&active, 1_000), PermitStatus::Issued);
         assert_eq!(status(&active, 1_001), PermitStatus::Expired);
-        let by_id = row(PermitState::Consumed, Some(UsedVia::ById));
+        let by_id = row(used(Some(UsedVia::ById)));
         assert_eq!(status(&by_id, 5_000), PermitStatus::Verified);
         let rec = record(&by_id, 5_000);
         assert_eq!(rec.verified_at.as_deref(), Some("1970-01-01T00:00:00.010Z"));
         assert_eq!(rec.consumed_at, None);
         // Used before schema 3: no door recorded.
-        assert_eq!(
-            status(&row(PermitState::Consumed, None), 0),
-            PermitStatus::Consumed
-        );
-        assert_eq!(
-            status(&row(PermitState::Revoked, None), 5_000),
-            PermitStatus::Revoked
-        );
+        assert_eq!(status(&row(used(None)), 0), PermitStatus::Consumed);
+        let revoked = PermitState::Revoked {
+            at_ms: None,
+            by: None,
+            reason: None,
+        };
+        assert_eq!(status(&row(revoked), 5_000), PermitStatus::Revoked);
     }
 
     #[test]

@@ -46,30 +46,37 @@ fn verify_reason(outcome: VerifyOutcome) -> &'static str {
 /// audit_hash, timestamp, expires_at?}` (`expires_at` added on an allow;
 /// 1.4.1 ignores members it does not know), or the current wire's.
 pub(super) fn evaluate(d: &Decided, audit_hash: &str) -> serde_json::Result<String> {
-    let permit = d.effect.issues_permit();
-    let timestamp = clock::rfc3339_ms(d.now_ms);
-    let expires_at = permit.then(|| clock::rfc3339_ms(d.expires_ms));
+    let (p, reason) = (&d.permit, &d.decision.reason);
+    let permit = d.decision.effect.issues_permit();
+    let timestamp = clock::rfc3339_ms(p.issued_ms);
+    let expires_at = permit.then(|| clock::rfc3339_ms(p.expires_ms));
     match d.shape {
         Shape::Legacy => serde_json::to_string(&EvaluateResponse {
             permitted: permit,
-            decision_id: d.permit_id.clone(),
-            reason: d.reason.clone(),
+            decision_id: p.id.clone(),
+            reason: reason.clone(),
             audit_hash: audit_hash.to_owned(),
             timestamp,
             expires_at,
         }),
         Shape::Current => serde_json::to_string(&CurrentEvaluateResponse {
-            decision: Some(d.effect.as_str().to_owned()),
-            permit_token: permit.then(|| d.permit_id.clone()),
-            evaluation_id: Some(d.permit_id.clone()),
+            decision: Some(p.decision.clone()),
+            permit_token: permit.then(|| p.id.clone()),
+            evaluation_id: Some(p.id.clone()),
             expires_at,
             denial: (!permit).then(|| CurrentDenial {
-                reason: Some(d.reason.clone()),
-                code: Some(d.code.as_deref().unwrap_or("DENY_POLICY").to_owned()),
+                reason: Some(reason.clone()),
+                code: Some(
+                    d.decision
+                        .code
+                        .as_deref()
+                        .unwrap_or("DENY_POLICY")
+                        .to_owned(),
+                ),
             }),
             escalation_id: d.escalation_id.clone(),
             reasons: Some(
-                Some(d.reason.clone())
+                Some(reason.clone())
                     .filter(|r| !r.is_empty())
                     .into_iter()
                     .collect(),

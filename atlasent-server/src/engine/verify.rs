@@ -16,42 +16,78 @@ pub struct Request {
     pub shape: Shape,
     /// The permit asked about.
     pub permit_id: String,
-    /// The actor the caller expects (`""`: not checked).
-    pub agent: String,
-    /// The action the caller expects (`""`: not checked).
-    pub action: String,
-    /// The hash of the context the caller expects (`None`: not checked,
-    /// also for a `{}` context).
-    pub context_hash: Option<String>,
-    /// The environment the caller expects (`None`: not checked).
-    pub environment: Option<String>,
-    /// The execution hash the caller expects (`None`: not checked).
-    pub execution_hash: Option<String>,
+    /// What the caller expects of the permit, in the order the checks run
+    /// (actor, action, environment, execution hash, context hash); what is
+    /// not listed is not checked.
+    pub expected: Vec<(Mismatch, String)>,
     /// The caller requires an approval binding.
     pub require_approval: bool,
 }
 
 impl Request {
-    /// The request of `input`.
+    /// The request of `input`: an empty actor or action, and an absent or
+    /// empty context, are not checked.
     pub fn new(input: &VerifyInput<'_>) -> Request {
+        let expected = [
+            (
+                Mismatch::Actor,
+                Some(input.agent)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned),
+            ),
+            (
+                Mismatch::Action,
+                Some(input.action)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned),
+            ),
+            (Mismatch::Environment, input.environment.map(str::to_owned)),
+            (
+                Mismatch::ExecutionHash,
+                input.execution_hash.map(str::to_owned),
+            ),
+            (
+                Mismatch::Context,
+                input.context.filter(|c| !c.is_empty()).map(context_hash),
+            ),
+        ];
         Request {
             shape: input.shape,
             permit_id: input.permit_id.to_owned(),
-            agent: input.agent.to_owned(),
-            action: input.action.to_owned(),
-            context_hash: input.context.filter(|c| !c.is_empty()).map(context_hash),
-            environment: input.environment.map(str::to_owned),
-            execution_hash: input.execution_hash.map(str::to_owned),
+            expected: expected
+                .into_iter()
+                .filter_map(|(kind, value)| Some((kind, value?)))
+                .collect(),
             require_approval: input.require_approval,
         }
+    }
+
+    /// What the caller expects of `kind`, if anything.
+    pub fn expected(&self, kind: Mismatch) -> Option<&str> {
+        self.expected
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// What `permit` holds for an expectation of `kind`.
+fn held(permit: &PermitRow, kind: Mismatch) -> Option<&str> {
+    match kind {
+        Mismatch::Actor => Some(&permit.agent),
+        Mismatch::Action => Some(&permit.action),
+        Mismatch::Environment => permit.environment.as_deref(),
+        Mismatch::ExecutionHash => permit.execution_hash.as_deref(),
+        Mismatch::Context => Some(&permit.context_hash),
     }
 }
 
 /// What verifying `permit` (`None`: no permit of the caller's organization
 /// has the id) as `request` asks finds at `now_ms`, in the order the checks
-/// run: not found, not a permit, revoked, used, expired, a mismatch
-/// (actor, action, environment, execution hash, context), an approval
-/// required — else verified.
+/// run: not found, not a permit, revoked, used, expired, the first
+/// expectation the permit does not meet, an approval required — else
+/// verified. A permit without an environment or execution hash (issued
+/// before schema 3) meets no expectation of one: fail closed.
 pub fn check(request: &Request, permit: Option<&PermitRow>, now_ms: i64) -> VerifyOutcome {
     let Some(p) = permit else {
         return VerifyOutcome::NotFound;
@@ -60,32 +96,19 @@ pub fn check(request: &Request, permit: Option<&PermitRow>, now_ms: i64) -> Veri
         return VerifyOutcome::NotAPermit;
     }
     match p.state {
-        PermitState::Revoked => return VerifyOutcome::Revoked,
-        PermitState::Consumed => return VerifyOutcome::Used,
+        PermitState::Revoked { .. } => return VerifyOutcome::Revoked,
+        PermitState::Consumed { .. } => return VerifyOutcome::Used,
         PermitState::Active | PermitState::Denied => {}
     }
     if now_ms > p.expires_ms {
         return VerifyOutcome::Expired;
     }
-    let differs = |asked: &str, held: &str| !asked.is_empty() && asked != held;
-    let asked_other = |asked: &Option<String>, held: Option<&String>| {
-        asked.as_ref().is_some_and(|a| Some(a) != held)
-    };
-    let mismatch = if differs(&request.agent, &p.agent) {
-        Some(Mismatch::Actor)
-    } else if differs(&request.action, &p.action) {
-        Some(Mismatch::Action)
-    } else if asked_other(&request.environment, p.environment.as_ref()) {
-        Some(Mismatch::Environment)
-    } else if asked_other(&request.execution_hash, p.execution_hash.as_ref()) {
-        Some(Mismatch::ExecutionHash)
-    } else if asked_other(&request.context_hash, Some(&p.context_hash)) {
-        Some(Mismatch::Context)
-    } else {
-        None
-    };
-    match mismatch {
-        Some(m) => VerifyOutcome::Mismatch(m),
+    let unmet = request
+        .expected
+        .iter()
+        .find(|(kind, asked)| held(p, *kind) != Some(asked.as_str()));
+    match unmet {
+        Some((kind, _)) => VerifyOutcome::Mismatch(*kind),
         None if request.require_approval => VerifyOutcome::ApprovalMissing,
         None => VerifyOutcome::Verified,
     }
@@ -103,7 +126,11 @@ pub(super) fn verify(
     let verified = outcome == VerifyOutcome::Verified;
     let consumed = outcome.consumes();
     if consumed {
-        tx.consume(&caller.org_id, &request.permit_id, UsedVia::Verify, now_ms)?;
+        let used = PermitState::Consumed {
+            via: Some(UsedVia::Verify),
+            at_ms: Some(now_ms),
+        };
+        tx.transition(&caller.org_id, &request.permit_id, &used)?;
     }
     let owner = permit.as_ref().map(|p| p.agent.as_str());
     let audit_hash = tx.append(NewEvent {
@@ -114,7 +141,7 @@ pub(super) fn verify(
             "permit.rejected"
         },
         decision: None,
-        actor_id: owner.or(Some(request.agent.as_str()).filter(|a| !a.is_empty())),
+        actor_id: owner.or(request.expected(Mismatch::Actor)),
         resource_id: permit.as_ref().map(|p| p.action.as_str()),
         payload: object(json!({
             "decision_id": request.permit_id,
@@ -122,11 +149,11 @@ pub(super) fn verify(
             "verify_error_code": outcome.error_code(),
             "verified": verified,
             "consumed": consumed,
-            "agent": request.agent,
-            "action": request.action,
-            "context_hash": request.context_hash,
-            "environment": request.environment,
-            "execution_hash": request.execution_hash,
+            "agent": request.expected(Mismatch::Actor).unwrap_or_default(),
+            "action": request.expected(Mismatch::Action).unwrap_or_default(),
+            "context_hash": request.expected(Mismatch::Context),
+            "environment": request.expected(Mismatch::Environment),
+            "execution_hash": request.expected(Mismatch::ExecutionHash),
             "require_approval": request.require_approval,
             "shape": request.shape.as_str(),
             "via": UsedVia::Verify.as_str(),
@@ -156,12 +183,13 @@ pub(super) fn revoke(
     now_ms: i64,
 ) -> Result<String, WriteError> {
     let permit = tx.permit(&caller.org_id, id)?;
-    let revoked = match permit.as_ref().map(|p| p.state) {
+    let revoked = match permit.as_ref().map(|p| &p.state) {
         Some(PermitState::Active) => {
-            tx.revoke(&caller.org_id, id, now_ms, &caller.key_id, reason)?;
+            let to = super::permits::revoked(caller, reason, now_ms);
+            tx.transition(&caller.org_id, id, &to)?;
             true
         }
-        Some(PermitState::Revoked) => true,
+        Some(PermitState::Revoked { .. }) => true,
         _ => false,
     };
     let audit_hash = tx.append(NewEvent {
@@ -185,132 +213,82 @@ pub(super) fn revoke(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::permit_row;
 
-    fn permit() -> PermitRow {
-        PermitRow {
-            id: "dec_1".into(),
-            org_id: "o".into(),
-            agent: "bot".into(),
-            action: "deploy".into(),
-            context_hash: "c".into(),
-            decision: "allow".into(),
-            state: PermitState::Active,
-            issued_ms: 0,
-            expires_ms: 1_000,
-            permit_hash: "sig".into(),
-            environment: Some("prod".into()),
-            execution_hash: Some("e".into()),
-            used_via: None,
-            used_ms: None,
-            revoked_ms: None,
-            revoked_by: None,
-            revoke_reason: None,
-        }
-    }
-
-    fn request() -> Request {
+    fn request(expected: &[(Mismatch, &str)]) -> Request {
         Request {
             shape: Shape::Current,
             permit_id: "dec_1".into(),
-            agent: String::new(),
-            action: String::new(),
-            context_hash: None,
-            environment: None,
-            execution_hash: None,
+            expected: expected
+                .iter()
+                .map(|(kind, value)| (*kind, (*value).to_owned()))
+                .collect(),
             require_approval: false,
         }
     }
 
     #[test]
     fn the_checks_run_in_order() {
-        let p = permit();
-        assert_eq!(check(&request(), None, 0), VerifyOutcome::NotFound);
+        let p = permit_row();
+        let nothing = request(&[]);
+        assert_eq!(check(&nothing, None, 0), VerifyOutcome::NotFound);
         let denied = PermitRow {
             decision: "deny".into(),
             state: PermitState::Denied,
-            ..permit()
+            ..permit_row()
         };
-        assert_eq!(
-            check(&request(), Some(&denied), 0),
-            VerifyOutcome::NotAPermit
-        );
+        assert_eq!(check(&nothing, Some(&denied), 0), VerifyOutcome::NotAPermit);
+        let used = PermitState::Consumed {
+            via: None,
+            at_ms: None,
+        };
+        let revoked = PermitState::Revoked {
+            at_ms: None,
+            by: None,
+            reason: None,
+        };
         for (state, outcome) in [
-            (PermitState::Revoked, VerifyOutcome::Revoked),
-            (PermitState::Consumed, VerifyOutcome::Used),
+            (revoked, VerifyOutcome::Revoked),
+            (used, VerifyOutcome::Used),
         ] {
             // Revoked and used win over expired and a mismatch.
-            let held = PermitRow { state, ..permit() };
-            let asked = Request {
-                agent: "other".into(),
-                ..request()
+            let held = PermitRow {
+                state,
+                ..permit_row()
             };
+            let asked = request(&[(Mismatch::Actor, "other")]);
             assert_eq!(check(&asked, Some(&held), 5_000), outcome);
         }
-        assert_eq!(check(&request(), Some(&p), 1_000), VerifyOutcome::Verified);
-        assert_eq!(check(&request(), Some(&p), 1_001), VerifyOutcome::Expired);
+        assert_eq!(check(&nothing, Some(&p), 1_000), VerifyOutcome::Verified);
+        assert_eq!(check(&nothing, Some(&p), 1_001), VerifyOutcome::Expired);
     }
 
     #[test]
-    fn each_expectation_is_checked() {
-        let p = permit();
-        let cases = [
-            (
-                Request {
-                    agent: "x".into(),
-                    ..request()
-                },
-                Mismatch::Actor,
-            ),
-            (
-                Request {
-                    action: "x".into(),
-                    ..request()
-                },
-                Mismatch::Action,
-            ),
-            (
-                Request {
-                    environment: Some("dev".into()),
-                    ..request()
-                },
-                Mismatch::Environment,
-            ),
-            (
-                Request {
-                    execution_hash: Some("x".into()),
-                    ..request()
-                },
-                Mismatch::ExecutionHash,
-            ),
-            (
-                Request {
-                    context_hash: Some("x".into()),
-                    ..request()
-                },
-                Mismatch::Context,
-            ),
+    fn each_expectation_is_checked_and_an_approval_burns_the_permit() {
+        let p = permit_row();
+        let kinds = [
+            Mismatch::Actor,
+            Mismatch::Action,
+            Mismatch::Environment,
+            Mismatch::ExecutionHash,
+            Mismatch::Context,
         ];
-        for (asked, mismatch) in cases {
-            assert_eq!(
-                check(&asked, Some(&p), 0),
-                VerifyOutcome::Mismatch(mismatch)
-            );
+        for kind in kinds {
+            let asked = request(&[(kind, "x")]);
+            assert_eq!(check(&asked, Some(&p), 0), VerifyOutcome::Mismatch(kind));
         }
-        let matching = Request {
-            agent: "bot".into(),
-            action: "deploy".into(),
-            environment: Some("prod".into()),
-            execution_hash: Some("e".into()),
-            context_hash: Some("c".into()),
-            ..request()
-        };
+        let held = [
+            (Mismatch::Actor, "bot"),
+            (Mismatch::Action, "deploy"),
+            (Mismatch::Environment, "prod"),
+            (Mismatch::ExecutionHash, "e"),
+            (Mismatch::Context, "c"),
+        ];
+        let mut matching = request(&held);
         assert_eq!(check(&matching, Some(&p), 0), VerifyOutcome::Verified);
-        let approval = Request {
-            require_approval: true,
-            ..matching
-        };
+        matching.require_approval = true;
         assert_eq!(
-            check(&approval, Some(&p), 0),
+            check(&matching, Some(&p), 0),
             VerifyOutcome::ApprovalMissing
         );
     }
@@ -320,23 +298,11 @@ mod tests {
         let old = PermitRow {
             environment: None,
             execution_hash: None,
-            ..permit()
+            ..permit_row()
         };
-        let env = Request {
-            environment: Some("prod".into()),
-            ..request()
-        };
-        assert_eq!(
-            check(&env, Some(&old), 0),
-            VerifyOutcome::Mismatch(Mismatch::Environment)
-        );
-        let hash = Request {
-            execution_hash: Some("e".into()),
-            ..request()
-        };
-        assert_eq!(
-            check(&hash, Some(&old), 0),
-            VerifyOutcome::Mismatch(Mismatch::ExecutionHash)
-        );
+        for kind in [Mismatch::Environment, Mismatch::ExecutionHash] {
+            let asked = request(&[(kind, "prod")]);
+            assert_eq!(check(&asked, Some(&old), 0), VerifyOutcome::Mismatch(kind));
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! A state change is a [`WriteJob`]: the engine's code, run by the store
 //! inside its write transaction against a [`Tx`] (read a permit, issue,
 //! consume or revoke one, append an event). The store runs it at most once
-//! per request ([`RequestKey`]): a retry gets the stored reply of the first
+//! per request ([`Request`]): a retry gets the stored reply of the first
 //! attempt, and the reply is answered only once the transaction that holds
 //! its event is durable.
 
@@ -130,22 +130,10 @@ pub trait Store: Send + Sync {
     /// A retry of `request` (same key, endpoint, request id and body
     /// digest) gets the first reply and runs nothing; the same request id
     /// with another body is [`Refusal::RequestIdReused`].
-    fn write(
-        &self,
-        request: RequestKey,
-        now_ms: i64,
-        job: WriteJob,
-    ) -> StoreFuture<'_, String, WriteError>;
+    fn write(&self, request: Request, job: WriteJob) -> StoreFuture<'_, String, WriteError>;
 
-    /// One page of `org_id`'s events matching `filter` in sequence order,
-    /// after sequence number `after`.
-    fn events(
-        &self,
-        org_id: String,
-        filter: EventFilter,
-        limit: u32,
-        after: Option<i64>,
-    ) -> StoreFuture<'_, EventPage>;
+    /// One page of `org_id`'s events in sequence order.
+    fn events(&self, org_id: String, query: EventQuery) -> StoreFuture<'_, EventPage>;
 
     /// Every event of `org_id` matching `filter`, with the hash of the last
     /// one, unless more than `max` match.
@@ -169,28 +157,13 @@ pub trait Tx {
     /// The permit (or decision that issued none) `id` of `org_id`.
     fn permit(&mut self, org_id: &str, id: &str) -> Result<Option<PermitRow>, StoreError>;
 
-    /// Record a decision: an allow is an [`Active`](PermitState::Active)
-    /// permit, anything else a [`Denied`](PermitState::Denied) one.
-    fn insert_permit(&mut self, permit: &NewPermit<'_>) -> Result<(), StoreError>;
+    /// Record a decision (its row's state is `Active` for an allow, else
+    /// `Denied`), with what only the store keeps of it.
+    fn insert_permit(&mut self, permit: &PermitRow, kept: &Kept<'_>) -> Result<(), StoreError>;
 
-    /// Mark an active permit used through `via` at `now_ms`.
-    fn consume(
-        &mut self,
-        org_id: &str,
-        id: &str,
-        via: UsedVia,
-        now_ms: i64,
-    ) -> Result<(), StoreError>;
-
-    /// Mark an active permit revoked at `now_ms` by key `by`.
-    fn revoke(
-        &mut self,
-        org_id: &str,
-        id: &str,
-        now_ms: i64,
-        by: &str,
-        reason: Option<&str>,
-    ) -> Result<(), StoreError>;
+    /// Move the active permit `id` of `org_id` to state `to` (used or
+    /// revoked); a permit no longer active stays as it is.
+    fn transition(&mut self, org_id: &str, id: &str, to: &PermitState) -> Result<(), StoreError>;
 
     /// Append an event to its organization's chain; returns its hash.
     fn append(&mut self, event: NewEvent<'_>) -> Result<String, StoreError>;
@@ -198,46 +171,55 @@ pub trait Tx {
 
 /// A request as idempotency knows it.
 #[derive(Debug, Clone)]
-pub struct RequestKey {
+pub struct Request {
     /// The API key's public id.
     pub key_id: String,
-    /// The endpoint (`evaluate`, `verify`, …).
+    /// The endpoint (`evaluate`, `verify`, `revoke`, `permits.verify`,
+    /// `permits.revoke`).
     pub endpoint: &'static str,
     /// The request's `X-Request-ID`.
     pub request_id: String,
     /// SHA-256 hex of the request body's canonical JSON.
     pub body_digest: String,
+    /// When it arrived (ms since the epoch); its reply is kept from then.
+    pub now_ms: i64,
 }
 
-/// Where a permit is, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a permit is, as stored, with when and how it got there.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PermitState {
     /// Issued, not used or revoked (it may have expired by the clock).
     Active,
     /// A decision that issued no permit.
     Denied,
-    /// Used.
-    Consumed,
-    /// Revoked.
-    Revoked,
+    /// Used (the door and time are unknown for a permit used before schema
+    /// 3).
+    Consumed {
+        /// The door it was used through.
+        via: Option<UsedVia>,
+        /// When.
+        at_ms: Option<i64>,
+    },
+    /// Revoked (the time and revoker are unknown before schema 3).
+    Revoked {
+        /// When.
+        at_ms: Option<i64>,
+        /// The id of the key that revoked it.
+        by: Option<String>,
+        /// Why, as the revoker said.
+        reason: Option<String>,
+    },
 }
 
 impl PermitState {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
+    /// The stored spelling of the state's kind.
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Denied => "denied",
-            Self::Consumed => "consumed",
-            Self::Revoked => "revoked",
+            Self::Consumed { .. } => "consumed",
+            Self::Revoked { .. } => "revoked",
         }
-    }
-
-    fn parse(text: &str) -> Result<Self, StoreError> {
-        [Self::Active, Self::Denied, Self::Consumed, Self::Revoked]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| StoreError::Corrupt(format!("a permit status {text:?}")))
     }
 }
 
@@ -257,6 +239,13 @@ impl UsedVia {
             Self::Verify => "verify",
             Self::ById => "by_id",
         }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
+        [Self::Verify, Self::ById]
+            .into_iter()
+            .find(|v| v.as_str() == text)
+            .ok_or_else(|| StoreError::Corrupt(format!("a permit used via {text:?}")))
     }
 }
 
@@ -287,53 +276,20 @@ pub struct PermitRow {
     pub environment: Option<String>,
     /// The execution hash (`None` before schema 3).
     pub execution_hash: Option<String>,
-    /// The door it was used through (`None` when unused, or used before
-    /// schema 3).
-    pub used_via: Option<UsedVia>,
-    /// When it was used.
-    pub used_ms: Option<i64>,
-    /// When it was revoked.
-    pub revoked_ms: Option<i64>,
-    /// The key that revoked it.
-    pub revoked_by: Option<String>,
-    /// Why.
-    pub revoke_reason: Option<String>,
 }
 
-/// A decision to record.
-#[derive(Debug, Clone)]
-pub struct NewPermit<'a> {
-    /// The decision id.
-    pub id: &'a str,
-    /// Its organization.
-    pub org_id: &'a str,
-    /// The actor.
-    pub agent: &'a str,
-    /// The action.
-    pub action: &'a str,
-    /// SHA-256 hex of the context's canonical JSON.
-    pub context_hash: &'a str,
-    /// `allow`, `deny`, `hold` or `escalate`.
-    pub decision: &'a str,
-    /// Whether it is a permit (an allow).
-    pub issued: bool,
-    /// When it was decided.
-    pub issued_ms: i64,
-    /// When it expires.
-    pub expires_ms: i64,
-    /// The signature over its claims (empty for a non-permit).
-    pub permit_hash: &'a str,
+/// What the store keeps of a decision besides its [`PermitRow`]: the key
+/// that asked, the escalation id of a hold or escalate, the deny code of a
+/// non-allow, and the request's wire (`legacy`, `current`).
+#[derive(Debug, Clone, Copy)]
+pub struct Kept<'a> {
     /// The key that asked.
     pub key_id: &'a str,
-    /// The environment.
-    pub environment: Option<&'a str>,
-    /// The execution hash.
-    pub execution_hash: &'a str,
     /// The escalation id of a hold or escalate.
     pub escalation_id: Option<&'a str>,
     /// The deny code of a non-allow.
     pub deny_code: Option<&'a str>,
-    /// The request's wire (`legacy`, `current`).
+    /// The request's wire.
     pub shape: &'a str,
 }
 
@@ -369,6 +325,18 @@ pub struct EventFilter {
     pub from_ms: Option<i64>,
     /// Only events at or before this time (ms since the epoch).
     pub to_ms: Option<i64>,
+}
+
+/// A page of events to read: those matching `filter`, after sequence
+/// number `after`, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// What to select.
+    pub filter: EventFilter,
+    /// The most events on the page.
+    pub limit: u32,
+    /// The sequence number the page starts after.
+    pub after: Option<i64>,
 }
 
 /// One page of events.
@@ -446,4 +414,29 @@ pub struct PermitRows {
     pub total: u64,
     /// Where the next page starts, if there is one.
     pub next: Option<PermitCursor>,
+}
+
+/// Rows for unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{PermitRow, PermitState};
+
+    /// An active permit `dec_1` of `o` for `bot` to `deploy` in `prod`,
+    /// issued at 0, expiring at 1,000.
+    pub(crate) fn permit_row() -> PermitRow {
+        PermitRow {
+            id: "dec_1".into(),
+            org_id: "o".into(),
+            agent: "bot".into(),
+            action: "deploy".into(),
+            context_hash: "c".into(),
+            decision: "allow".into(),
+            state: PermitState::Active,
+            issued_ms: 0,
+            expires_ms: 1_000,
+            permit_hash: "sig".into(),
+            environment: Some("prod".into()),
+            execution_hash: Some("e".into()),
+        }
+    }
 }

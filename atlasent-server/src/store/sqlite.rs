@@ -22,8 +22,8 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    EventFilter, EventPage, ExportSelection, PermitQuery, PermitRow, PermitRows, RequestKey, Store,
-    StoreError, StoreFuture, WriteError, WriteJob,
+    EventFilter, EventPage, EventQuery, ExportSelection, PermitQuery, PermitRow, PermitRows,
+    Request, Store, StoreError, StoreFuture, WriteError, WriteJob,
 };
 
 mod reads;
@@ -42,8 +42,7 @@ pub enum Storage {
 /// What the writer thread is asked to do.
 enum Command {
     Write {
-        request: RequestKey,
-        now_ms: i64,
+        request: Request,
         job: WriteJob,
         reply: oneshot::Sender<Result<String, WriteError>>,
     },
@@ -145,17 +144,11 @@ impl Drop for SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn write(
-        &self,
-        request: RequestKey,
-        now_ms: i64,
-        job: WriteJob,
-    ) -> StoreFuture<'_, String, WriteError> {
+    fn write(&self, request: Request, job: WriteJob) -> StoreFuture<'_, String, WriteError> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             let command = Command::Write {
                 request,
-                now_ms,
                 job,
                 reply,
             };
@@ -164,14 +157,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn events(
-        &self,
-        org_id: String,
-        filter: EventFilter,
-        limit: u32,
-        after: Option<i64>,
-    ) -> StoreFuture<'_, EventPage> {
-        Box::pin(self.read(move |conn| reads::events(conn, &org_id, &filter, limit, after)))
+    fn events(&self, org_id: String, query: EventQuery) -> StoreFuture<'_, EventPage> {
+        Box::pin(self.read(move |conn| reads::events(conn, &org_id, &query)))
     }
 
     fn export_events(

@@ -12,8 +12,8 @@ use serde_json::value::RawValue;
 use crate::clock;
 use crate::store::chain::{self, EventOut};
 use crate::store::{
-    EventFilter, EventPage, ExportSelection, PermitCursor, PermitFilter, PermitQuery, PermitRow,
-    PermitRows, PermitState, StoreError, UsedVia,
+    EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitFilter, PermitQuery,
+    PermitRow, PermitRows, PermitState, StoreError, UsedVia,
 };
 
 /// Read-only connections to a database file, reused between reads.
@@ -196,10 +196,9 @@ fn count(conn: &Connection, table: &str, w: &Where) -> Result<u64, StoreError> {
 pub(super) fn events(
     conn: &Connection,
     org_id: &str,
-    filter: &EventFilter,
-    limit: u32,
-    after: Option<i64>,
+    query: &EventQuery,
 ) -> Result<EventPage, StoreError> {
+    let (filter, limit, after) = (&query.filter, query.limit, query.after);
     // One read transaction: the count and the page see the same commit.
     let tx = conn.unchecked_transaction()?;
     let total = count(&tx, "events", &event_filter(org_id, filter))?;
@@ -245,11 +244,22 @@ const PERMIT_COLUMNS: &str = "id, org_id, agent, action, context_hash, decision,
      revoked_ms, revoked_by, revoke_reason";
 
 fn permit_row(r: &rusqlite::Row<'_>) -> Result<PermitRow, StoreError> {
-    let used_via = match r.get::<_, Option<String>>(12)?.as_deref() {
-        None => None,
-        Some("verify") => Some(UsedVia::Verify),
-        Some("by_id") => Some(UsedVia::ById),
-        Some(other) => return Err(StoreError::Corrupt(format!("a permit used via {other:?}"))),
+    let state = match r.get::<_, String>(6)?.as_str() {
+        "active" => PermitState::Active,
+        "denied" => PermitState::Denied,
+        "consumed" => PermitState::Consumed {
+            via: r
+                .get::<_, Option<String>>(12)?
+                .map(|v| UsedVia::parse(&v))
+                .transpose()?,
+            at_ms: r.get(13)?,
+        },
+        "revoked" => PermitState::Revoked {
+            at_ms: r.get(14)?,
+            by: r.get(15)?,
+            reason: r.get(16)?,
+        },
+        other => return Err(StoreError::Corrupt(format!("a permit status {other:?}"))),
     };
     Ok(PermitRow {
         id: r.get(0)?,
@@ -258,17 +268,12 @@ fn permit_row(r: &rusqlite::Row<'_>) -> Result<PermitRow, StoreError> {
         action: r.get(3)?,
         context_hash: r.get(4)?,
         decision: r.get(5)?,
-        state: PermitState::parse(&r.get::<_, String>(6)?)?,
+        state,
         issued_ms: r.get(7)?,
         expires_ms: r.get(8)?,
         permit_hash: r.get(9)?,
         environment: r.get(10)?,
         execution_hash: r.get(11)?,
-        used_via,
-        used_ms: r.get(13)?,
-        revoked_ms: r.get(14)?,
-        revoked_by: r.get(15)?,
-        revoke_reason: r.get(16)?,
     })
 }
 

@@ -10,8 +10,7 @@ use super::{reads, Command};
 use crate::clock;
 use crate::store::chain::{self, Head};
 use crate::store::{
-    NewEvent, NewPermit, PermitRow, PermitState, Refusal, RequestKey, StoreError, Tx, UsedVia,
-    WriteError, WriteJob,
+    Kept, NewEvent, PermitRow, PermitState, Refusal, Request, StoreError, Tx, WriteError, WriteJob,
 };
 
 /// How long a stored reply is kept for retries with the same request id.
@@ -86,13 +85,12 @@ impl Writer {
         let result = (|| -> Result<(), StoreError> {
             let tx = self.conn.transaction()?;
             for cmd in batch.drain(..) {
-                let (request, now_ms, job, reply) = match cmd {
+                let (request, job, reply) = match cmd {
                     Command::Write {
                         request,
-                        now_ms,
                         job,
                         reply,
-                    } => (request, now_ms, job, reply),
+                    } => (request, job, reply),
                     Command::Read(job) => {
                         reads.push(job);
                         continue;
@@ -102,7 +100,7 @@ impl Writer {
                     tx: &tx,
                     heads: &mut self.heads,
                 };
-                match once(&mut state, &request, now_ms, job) {
+                match once(&mut state, &request, job) {
                     Ok(body) => pending.push((reply, Ok(body))),
                     Err(WriteError::Refused(why)) => {
                         pending.push((reply, Err(WriteError::Refused(why))))
@@ -160,12 +158,7 @@ impl Writer {
 /// reply is stored in the same transaction as its event. The same key,
 /// endpoint and request id with a different body is refused, never
 /// answered.
-fn once(
-    state: &mut SqliteTx<'_>,
-    request: &RequestKey,
-    now_ms: i64,
-    job: WriteJob,
-) -> Result<String, WriteError> {
+fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<String, WriteError> {
     let stored: Option<(String, String)> = state
         .tx
         .query_row(
@@ -186,7 +179,7 @@ fn once(
     let body = job(state)?;
     state.tx.execute(
         "INSERT INTO replies (key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![request.key_id, request.endpoint, request.request_id, request.body_digest, body, now_ms],
+        params![request.key_id, request.endpoint, request.request_id, request.body_digest, body, request.now_ms],
     )?;
     Ok(body)
 }
@@ -202,12 +195,7 @@ impl Tx for SqliteTx<'_> {
         reads::permit(self.tx, org_id, id)
     }
 
-    fn insert_permit(&mut self, p: &NewPermit<'_>) -> Result<(), StoreError> {
-        let state = if p.issued {
-            PermitState::Active
-        } else {
-            PermitState::Denied
-        };
+    fn insert_permit(&mut self, p: &PermitRow, kept: &Kept<'_>) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id,
                                   environment, execution_hash, escalation_id, deny_code, shape)
@@ -219,48 +207,35 @@ impl Tx for SqliteTx<'_> {
                 p.action,
                 p.context_hash,
                 p.decision,
-                state.as_str(),
+                p.state.as_str(),
                 p.issued_ms,
                 p.expires_ms,
                 p.permit_hash,
-                p.key_id,
+                kept.key_id,
                 p.environment,
                 p.execution_hash,
-                p.escalation_id,
-                p.deny_code,
-                p.shape,
+                kept.escalation_id,
+                kept.deny_code,
+                kept.shape,
             ],
         )?;
         Ok(())
     }
 
-    fn consume(
-        &mut self,
-        org_id: &str,
-        id: &str,
-        via: UsedVia,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    fn transition(&mut self, org_id: &str, id: &str, to: &PermitState) -> Result<(), StoreError> {
+        let (used_via, used_ms, revoked_ms, revoked_by, revoke_reason) = match to {
+            PermitState::Consumed { via, at_ms } => {
+                (via.map(|v| v.as_str()), *at_ms, None, None, None)
+            }
+            PermitState::Revoked { at_ms, by, reason } => {
+                (None, None, *at_ms, by.as_deref(), reason.as_deref())
+            }
+            PermitState::Active | PermitState::Denied => (None, None, None, None, None),
+        };
         self.tx.execute(
-            "UPDATE permits SET status = 'consumed', used_via = ?3, used_ms = ?4
+            "UPDATE permits SET status = ?3, used_via = ?4, used_ms = ?5, revoked_ms = ?6, revoked_by = ?7, revoke_reason = ?8
              WHERE id = ?1 AND org_id = ?2 AND status = 'active'",
-            params![id, org_id, via.as_str(), now_ms],
-        )?;
-        Ok(())
-    }
-
-    fn revoke(
-        &mut self,
-        org_id: &str,
-        id: &str,
-        now_ms: i64,
-        by: &str,
-        reason: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE permits SET status = 'revoked', revoked_ms = ?3, revoked_by = ?4, revoke_reason = ?5
-             WHERE id = ?1 AND org_id = ?2 AND status = 'active'",
-            params![id, org_id, now_ms, by, reason],
+            params![id, org_id, to.as_str(), used_via, used_ms, revoked_ms, revoked_by, revoke_reason],
         )?;
         Ok(())
     }
