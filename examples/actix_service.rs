@@ -56,35 +56,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[allow(dead_code)]
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    backend::exit_status(run().await)
-}
-
-#[allow(dead_code)]
-async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let backend = backend::connect().await?;
-    eprintln!("{}", backend.description);
-    let state = web::Data::new(AppState {
-        client: backend.client.clone(),
-        bodies_run: Arc::default(),
-    });
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(state.clone())
-            .configure(routes)
+    backend::serve(async |client| -> Result<(), backend::BoxError> {
+        let state = web::Data::new(AppState {
+            client,
+            bodies_run: Arc::default(),
+        });
+        let addr = backend::listen_addr("127.0.0.1:8080");
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(state.clone())
+                .configure(routes)
+        })
+        .bind(&addr)
+        .map_err(|e| {
+            let command = "cargo run --example actix_service -- 127.0.0.1:8081";
+            backend::cannot_listen(&addr, e, command)
+        })?;
+        for bound in server.addrs() {
+            eprintln!("listening on http://{bound}");
+        }
+        server.run().await?;
+        Ok(())
     })
-    .bind(&addr)
-    .map_err(|e| {
-        format!(
-            "cannot listen on {addr} ({e}); pass another address: \
-             cargo run --example actix_service -- 127.0.0.1:8081"
-        )
-    })?;
-    for bound in server.addrs() {
-        eprintln!("listening on http://{bound}");
-    }
-    server.run().await?;
-    Ok(())
+    .await
 }

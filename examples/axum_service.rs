@@ -137,27 +137,19 @@ pub fn app(state: AppState) -> Router {
 #[allow(dead_code)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    backend::exit_status(run().await)
-}
-
-#[allow(dead_code)]
-async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let backend = backend::connect().await?;
-    eprintln!("{}", backend.description);
-    let state = AppState {
-        client: backend.client.clone(),
-        bodies_run: Arc::default(),
-    };
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
-        format!(
-            "cannot listen on {addr} ({e}); pass another address: \
-             cargo run --example axum_service -- 127.0.0.1:3001"
-        )
-    })?;
-    eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(state)).await?;
-    Ok(())
+    backend::serve(async |client| -> Result<(), backend::BoxError> {
+        let addr = backend::listen_addr("127.0.0.1:3000");
+        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+            let command = "cargo run --example axum_service -- 127.0.0.1:3001";
+            backend::cannot_listen(&addr, e, command)
+        })?;
+        eprintln!("listening on http://{}", listener.local_addr()?);
+        let state = AppState {
+            client,
+            bodies_run: Arc::default(),
+        };
+        axum::serve(listener, app(state)).await?;
+        Ok(())
+    })
+    .await
 }

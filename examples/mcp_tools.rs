@@ -114,21 +114,18 @@ impl ServerHandler for PaymentTools {}
 #[allow(dead_code)]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    backend::exit_status(run().await)
-}
-
-#[allow(dead_code)]
-async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let backend = backend::connect().await?;
-    eprintln!("{}", backend.description);
-    let tools = PaymentTools {
-        client: backend.client.clone(),
-        bodies_run: Arc::default(),
-    };
-    tools
-        .serve((tokio::io::stdin(), tokio::io::stdout()))
-        .await?
-        .waiting()
-        .await?;
-    Ok(())
+    // The tools speak MCP over stdin/stdout.
+    backend::serve(async |client| -> Result<(), backend::BoxError> {
+        let tools = PaymentTools {
+            client,
+            bodies_run: Arc::default(),
+        };
+        tools
+            .serve((tokio::io::stdin(), tokio::io::stdout()))
+            .await?
+            .waiting()
+            .await?;
+        Ok(())
+    })
+    .await
 }

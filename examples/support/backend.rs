@@ -36,9 +36,7 @@ impl Backend {
 
 /// What every example's failure looks like: the error and its causes on
 /// stderr as sentences, not a `Debug` dump, and exit status 1.
-pub(crate) fn exit_status(
-    result: Result<(), Box<dyn std::error::Error + Send + Sync>>,
-) -> ExitCode {
+pub(crate) fn exit_status(result: Result<(), BoxError>) -> ExitCode {
     let Err(err) = result else {
         return ExitCode::SUCCESS;
     };
@@ -52,12 +50,44 @@ pub(crate) fn exit_status(
     ExitCode::FAILURE
 }
 
+/// What an example's body returns: any error, shown by [`exit_status`].
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The whole of a service example's `main`: connect as the environment
+/// says (telling stderr which backend is in use), give `serve` the client,
+/// and exit as [`exit_status`] says. The backend, with the embedded server
+/// in it, lives until `serve` returns.
+pub(crate) async fn serve(
+    serve: impl AsyncFnOnce(atlasent::Client) -> Result<(), BoxError>,
+) -> ExitCode {
+    let served = async {
+        let backend = connect().await?;
+        eprintln!("{}", backend.description);
+        serve(backend.client.clone()).await
+    };
+    exit_status(served.await)
+}
+
+/// The address a service example listens on: its first argument, or
+/// `default`.
+pub(crate) fn listen_addr(default: &str) -> String {
+    std::env::args().nth(1).unwrap_or_else(|| default.into())
+}
+
+/// Why a service example cannot listen on `addr`, and how to run it on
+/// another address instead (`command`, such as
+/// `cargo run --example axum_service -- 127.0.0.1:3001`).
+pub(crate) fn cannot_listen(addr: &str, err: std::io::Error, command: &str) -> String {
+    format!("cannot listen on {addr} ({err}); pass another address: {command}")
+}
+
+/// The demo policy's path, for the embedded server.
 pub(crate) fn demo_policy() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policies/demo.json")
 }
 
 /// Connect as the environment says; must run inside a tokio runtime.
-pub(crate) async fn connect() -> Result<Backend, Box<dyn std::error::Error + Send + Sync>> {
+pub(crate) async fn connect() -> Result<Backend, BoxError> {
     if std::env::var_os(atlasent::ENV_API_KEY).is_some_and(|k| !k.is_empty()) {
         let client = atlasent::Client::from_env()?;
         let description = format!(
