@@ -48,9 +48,16 @@ fn policy() -> Policy {
     .expect("a valid policy")
 }
 
+/// A server with what `customize` gives it (no policy or key of its own).
+async fn start_bare(customize: impl FnOnce(ServerBuilder) -> ServerBuilder) -> RunningServer {
+    customize(Server::builder())
+        .start()
+        .await
+        .expect("server starts")
+}
+
 async fn start_with(customize: impl FnOnce(ServerBuilder) -> ServerBuilder) -> RunningServer {
-    let builder = Server::builder().policy(policy()).api_key(KEY);
-    customize(builder).start().await.expect("server starts")
+    start_bare(|b| customize(b.policy(policy()).api_key(KEY))).await
 }
 
 async fn start() -> RunningServer {
@@ -149,6 +156,12 @@ fn token(reply: &Value) -> String {
         .to_owned()
 }
 
+/// `reply`'s member names, sorted, are `names` (space-separated, sorted).
+#[track_caller]
+fn assert_keys(reply: &Value, names: &str) {
+    assert_eq!(keys(reply), names.split(' ').collect::<Vec<_>>(), "{reply}");
+}
+
 fn keys(v: &Value) -> Vec<&str> {
     let mut k: Vec<&str> = v
         .as_object()
@@ -176,39 +189,150 @@ fn hash(action: &str, agent: &str, ctx: &Value) -> String {
     atlasent::wire::execution_hash(action, agent, ctx.as_object().expect("an object"))
 }
 
+/// A POST of raw `body` with the default key (and `request_id` if given).
+async fn post_raw(
+    server: &RunningServer,
+    path: &str,
+    body: &str,
+    request_id: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    send(server, KEY, "POST", path, Some(body), request_id).await
+}
+
+/// An evaluate of `body` with the default key: the reply, whatever the status.
+async fn evaluate(server: &RunningServer, body: Value) -> Value {
+    post(server, "/v1-evaluate", body).await.1
+}
+
+/// A `/v1-verify-permit` of `body` (either shape): the reply, whatever the
+/// status.
+async fn verify(server: &RunningServer, body: Value) -> Value {
+    post(server, "/v1-verify-permit", body).await.1
+}
+
+/// `GET /v1/permits/{id}` with the default key: the record.
+async fn permit_record(server: &RunningServer, id: &str) -> Value {
+    get(server, &format!("/v1/permits/{id}")).await.1
+}
+
+/// `POST /v1/permits/{id}/{action}` (verify or revoke) with the default key.
+async fn permit_post(server: &RunningServer, id: &str, action: &str, body: Value) -> (u16, Value) {
+    post(server, &format!("/v1/permits/{id}/{action}"), body).await
+}
+
+/// `id` is no permit of `key`'s organization at every by-id endpoint: 404
+/// `permit_not_found`.
+async fn assert_no_permit_by_id(server: &RunningServer, key: &str, id: &str) {
+    let (status, reply) = get_as(server, key, &format!("/v1/permits/{id}")).await;
+    assert_eq!(status, 404, "{id}: {reply}");
+    assert_has_in(
+        &id,
+        &reply,
+        json!({ "code": "permit_not_found", "message": "permit not found" }),
+    );
+    for action in ["verify", "revoke"] {
+        let (status, reply) = post_as(
+            server,
+            key,
+            &format!("/v1/permits/{id}/{action}"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 404, "{id} {action}: {reply}");
+        assert_has_in(
+            &format!("{id} {action}"),
+            &reply,
+            json!({ "code": "permit_not_found" }),
+        );
+    }
+}
+
+/// Every member of `expect` (an object) is `reply`'s (a missing one is
+/// `null`; an object, member by member).
+#[track_caller]
+fn assert_has(reply: &Value, expect: Value) {
+    assert_has_in(&"", reply, expect);
+}
+
+/// [`assert_has`], the failure naming `case` too.
+#[track_caller]
+fn assert_has_in(case: &dyn std::fmt::Display, reply: &Value, expect: Value) {
+    for (name, want) in expect.as_object().expect("an object") {
+        match want {
+            Value::Object(_) => assert_has_in(case, &reply[name], want.clone()),
+            _ => assert_eq!(&reply[name], want, "{case} `{name}` of {reply}"),
+        }
+    }
+}
+
+/// A refusal: `status` was `want` and the message contains `expect`; `case`
+/// names what was sent.
+#[track_caller]
+fn assert_refused(case: &dyn std::fmt::Display, reply: (u16, Value), want: u16, expect: &str) {
+    let message = reply.1["message"].as_str().unwrap_or_default();
+    assert_eq!(reply.0, want, "{case}: {}", reply.1);
+    assert!(
+        message.contains(expect),
+        "{case}: {message:?} lacks {expect:?}"
+    );
+}
+
+/// An evaluate that was answered 200 with `allow`.
+#[track_caller]
+fn assert_allowed(status: u16, reply: &Value) {
+    assert_eq!(status, 200, "{reply}");
+    assert_has(reply, json!({ "decision": "allow" }));
+}
+
+/// A 1.4.1-shape evaluate or verify body.
+fn legacy_body(agent: &str, action: &str, context: Value) -> Value {
+    json!({ "agent": agent, "action": action, "context": context })
+}
+
+/// A current-shape evaluate of a forced deploy: denied by `deny_forced`.
+fn forced_deploy() -> Value {
+    let context = json!({ "environment": "production", "force": true });
+    current_body("deploy-bot", "deploy.production", context)
+}
+
+/// A current verify of `permit` with the members of `extra` (an object):
+/// the reply, which must be a 200.
+async fn verify_token(server: &RunningServer, permit: &str, extra: Value) -> Value {
+    let mut body = extra;
+    body["permit_token"] = json!(permit);
+    current_verify(server, body).await
+}
+
+/// What a current verify answers for a permit given for something else.
+fn mismatch(code: &str) -> Value {
+    json!({ "valid": false, "outcome": "permit_mismatch", "verify_error_code": code })
+}
+
+/// What a current verify of a permit that is not there answers: nothing
+/// about the permit.
+fn not_found_verify() -> Value {
+    json!({ "valid": false, "outcome": "permit_not_found", "verify_error_code": "PERMIT_NOT_FOUND",
+            "expires_at": null })
+}
+
+/// A current-shape evaluate body.
+fn current_body(agent: &str, action: &str, context: Value) -> Value {
+    json!({ "actor_id": agent, "action_type": action, "context": context })
+}
+
 // ---------------------------------------------------------------- evaluate
 
 #[tokio::test]
 async fn a_current_evaluate_allow_is_answered_in_the_current_shape() {
     let server = start().await;
-    let body = json!({ "action_type": "deploy.production", "actor_id": "deploy-bot",
-                       "context": prod() })
-    .to_string();
-    let (status, headers, reply) = send(
-        &server,
-        KEY,
-        "POST",
-        "/v1-evaluate",
-        Some(&body),
-        Some("rid-allow-1"),
-    )
-    .await;
-    assert_eq!(status, 200, "{reply}");
-    assert_eq!(
-        keys(&reply),
-        [
-            "audit_hash",
-            "decision",
-            "evaluation_id",
-            "expires_at",
-            "permit_token",
-            "reasons",
-            "request_id",
-            "timestamp"
-        ],
-        "{reply}"
+    let body = current_body("deploy-bot", "deploy.production", prod()).to_string();
+    let (status, headers, reply) =
+        post_raw(&server, "/v1-evaluate", &body, Some("rid-allow-1")).await;
+    assert_allowed(status, &reply);
+    assert_keys(
+        &reply,
+        "audit_hash decision evaluation_id expires_at permit_token reasons request_id timestamp",
     );
-    assert_eq!(reply["decision"], "allow");
     let permit = token(&reply);
     assert!(permit.starts_with("dec_") && permit.len() == 36, "{permit}");
     assert_eq!(reply["evaluation_id"], reply["permit_token"]);
@@ -231,13 +355,7 @@ async fn a_current_evaluate_allow_is_answered_in_the_current_shape() {
 #[tokio::test]
 async fn a_current_deny_carries_its_code_and_reason_and_no_permit() {
     let server = start().await;
-    let (status, forced) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "deploy.production", "actor_id": "deploy-bot",
-                "context": { "environment": "production", "force": true } }),
-    )
-    .await;
+    let (status, forced) = post(&server, "/v1-evaluate", forced_deploy()).await;
     assert_eq!(status, 200);
     assert_eq!(forced["decision"], "deny", "{forced}");
     assert_eq!(forced["denial"]["code"], "DENY_POLICY", "{forced}");
@@ -254,16 +372,10 @@ async fn a_current_deny_carries_its_code_and_reason_and_no_permit() {
         .expect("id")
         .starts_with("dec_"));
 
-    let (_, nothing) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "nothing.matches", "actor_id": "x", "context": {} }),
-    )
-    .await;
-    assert_eq!(
-        (&nothing["decision"], &nothing["denial"]["code"]),
-        (&json!("deny"), &json!("NO_TEMPLATE_MATCH")),
-        "{nothing}"
+    let nothing = evaluate(&server, current_body("x", "nothing.matches", json!({}))).await;
+    assert_has(
+        &nothing,
+        json!({ "decision": "deny", "denial": { "code": "NO_TEMPLATE_MATCH" } }),
     );
 }
 
@@ -271,26 +383,11 @@ async fn a_current_deny_carries_its_code_and_reason_and_no_permit() {
 async fn deny_hold_and_escalate_are_permits_on_no_door_and_hold_and_escalate_carry_an_escalation_id(
 ) {
     let server = start().await;
-    let (_, held) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "payments.wire", "actor_id": "pay-bot",
-                "context": { "amount_usd": 50000 } }),
-    )
-    .await;
-    let (_, escalated) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "records.delete", "actor_id": "ops-bot" }),
-    )
-    .await;
-    let (_, legacy_held) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action": "payments.wire", "agent": "pay-bot",
-                "context": { "amount_usd": 50000 } }),
-    )
-    .await;
+    let large = || json!({ "amount_usd": 50000 });
+    let held = evaluate(&server, current_body("pay-bot", "payments.wire", large())).await;
+    let escalated = json!({ "action_type": "records.delete", "actor_id": "ops-bot" });
+    let escalated = evaluate(&server, escalated).await;
+    let legacy_held = evaluate(&server, legacy_body("pay-bot", "payments.wire", large())).await;
     assert_eq!(legacy_held["permitted"], false, "{legacy_held}");
     for (reply, decision, code) in [
         (&held, "hold", "ACTOR_HELD"),
@@ -309,13 +406,7 @@ async fn deny_hold_and_escalate_are_permits_on_no_door_and_hold_and_escalate_car
     }
     assert_ne!(held["escalation_id"], escalated["escalation_id"]);
 
-    let (_, denied) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "deploy.production", "actor_id": "deploy-bot",
-                "context": { "environment": "production", "force": true } }),
-    )
-    .await;
+    let denied = evaluate(&server, forced_deploy()).await;
     assert_eq!(denied["decision"], "deny", "{denied}");
     let ids = [
         denied["evaluation_id"].as_str().expect("id").to_owned(),
@@ -325,33 +416,10 @@ async fn deny_hold_and_escalate_are_permits_on_no_door_and_hold_and_escalate_car
     ];
     for id in &ids {
         let current = current_verify(&server, json!({ "permit_token": id })).await;
-        assert_eq!(
-            (
-                &current["valid"],
-                &current["outcome"],
-                &current["verify_error_code"]
-            ),
-            (
-                &json!(false),
-                &json!("permit_not_found"),
-                &json!("PERMIT_NOT_FOUND")
-            ),
-            "{current}"
-        );
-        assert_eq!(current["expires_at"], Value::Null, "{current}");
-        let (_, legacy) = post(&server, "/v1-verify-permit", json!({ "decision_id": id })).await;
+        assert_has(&current, not_found_verify());
+        let legacy = verify(&server, json!({ "decision_id": id })).await;
         assert_eq!(legacy["outcome"], "denied", "{legacy}");
-        let (status, _) = get(&server, &format!("/v1/permits/{id}")).await;
-        assert_eq!(status, 404);
-        for action in ["verify", "revoke"] {
-            let (status, reply) =
-                post(&server, &format!("/v1/permits/{id}/{action}"), json!({})).await;
-            assert_eq!(
-                (status, &reply["code"]),
-                (404, &json!("permit_not_found")),
-                "{reply}"
-            );
-        }
+        assert_no_permit_by_id(&server, KEY, id).await;
     }
     let (_, list) = get(&server, "/v1/permits").await;
     assert_eq!(list["total"], 0, "{list}");
@@ -362,11 +430,9 @@ async fn deny_hold_and_escalate_are_permits_on_no_door_and_hold_and_escalate_car
         .find(|e| e["type"] == "evaluate.hold" && e["payload"]["shape"] == "current")
         .expect("an evaluate.hold event");
     assert_eq!(hold_event["decision"], "hold");
-    assert_eq!(
-        hold_event["payload"]["escalation_id"],
-        held["escalation_id"]
-    );
-    assert_eq!(hold_event["payload"]["code"], "ACTOR_HELD");
+    let escalation = &held["escalation_id"];
+    let hold = json!({ "escalation_id": escalation, "code": "ACTOR_HELD" });
+    assert_has(&hold_event["payload"], hold);
     assert!(log.iter().any(|e| e["type"] == "evaluate.escalate"));
     let (_, result) = common::export_and_verify_with(&server, KEY).await;
     assert!(result.verified(), "{result:?}");
@@ -375,41 +441,17 @@ async fn deny_hold_and_escalate_are_permits_on_no_door_and_hold_and_escalate_car
 #[tokio::test]
 async fn the_legacy_evaluate_reply_is_unchanged_but_for_expires_at_on_an_allow() {
     let server = start().await;
-    let (_, allowed) = post(
+    let allowed = evaluate(
         &server,
-        "/v1-evaluate",
-        json!({ "action": "deploy.production", "agent": "deploy-bot", "context": prod() }),
+        legacy_body("deploy-bot", "deploy.production", prod()),
     )
     .await;
-    assert_eq!(
-        keys(&allowed),
-        [
-            "audit_hash",
-            "decision_id",
-            "expires_at",
-            "permitted",
-            "reason",
-            "timestamp"
-        ],
-        "{allowed}"
+    assert_keys(
+        &allowed,
+        "audit_hash decision_id expires_at permitted reason timestamp",
     );
-    let (_, denied) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action": "deploy.production", "agent": "intern", "context": prod() }),
-    )
-    .await;
-    assert_eq!(
-        keys(&denied),
-        [
-            "audit_hash",
-            "decision_id",
-            "permitted",
-            "reason",
-            "timestamp"
-        ],
-        "{denied}"
-    );
+    let denied = evaluate(&server, legacy_body("intern", "deploy.production", prod())).await;
+    assert_keys(&denied, "audit_hash decision_id permitted reason timestamp");
     let log = events(&server, KEY).await;
     assert_eq!(log[0]["payload"]["shape"], "legacy");
     assert_eq!(
@@ -567,39 +609,20 @@ async fn a_current_evaluate_checks_every_member_and_refuses_override() {
         assert!(message.contains(expect), "{body}: {message}");
     }
     // A repeated member is refused by the strict parser, whatever the shape.
-    let (status, _, reply) = send(
-        &server,
-        KEY,
-        "POST",
-        "/v1-evaluate",
-        Some(r#"{"action_type":"records.read","actor_id":"a","actor_id":"b"}"#),
-        None,
-    )
-    .await;
-    assert_eq!(status, 400, "{reply}");
-    assert!(reply["message"]
-        .as_str()
-        .expect("message")
-        .contains("repeats a member name"));
+    let repeated = r#"{"action_type":"records.read","actor_id":"a","actor_id":"b"}"#;
+    let (status, _, reply) = post_raw(&server, "/v1-evaluate", repeated, None).await;
+    assert_refused(&repeated, (status, reply), 400, "repeats a member name");
     assert!(events(&server, KEY).await.is_empty(), "nothing was decided");
 
     // Every optional member of the right type is accepted (and the context
     // may be left out).
-    let (status, reply) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "records.read", "actor_id": "reader", "resource_id": "r-1",
+    let every = json!({ "action_type": "records.read", "actor_id": "reader", "resource_id": "r-1",
                 "amount": 1.5, "environment": "production", "require_approval": false,
                 "explain": true, "approval": {}, "resource": {}, "current_state": {},
                 "proposed_state": {}, "execution_binding": {}, "state_snapshot": {},
-                "completion_proofs": [], "evaluation_profile": "default" }),
-    )
-    .await;
-    assert_eq!(
-        (status, &reply["decision"]),
-        (200, &json!("allow")),
-        "{reply}"
-    );
+                "completion_proofs": [], "evaluation_profile": "default" });
+    let (status, reply) = post(&server, "/v1-evaluate", every).await;
+    assert_allowed(status, &reply);
 }
 
 #[tokio::test]
@@ -609,47 +632,29 @@ async fn top_level_environment_amount_and_resource_id_reach_the_policies() {
         json!({ "action_type": "orders.refund", "actor_id": "shop-bot", "amount": amount,
                 "environment": "production", "resource_id": "order-1", "context": ctx })
     };
-    let (_, small) = post(&server, "/v1-evaluate", refund(json!(50), json!({}))).await;
+    let small = evaluate(&server, refund(json!(50), json!({}))).await;
     assert_eq!(small["decision"], "allow", "{small}");
-    let (_, large) = post(&server, "/v1-evaluate", refund(json!(500), json!({}))).await;
+    let large = evaluate(&server, refund(json!(500), json!({}))).await;
     assert_eq!(large["decision"], "deny", "{large}");
     // The same value both ways is one value (numbers by value).
-    let (status, same) = post(
-        &server,
-        "/v1-evaluate",
-        refund(
-            json!(50),
-            json!({ "amount": 50.0, "environment": "production" }),
-        ),
-    )
-    .await;
-    assert_eq!(
-        (status, &same["decision"]),
-        (200, &json!("allow")),
-        "{same}"
+    let both_ways = refund(
+        json!(50),
+        json!({ "amount": 50.0, "environment": "production" }),
     );
+    let (status, same) = post(&server, "/v1-evaluate", both_ways).await;
+    assert_allowed(status, &same);
 
     // The permit's environment is the top-level one, recorded and checked.
     let permit = token(&small);
-    let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
+    let record = permit_record(&server, &permit).await;
     assert_eq!(record["environment"], "production", "{record}");
-    let staging = current_verify(
-        &server,
-        json!({ "permit_token": permit, "environment": "staging" }),
-    )
-    .await;
-    assert_eq!(
-        staging["verify_error_code"], "ENVIRONMENT_MISMATCH",
-        "{staging}"
-    );
+    let staging = verify_token(&server, &permit, json!({ "environment": "staging" })).await;
+    assert_has(&staging, mismatch("ENVIRONMENT_MISMATCH"));
     // The execution hash covers the merged input, not the bare context.
     let merged = json!({ "amount": 50, "environment": "production", "resource_id": "order-1" });
-    let ok = current_verify(
-        &server,
-        json!({ "permit_token": permit, "environment": "production",
-                "execution_hash": hash("orders.refund", "shop-bot", &merged) }),
-    )
-    .await;
+    let hashed = json!({ "environment": "production",
+                         "execution_hash": hash("orders.refund", "shop-bot", &merged) });
+    let ok = verify_token(&server, &permit, hashed).await;
     assert_eq!(ok["valid"], true, "{ok}");
 }
 
@@ -660,56 +665,24 @@ async fn top_level_members_are_part_of_what_the_permit_is_bound_to() {
     let merged = json!({ "order": "o-1", "amount": 50, "environment": "production",
                          "resource_id": "order-1" });
     let evaluate = || async {
-        let (status, reply) = post(
-            &server,
-            "/v1-evaluate",
-            json!({ "action_type": "orders.refund", "actor_id": "shop-bot", "amount": 50,
-                    "environment": "production", "resource_id": "order-1",
-                    "context": bare }),
-        )
-        .await;
-        assert_eq!(
-            (status, &reply["decision"]),
-            (200, &json!("allow")),
-            "{reply}"
-        );
+        let body = json!({ "action_type": "orders.refund", "actor_id": "shop-bot", "amount": 50,
+                           "environment": "production", "resource_id": "order-1",
+                           "context": bare });
+        let (status, reply) = post(&server, "/v1-evaluate", body).await;
+        assert_allowed(status, &reply);
         token(&reply)
     };
 
     // Current verify: the execution hash over the bare context is not the
     // one approved; over the context with the top-level members it is.
     let permit = evaluate().await;
-    let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
-    assert_eq!(
-        record["payload_hash"],
-        hash("orders.refund", "shop-bot", &merged),
-        "{record}"
-    );
+    let record = permit_record(&server, &permit).await;
+    let merged_hash = hash("orders.refund", "shop-bot", &merged);
+    assert_eq!(record["payload_hash"], merged_hash, "{record}");
     let bare_hash = hash("orders.refund", "shop-bot", &bare);
-    let wrong = current_verify(
-        &server,
-        json!({ "permit_token": permit, "execution_hash": bare_hash }),
-    )
-    .await;
-    assert_eq!(
-        (
-            &wrong["valid"],
-            &wrong["outcome"],
-            &wrong["verify_error_code"]
-        ),
-        (
-            &json!(false),
-            &json!("permit_mismatch"),
-            &json!("EXECUTION_HASH_MISMATCH")
-        ),
-        "{wrong}"
-    );
-    let right = current_verify(
-        &server,
-        json!({ "permit_token": permit,
-                "execution_hash": hash("orders.refund", "shop-bot", &merged) }),
-    )
-    .await;
+    let wrong = verify_token(&server, &permit, json!({ "execution_hash": bare_hash })).await;
+    assert_has(&wrong, mismatch("EXECUTION_HASH_MISMATCH"));
+    let right = verify_token(&server, &permit, json!({ "execution_hash": merged_hash })).await;
     assert_eq!(right["valid"], true, "{right}");
 
     // Legacy verify: the context cross-check reads the merged context too.
@@ -718,18 +691,10 @@ async fn top_level_members_are_part_of_what_the_permit_is_bound_to() {
         json!({ "decision_id": permit, "agent": "shop-bot", "action": "orders.refund",
                 "context": ctx })
     };
-    let (_, wrong) = post(&server, "/v1-verify-permit", legacy(&bare)).await;
-    assert_eq!(
-        (&wrong["verified"], &wrong["outcome"]),
-        (&json!(false), &json!("mismatch")),
-        "{wrong}"
-    );
-    let (_, right) = post(&server, "/v1-verify-permit", legacy(&merged)).await;
-    assert_eq!(
-        (&right["verified"], &right["outcome"]),
-        (&json!(true), &json!("verified")),
-        "{right}"
-    );
+    let wrong = verify(&server, legacy(&bare)).await;
+    assert_has(&wrong, json!({ "verified": false, "outcome": "mismatch" }));
+    let right = verify(&server, legacy(&merged)).await;
+    assert_has(&right, json!({ "verified": true, "outcome": "verified" }));
 
     // The audit event tells what was approved.
     let logged = events(&server, KEY)
@@ -738,43 +703,26 @@ async fn top_level_members_are_part_of_what_the_permit_is_bound_to() {
         .find(|e| e["type"] == "evaluate.allow" && e["payload"]["decision_id"] == permit)
         .expect("the evaluate event");
     let payload = &logged["payload"];
-    assert_eq!(
-        payload["top_level"],
-        json!({ "amount": 50, "environment": "production", "resource_id": "order-1" }),
-        "{payload}"
-    );
-    assert_eq!(payload["environment"], "production");
-    assert_eq!(
-        payload["execution_hash"],
-        hash("orders.refund", "shop-bot", &merged)
-    );
+    let top_level = json!({ "amount": 50, "environment": "production", "resource_id": "order-1" });
+    assert_eq!(payload["top_level"], top_level, "{payload}");
+    let approved = json!({ "environment": "production", "execution_hash": merged_hash });
+    assert_has(payload, approved);
 }
 
 #[tokio::test]
 async fn require_approval_turns_an_allow_into_a_deny_with_insufficient_approvals() {
     let server = start().await;
-    let (_, reply) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "deploy.production", "actor_id": "deploy-bot",
-                "context": prod(), "require_approval": true }),
-    )
-    .await;
-    assert_eq!(reply["decision"], "deny", "{reply}");
-    assert_eq!(reply["denial"]["code"], "INSUFFICIENT_APPROVALS");
-    assert_eq!(
-        reply["denial"]["reason"],
-        "approval required, and this server has no approval workflow"
-    );
+    let mut deploy = current_body("deploy-bot", "deploy.production", prod());
+    deploy["require_approval"] = json!(true);
+    let reply = evaluate(&server, deploy).await;
+    let reason = "approval required, and this server has no approval workflow";
+    let denial = json!({ "code": "INSUFFICIENT_APPROVALS", "reason": reason });
+    assert_has(&reply, json!({ "decision": "deny", "denial": denial }));
     assert!(reply.get("permit_token").is_none());
     // A refusal stays what it was: its own code, not the approval's.
-    let (_, held) = post(
-        &server,
-        "/v1-evaluate",
-        json!({ "action_type": "payments.wire", "actor_id": "pay-bot",
-                "context": { "amount_usd": 50000 }, "require_approval": true }),
-    )
-    .await;
+    let mut wire = current_body("pay-bot", "payments.wire", json!({ "amount_usd": 50000 }));
+    wire["require_approval"] = json!(true);
+    let held = evaluate(&server, wire).await;
     assert_eq!(held["denial"]["code"], "ACTOR_HELD", "{held}");
 }
 
@@ -793,19 +741,9 @@ payload = {"action_type": sys.argv[1], "actor_id": sys.argv[2], "context": json.
 text = json.dumps(sort_deep(payload), separators=(",", ":"), ensure_ascii=False)
 print(hashlib.sha256(text.encode()).hexdigest())
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", SCRIPT, action, agent, context_json])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+    let mut python = std::process::Command::new("python3");
+    python.args(["-c", SCRIPT, action, agent, context_json]);
+    common::stdout_of(&mut python).trim().to_owned()
 }
 
 #[tokio::test]
@@ -820,33 +758,24 @@ async fn a_number_is_read_as_the_nearest_double_so_a_hold_over_100_wins() {
         ]
     }))
     .expect("a valid policy");
-    let server = Server::builder()
-        .policy(policy)
-        .api_key(KEY)
-        .start()
-        .await
-        .expect("server");
+    let server = start_bare(|b| b.policy(policy).api_key(KEY)).await;
     // The nearest double to 100.00000000000001 is 100 + 2^-46 (what Python
     // and JavaScript read), not 100.
     let current = r#"{"action_type":"budget.spend","actor_id":"bot","context":{"amount":100.00000000000001}}"#;
-    let (status, _, reply) = send(&server, KEY, "POST", "/v1-evaluate", Some(current), None).await;
+    let (status, _, reply) = post_raw(&server, "/v1-evaluate", current, None).await;
     assert_eq!(status, 200, "{reply}");
-    assert_eq!(
-        (&reply["decision"], &reply["denial"]["code"]),
-        (&json!("hold"), &json!("ACTOR_HELD")),
-        "{reply}"
+    assert_has(
+        &reply,
+        json!({ "decision": "hold", "denial": { "code": "ACTOR_HELD" } }),
     );
     let legacy =
         r#"{"action":"budget.spend","agent":"bot","context":{"amount":100.00000000000001}}"#;
-    let (status, _, reply) = send(&server, KEY, "POST", "/v1-evaluate", Some(legacy), None).await;
-    assert_eq!(
-        (status, &reply["permitted"]),
-        (200, &json!(false)),
-        "{reply}"
-    );
+    let (status, _, reply) = post_raw(&server, "/v1-evaluate", legacy, None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_has(&reply, json!({ "permitted": false }));
     // Exactly 100 is still allowed.
     let exact = r#"{"action_type":"budget.spend","actor_id":"bot","context":{"amount":100.0}}"#;
-    let (_, _, reply) = send(&server, KEY, "POST", "/v1-evaluate", Some(exact), None).await;
+    let (_, _, reply) = post_raw(&server, "/v1-evaluate", exact, None).await;
     assert_eq!(reply["decision"], "allow", "{reply}");
 }
 
@@ -866,19 +795,11 @@ async fn the_stored_execution_hash_of_any_double_is_the_one_python_computes() {
         let context = format!(r#"{{"x":{number},"nested":[{number},{{"y":{number}}}]}}"#);
         let body =
             format!(r#"{{"action_type":"records.read","actor_id":"reader","context":{context}}}"#);
-        let (status, _, reply) =
-            send(&server, KEY, "POST", "/v1-evaluate", Some(&body), None).await;
-        assert_eq!(
-            (status, &reply["decision"]),
-            (200, &json!("allow")),
-            "{reply}"
-        );
-        let (_, record) = get(&server, &format!("/v1/permits/{}", token(&reply))).await;
-        assert_eq!(
-            record["payload_hash"],
-            python_execution_hash("records.read", "reader", &context),
-            "{number}"
-        );
+        let (status, _, reply) = post_raw(&server, "/v1-evaluate", &body, None).await;
+        assert_allowed(status, &reply);
+        let record = permit_record(&server, &token(&reply)).await;
+        let python = python_execution_hash("records.read", "reader", &context);
+        assert_eq!(record["payload_hash"], python, "{number}");
     }
 }
 
@@ -889,25 +810,16 @@ async fn a_permit_from_either_shape_verifies_through_the_other_once() {
     let server = start().await;
     // Current evaluate, 1.4.1 verify (with the context cross-check).
     let current = deploy_permit(&server).await;
-    let (_, legacy) = post(
-        &server,
-        "/v1-verify-permit",
-        json!({ "decision_id": current, "agent": "deploy-bot",
-                "action": "deploy.production", "context": prod() }),
-    )
-    .await;
-    assert_eq!(
-        (&legacy["verified"], &legacy["outcome"]),
-        (&json!(true), &json!("verified")),
-        "{legacy}"
-    );
+    let mut cross_checked = legacy_body("deploy-bot", "deploy.production", prod());
+    cross_checked["decision_id"] = json!(current);
+    let legacy = verify(&server, cross_checked).await;
+    assert_has(&legacy, json!({ "verified": true, "outcome": "verified" }));
     assert!(!legacy["permit_hash"].as_str().expect("hash").is_empty());
 
     // 1.4.1 evaluate, current verify (with environment and execution hash).
-    let (_, issued) = post(
+    let issued = evaluate(
         &server,
-        "/v1-evaluate",
-        json!({ "action": "deploy.production", "agent": "deploy-bot", "context": prod() }),
+        legacy_body("deploy-bot", "deploy.production", prod()),
     )
     .await;
     let old = issued["decision_id"].as_str().expect("id").to_owned();
@@ -915,54 +827,20 @@ async fn a_permit_from_either_shape_verifies_through_the_other_once() {
                        "actor_id": "deploy-bot", "environment": "production",
                        "execution_hash": hash("deploy.production", "deploy-bot", &prod()) });
     let first = current_verify(&server, body.clone()).await;
-    assert_eq!(
-        keys(&first),
-        [
-            "audit_hash",
-            "consumed",
-            "expires_at",
-            "outcome",
-            "permit_hash",
-            "permit_token",
-            "reason",
-            "request_id",
-            "timestamp",
-            "valid"
-        ],
-        "{first}"
-    );
-    assert_eq!(
-        (&first["valid"], &first["outcome"], &first["consumed"]),
-        (&json!(true), &json!("verified"), &json!(true))
-    );
-    assert_eq!(first["permit_token"], old);
-    assert_eq!(first["expires_at"], issued["expires_at"]);
+    assert_keys(&first, "audit_hash consumed expires_at outcome permit_hash permit_token reason request_id timestamp valid");
+    let expires = &issued["expires_at"];
+    let verified = json!({ "valid": true, "outcome": "verified", "consumed": true,
+                           "permit_token": old, "expires_at": expires });
+    assert_has(&first, verified);
     assert!(!first["permit_hash"].as_str().expect("hash").is_empty());
 
     // Used once is used everywhere.
     let again = current_verify(&server, body).await;
-    assert_eq!(
-        (
-            &again["valid"],
-            &again["outcome"],
-            &again["verify_error_code"],
-            &again["consumed"]
-        ),
-        (
-            &json!(false),
-            &json!("permit_consumed"),
-            &json!("PERMIT_CONSUMED"),
-            &json!(false)
-        ),
-        "{again}"
-    );
-    assert_eq!(again["permit_hash"], "");
-    let (_, legacy_again) = post(
-        &server,
-        "/v1-verify-permit",
-        json!({ "decision_id": current }),
-    )
-    .await;
+    let consumed = json!({ "valid": false, "outcome": "permit_consumed",
+                           "verify_error_code": "PERMIT_CONSUMED", "consumed": false,
+                           "permit_hash": "" });
+    assert_has(&again, consumed);
+    let legacy_again = verify(&server, json!({ "decision_id": current })).await;
     assert_eq!(legacy_again["outcome"], "consumed");
 }
 
@@ -972,87 +850,68 @@ async fn current_verify_outcomes_name_each_failure_and_a_mismatch_leaves_the_per
     let server = start_with(|b| b.clock(clock.clone())).await;
     let permit = deploy_permit(&server).await;
     let right = hash("deploy.production", "deploy-bot", &prod());
-    let wrong = hash(
-        "deploy.production",
-        "deploy-bot",
-        &json!({ "environment": "production" }),
-    );
+    let wrong = json!({ "environment": "production" });
+    let wrong = hash("deploy.production", "deploy-bot", &wrong);
+    let p = permit.as_str();
     let cases = [
         (
-            json!({ "permit_token": "dec_nope" }),
+            "dec_nope",
+            json!({}),
             "permit_not_found",
             "PERMIT_NOT_FOUND",
         ),
         (
-            json!({ "permit_token": permit, "actor_id": "intruder" }),
+            p,
+            json!({ "actor_id": "intruder" }),
             "permit_mismatch",
             "ACTOR_MISMATCH",
         ),
         (
-            json!({ "permit_token": permit, "action_type": "deploy.staging" }),
+            p,
+            json!({ "action_type": "deploy.staging" }),
             "permit_mismatch",
             "ACTION_MISMATCH",
         ),
         (
-            json!({ "permit_token": permit, "environment": "staging" }),
+            p,
+            json!({ "environment": "staging" }),
             "permit_mismatch",
             "ENVIRONMENT_MISMATCH",
         ),
         (
-            json!({ "permit_token": permit, "execution_hash": wrong }),
+            p,
+            json!({ "execution_hash": wrong }),
             "permit_mismatch",
             "EXECUTION_HASH_MISMATCH",
         ),
     ];
-    for (body, outcome, code) in cases {
-        let reply = current_verify(&server, body.clone()).await;
-        assert_eq!(
-            (
-                &reply["valid"],
-                &reply["outcome"],
-                &reply["verify_error_code"],
-                &reply["consumed"]
-            ),
-            (&json!(false), &json!(outcome), &json!(code), &json!(false)),
-            "{body}: {reply}"
-        );
+    for (id, extra, outcome, code) in cases {
+        let reply = verify_token(&server, id, extra.clone()).await;
+        let refused = json!({ "valid": false, "outcome": outcome, "verify_error_code": code,
+                              "consumed": false, "permit_hash": "", "permit_token": id });
+        assert_has_in(&format!("{id} {extra}"), &reply, refused);
         assert!(!reply["reason"].as_str().expect("a reason").is_empty());
-        assert_eq!(reply["permit_hash"], "");
-        assert_eq!(reply["permit_token"], body["permit_token"]);
     }
     // None of those used it.
-    let ok = current_verify(
-        &server,
-        json!({ "permit_token": permit, "actor_id": "deploy-bot", "action_type": "",
-                "environment": "production", "execution_hash": right }),
-    )
-    .await;
+    let all_right = json!({ "actor_id": "deploy-bot", "action_type": "",
+                            "environment": "production", "execution_hash": right });
+    let ok = verify_token(&server, &permit, all_right).await;
     assert_eq!(ok["valid"], true, "{ok}");
     assert!(ok.get("verify_error_code").is_none(), "{ok}");
 
     // Revoked, then expired.
     let revoked = deploy_permit(&server).await;
-    let (status, _) = post(&server, &format!("/v1/permits/{revoked}/revoke"), json!({})).await;
+    let (status, _) = permit_post(&server, &revoked, "revoke", json!({})).await;
     assert_eq!(status, 200);
     let reply = current_verify(&server, json!({ "permit_token": revoked })).await;
-    assert_eq!(
-        (&reply["outcome"], &reply["verify_error_code"]),
-        (&json!("permit_revoked"), &json!("PERMIT_REVOKED"))
-    );
+    let code = json!({ "outcome": "permit_revoked", "verify_error_code": "PERMIT_REVOKED" });
+    assert_has(&reply, code);
     let expiring = deploy_permit(&server).await;
     clock.advance(3_600_001);
     let reply = current_verify(&server, json!({ "permit_token": expiring })).await;
-    assert_eq!(
-        (&reply["outcome"], &reply["verify_error_code"]),
-        (&json!("permit_expired"), &json!("PERMIT_EXPIRED")),
-        "{reply}"
-    );
-    let (_, legacy) = post(
-        &server,
-        "/v1-verify-permit",
-        json!({ "decision_id": expiring }),
-    )
-    .await;
+    let code = json!({ "outcome": "permit_expired", "verify_error_code": "PERMIT_EXPIRED" });
+    assert_has(&reply, code);
+    let legacy = verify(&server, json!({ "decision_id": expiring })).await;
     assert_eq!(legacy["outcome"], "expired");
 }
 
@@ -1061,44 +920,22 @@ async fn a_permit_issued_without_an_environment_mismatches_any_environment() {
     let server = start().await;
     let reply = allow_as(&server, KEY, "reader", "records.read", json!({})).await;
     let permit = token(&reply);
-    let mismatch = current_verify(
-        &server,
-        json!({ "permit_token": permit, "environment": "production" }),
-    )
-    .await;
-    assert_eq!(
-        mismatch["verify_error_code"], "ENVIRONMENT_MISMATCH",
-        "{mismatch}"
-    );
+    let production = json!({ "environment": "production" });
+    let reply = verify_token(&server, &permit, production).await;
+    assert_has(&reply, mismatch("ENVIRONMENT_MISMATCH"));
 }
 
 #[tokio::test]
 async fn require_approval_at_verify_burns_the_permit_and_is_not_valid() {
     let server = start().await;
     let permit = deploy_permit(&server).await;
-    let reply = current_verify(
-        &server,
-        json!({ "permit_token": permit, "require_approval": true }),
-    )
-    .await;
-    assert_eq!(
-        (
-            &reply["valid"],
-            &reply["outcome"],
-            &reply["verify_error_code"],
-            &reply["consumed"]
-        ),
-        (
-            &json!(false),
-            &json!("approval_missing"),
-            &json!("APPROVAL_LINKAGE_MISSING"),
-            &json!(true)
-        ),
-        "{reply}"
-    );
+    let reply = verify_token(&server, &permit, json!({ "require_approval": true })).await;
+    let burnt = json!({ "valid": false, "outcome": "approval_missing",
+                        "verify_error_code": "APPROVAL_LINKAGE_MISSING", "consumed": true });
+    assert_has(&reply, burnt);
     let again = current_verify(&server, json!({ "permit_token": permit })).await;
     assert_eq!(again["verify_error_code"], "PERMIT_CONSUMED", "{again}");
-    let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
+    let record = permit_record(&server, &permit).await;
     assert_eq!(record["status"], "consumed", "{record}");
 }
 
@@ -1240,43 +1077,28 @@ async fn a_permit_record_tells_its_status_through_its_life() {
     let ok = current_verify(&server, json!({ "permit_token": permit })).await;
     assert_eq!(ok["valid"], true);
     assert_eq!(ok["permit_hash"], record["signature"]);
-    let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
-    assert_eq!(
-        (
-            &record["status"],
-            &record["consumed_at"],
-            &record["verified_at"]
-        ),
-        (
-            &json!("consumed"),
-            &json!("2026-01-01T00:00:01.000Z"),
-            &Value::Null
-        )
+    let record = permit_record(&server, &permit).await;
+    assert_has(
+        &record,
+        json!({ "status": "consumed", "consumed_at": "2026-01-01T00:00:01.000Z", "verified_at": null }),
     );
 
     // Through /v1/permits/{id}/verify: verified.
     let other = deploy_permit(&server).await;
-    let (status, by_id) = post(&server, &format!("/v1/permits/{other}/verify"), json!({})).await;
+    let (status, by_id) = permit_post(&server, &other, "verify", json!({})).await;
     assert_eq!(status, 200, "{by_id}");
-    let (_, record) = get(&server, &format!("/v1/permits/{other}")).await;
-    assert_eq!(
-        (
-            &record["status"],
-            &record["verified_at"],
-            &record["consumed_at"]
-        ),
-        (
-            &json!("verified"),
-            &json!("2026-01-01T00:00:01.000Z"),
-            &Value::Null
-        )
+    let record = permit_record(&server, &other).await;
+    assert_has(
+        &record,
+        json!({ "status": "verified", "verified_at": "2026-01-01T00:00:01.000Z", "consumed_at": null }),
     );
 
     // Revoked, with who and why.
     let third = deploy_permit(&server).await;
-    let (status, revoked) = post(
+    let (status, revoked) = permit_post(
         &server,
-        &format!("/v1/permits/{third}/revoke"),
+        &third,
+        "revoke",
         json!({ "reason": "operator pulled it" }),
     )
     .await;
@@ -1285,16 +1107,16 @@ async fn a_permit_record_tells_its_status_through_its_life() {
     assert_eq!(revoked["revoked_by"], key_id);
     assert_eq!(revoked["revoke_reason"], "operator pulled it");
     assert_eq!(revoked["revoked_at"], "2026-01-01T00:00:01.000Z");
-    let (_, record) = get(&server, &format!("/v1/permits/{third}")).await;
+    let record = permit_record(&server, &third).await;
     assert_eq!(record, revoked);
 
     // Unused past its expiry: expired.
     let fourth = deploy_permit(&server).await;
     clock.advance(3_600_001);
-    let (_, record) = get(&server, &format!("/v1/permits/{fourth}")).await;
+    let record = permit_record(&server, &fourth).await;
     assert_eq!(record["status"], "expired", "{record}");
     // A used permit stays what it was after the expiry.
-    let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
+    let record = permit_record(&server, &permit).await;
     assert_eq!(record["status"], "consumed");
 }
 
@@ -1326,12 +1148,8 @@ async fn verify_by_id_is_valid_once_and_a_permit_is_used_once_through_any_door()
                 "payload_hash": hash("deploy.production", "deploy-bot", &prod()),
                 "decision_id": permit }),
     );
-    let (_, second) = post(&server, &format!("/v1/permits/{permit}/verify"), json!({})).await;
-    assert_eq!(
-        (&second["valid"], &second["status"]),
-        (&json!(false), &json!("verified")),
-        "{second}"
-    );
+    let (_, second) = permit_post(&server, &permit, "verify", json!({})).await;
+    assert_has(&second, json!({ "valid": false, "status": "verified" }));
     let through_verify = current_verify(&server, json!({ "permit_token": permit })).await;
     assert_eq!(through_verify["outcome"], "permit_consumed");
 
@@ -1341,34 +1159,18 @@ async fn verify_by_id_is_valid_once_and_a_permit_is_used_once_through_any_door()
         current_verify(&server, json!({ "permit_token": other })).await["valid"],
         true
     );
-    let (_, by_id) = post(&server, &format!("/v1/permits/{other}/verify"), json!({})).await;
-    assert_eq!(
-        (&by_id["valid"], &by_id["status"]),
-        (&json!(false), &json!("consumed")),
-        "{by_id}"
-    );
+    let (_, by_id) = permit_post(&server, &other, "verify", json!({})).await;
+    assert_has(&by_id, json!({ "valid": false, "status": "consumed" }));
 
     // Expired and revoked permits are not valid by id either.
     let revoked = deploy_permit(&server).await;
-    post(&server, &format!("/v1/permits/{revoked}/revoke"), json!({})).await;
-    let (_, reply) = post(&server, &format!("/v1/permits/{revoked}/verify"), json!({})).await;
-    assert_eq!(
-        (&reply["valid"], &reply["status"]),
-        (&json!(false), &json!("revoked"))
-    );
+    permit_post(&server, &revoked, "revoke", json!({})).await;
+    let (_, reply) = permit_post(&server, &revoked, "verify", json!({})).await;
+    assert_has(&reply, json!({ "valid": false, "status": "revoked" }));
     let expiring = deploy_permit(&server).await;
     clock.advance(3_600_001);
-    let (_, reply) = post(
-        &server,
-        &format!("/v1/permits/{expiring}/verify"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(
-        (&reply["valid"], &reply["status"]),
-        (&json!(false), &json!("expired")),
-        "{reply}"
-    );
+    let (_, reply) = permit_post(&server, &expiring, "verify", json!({})).await;
+    assert_has(&reply, json!({ "valid": false, "status": "expired" }));
 
     let log = events(&server, KEY).await;
     let by_id_events: Vec<&Value> = log
@@ -1424,7 +1226,7 @@ async fn a_verify_by_id_racing_a_verify_permit_has_exactly_one_winner() {
             b.1,
             c.1
         );
-        let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
+        let record = permit_record(&server, &permit).await;
         let expect = if wins[0] { "verified" } else { "consumed" };
         assert_eq!(record["status"], expect, "round {round}");
     }
@@ -1447,13 +1249,13 @@ async fn revoke_by_id_is_idempotent_and_refuses_a_used_permit() {
 
     let used = deploy_permit(&server).await;
     current_verify(&server, json!({ "permit_token": used })).await;
-    let (status, reply) = post(&server, &format!("/v1/permits/{used}/revoke"), json!({})).await;
+    let (status, reply) = permit_post(&server, &used, "revoke", json!({})).await;
     assert_eq!(
         (status, &reply["code"]),
         (409, &json!("permit_consumed")),
         "{reply}"
     );
-    let (_, record) = get(&server, &format!("/v1/permits/{used}")).await;
+    let record = permit_record(&server, &used).await;
     assert_eq!(record["status"], "consumed");
 
     for (body, expect) in [
@@ -1639,18 +1441,8 @@ async fn listing_filters_pages_newest_first_and_counts_every_match() {
     );
     assert_eq!(count("status=issued").await, 7);
     current_verify(&server, json!({ "permit_token": issued[0] })).await;
-    post(
-        &server,
-        &format!("/v1/permits/{}/verify", issued[1]),
-        json!({}),
-    )
-    .await;
-    post(
-        &server,
-        &format!("/v1/permits/{}/revoke", issued[2]),
-        json!({}),
-    )
-    .await;
+    permit_post(&server, &issued[1], "verify", json!({})).await;
+    permit_post(&server, &issued[2], "revoke", json!({})).await;
     assert_eq!(count("status=consumed").await, 1);
     assert_eq!(count("status=verified").await, 1);
     assert_eq!(count("status=revoked").await, 1);
@@ -1757,7 +1549,7 @@ async fn a_reused_request_id_on_the_permit_posts_replays_the_same_request_only()
     )
     .await;
     assert_eq!(status, 409, "{reply}");
-    let (_, record) = get(&server, &format!("/v1/permits/{b}")).await;
+    let record = permit_record(&server, &b).await;
     assert_eq!(record["status"], "issued", "nothing was decided for b");
 
     let revoke_b = format!("/v1/permits/{b}/revoke");
@@ -1780,7 +1572,7 @@ async fn a_reused_request_id_on_the_permit_posts_replays_the_same_request_only()
     )
     .await;
     assert_eq!((s1, s2), (200, 409), "{reply}");
-    let (_, record) = get(&server, &format!("/v1/permits/{b}")).await;
+    let record = permit_record(&server, &b).await;
     assert_eq!(record["revoke_reason"], "one");
 
     let verified = events(&server, KEY)
@@ -1901,10 +1693,7 @@ async fn key_self_sends_org_id_and_the_environment_of_the_key_prefix() {
     ] {
         let (status, me) = get_as(&server, key, "/v1-api-key-self").await;
         assert_eq!(status, 200, "{me}");
-        assert_eq!(
-            (&me["org_id"], &me["organization_id"]),
-            (&json!("acme"), &json!("acme"))
-        );
+        assert_has(&me, json!({ "org_id": "acme", "organization_id": "acme" }));
         assert_eq!(me["environment"], env, "{key}");
     }
 }
@@ -1934,9 +1723,8 @@ async fn populate(db: &std::path::Path, key_file: &std::path::Path) -> String {
         json!({ "action": "x", "agent": "y", "context": {} }),
     )
     .await;
-    let (_, issued) = post(
+    let issued = evaluate(
         &server,
-        "/v1-evaluate",
         json!({ "action": "deploy.production", "agent": "deploy-bot", "context": prod() }),
     )
     .await;
@@ -2024,15 +1812,10 @@ async fn check_migrated(db: &std::path::Path, key_file: &std::path::Path, permit
     assert_eq!(list["total"], 2, "{list}");
     let (_, used) = get(&server, "/v1/permits?status=consumed").await;
     assert_eq!(used["total"], 1, "{used}");
-    let (_, record) = get(&server, &format!("/v1/permits/{permit}")).await;
-    assert_eq!(
-        (
-            &record["status"],
-            &record["payload_hash"],
-            &record["environment"]
-        ),
-        (&json!("issued"), &Value::Null, &Value::Null),
-        "{record}"
+    let record = permit_record(&server, &permit).await;
+    assert_has(
+        &record,
+        json!({ "status": "issued", "payload_hash": null, "environment": null }),
     );
     let with_hash = current_verify(
         &server,
@@ -2044,9 +1827,8 @@ async fn check_migrated(db: &std::path::Path, key_file: &std::path::Path, permit
         with_hash["verify_error_code"], "EXECUTION_HASH_MISMATCH",
         "fail closed: {with_hash}"
     );
-    let (_, legacy) = post(
+    let legacy = verify(
         &server,
-        "/v1-verify-permit",
         json!({ "decision_id": permit, "agent": "deploy-bot", "action": "deploy.production",
                 "context": prod() }),
     )
@@ -2054,7 +1836,7 @@ async fn check_migrated(db: &std::path::Path, key_file: &std::path::Path, permit
     assert_eq!(legacy["outcome"], "verified", "{legacy}");
     // New permits get the new columns.
     let fresh = deploy_permit(&server).await;
-    let (_, record) = get(&server, &format!("/v1/permits/{fresh}")).await;
+    let record = permit_record(&server, &fresh).await;
     assert_eq!(record["environment"], "production");
     server.shutdown().await.expect("shutdown");
 }

@@ -138,6 +138,14 @@ pub fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> u64 {
     wait
 }
 
+/// Run `command`, which must succeed: its standard output (UTF-8).
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let out = command.output().expect("the command runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{command:?} failed: {stderr}");
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
 /// Start `builder`, which must be refused: the error's message.
 pub async fn refused_start(builder: atlasent_server::ServerBuilder) -> String {
     builder.start().await.err().expect("refused").to_string()
