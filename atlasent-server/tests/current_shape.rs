@@ -60,6 +60,22 @@ async fn start_with(customize: impl FnOnce(ServerBuilder) -> ServerBuilder) -> R
     start_bare(|b| customize(b.policy(policy()).api_key(KEY))).await
 }
 
+/// A server on a manual clock at [`T0`], and the clock.
+async fn start_at_t0() -> (Clock, RunningServer) {
+    let clock = Clock::manual(T0);
+    let server = start_with(|b| b.clock(clock.clone())).await;
+    (clock, server)
+}
+
+/// A server on the database file `db`, signing with `key_file`.
+async fn start_on_file(db: &std::path::Path, key_file: &std::path::Path) -> RunningServer {
+    start_with(|b| {
+        b.storage(Storage::File(db.to_owned()))
+            .signing_key_file(key_file)
+    })
+    .await
+}
+
 async fn start() -> RunningServer {
     start_with(|b| b).await
 }
@@ -846,8 +862,7 @@ async fn a_permit_from_either_shape_verifies_through_the_other_once() {
 
 #[tokio::test]
 async fn current_verify_outcomes_name_each_failure_and_a_mismatch_leaves_the_permit_usable() {
-    let clock = Clock::manual(T0);
-    let server = start_with(|b| b.clock(clock.clone())).await;
+    let (clock, server) = start_at_t0().await;
     let permit = deploy_permit(&server).await;
     let right = hash("deploy.production", "deploy-bot", &prod());
     let wrong = json!({ "environment": "production" });
@@ -959,19 +974,16 @@ async fn a_malformed_execution_hash_or_verify_member_is_refused() {
         (json!(12), "`execution_hash` must be a string, got a number"),
     ];
     for (value, expect) in cases {
-        let (status, reply) = post(
-            &server,
-            "/v1-verify-permit",
-            json!({ "permit_token": permit, "execution_hash": value }),
-        )
-        .await;
-        assert_eq!(status, 422, "{value}: {reply}");
-        assert!(
-            reply["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(expect),
-            "{value}: {reply}"
+        assert_refused(
+            &value,
+            post(
+                &server,
+                "/v1-verify-permit",
+                json!({ "permit_token": permit, "execution_hash": value }),
+            )
+            .await,
+            422,
+            expect,
         );
     }
     for (body, expect) in [
@@ -996,15 +1008,8 @@ async fn a_malformed_execution_hash_or_verify_member_is_refused() {
             "`environment` must be a string",
         ),
     ] {
-        let (status, reply) = post(&server, "/v1-verify-permit", body.clone()).await;
-        assert_eq!(status, 422, "{body}: {reply}");
-        assert!(
-            reply["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(expect),
-            "{body}: {reply}"
-        );
+        let reply = post(&server, "/v1-verify-permit", body.clone()).await;
+        assert_refused(&body, reply, 422, expect);
     }
     // Nothing above touched the permit.
     let ok = current_verify(
@@ -1019,8 +1024,7 @@ async fn a_malformed_execution_hash_or_verify_member_is_refused() {
 
 #[tokio::test]
 async fn a_permit_record_tells_its_status_through_its_life() {
-    let clock = Clock::manual(T0);
-    let server = start_with(|b| b.clock(clock.clone())).await;
+    let (clock, server) = start_at_t0().await;
     let key_id = {
         let (_, me) = get(&server, "/v1-api-key-self").await;
         me["key_id"].as_str().expect("key id").to_owned()
@@ -1122,8 +1126,7 @@ async fn a_permit_record_tells_its_status_through_its_life() {
 
 #[tokio::test]
 async fn verify_by_id_is_valid_once_and_a_permit_is_used_once_through_any_door() {
-    let clock = Clock::manual(T0);
-    let server = start_with(|b| b.clock(clock.clone())).await;
+    let (clock, server) = start_at_t0().await;
     let permit = deploy_permit(&server).await;
     // An empty body is a `{}`.
     let (status, _, first) = send(
@@ -1266,15 +1269,8 @@ async fn revoke_by_id_is_idempotent_and_refuses_a_used_permit() {
         ),
         (json!({ "why": "x" }), "unknown field `why`"),
     ] {
-        let (status, reply) = post(&server, &path, body.clone()).await;
-        assert_eq!(status, 422, "{body}: {reply}");
-        assert!(
-            reply["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(expect),
-            "{reply}"
-        );
+        let reply = post(&server, &path, body.clone()).await;
+        assert_refused(&body, reply, 422, expect);
     }
     let (status, reply) = post(&server, "/v1/permits/dec_unknown/revoke", json!({})).await;
     assert_eq!(
@@ -1292,13 +1288,12 @@ async fn revoke_by_id_is_idempotent_and_refuses_a_used_permit() {
 }
 
 async fn two_orgs() -> RunningServer {
-    Server::builder()
-        .policy(policy())
-        .org_api_key("acme", ACME)
-        .org_api_key("globex", GLOBEX)
-        .start()
-        .await
-        .expect("server")
+    start_bare(|b| {
+        b.policy(policy())
+            .org_api_key("acme", ACME)
+            .org_api_key("globex", GLOBEX)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -1380,8 +1375,7 @@ async fn a_forged_cursor_reads_only_the_callers_own_permits() {
 
 #[tokio::test]
 async fn listing_filters_pages_newest_first_and_counts_every_match() {
-    let clock = Clock::manual(T0);
-    let server = start_with(|b| b.clock(clock.clone())).await;
+    let (clock, server) = start_at_t0().await;
     let mut issued = Vec::new();
     for i in 0..5 {
         let agent = if i % 2 == 0 { "reader-a" } else { "reader-b" };
@@ -1512,15 +1506,8 @@ async fn listing_parameters_out_of_range_are_refused_naming_them() {
         ),
     ];
     for (query, expect) in cases {
-        let (status, reply) = get(&server, &format!("/v1/permits?{query}")).await;
-        assert_eq!(status, 422, "{query}: {reply}");
-        assert!(
-            reply["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(expect),
-            "{query}: {reply}"
-        );
+        let reply = get(&server, &format!("/v1/permits?{query}")).await;
+        assert_refused(&query, reply, 422, expect);
     }
 }
 
@@ -1530,8 +1517,8 @@ async fn a_reused_request_id_on_the_permit_posts_replays_the_same_request_only()
     let a = deploy_permit(&server).await;
     let b = deploy_permit(&server).await;
     let verify_a = format!("/v1/permits/{a}/verify");
-    let (s1, _, first) = send(&server, KEY, "POST", &verify_a, Some("{}"), Some("rid-v")).await;
-    let (s2, _, again) = send(&server, KEY, "POST", &verify_a, Some("{}"), Some("rid-v")).await;
+    let (s1, _, first) = post_raw(&server, &verify_a, "{}", Some("rid-v")).await;
+    let (s2, _, again) = post_raw(&server, &verify_a, "{}", Some("rid-v")).await;
     assert_eq!((s1, s2), (200, 200));
     assert_eq!(first["valid"], true);
     assert_eq!(
@@ -1539,38 +1526,15 @@ async fn a_reused_request_id_on_the_permit_posts_replays_the_same_request_only()
         "a retry gets the first answer, not a second verify"
     );
     // The same id for another permit is another request: refused.
-    let (status, _, reply) = send(
-        &server,
-        KEY,
-        "POST",
-        &format!("/v1/permits/{b}/verify"),
-        Some("{}"),
-        Some("rid-v"),
-    )
-    .await;
+    let verify_b = format!("/v1/permits/{b}/verify");
+    let (status, _, reply) = post_raw(&server, &verify_b, "{}", Some("rid-v")).await;
     assert_eq!(status, 409, "{reply}");
     let record = permit_record(&server, &b).await;
     assert_eq!(record["status"], "issued", "nothing was decided for b");
 
     let revoke_b = format!("/v1/permits/{b}/revoke");
-    let (s1, _, _) = send(
-        &server,
-        KEY,
-        "POST",
-        &revoke_b,
-        Some(r#"{"reason":"one"}"#),
-        Some("rid-r"),
-    )
-    .await;
-    let (s2, _, reply) = send(
-        &server,
-        KEY,
-        "POST",
-        &revoke_b,
-        Some(r#"{"reason":"two"}"#),
-        Some("rid-r"),
-    )
-    .await;
+    let (s1, _, _) = post_raw(&server, &revoke_b, r#"{"reason":"one"}"#, Some("rid-r")).await;
+    let (s2, _, reply) = post_raw(&server, &revoke_b, r#"{"reason":"two"}"#, Some("rid-r")).await;
     assert_eq!((s1, s2), (200, 409), "{reply}");
     let record = permit_record(&server, &b).await;
     assert_eq!(record["revoke_reason"], "one");
@@ -1626,13 +1590,8 @@ async fn reading_permits_needs_the_verify_scope_an_auditor_gets_403_on_every_per
         .to_string(),
     )
     .expect("keys file");
-    let server = Server::builder()
-        .policy(policy())
-        .keys_file(&keys_file)
-        .allow_insecure_key_file(true)
-        .start()
-        .await
-        .expect("server");
+    let with_keys = |b: ServerBuilder| b.keys_file(&keys_file).allow_insecure_key_file(true);
+    let server = start_bare(|b| with_keys(b.policy(policy()))).await;
     let reply = allow_as(&server, ACME, "deploy-bot", "deploy.production", prod()).await;
     let permit = token(&reply);
 
@@ -1678,14 +1637,12 @@ async fn reading_permits_needs_the_verify_scope_an_auditor_gets_403_on_every_per
 
 #[tokio::test]
 async fn key_self_sends_org_id_and_the_environment_of_the_key_prefix() {
-    let server = Server::builder()
-        .policy(policy())
-        .org_api_key("acme", "ask_live_abc")
-        .org_api_key("acme", "ask_test_abc")
-        .org_api_key("acme", "local_key")
-        .start()
-        .await
-        .expect("server");
+    let keys = ["ask_live_abc", "ask_test_abc", "local_key"];
+    let server = start_bare(|b| {
+        keys.iter()
+            .fold(b.policy(policy()), |b, k| b.org_api_key("acme", *k))
+    })
+    .await;
     for (key, env) in [
         ("ask_live_abc", "live"),
         ("ask_test_abc", "test"),
@@ -1707,14 +1664,7 @@ fn scratch(name: &str) -> PathBuf {
 /// A database file with one used and one usable permit (and a deny),
 /// written by this build; returns the usable permit's id.
 async fn populate(db: &std::path::Path, key_file: &std::path::Path) -> String {
-    let server = Server::builder()
-        .policy(policy())
-        .api_key(KEY)
-        .storage(Storage::File(db.to_owned()))
-        .signing_key_file(key_file)
-        .start()
-        .await
-        .expect("server");
+    let server = start_on_file(db, key_file).await;
     let used = deploy_permit(&server).await;
     current_verify(&server, json!({ "permit_token": used })).await;
     post(
@@ -1797,14 +1747,7 @@ fn user_version(db: &std::path::Path) -> i64 {
 /// through the 1.4.1 wire but not with an execution hash (it has none), and
 /// the records read it with a null payload hash.
 async fn check_migrated(db: &std::path::Path, key_file: &std::path::Path, permit: &str) {
-    let server = Server::builder()
-        .policy(policy())
-        .api_key(KEY)
-        .storage(Storage::File(db.to_owned()))
-        .signing_key_file(key_file)
-        .start()
-        .await
-        .expect("server on the migrated database");
+    let server = start_on_file(db, key_file).await;
     assert_eq!(user_version(db), 3);
     let (_, result) = common::export_and_verify_with(&server, KEY).await;
     assert!(result.verified(), "{result:?}");
