@@ -51,12 +51,7 @@ impl BodyProbe {
     /// When it ran, saying how many times.
     #[track_caller]
     pub fn assert_never_ran(&self) {
-        let n = self.count();
-        assert!(
-            n == 0,
-            "the guarded body ran {n} time{} where it should never have run",
-            plural(n)
-        );
+        self.assert_ran(0, "never have run");
     }
 
     /// Assert that the body ran exactly once.
@@ -66,10 +61,17 @@ impl BodyProbe {
     /// When it ran another number of times, saying how many.
     #[track_caller]
     pub fn assert_ran_once(&self) {
+        self.assert_ran(1, "have run once");
+    }
+
+    /// Assert that the body ran `expected` times; the message says what it
+    /// `should` have done.
+    #[track_caller]
+    fn assert_ran(&self, expected: usize, should: &str) {
         let n = self.count();
         assert!(
-            n == 1,
-            "the guarded body ran {n} time{} where it should have run once",
+            n == expected,
+            "the guarded body ran {n} time{} where it should {should}",
             plural(n)
         );
     }

@@ -73,14 +73,12 @@ pub fn protect_blocking_with<C: Serialize + ?Sized, K>(
 /// See [`protect_blocking_with`].
 #[cfg(not(feature = "blocking"))]
 pub fn protect_blocking_default<C: Serialize + ?Sized>(
-    _function: &'static str,
-    _agent: &str,
-    _action: &str,
-    _context: &C,
+    function: &'static str,
+    agent: &str,
+    action: &str,
+    context: &C,
 ) -> Result<Permit, Error> {
-    Err(Error::config(
-        "the `blocking` feature of atlasent is disabled",
-    ))
+    protect_blocking_with(function, &(), agent, action, context)
 }
 
 /// The error type of a guarded function must absorb an [`Error`].

@@ -28,7 +28,6 @@ pub use value::{JsonError, Value};
 
 #[cfg(test)]
 mod tests {
-    use super::parse::MAX_DEPTH;
     use super::*;
 
     fn js(x: f64) -> String {
