@@ -401,19 +401,6 @@ impl ServerBuilder {
         self
     }
 
-    /// Accept a signing-key or keys file that group or others may read
-    /// (refused by default).
-    pub fn allow_insecure_key_file(mut self, allow: bool) -> Self {
-        self.allow_insecure_key_file = allow;
-        self
-    }
-
-    /// Where to keep the audit log and permits (default in memory).
-    pub fn storage(mut self, storage: Storage) -> Self {
-        self.storage = storage;
-        self
-    }
-
     /// Load the Ed25519 signing key from a PKCS#8 PEM file, creating it if absent.
     pub fn signing_key_file(mut self, path: impl AsRef<Path>) -> Self {
         self.signing_key = SigningKeySource::File(path.as_ref().to_owned());
@@ -426,52 +413,11 @@ impl ServerBuilder {
         self
     }
 
-    /// How long a permit stays verifiable (default 1 hour).
-    pub fn permit_ttl(mut self, ttl: Duration) -> Self {
-        self.permit_ttl = ttl;
-        self
-    }
-
-    /// Requests per minute per API key before 429 (default 600).
-    pub fn rate_limit_per_minute(mut self, n: u32) -> Self {
-        self.rate_limit_per_minute = n;
-        self
-    }
-
-    /// Failed authentications per minute from one client address before
-    /// every request from it answers 429 for the rest of the minute
-    /// (default 30).
-    pub fn auth_failures_per_minute(mut self, n: u32) -> Self {
-        self.auth_failures_per_minute = n;
-        self
-    }
-
     /// The organization of keys given without one ([`api_key`](Self::api_key),
     /// [`audit_key`](Self::audit_key)), and of the events of a database
     /// written before organizations existed (default `local`).
     pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
         self.org_id = org_id.into();
-        self
-    }
-
-    /// The largest request body accepted (default 64 KiB); larger is 413.
-    pub fn max_body_bytes(mut self, n: usize) -> Self {
-        self.max_body_bytes = n;
-        self
-    }
-
-    /// The clock decisions and expiry read (default: the system clock). A
-    /// [`Clock::manual`](clock::Clock::manual) clock lets a test expire
-    /// permits without sleeping.
-    pub fn clock(mut self, clock: clock::Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// The most events one export may hold (default 100,000); a larger
-    /// export is refused with a message saying how to narrow it.
-    pub fn max_export_events(mut self, n: usize) -> Self {
-        self.max_export_events = n;
         self
     }
 
@@ -564,6 +510,46 @@ impl ServerBuilder {
         });
         Ok((http::router(state), signer))
     }
+}
+
+/// Builder setters that store their argument in the field of their name.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        impl ServerBuilder {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, $name: $ty) -> Self {
+                    self.$name = $name;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Accept a signing-key or keys file that group or others may read
+    /// (refused by default).
+    allow_insecure_key_file: bool;
+    /// Where to keep the audit log and permits (default in memory).
+    storage: Storage;
+    /// How long a permit stays verifiable (default 1 hour).
+    permit_ttl: Duration;
+    /// Requests per minute per API key before 429 (default 600).
+    rate_limit_per_minute: u32;
+    /// Failed authentications per minute from one client address before
+    /// every request from it answers 429 for the rest of the minute
+    /// (default 30).
+    auth_failures_per_minute: u32;
+    /// The largest request body accepted (default 64 KiB); larger is 413.
+    max_body_bytes: usize;
+    /// The clock decisions and expiry read (default: the system clock). A
+    /// [`Clock::manual`](clock::Clock::manual) clock lets a test expire
+    /// permits without sleeping.
+    clock: clock::Clock;
+    /// The most events one export may hold (default 100,000); a larger
+    /// export is refused with a message saying how to narrow it.
+    max_export_events: usize;
 }
 
 impl ServerBuilder {
