@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use atlasent::{DenialStage, ErrorCode, Wire};
+use atlasent_server::RunningServer;
 use common::{client, client_on, export_and_verify, post, start, start_with, KEY};
 use serde_json::{json, Value};
 
@@ -29,6 +30,49 @@ fn outcome(wire: Wire, legacy: &'static str) -> &'static str {
 
 fn finance_ok() -> Value {
     json!({ "amount_usd": 500, "counterparty_id": "cp-1", "memo": "invoice 7" })
+}
+
+/// A verify of `id` for the finance agent's wire transfer of [`finance_ok`].
+async fn verify_finance(c: &atlasent::Client, id: &str) -> atlasent::VerifyResult {
+    let context = finance_ok();
+    let verify = c.verify(id, "finance-agent", "wire_transfer", &context);
+    verify.await.expect("verify")
+}
+
+/// A verify of `id` that names nothing else.
+async fn verify_bare(c: &atlasent::Client, id: &str) -> atlasent::VerifyResult {
+    c.verify(id, "", "", &()).await.expect("verify")
+}
+
+/// A finance transfer of `amount_usd` and nothing else: denied above the
+/// policy's limit.
+fn transfer(amount_usd: u64) -> Value {
+    json!({ "amount_usd": amount_usd })
+}
+
+/// Tests that run `$on(server, client, wire)` on each wire, each on a
+/// fresh server.
+macro_rules! on_each_wire {
+    ($($(#[$attr:meta])+ $name:ident => $on:ident;)+) => {$(
+        $(#[$attr])+
+        async fn $name() {
+            for wire in WIRES {
+                let server = start().await;
+                $on(&server, client_on(&server, wire), wire).await;
+            }
+        }
+    )+};
+}
+
+on_each_wire! {
+    #[tokio::test]
+    protect_returns_the_permit_the_server_issued => protect_returns_the_permit_on;
+    #[tokio::test]
+    a_revoked_permit_does_not_verify => a_revoked_permit_does_not_verify_on;
+    #[tokio::test]
+    unknown_mismatched_and_denied_permits => unknown_mismatched_and_denied_on;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    of_fifty_concurrent_verifies_exactly_one_wins => exactly_one_of_fifty_on;
 }
 
 async fn allow(c: &atlasent::Client) -> atlasent::EvaluateResult {
@@ -55,41 +99,16 @@ async fn a_permit_verifies_once_then_is_consumed_on(
 ) {
     let c = client_on(server, wire);
     let e = allow(&c).await;
-    let first = c
-        .verify(
-            &e.permit_id,
-            "finance-agent",
-            "wire_transfer",
-            &finance_ok(),
-        )
-        .await
-        .expect("verify");
+    let first = verify_finance(&c, &e.permit_id).await;
     assert!(first.verified);
     assert_eq!(first.outcome, "verified");
     assert!(!first.permit_hash.is_empty(), "the permit is signed");
-    let second = c
-        .verify(
-            &e.permit_id,
-            "finance-agent",
-            "wire_transfer",
-            &finance_ok(),
-        )
-        .await
-        .expect("verify");
+    let second = verify_finance(&c, &e.permit_id).await;
     assert!(!second.verified);
     assert_eq!(second.outcome, outcome(wire, "consumed"));
 }
 
-#[tokio::test]
-async fn protect_returns_the_permit_the_server_issued() {
-    for wire in WIRES {
-        protect_returns_the_permit_the_server_issued_on(wire).await;
-    }
-}
-
-async fn protect_returns_the_permit_the_server_issued_on(wire: Wire) {
-    let server = start().await;
-    let c = client_on(&server, wire);
+async fn protect_returns_the_permit_on(server: &RunningServer, c: atlasent::Client, wire: Wire) {
     let permit = c
         .protect("finance-agent", "wire_transfer", &finance_ok())
         .await
@@ -100,17 +119,14 @@ async fn protect_returns_the_permit_the_server_issued_on(wire: Wire) {
         ("finance-agent", "wire_transfer")
     );
     assert!(permit.reason().contains("allow_small_transfers"));
-    let (bundle, result) = export_and_verify(&server).await;
+    let (bundle, result) = export_and_verify(server).await;
     assert!(result.verified(), "{result:?}");
     assert!(
         bundle.contains(permit.audit_hash()),
         "the permit's audit hash is an event of the chain"
     );
     // The permit is single-use: a second verify of the same id fails.
-    let again = c
-        .verify(permit.permit_id(), "", "", &())
-        .await
-        .expect("verify");
+    let again = verify_bare(&c, permit.permit_id()).await;
     assert_eq!(again.outcome, outcome(wire, "consumed"));
 }
 
@@ -124,7 +140,7 @@ async fn an_expired_permit_does_not_verify() {
         let c = client_on(&server, wire);
         let e = allow(&c).await;
         clock.advance(120);
-        let v = c.verify(&e.permit_id, "", "", &()).await.expect("verify");
+        let v = verify_bare(&c, &e.permit_id).await;
         assert_eq!(
             (v.verified, v.outcome.as_str()),
             (false, outcome(wire, "expired"))
@@ -132,16 +148,7 @@ async fn an_expired_permit_does_not_verify() {
     }
 }
 
-#[tokio::test]
-async fn a_revoked_permit_does_not_verify() {
-    for wire in WIRES {
-        a_revoked_permit_does_not_verify_on(wire).await;
-    }
-}
-
-async fn a_revoked_permit_does_not_verify_on(wire: Wire) {
-    let server = start().await;
-    let c = client_on(&server, wire);
+async fn a_revoked_permit_does_not_verify_on(_: &RunningServer, c: atlasent::Client, wire: Wire) {
     let e = allow(&c).await;
     let r = c
         .revoke_permit(&e.permit_id, Some("operator pulled it"))
@@ -149,35 +156,18 @@ async fn a_revoked_permit_does_not_verify_on(wire: Wire) {
         .expect("revoke");
     assert!(r.revoked);
     assert!(r.audit_hash.is_some());
-    let v = c.verify(&e.permit_id, "", "", &()).await.expect("verify");
+    let v = verify_bare(&c, &e.permit_id).await;
     assert_eq!(v.outcome, outcome(wire, "revoked"));
-    let err = c
-        .gate(
-            "finance-agent",
-            "wire_transfer",
-            &json!({ "amount_usd": 1 }),
-        )
-        .await
-        .expect_err("deny");
+    let small = transfer(1);
+    let gate = c.gate("finance-agent", "wire_transfer", &small);
+    let err = gate.await.expect_err("deny");
     assert!(err.is_denied());
     let unknown = c.revoke_permit("dec_nope", None).await.expect("answer");
     assert!(!unknown.revoked);
 }
 
-#[tokio::test]
-async fn unknown_mismatched_and_denied_permits() {
-    for wire in WIRES {
-        unknown_mismatched_and_denied_permits_on(wire).await;
-    }
-}
-
-async fn unknown_mismatched_and_denied_permits_on(wire: Wire) {
-    let server = start().await;
-    let c = client_on(&server, wire);
-    let v = c
-        .verify("dec_00000000000000000000000000000000", "", "", &())
-        .await
-        .expect("verify");
+async fn unknown_mismatched_and_denied_on(_: &RunningServer, c: atlasent::Client, wire: Wire) {
+    let v = verify_bare(&c, "dec_00000000000000000000000000000000").await;
     assert_eq!(v.outcome, outcome(wire, "not_found"));
 
     let e = allow(&c).await;
@@ -201,70 +191,35 @@ async fn unknown_mismatched_and_denied_permits_on(wire: Wire) {
         );
     }
     // A mismatch does not burn the permit for its rightful holder.
-    let v = c
-        .verify(
-            &e.permit_id,
-            "finance-agent",
-            "wire_transfer",
-            &finance_ok(),
-        )
-        .await
-        .expect("verify");
-    assert!(v.verified);
+    assert!(verify_finance(&c, &e.permit_id).await.verified);
 
-    let denied = c
-        .evaluate(
-            "finance-agent",
-            "wire_transfer",
-            &json!({ "amount_usd": 50000 }),
-        )
-        .await
-        .expect("deny");
+    let large = transfer(50000);
+    let evaluate = c.evaluate("finance-agent", "wire_transfer", &large);
+    let denied = evaluate.await.expect("deny");
     assert!(!denied.permitted);
-    let v = c
-        .verify(&denied.permit_id, "", "", &())
-        .await
-        .expect("verify");
+    let v = verify_bare(&c, &denied.permit_id).await;
     assert_eq!(v.outcome, outcome(wire, "denied"));
-    let err = c
-        .protect(
-            "finance-agent",
-            "wire_transfer",
-            &json!({ "amount_usd": 50000 }),
-        )
-        .await
-        .expect_err("denied");
+    let protect = c.protect("finance-agent", "wire_transfer", &large);
+    let err = protect.await.expect_err("denied");
     let d = err.denial().expect("denial");
     assert_eq!(d.stage(), DenialStage::Policy);
     assert!(d.reason().contains("deny_high_value"));
     assert!(!d.audit_hash().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn of_fifty_concurrent_verifies_exactly_one_wins() {
-    for wire in WIRES {
-        of_fifty_concurrent_verifies_exactly_one_wins_on(wire).await;
-    }
-}
-
-async fn of_fifty_concurrent_verifies_exactly_one_wins_on(wire: Wire) {
-    let server = start().await;
-    let c = client_on(&server, wire);
+async fn exactly_one_of_fifty_on(server: &RunningServer, c: atlasent::Client, wire: Wire) {
     let e = allow(&c).await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let c = c.clone();
             let id = e.permit_id.clone();
-            tokio::spawn(async move {
-                c.verify(&id, "finance-agent", "wire_transfer", &finance_ok())
-                    .await
-            })
+            tokio::spawn(async move { verify_finance(&c, &id).await })
         })
         .collect();
     let mut verified = 0;
     let mut consumed = 0;
     for t in tasks {
-        let v = t.await.expect("task").expect("answer");
+        let v = t.await.expect("task");
         match v.outcome.as_str() {
             "verified" => verified += 1,
             o if o == outcome(wire, "consumed") => consumed += 1,
@@ -272,7 +227,7 @@ async fn of_fifty_concurrent_verifies_exactly_one_wins_on(wire: Wire) {
         }
     }
     assert_eq!((verified, consumed), (1, 49));
-    assert!(export_and_verify(&server).await.1.verified());
+    assert!(export_and_verify(server).await.1.verified());
 }
 
 #[tokio::test]
