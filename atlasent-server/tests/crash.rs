@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atlasent::audit::{verify_audit_bundle, VerifyingKey};
-use common::{policy_path, KEY};
+use common::KEY;
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 12;
@@ -21,23 +21,7 @@ const CLIENTS: usize = 8;
 
 /// Start the binary on `db` and wait for its `listening on` line.
 fn spawn_server(db: &Path, key: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            KEY,
-            "--rate-limit-per-minute",
-            "1000000",
-        ])
-        .arg("--policy")
-        .arg(policy_path("finance_wire_transfer.json"))
-        .arg("--db")
-        .arg(db)
-        .arg("--signing-key")
-        .arg(key)
-        .stdout(Stdio::piped())
+    let mut child = common::serve_command(db, key, &[])
         .stderr(Stdio::inherit())
         .spawn()
         .expect("server binary starts");

@@ -29,13 +29,13 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use atlasent::audit::{verify_audit_bundle, VerifyingKey};
-use common::{policy_path, KEY};
+use common::KEY;
 use serde_json::{json, Value};
 
 /// An auditor's key: exports are made with it.
@@ -313,25 +313,7 @@ impl Serve {
             .append(true)
             .open(log)
             .expect("server log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--api-key",
-                KEY,
-                "--audit-key",
-                AUDIT_KEY,
-                "--rate-limit-per-minute",
-                "1000000",
-            ])
-            .arg("--policy")
-            .arg(policy_path("finance_wire_transfer.json"))
-            .arg("--db")
-            .arg(db)
-            .arg("--signing-key")
-            .arg(key)
-            .stdout(Stdio::piped())
+        let mut child = common::serve_command(db, key, &["--audit-key", AUDIT_KEY])
             .stderr(log_file)
             .spawn()
             .expect("server binary starts");
@@ -538,6 +520,28 @@ struct Tally {
 }
 
 impl Tally {
+    /// Count one request and its `reply`: an anomaly is kept and stops the
+    /// worker (`Err`); a 503 (`Ok(None)`) marks the client `refused`.
+    fn count(
+        &mut self,
+        reply: Result<Option<Value>, String>,
+        refused: &mut bool,
+    ) -> Result<Option<Value>, ()> {
+        self.requests += 1;
+        match reply {
+            Err(anomaly) => {
+                self.anomalies.push(anomaly);
+                Err(())
+            }
+            Ok(None) => {
+                self.unavailable += 1;
+                *refused = true;
+                Ok(None)
+            }
+            Ok(answer) => Ok(answer),
+        }
+    }
+
     fn ack(&mut self, endpoint: &'static str, decision_id: &str, reply: &Value) {
         self.ack_at(endpoint, decision_id, reply, Instant::now(), false);
     }
@@ -583,21 +587,17 @@ async fn worker(
         // an await).
         let to_verify = {
             let mut t = tally.lock().expect("tally");
-            t.requests += 1;
+            let Ok(reply) = t.count(reply, &mut refused) else {
+                break;
+            };
             match reply {
-                Err(anomaly) => {
-                    t.anomalies.push(anomaly);
-                    break;
-                }
-                Ok(None) => {
-                    t.unavailable += 1;
-                    refused = true;
+                None => {
                     if t.refused.len() < 8 {
                         t.refused.push((format!("{rid}-e"), body));
                     }
                     None
                 }
-                Ok(Some(reply)) => {
+                Some(reply) => {
                     let id = reply["decision_id"].as_str().unwrap_or_default().to_owned();
                     t.ack_at("evaluate", &id, &reply, at, refused);
                     if reply["permitted"] != allowed {
@@ -622,28 +622,16 @@ async fn worker(
             continue;
         };
         let verify = verify_body(&id, &context);
-        let reply = call(
-            &http,
-            &url,
-            "/v1-verify-permit",
-            &verify,
-            &format!("{rid}-v"),
-        )
-        .await;
+        let rid_v = format!("{rid}-v");
+        let reply = call(&http, &url, "/v1-verify-permit", &verify, &rid_v).await;
         let at = Instant::now();
         let mut t = tally.lock().expect("tally");
-        t.requests += 1;
+        let Ok(reply) = t.count(reply, &mut refused) else {
+            break;
+        };
         match reply {
-            Err(anomaly) => {
-                t.anomalies.push(anomaly);
-                break;
-            }
-            Ok(None) => {
-                t.unavailable += 1;
-                refused = true;
-                t.verify_refused.push((id, context));
-            }
-            Ok(Some(reply)) => {
+            None => t.verify_refused.push((id, context)),
+            Some(reply) => {
                 if reply["outcome"] != "verified" {
                     t.anomalies
                         .push(format!("{rid}: a fresh permit's verify said {reply}"));
@@ -983,21 +971,46 @@ fn files(dir: &Path) -> String {
     names.join(", ")
 }
 
+/// A server's files with its database on a small tmpfs of its own
+/// ([`TMPFS_SIZE`]), the key and log beside it.
+struct FullDiskRig {
+    mount: Mounted,
+    db: PathBuf,
+    key: PathBuf,
+    log: PathBuf,
+}
+
+impl FullDiskRig {
+    fn new(test: &str) -> FullDiskRig {
+        let dir = workdir(test);
+        let mount = Mounted::tmpfs(&dir.join("mnt"), TMPFS_SIZE);
+        let db = mount.dir.join("atlasent.db");
+        let (key, log) = (dir.join("signing-key.pem"), dir.join("server.log"));
+        FullDiskRig {
+            mount,
+            db,
+            key,
+            log,
+        }
+    }
+
+    /// Start a server on the rig's files.
+    fn serve(&self) -> Result<Serve, String> {
+        Serve::start(&self.db, &self.key, &self.log)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_closed_loses_nothing_and_recovers_when_space_returns() {
     if !may_mount_or_rerun("a_full_disk_fails_closed_loses_nothing_and_recovers_when_space_returns")
     {
         return;
     }
-    let dir = workdir("full");
-    let mount = Mounted::tmpfs(&dir.join("mnt"), TMPFS_SIZE);
-    let db = mount.dir.join("atlasent.db");
-    let key = dir.join("signing-key.pem");
-    let log = dir.join("server.log");
-    let mut server = Serve::start(&db, &key, &log).expect("server starts");
+    let rig = FullDiskRig::new("full");
+    let mut server = rig.serve().expect("server starts");
     let url = server.url.clone();
 
-    let tally = fill_under_load(&url, &server, &mount.dir, 20).await;
+    let tally = fill_under_load(&url, &server, &rig.mount.dir, 20).await;
     check("alive while full", server.alive(), &server);
 
     // A verify on the full disk fails closed and consumes nothing. (One
@@ -1042,7 +1055,7 @@ async fn a_full_disk_fails_closed_loses_nothing_and_recovers_when_space_returns(
     }
 
     // Space returns.
-    std::fs::remove_file(mount.dir.join("filler")).expect("filler removed");
+    std::fs::remove_file(rig.mount.dir.join("filler")).expect("filler removed");
     let refusals = check(
         "recovery",
         until_decisions_succeed(&url, &tally, Duration::from_secs(15)).await,
@@ -1050,7 +1063,7 @@ async fn a_full_disk_fails_closed_loses_nothing_and_recovers_when_space_returns(
     );
     println!(
         "recovered after {refusals} more 503s; {}",
-        files(&mount.dir)
+        files(&rig.mount.dir)
     );
     check(
         "after recovery",
@@ -1106,7 +1119,7 @@ async fn a_full_disk_fails_closed_loses_nothing_and_recovers_when_space_returns(
         matches!(status, Ok(s) if s.success()),
         "clean exit after recovery: {status:?}"
     );
-    let server = Serve::start(&db, &key, &log).expect("server restarts");
+    let server = rig.serve().expect("server restarts");
     let n = check(
         "export after restart",
         export_holds(&server.url, &all).await,
@@ -1129,25 +1142,24 @@ async fn a_server_stopped_and_restarted_on_a_full_disk_loses_nothing() {
     if !may_mount_or_rerun("a_server_stopped_and_restarted_on_a_full_disk_loses_nothing") {
         return;
     }
-    let dir = workdir("full-restart");
-    let mount = Mounted::tmpfs(&dir.join("mnt"), TMPFS_SIZE);
-    let db = mount.dir.join("atlasent.db");
-    let key = dir.join("signing-key.pem");
-    let log = dir.join("server.log");
-    let mut server = Serve::start(&db, &key, &log).expect("server starts");
+    let rig = FullDiskRig::new("full-restart");
+    let mut server = rig.serve().expect("server starts");
     let url = server.url.clone();
     // Long enough for SQLite to checkpoint and restart its WAL (1000 pages):
     // on the full disk, commits first reuse the WAL's space while the
     // checkpoints that would grow the database fail.
-    let tally = fill_under_load(&url, &server, &mount.dir, 1500).await;
+    let tally = fill_under_load(&url, &server, &rig.mount.dir, 1500).await;
 
     // Stop on the full disk (SQLite's closing checkpoint cannot grow the
     // database file) and start again on it.
     let status = server.stop_within(Duration::from_secs(15));
-    println!("stopped on a full disk: {status:?}; {}", files(&mount.dir));
+    println!(
+        "stopped on a full disk: {status:?}; {}",
+        files(&rig.mount.dir)
+    );
     check("stop on a full disk", status.map(drop), &server);
     let all = acks(&tally);
-    let server = match Serve::start(&db, &key, &log) {
+    let server = match rig.serve() {
         Ok(mut server) => {
             // Started: it answers from what is durable and decides nothing.
             let n = check(
@@ -1174,7 +1186,7 @@ async fn a_server_stopped_and_restarted_on_a_full_disk_loses_nothing() {
                 let id = r["decision_id"].as_str().unwrap_or_default().to_owned();
                 tally.lock().expect("tally").ack("evaluate", &id, r);
             }
-            std::fs::remove_file(mount.dir.join("filler")).expect("filler removed");
+            std::fs::remove_file(rig.mount.dir.join("filler")).expect("filler removed");
             check(
                 "recovery",
                 until_decisions_succeed(&server.url, &tally, Duration::from_secs(15)).await,
@@ -1185,8 +1197,8 @@ async fn a_server_stopped_and_restarted_on_a_full_disk_loses_nothing() {
         }
         Err(reason) => {
             println!("refused to start on a full disk: {reason}");
-            std::fs::remove_file(mount.dir.join("filler")).expect("filler removed");
-            Serve::start(&db, &key, &log).expect("server starts once space returns")
+            std::fs::remove_file(rig.mount.dir.join("filler")).expect("filler removed");
+            rig.serve().expect("server starts once space returns")
         }
     };
     check(

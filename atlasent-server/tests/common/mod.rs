@@ -138,6 +138,30 @@ pub fn retry_after_secs(headers: &reqwest::header::HeaderMap) -> u64 {
     wait
 }
 
+/// `atlasent-server serve` on the database `db`, signing with `key`: on a
+/// free loopback port, with [`KEY`] (and the `extra` arguments), the finance
+/// policy, no rate limit to speak of, and its standard output piped (its
+/// first line says where it listens).
+pub fn serve_command(
+    db: &std::path::Path,
+    key: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_atlasent-server"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--api-key", KEY])
+        .args(["--rate-limit-per-minute", "1000000"])
+        .args(extra)
+        .arg("--policy")
+        .arg(policy_path("finance_wire_transfer.json"))
+        .arg("--db")
+        .arg(db)
+        .arg("--signing-key")
+        .arg(key)
+        .stdout(std::process::Stdio::piped());
+    command
+}
+
 /// Run `command`, which must succeed: its standard output (UTF-8).
 pub fn stdout_of(command: &mut std::process::Command) -> String {
     let out = command.output().expect("the command runs");
