@@ -1,47 +1,30 @@
 //! The examples' policies cover the examples' actions: the action type of
 //! `examples/support/actions.rs` (`WireTransfer`, typed context
-//! `WireContext`) and guarded functions mirroring the examples' literal
-//! actions, all registered in this test binary, checked against
+//! `WireContext`) and the guarded functions of `examples/guarded_cli.rs`
+//! (the examples' literal actions), all registered in this test binary, checked against
 //! `examples/policies/demo.json`. A policy that lacks the wire transfer's
 //! allow rule fails, naming the action.
 
 #[path = "../examples/support/actions.rs"]
 #[allow(dead_code)]
 mod actions;
+#[path = "support/checks.rs"]
+mod checks;
+/// The example's own guarded functions (`list_tables`, `drop_table`),
+/// registered in this binary.
+#[path = "../examples/guarded_cli.rs"]
+#[allow(dead_code)]
+mod guarded_cli;
 
 use std::path::PathBuf;
 
 use atlasent::actions::ActionManifest;
-use atlasent::{Action, Permit};
+use atlasent::Action;
 use atlasent_server::policy::CoverageProblemKind;
-use atlasent_server::testing::{assert_policies_cover, check_policies_cover};
+use atlasent_server::testing::assert_policies_cover;
 use serde_json::{json, Value};
 
 const DEMO: &str = "examples/policies/demo.json";
-
-/// As in `examples/guarded_cli.rs`: allowed by the demo policy's
-/// `allow_reads` rule.
-#[atlasent::protect(action = "read_tables", agent = "ops-cli")]
-#[allow(dead_code)]
-fn list_tables(_permit: Permit) -> Result<Vec<&'static str>, atlasent::Error> {
-    Ok(vec!["payments", "sessions", "users"])
-}
-
-/// As in `examples/guarded_cli.rs`: allowed with a ticket, for tables other
-/// than users and payments.
-#[atlasent::protect(
-    action = "drop_table",
-    agent = "ops-cli",
-    context = json!({ "table": table, "ticket": ticket })
-)]
-#[allow(dead_code)]
-fn drop_table(
-    table: &str,
-    ticket: Option<&str>,
-    permit: &Permit,
-) -> Result<String, atlasent::Error> {
-    Ok(format!("dropped {table} under {}", permit.permit_id()))
-}
 
 /// Write `policy` as `name` in this test's scratch directory.
 fn write_policy(name: &str, policy: &serde_json::Value) -> PathBuf {
@@ -97,8 +80,7 @@ fn a_policy_without_the_wire_transfer_allow_names_the_action() {
 
     let file = write_policy("no-wires.json", &demo);
 
-    let report = check_policies_cover([&file], &ActionManifest::from_registered())
-        .expect_err("wire_transfer is never allowed");
+    let report = checks::uncovered(&file, "wire_transfer is never allowed");
     let problems = report.problems();
     assert_eq!(problems.len(), 1, "{report}");
     assert_eq!(problems[0].kind, CoverageProblemKind::NeverAllowed);
@@ -131,14 +113,8 @@ fn a_policy_requiring_a_key_wire_context_lacks_names_the_key() {
     }
     let file = write_policy("wire-approver.json", &demo);
 
-    let report = check_policies_cover([&file], &ActionManifest::from_registered())
-        .expect_err("approver is never sent");
-    let missing: Vec<(&str, Option<&str>)> = report
-        .problems()
-        .iter()
-        .filter(|p| p.kind == CoverageProblemKind::MissingRequiredKey)
-        .map(|p| (p.action.as_str(), p.key.as_deref()))
-        .collect();
+    let report = checks::uncovered(&file, "approver is never sent");
+    let missing = checks::missing_keys(&report);
     assert_eq!(missing, [("wire_transfer", Some("approver"))], "{report}");
     assert!(
         report

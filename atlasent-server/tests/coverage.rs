@@ -3,6 +3,8 @@
 //! `atlasent_server::testing` on the actions this test binary registers
 //! with `#[atlasent::action]`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use atlasent::actions::{ActionManifest, ManifestAction, ManifestContext};
@@ -488,14 +490,8 @@ fn the_helper_names_a_renamed_key_the_policy_misspells() {
     // The policy requires `amount`, the Rust field's name; the wire key is
     // `amountUsd`.
     let dir = scratch("renamed", &[covering("amount")]);
-    let report = check_policies_cover([&dir], &ActionManifest::from_registered())
-        .expect_err("amount is never sent");
-    let missing: Vec<(&str, Option<&str>)> = report
-        .problems()
-        .iter()
-        .filter(|p| p.kind == CoverageProblemKind::MissingRequiredKey)
-        .map(|p| (p.action.as_str(), p.key.as_deref()))
-        .collect();
+    let report = common::uncovered(&dir, "amount is never sent");
+    let missing = common::missing_keys(&report);
     assert_eq!(missing, [("coverage_test.transfer", Some("amount"))]);
 
     let message = panic_message(|| assert_policies_cover([&dir]));

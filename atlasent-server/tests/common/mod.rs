@@ -8,6 +8,11 @@ use atlasent::audit::{verify_audit_bundle, BundleVerification, VerifyingKey};
 use atlasent_server::{RunningServer, Server};
 use serde_json::Value;
 
+#[path = "../../../tests/support/checks.rs"]
+mod checks;
+#[allow(unused_imports)]
+pub use checks::{assert_contains_all, missing_keys, uncovered};
+
 pub const KEY: &str = "ask_local_test_key";
 
 pub fn policy_path(name: &str) -> PathBuf {
