@@ -4,6 +4,8 @@
 //! saying so, never a wait for the client's timeout; called through
 //! `spawn_blocking`, it runs on another thread while the runtime serves it.
 
+#[path = "support/checks.rs"]
+mod checks;
 #[path = "support/server.rs"]
 mod server;
 
@@ -53,14 +55,15 @@ async fn a_server_on_this_current_thread_runtime_gets_a_prompt_error_not_a_timeo
     let err = wire(&client, 10).expect_err("refused");
     assert!(matches!(err, Error::Config { .. }), "not a timeout: {err}");
     let message = err.to_string();
-    for needle in [
-        "`wire`",
-        "current-thread runtime",
-        "decision server",
-        "tokio::task::spawn_blocking",
-    ] {
-        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
-    }
+    checks::assert_contains_all(
+        &message,
+        &[
+            "`wire`",
+            "current-thread runtime",
+            "decision server",
+            "tokio::task::spawn_blocking",
+        ],
+    );
     assert_eq!(RUNS.load(Ordering::SeqCst), runs, "the body did not run");
 }
 

@@ -604,16 +604,17 @@ fn lint_warns_about_an_allow_rule_without_the_bound_a_deny_rule_relies_on() {
     assert_eq!(w.path, "$.rules[0]");
     assert_eq!(w.key, "amount_usd");
     let text = w.to_string();
-    for needle in [
-        "allow rule allow_any_wire",
-        "deny rule deny_high_value",
-        "policy p $.rules[1].match.context.amount_usd",
-        "amount_usd",
-        "\"require\": [\"amount_usd\"]",
-        "{\"lte\": 10000}",
-    ] {
-        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
-    }
+    common::assert_contains_all(
+        &text,
+        &[
+            "allow rule allow_any_wire",
+            "deny rule deny_high_value",
+            "policy p $.rules[1].match.context.amount_usd",
+            "amount_usd",
+            "\"require\": [\"amount_usd\"]",
+            "{\"lte\": 10000}",
+        ],
+    );
 }
 
 #[test]

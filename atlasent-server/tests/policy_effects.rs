@@ -415,13 +415,14 @@ fn lint_warns_about_an_allow_rule_that_relies_on_a_hold_rule() {
         ]
     );
     let hold = warnings[0].to_string();
-    for needle in [
-        "allow rule allow_wires has no bound on context amount_usd, which hold rule hold_big",
-        "is held only because hold rules fail closed",
-        "{\"lte\": 10000}",
-    ] {
-        assert!(hold.contains(needle), "{hold:?} lacks {needle:?}");
-    }
+    common::assert_contains_all(
+        &hold,
+        &[
+            "allow rule allow_wires has no bound on context amount_usd, which hold rule hold_big",
+            "is held only because hold rules fail closed",
+            "{\"lte\": 10000}",
+        ],
+    );
     let escalate = warnings[1].to_string();
     assert!(
         escalate.contains("which escalate rule esc_tables")
