@@ -134,21 +134,9 @@ async fn every_bad_request_is_a_precise_4xx() {
         .as_str()
         .unwrap_or_default()
         .contains("missing or invalid API key"));
-    let (s, _, _) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", "Bearer nope")],
-        body.clone(),
-    )
-    .await;
+    let (s, _, _) = common::evaluate_authorized(&server, "Bearer nope", body.clone()).await;
     assert_eq!(s, 401);
-    let (s, _, _) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", "Basic xyz")],
-        body,
-    )
-    .await;
+    let (s, _, _) = common::evaluate_authorized(&server, "Basic xyz", body).await;
     assert_eq!(s, 401);
     let disagree =
         json!({ "action": "x", "agent": "a", "context": {}, "api_key": "other" }).to_string();

@@ -146,13 +146,8 @@ async fn an_unauthenticated_request_learns_nothing_about_its_body() {
     }
     // The same body with a valid key gets the detailed answer.
     let auth = bearer();
-    let (status, _, reply) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        bad_bodies[0].clone(),
-    )
-    .await;
+    let (status, _, reply) =
+        common::evaluate_authorized(&server, auth.as_str(), bad_bodies[0].clone()).await;
     assert_eq!(status, 422);
     assert!(
         reply["message"]
@@ -168,13 +163,8 @@ async fn a_body_key_that_disagrees_with_the_header_is_refused() {
     let server = start_with(|b| b.api_key("ask_local_other")).await;
     let auth = bearer();
     let body = json!({"agent": "a", "action": "b", "context": {}, "api_key": "ask_local_other"});
-    let (status, _, reply) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        body.to_string(),
-    )
-    .await;
+    let (status, _, reply) =
+        common::evaluate_authorized(&server, auth.as_str(), body.to_string()).await;
     assert_eq!(status, 401, "{reply}");
 }
 
@@ -183,35 +173,19 @@ async fn failed_authentications_are_rate_limited_per_address() {
     let server = start_with(|b| b.auth_failures_per_minute(3)).await;
     let body = wire(50);
     for _ in 0..3 {
-        let (status, _, _) = post(
-            &server,
-            "/v1-evaluate",
-            &[("authorization", "Bearer ask_guess")],
-            body.clone(),
-        )
-        .await;
+        let (status, _, _) =
+            common::evaluate_authorized(&server, "Bearer ask_guess", body.clone()).await;
         assert_eq!(status, 401);
     }
-    let (status, headers, reply) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", "Bearer ask_guess")],
-        body.clone(),
-    )
-    .await;
+    let (status, headers, reply) =
+        common::evaluate_authorized(&server, "Bearer ask_guess", body.clone()).await;
     assert_eq!(status, 429, "{reply}");
     assert_eq!(reply["code"], "rate_limited");
     common::retry_after_secs(&headers);
     // The address is blocked for the rest of the window, whatever the key:
     // a guesser learns nothing more, not even when a guess is right.
     let auth = bearer();
-    let (status, _, _) = post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        body,
-    )
-    .await;
+    let (status, _, _) = common::evaluate_authorized(&server, auth.as_str(), body).await;
     assert_eq!(status, 429);
     let (status, _) = get(&server, "/v1-api-key-self").await;
     assert_eq!(status, 429);
@@ -404,13 +378,7 @@ async fn a_request_body_that_repeats_a_member_is_refused_naming_it() {
             "\"action\" at $",
         ),
     ] {
-        let (status, _, reply) = post(
-            &server,
-            "/v1-evaluate",
-            &[("authorization", auth.as_str())],
-            body,
-        )
-        .await;
+        let (status, _, reply) = common::evaluate_authorized(&server, auth.as_str(), body).await;
         assert_eq!(status, 400, "{reply}");
         assert!(reply.get("permitted").is_none());
         let message = reply["message"].as_str().expect("message");
@@ -485,13 +453,7 @@ async fn genuine_export() -> (String, atlasent::audit::VerifyingKey) {
     evaluate(&server, 50).await;
     let auth = bearer();
     let unmatched = json!({"agent": "nobody", "action": "nothing", "context": {}}).to_string();
-    post(
-        &server,
-        "/v1-evaluate",
-        &[("authorization", auth.as_str())],
-        unmatched,
-    )
-    .await;
+    common::evaluate_authorized(&server, auth.as_str(), unmatched).await;
     let (text, verification) = export_and_verify(&server).await;
     assert!(verification.verified(), "{verification:?}");
     let key = atlasent::audit::VerifyingKey::from_spki_pem(server.public_key_pem()).expect("key");

@@ -74,6 +74,22 @@ pub async fn post(
     (status, headers, value)
 }
 
+/// A raw evaluate with the `authorization` header given: status, headers
+/// and parsed body.
+pub async fn evaluate_authorized(
+    server: &RunningServer,
+    authorization: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    post(
+        server,
+        "/v1-evaluate",
+        &[("authorization", authorization)],
+        body,
+    )
+    .await
+}
+
 pub async fn get(server: &RunningServer, path_and_query: &str) -> (u16, Value) {
     get_as(server, KEY, path_and_query).await
 }
