@@ -134,6 +134,11 @@ fn demo_policy() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/policies/demo.json")
 }
 
+/// [`demo_policy`] as an argument.
+fn demo_arg() -> String {
+    demo_policy().to_str().expect("a UTF-8 path").to_owned()
+}
+
 /// What `serve` did: `listening` is its first stdout line when it started
 /// (it is then stopped), `None` when it exited first; `stderr` is all it
 /// wrote there.
@@ -143,8 +148,22 @@ struct Served {
     stderr: String,
 }
 
+impl Served {
+    /// Its standard error names every one of `needles`.
+    #[track_caller]
+    fn says(&self, needles: &[&str]) {
+        common::assert_contains_all(&self.stderr, needles);
+    }
+}
+
+/// The arguments of a `command` line a document shows, after `prefix`.
+fn typed_args<'c>(command: &'c str, prefix: &str) -> Vec<&'c str> {
+    let args = command.strip_prefix(prefix).expect("the command as typed");
+    args.split(' ').collect()
+}
+
 /// Run `atlasent-server serve --listen 127.0.0.1:0 --api-key … ARGS` in `dir`.
-fn serve_in(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> Served {
+fn serve_in(dir: &std::path::Path, args: &[&str]) -> Served {
     use std::io::{BufRead, Read};
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
@@ -202,13 +221,7 @@ fn serve_without_a_policy_refuses_to_start_naming_the_flag() {
         served.stderr
     );
     assert!(!served.success, "{}", served.stderr);
-    for needle in ["--policy", "--allow-no-policy", "denied"] {
-        assert!(
-            served.stderr.contains(needle),
-            "{needle:?} not in {}",
-            served.stderr
-        );
-    }
+    served.says(&["--policy", "--allow-no-policy", "denied"]);
     assert!(
         !dir.join("atlasent.db").exists() && !dir.join("atlasent-signing-key.pem").exists(),
         "a refused start wrote files into the working directory"
@@ -221,14 +234,10 @@ fn serve_without_a_policy_refuses_to_start_naming_the_flag() {
 fn serve_with_an_empty_policy_folder_refuses_to_start() {
     let dir = scratch("empty-policy-folder");
     std::fs::create_dir_all(dir.join("policies")).expect("dir");
-    let served = serve_in(&dir, &["--policy".as_ref(), "policies".as_ref()]);
+    let served = serve_in(&dir, &["--policy", "policies"]);
     assert!(served.listening.is_none(), "{}", served.stderr);
     assert!(!served.success);
-    assert!(
-        served.stderr.contains("--policy") && served.stderr.contains("policies"),
-        "{}",
-        served.stderr
-    );
+    served.says(&["--policy", "policies"]);
 }
 
 /// `--allow-no-policy` serves a deny-all server on purpose, and says so on
@@ -236,20 +245,9 @@ fn serve_with_an_empty_policy_folder_refuses_to_start() {
 #[test]
 fn allow_no_policy_starts_with_a_loud_warning() {
     let dir = scratch("allow-no-policy");
-    let served = serve_in(
-        &dir,
-        &[
-            "--allow-no-policy".as_ref(),
-            "--db".as_ref(),
-            ":memory:".as_ref(),
-        ],
-    );
+    let served = serve_in(&dir, &["--allow-no-policy", "--db", ":memory:"]);
     assert!(served.listening.is_some(), "{}", served.stderr);
-    assert!(
-        served.stderr.contains("warning") && served.stderr.contains("every request is denied"),
-        "{}",
-        served.stderr
-    );
+    served.says(&["warning", "every request is denied"]);
 }
 
 /// On start, `serve` says where it writes: the database and the signing
@@ -258,18 +256,13 @@ fn allow_no_policy_starts_with_a_loud_warning() {
 #[test]
 fn serve_names_the_absolute_paths_it_writes_to() {
     let dir = scratch("paths");
-    let served = serve_in(&dir, &["--policy".as_ref(), demo_policy().as_os_str()]);
+    let served = serve_in(&dir, &["--policy", &demo_arg()]);
     assert!(served.listening.is_some(), "{}", served.stderr);
     let dir = dir.canonicalize().expect("dir");
     for file in ["atlasent.db", "atlasent-signing-key.pem"] {
         let path = dir.join(file);
         assert!(path.exists(), "{file} was not written");
-        assert!(
-            served.stderr.contains(&path.display().to_string()),
-            "{} not named in {}",
-            path.display(),
-            served.stderr
-        );
+        served.says(&[&path.display().to_string()]);
     }
 }
 
@@ -277,25 +270,19 @@ fn serve_names_the_absolute_paths_it_writes_to() {
 #[test]
 fn serve_says_when_the_database_is_in_memory() {
     let dir = scratch("in-memory");
-    let served = serve_in(
-        &dir,
-        &[
-            "--policy".as_ref(),
-            demo_policy().as_os_str(),
-            "--db".as_ref(),
-            ":memory:".as_ref(),
-            "--signing-key".as_ref(),
-            "keys/signing.pem".as_ref(),
-        ],
-    );
+    let key_file = "keys/signing.pem";
+    let args = [
+        "--policy",
+        &demo_arg(),
+        "--db",
+        ":memory:",
+        "--signing-key",
+        key_file,
+    ];
+    let served = serve_in(&dir, &args);
     assert!(served.listening.is_some(), "{}", served.stderr);
-    assert!(served.stderr.contains("in memory"), "{}", served.stderr);
-    let key = dir.canonicalize().expect("dir").join("keys/signing.pem");
-    assert!(
-        served.stderr.contains(&key.display().to_string()),
-        "{}",
-        served.stderr
-    );
+    let key = dir.canonicalize().expect("dir").join(key_file);
+    served.says(&["in memory", &key.display().to_string()]);
 }
 
 /// The policy reference shows `lint` at work: each `lint-example` policy
@@ -328,11 +315,7 @@ fn the_policy_references_lint_examples_print_what_it_shows() {
         rest = after;
         std::fs::write(dir.join(file), policy).expect("write");
         let (command, shown) = shown.split_once('\n').expect("a command line");
-        let args: Vec<&str> = command
-            .strip_prefix("$ atlasent-server ")
-            .expect("the command as typed")
-            .split(' ')
-            .collect();
+        let args = typed_args(command, "$ atlasent-server ");
         let out = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
             .current_dir(&dir)
             .args(&args)
@@ -495,11 +478,7 @@ fn the_policy_references_coverage_example_prints_what_it_shows() {
     .expect("write");
     let shown = block("<!-- coverage-output -->", "```text") + "\n";
     let (command, shown) = shown.split_once('\n').expect("a command line");
-    let args: Vec<&str> = command
-        .strip_prefix("$ atlasent-server lint ")
-        .expect("the command as typed")
-        .split(' ')
-        .collect();
+    let args = typed_args(command, "$ atlasent-server lint ");
     let (code, printed) = lint_actions(&dir, &args);
     assert_eq!(code, Some(1), "{printed}");
     assert_eq!(printed, shown);
