@@ -50,6 +50,12 @@ async fn call(
     )
 }
 
+/// A 1.4.1 `POST path` naming `permit` (`/v1-verify-permit`,
+/// `/v1-revoke-permit`) with `key`.
+async fn on_permit(server: &RunningServer, key: &str, path: &str, permit: &str) -> (u16, Value) {
+    call(server, key, "POST", path, json!({ "decision_id": permit })).await
+}
+
 async fn issue(server: &RunningServer, key: &str) -> String {
     let (status, reply) = call(
         server,
@@ -73,39 +79,18 @@ async fn another_organization_cannot_verify_or_revoke_a_permit() {
     let server = two_orgs().await;
     let permit = issue(&server, ACME).await;
 
-    let (status, reply) = call(
-        &server,
-        GLOBEX,
-        "POST",
-        "/v1-verify-permit",
-        json!({"decision_id": permit}),
-    )
-    .await;
+    let (status, reply) = on_permit(&server, GLOBEX, "/v1-verify-permit", &permit).await;
     assert_eq!(status, 200);
     assert_eq!(reply["verified"], false);
     // Exactly as for an id that does not exist: nothing tells the two apart.
     assert_eq!(reply["outcome"], "not_found");
 
-    let (status, reply) = call(
-        &server,
-        GLOBEX,
-        "POST",
-        "/v1-revoke-permit",
-        json!({"decision_id": permit}),
-    )
-    .await;
+    let (status, reply) = on_permit(&server, GLOBEX, "/v1-revoke-permit", &permit).await;
     assert_eq!(status, 200);
     assert_eq!(reply["revoked"], false);
 
     // The permit is untouched for its own organization.
-    let (_, reply) = call(
-        &server,
-        ACME,
-        "POST",
-        "/v1-verify-permit",
-        json!({"decision_id": permit}),
-    )
-    .await;
+    let (_, reply) = on_permit(&server, ACME, "/v1-verify-permit", &permit).await;
     assert_eq!(reply["outcome"], "verified", "{reply}");
 }
 
@@ -115,14 +100,7 @@ async fn each_organization_sees_and_exports_only_its_own_chain() {
     let acme_permit = issue(&server, ACME).await;
     issue(&server, GLOBEX).await;
     issue(&server, GLOBEX).await;
-    call(
-        &server,
-        GLOBEX,
-        "POST",
-        "/v1-verify-permit",
-        json!({"decision_id": acme_permit}),
-    )
-    .await;
+    on_permit(&server, GLOBEX, "/v1-verify-permit", &acme_permit).await;
 
     let (_, acme) = call(&server, ACME, "GET", "/v1-audit/events", Value::Null).await;
     let (_, globex) = call(&server, GLOBEX, "GET", "/v1-audit/events", Value::Null).await;
