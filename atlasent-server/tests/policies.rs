@@ -7,8 +7,20 @@ mod common;
 
 use std::path::PathBuf;
 
-use atlasent_server::policy::{Effect, Policy, PolicySet};
+use atlasent_server::policy::{Decision, Effect, Policy, PolicySet};
 use serde_json::{json, Map, Value};
+
+/// `d` is `effect`, and its reason says `says`; `case` names what was
+/// decided.
+#[track_caller]
+fn assert_decision(case: &dyn std::fmt::Display, d: &Decision, effect: Effect, says: &str) {
+    assert_eq!(d.effect, effect, "{case}: {}", d.reason);
+    assert!(
+        d.reason.contains(says),
+        "{case}: {:?} lacks {says:?}",
+        d.reason
+    );
+}
 
 fn contract(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -294,52 +306,29 @@ fn every_matcher_kind() {
         ]),
         "deny",
     );
-    let d = |agent: &str, action: &str, c: Value| s.evaluate(agent, action, &ctx(c)).effect;
     use Effect::{Allow, Deny};
-    assert_eq!(
-        d("z", "eq", json!({ "s": "x", "n": 1.0, "b": true })),
-        Allow,
-        "1.0 equals 1"
-    );
-    assert_eq!(
-        d("z", "eq", json!({ "s": "x", "n": 1, "b": "true" })),
-        Deny,
-        "\"true\" is not true"
-    );
-    assert_eq!(d("a", "in", json!({ "tier": 3 })), Allow);
-    assert_eq!(
-        d("c", "in", json!({ "tier": "gold" })),
-        Deny,
-        "agent not in list"
-    );
-    assert_eq!(d("b", "in", json!({ "tier": "silver" })), Deny);
-    assert_eq!(
-        d("z", "deploy_staging", json!({ "ticket": "OPS-12" })),
-        Allow
-    );
-    assert_eq!(
-        d("z", "deploy_prod", json!({ "ticket": "ops-12" })),
-        Deny,
-        "regex is case-sensitive"
-    );
-    assert_eq!(
-        d("intern-joe", "deploy_prod", json!({ "ticket": "OPS-1" })),
-        Deny,
-        "deny overrides allow"
-    );
-    assert_eq!(d("z", "ex", json!({ "approver": "kim" })), Allow);
-    assert_eq!(
-        d("z", "ex", json!({ "approver": "kim", "override": true })),
-        Deny
-    );
-    assert_eq!(
-        d("z", "ex", json!({ "approver": null })),
-        Deny,
-        "null does not exist"
-    );
-    assert_eq!(d("z", "rng", json!({ "a": 1, "b": 9.99 })), Allow);
-    assert_eq!(d("z", "rng", json!({ "a": 0.5, "b": 1 })), Deny);
-    assert_eq!(d("z", "rng", json!({ "a": 1, "b": 10 })), Deny);
+    // A row: agent, action, context => the effect (and why).
+    macro_rules! decides {
+        ($agent:literal, $action:literal, $c:tt => $effect:ident $(, $why:literal)?) => {{
+            let (c, why) = (json!($c), concat!("" $(, $why)?));
+            let got = s.evaluate($agent, $action, &ctx(c.clone())).effect;
+            assert_eq!(got, $effect, "{} {} {c}: {why}", $agent, $action);
+        }};
+    }
+    decides!("z", "eq", { "s": "x", "n": 1.0, "b": true } => Allow, "1.0 equals 1");
+    decides!("z", "eq", { "s": "x", "n": 1, "b": "true" } => Deny, "\"true\" is not true");
+    decides!("a", "in", { "tier": 3 } => Allow);
+    decides!("c", "in", { "tier": "gold" } => Deny, "agent not in list");
+    decides!("b", "in", { "tier": "silver" } => Deny);
+    decides!("z", "deploy_staging", { "ticket": "OPS-12" } => Allow);
+    decides!("z", "deploy_prod", { "ticket": "ops-12" } => Deny, "regex is case-sensitive");
+    decides!("intern-joe", "deploy_prod", { "ticket": "OPS-1" } => Deny, "deny overrides allow");
+    decides!("z", "ex", { "approver": "kim" } => Allow);
+    decides!("z", "ex", { "approver": "kim", "override": true } => Deny);
+    decides!("z", "ex", { "approver": null } => Deny, "null does not exist");
+    decides!("z", "rng", { "a": 1, "b": 9.99 } => Allow);
+    decides!("z", "rng", { "a": 0.5, "b": 1 } => Deny);
+    decides!("z", "rng", { "a": 1, "b": 10 } => Deny);
     let open = policy(
         json!([{ "id": "never", "effect": "deny", "match": { "action": "x" } }]),
         "allow",
@@ -456,11 +445,11 @@ fn a_deny_comparison_fires_when_its_key_is_absent_and_says_so() {
         "wire_transfer",
         &ctx(json!({ "amount_usd": null, "memo": "m" })),
     );
-    assert_eq!(null.effect, Effect::Deny, "{}", null.reason);
-    assert!(
-        null.reason.contains("context key amount_usd is null"),
-        "{}",
-        null.reason
+    assert_decision(
+        &"null",
+        &null,
+        Effect::Deny,
+        "context key amount_usd is null",
     );
 }
 
@@ -508,11 +497,11 @@ fn a_deny_regex_fires_on_a_non_string_or_an_absent_value() {
         number.reason
     );
     let absent = d(json!({}));
-    assert_eq!(absent.effect, Effect::Deny);
-    assert!(
-        absent.reason.contains("context key branch is missing"),
-        "{}",
-        absent.reason
+    assert_decision(
+        &"absent",
+        &absent,
+        Effect::Deny,
+        "context key branch is missing",
     );
 }
 
@@ -772,20 +761,9 @@ fn a_deny_rule_on_exact_values_fires_on_a_value_of_another_type() {
     ] {
         let ctx = serde_json::json!({ "table": table, "ticket": "OPS-1" });
         let d = set.evaluate("ops", "drop_table", ctx.as_object().expect("object"));
-        assert_eq!(
-            d.effect,
-            atlasent_server::policy::Effect::Deny,
-            "{table}: {}",
-            d.reason
-        );
-        assert!(d.reason.contains("context table is"), "{}", d.reason);
+        assert_decision(&table, &d, Effect::Deny, "context table is");
     }
     let ctx = serde_json::json!({ "table": "sessions", "ticket": "OPS-1" });
     let d = set.evaluate("ops", "drop_table", ctx.as_object().expect("object"));
-    assert_eq!(
-        d.effect,
-        atlasent_server::policy::Effect::Allow,
-        "{}",
-        d.reason
-    );
+    assert_eq!(d.effect, Effect::Allow, "{}", d.reason);
 }
