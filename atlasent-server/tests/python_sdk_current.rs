@@ -4,11 +4,11 @@
 //! permits with it through the same server. The SDK is installed on first
 //! use into a venv under `target/`.
 
+mod common;
 #[path = "python/venv.rs"]
 mod venv;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use atlasent::Wire;
 use atlasent_server::{RunningServer, Server};
@@ -30,13 +30,7 @@ async fn start(per_minute: Option<u32>) -> RunningServer {
 }
 
 fn client(server: &RunningServer, wire: Wire) -> atlasent::Client {
-    atlasent::Client::builder()
-        .api_key(KEY)
-        .base_url(server.base_url())
-        .wire(wire)
-        .retry_backoff(Duration::from_millis(5))
-        .build()
-        .expect("client")
+    common::client_as(server, KEY, wire)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,9 +43,14 @@ pub fn client(server: &RunningServer) -> atlasent::Client {
 
 /// An SDK client speaking `wire`.
 pub fn client_on(server: &RunningServer, wire: atlasent::Wire) -> atlasent::Client {
+    client_as(server, KEY, wire)
+}
+
+/// An SDK client with `key`, speaking `wire`.
+pub fn client_as(server: &RunningServer, key: &str, wire: atlasent::Wire) -> atlasent::Client {
     atlasent::Client::builder()
         .wire(wire)
-        .api_key(KEY)
+        .api_key(key)
         .base_url(server.base_url())
         .retry_backoff(Duration::from_millis(5))
         .max_response_bytes(64 << 20)
