@@ -1755,7 +1755,7 @@ async fn check_migrated(db: &std::path::Path, key_file: &std::path::Path, permit
     assert_eq!(list["total"], 2, "{list}");
     let (_, used) = get(&server, "/v1/permits?status=consumed").await;
     assert_eq!(used["total"], 1, "{used}");
-    let record = permit_record(&server, &permit).await;
+    let record = permit_record(&server, permit).await;
     assert_has(
         &record,
         json!({ "status": "issued", "payload_hash": null, "environment": null }),
