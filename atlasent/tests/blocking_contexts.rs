@@ -64,9 +64,65 @@ fn current_thread() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// The body ran under the permit the server issued.
-fn assert_ran(result: Result<String, Error>) {
-    assert_eq!(result.expect("the guarded fn ran"), "dec_allow_1");
+/// The call made on a thread that runs a runtime's tasks: a task spawned
+/// on `runtime`.
+fn in_task<R: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    call: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    runtime.block_on(async move { tokio::spawn(async move { call() }).await.expect("join") })
+}
+
+/// The call made on `runtime`'s blocking pool.
+fn in_spawn_blocking<R: Send + 'static>(
+    runtime: &tokio::runtime::Runtime,
+    call: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    runtime.block_on(async move { tokio::task::spawn_blocking(call).await.expect("join") })
+}
+
+/// Each case is a test of its own: the guarded `deploy`, made by a client
+/// of a server that allows everything, runs its body in the context the
+/// case's expression sets up for `call` (the call, as a closure).
+macro_rules! runs_in {
+    ($($(#[$doc:meta])* $name:ident(|$call:ident| $context:expr);)*) => {$(
+        $(#[$doc])*
+        #[test]
+        fn $name() {
+            let server = server();
+            let client = blocking_client(&server.url());
+            let $call = move || deploy(&client);
+            let result: Result<String, Error> = $context;
+            assert_eq!(result.expect("the guarded fn ran"), "dec_allow_1");
+        }
+    )*};
+}
+
+runs_in! {
+    runs_on_a_fresh_thread(|call| std::thread::spawn(call).join().expect("thread"));
+    runs_inside_spawn_blocking_on_a_multi_thread_runtime(|call| {
+        in_spawn_blocking(&multi_thread(), call)
+    });
+    runs_inside_spawn_blocking_on_a_current_thread_runtime(|call| {
+        in_spawn_blocking(&current_thread(), call)
+    });
+    runs_inside_block_in_place_in_a_task(|call| {
+        in_task(&multi_thread(), || tokio::task::block_in_place(call))
+    });
+    /// Inside `Handle::block_on` tokio counts the thread as "in a runtime"
+    /// (its own `block_on` would panic there), yet no task but this one
+    /// waits on it.
+    runs_inside_handle_block_on_on_a_blocking_thread(|call| {
+        in_spawn_blocking(&current_thread(), || {
+            tokio::runtime::Handle::current().block_on(async move { call() })
+        })
+    });
+    /// The body of a multi-thread `Runtime::block_on` (of `#[tokio::main]`)
+    /// is polled on the calling thread, not on a worker: blocking it delays
+    /// that future only, while the workers keep running every task.
+    runs_in_the_block_on_future_of_a_multi_thread_runtime(|call| {
+        multi_thread().block_on(async move { call() })
+    });
 }
 
 /// A refusal: a configuration error naming `what` and both ways out.
@@ -80,141 +136,56 @@ fn assert_refused(result: Result<impl std::fmt::Debug, Error>, what: &str) -> St
     message
 }
 
-#[test]
-fn runs_on_a_fresh_thread() {
+/// The guarded `deploy`, made by a client of a server that allows
+/// everything, in the context `make` sets up, is refused and sends nothing;
+/// the refusal's message.
+fn deploy_refused(
+    make: impl FnOnce(atlasent::blocking::Client) -> Result<String, Error>,
+) -> String {
     let server = server();
-    let client = blocking_client(&server.url());
-    let result = std::thread::spawn(move || deploy(&client))
-        .join()
-        .expect("thread");
-    assert_ran(result);
-}
-
-#[test]
-fn runs_inside_spawn_blocking_on_a_multi_thread_runtime() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = multi_thread().block_on(async move {
-        tokio::task::spawn_blocking(move || deploy(&client))
-            .await
-            .expect("join")
-    });
-    assert_ran(result);
-}
-
-#[test]
-fn runs_inside_spawn_blocking_on_a_current_thread_runtime() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = current_thread().block_on(async move {
-        tokio::task::spawn_blocking(move || deploy(&client))
-            .await
-            .expect("join")
-    });
-    assert_ran(result);
-}
-
-#[test]
-fn runs_inside_block_in_place_in_a_task() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = multi_thread().block_on(async move {
-        tokio::spawn(async move { tokio::task::block_in_place(|| deploy(&client)) })
-            .await
-            .expect("join")
-    });
-    assert_ran(result);
-}
-
-/// Inside `Handle::block_on` tokio counts the thread as "in a runtime" (its
-/// own `block_on` would panic there), yet no task but this one waits on it.
-#[test]
-fn runs_inside_handle_block_on_on_a_blocking_thread() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = current_thread().block_on(async move {
-        tokio::task::spawn_blocking(move || {
-            tokio::runtime::Handle::current().block_on(async move { deploy(&client) })
-        })
-        .await
-        .expect("join")
-    });
-    assert_ran(result);
-}
-
-/// The body of a multi-thread `Runtime::block_on` (of `#[tokio::main]`) is
-/// polled on the calling thread, not on a worker: blocking it delays that
-/// future only, while the workers keep running every task.
-#[test]
-fn runs_in_the_block_on_future_of_a_multi_thread_runtime() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = multi_thread().block_on(async move { deploy(&client) });
-    assert_ran(result);
+    let message = assert_refused(make(blocking_client(&server.url())), "`deploy`");
+    assert_eq!(server.request_count(), 0, "nothing was sent");
+    message
 }
 
 #[test]
 fn a_task_on_a_multi_thread_worker_is_refused_by_function_name() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = multi_thread().block_on(async move {
-        tokio::spawn(async move { deploy(&client) })
-            .await
-            .expect("join")
-    });
-    let message = assert_refused(result, "`deploy`");
+    let message = deploy_refused(|client| in_task(&multi_thread(), move || deploy(&client)));
     assert!(message.contains("#[atlasent::protect]"), "{message}");
     assert!(!message.contains("current-thread"), "{message}");
-    assert_eq!(server.request_count(), 0, "nothing was sent");
 }
 
 #[test]
 fn the_thread_of_a_current_thread_runtime_is_refused_and_told_why() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = current_thread().block_on(async move { deploy(&client) });
-    let message = assert_refused(result, "`deploy`");
+    let message =
+        deploy_refused(|client| current_thread().block_on(async move { deploy(&client) }));
     assert!(message.contains("current-thread runtime"), "{message}");
     assert!(message.contains("decision server"), "{message}");
-    assert_eq!(server.request_count(), 0, "nothing was sent");
 }
 
 #[test]
 fn a_task_spawned_on_a_current_thread_runtime_is_refused() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let result = current_thread().block_on(async move {
-        tokio::spawn(async move { deploy(&client) })
-            .await
-            .expect("join")
-    });
-    let message = assert_refused(result, "`deploy`");
+    let message = deploy_refused(|client| in_task(&current_thread(), move || deploy(&client)));
     assert!(message.contains("current-thread runtime"), "{message}");
 }
 
 #[test]
 fn a_local_set_on_a_current_thread_runtime_is_refused() {
-    let server = server();
-    let client = blocking_client(&server.url());
-    let local = tokio::task::LocalSet::new();
-    let result = local.block_on(&current_thread(), async move {
-        tokio::task::spawn_local(async move { deploy(&client) })
-            .await
-            .expect("join")
+    deploy_refused(|client| {
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&current_thread(), async move {
+            tokio::task::spawn_local(async move { deploy(&client) })
+                .await
+                .expect("join")
+        })
     });
-    assert_refused(result, "`deploy`");
-    assert_eq!(server.request_count(), 0, "nothing was sent");
 }
 
 /// The refusal comes before the default client is looked up, so it is the
 /// error the caller sees even when no client is configured.
 #[test]
 fn a_guarded_fn_on_the_default_client_is_refused_by_name() {
-    let result = multi_thread().block_on(async {
-        tokio::spawn(async { deploy_on_the_default_client() })
-            .await
-            .expect("join")
-    });
+    let result = in_task(&multi_thread(), deploy_on_the_default_client);
     assert_refused(result, "`deploy_on_the_default_client`");
 }
 
@@ -222,10 +193,8 @@ fn a_guarded_fn_on_the_default_client_is_refused_by_name() {
 fn the_blocking_client_names_its_method_when_refused() {
     let server = server();
     let client = blocking_client(&server.url());
-    let result = multi_thread().block_on(async move {
-        tokio::spawn(async move { client.evaluate("agent-1", "deploy", &()) })
-            .await
-            .expect("join")
+    let result = in_task(&multi_thread(), move || {
+        client.evaluate("agent-1", "deploy", &())
     });
     assert_refused(result, "atlasent::blocking::Client::evaluate");
     assert_eq!(server.request_count(), 0, "nothing was sent");

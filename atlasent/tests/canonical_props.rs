@@ -104,63 +104,48 @@ fn object() -> impl Strategy<Value = J> {
     prop::collection::vec((spelled(), json()), 1..5).prop_map(|members| J::Obj(unique(members)))
 }
 
-fn write_str(s: &[(char, u8)], out: &mut String) {
-    out.push('"');
-    for &(c, spelling) in s {
-        match (c, spelling) {
-            ('"', 0) => out.push_str("\\\""),
-            ('\\', 0) => out.push_str("\\\\"),
-            ('\n', 0) => out.push_str("\\n"),
-            (c, 0) if c >= ' ' => out.push(c),
-            (c, _) => {
-                for unit in c.encode_utf16(&mut [0; 2]) {
-                    out.push_str(&if spelling == 2 {
-                        format!("\\u{unit:04X}")
-                    } else {
-                        format!("\\u{unit:04x}")
-                    });
-                }
-            }
-        }
-    }
-    out.push('"');
+/// A string as a JSON text, each character spelled as generated.
+fn string_text(s: &[(char, u8)]) -> String {
+    let body: String = s
+        .iter()
+        .map(|&(c, spelling)| match (c, spelling) {
+            ('"', 0) => "\\\"".to_owned(),
+            ('\\', 0) => "\\\\".to_owned(),
+            ('\n', 0) => "\\n".to_owned(),
+            (c, 0) if c >= ' ' => c.to_string(),
+            (c, _) => c
+                .encode_utf16(&mut [0; 2])
+                .iter()
+                .map(|unit| match spelling {
+                    2 => format!("\\u{unit:04X}"),
+                    _ => format!("\\u{unit:04x}"),
+                })
+                .collect(),
+        })
+        .collect();
+    format!("\"{body}\"")
 }
 
-fn write(j: &J, out: &mut String) {
+/// The value as a JSON text: arrays spaced, objects not, so both spellings
+/// of separators are read.
+fn text(j: &J) -> String {
     match j {
-        J::Null => out.push_str("null"),
-        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        J::Num(n) => out.push_str(n),
-        J::Str(s) => write_str(s, out),
+        J::Null => "null".to_owned(),
+        J::Bool(b) => b.to_string(),
+        J::Num(n) => n.clone(),
+        J::Str(s) => string_text(s),
         J::Arr(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write(item, out);
-            }
-            out.push(']');
+            let items: Vec<String> = items.iter().map(text).collect();
+            format!("[{}]", items.join(", "))
         }
         J::Obj(members) => {
-            out.push('{');
-            for (i, (name, value)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(name, out);
-                out.push(':');
-                write(value, out);
-            }
-            out.push('}');
+            let members: Vec<String> = members
+                .iter()
+                .map(|(name, value)| format!("{}:{}", string_text(name), text(value)))
+                .collect();
+            format!("{{{}}}", members.join(","))
         }
     }
-}
-
-fn text(j: &J) -> String {
-    let mut out = String::new();
-    write(j, &mut out);
-    out
 }
 
 /// A name quoted as a JSON string.
@@ -168,17 +153,19 @@ fn quote(name: &str) -> String {
     serde_json::to_string(name).expect("a string")
 }
 
-/// The path segment of a member, as both readers write it.
+/// The path segment of a member, as both readers write it: `.name` for an
+/// ASCII identifier (a letter or `_`, then letters, digits or `_`), else
+/// `["name"]`.
 fn segment(name: &str) -> String {
     let mut chars = name.chars();
-    let identifier = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if identifier {
-        format!(".{name}")
-    } else {
-        format!("[{}]", quote(name))
+    match chars.next() {
+        Some(first)
+            if (first == '_' || first.is_ascii_alphabetic())
+                && chars.all(|c| c == '_' || c.is_ascii_alphanumeric()) =>
+        {
+            format!(".{name}")
+        }
+        _ => format!("[{}]", quote(name)),
     }
 }
 
