@@ -14,44 +14,37 @@ use std::path::PathBuf;
 
 use atlasent::{Decision, ErrorCode};
 use atlasent_consumer_example::deploy::{self, Runner};
-use atlasent_consumer_example::payments;
 use atlasent_testing::{
     assert_denied, assert_denied_by, assert_policies_cover, check_policies_cover, BodyProbe, Fault,
     Policy, Rule, TestServer,
 };
 use serde_json::json;
 
-use support::ProbeRail;
+use support::Desk;
 
 /// The policies production serves.
 fn policies() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
 }
 
-/// A server with the policies production serves (the whole folder).
-async fn server_with_the_real_policies() -> TestServer {
-    TestServer::start(policies()).await
+/// A desk whose server has the policies production serves (the whole
+/// folder).
+async fn desk_with_the_real_policies() -> Desk {
+    Desk::start(policies()).await
 }
 
 #[tokio::test]
 async fn an_allowed_wire_runs_its_body_once() {
-    let server = server_with_the_real_policies().await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
+    let desk = desk_with_the_real_policies().await;
 
-    let receipt = atlasent::with_client(
-        server.client(),
-        payments::wire(&rail, "payments-bot", 250, "invoice 7"),
-    )
-    .await
-    .expect("payments-bot may wire $250 with a memo");
+    // payments-bot may wire $250 with a memo.
+    let receipt = desk.allowed_wire("payments-bot", 250, "invoice 7").await;
 
-    probe.assert_ran_once();
     assert_eq!(
         (receipt.reference.as_str(), receipt.amount_usd),
         ("ref_250", 250)
     );
-    let decisions = server.decisions().await;
+    let decisions = desk.server.decisions().await;
     assert_eq!(decisions.len(), 1, "{decisions:?}");
     assert_eq!(decisions[0].rule.as_deref(), Some("allow_small_wires"));
     assert_eq!(
@@ -62,20 +55,12 @@ async fn an_allowed_wire_runs_its_body_once() {
 
 #[tokio::test]
 async fn a_large_wire_is_denied_and_never_runs() {
-    let server = server_with_the_real_policies().await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
+    let desk = desk_with_the_real_policies().await;
 
-    let err = atlasent::with_client(
-        server.client(),
-        payments::wire(&rail, "payments-bot", 50_000, "invoice 8"),
-    )
-    .await
-    .expect_err("a wire over $10,000 is denied");
+    // A wire over $10,000 is denied.
+    let refusal = desk.refused_wire("payments-bot", 50_000, "invoice 8").await;
 
-    probe.assert_never_ran();
-    let refusal = err.authorization().expect("AtlaSent refused it");
-    let denial = assert_denied_by(refusal, "deny_large_wires");
+    let denial = assert_denied_by(&refusal, "deny_large_wires");
     assert_eq!(
         denial.reason(),
         "denied by policy payments rule deny_large_wires"
@@ -84,35 +69,25 @@ async fn a_large_wire_is_denied_and_never_runs() {
         denial.deny_code().map(|c| c.as_str()),
         Some("WIRE_TOO_LARGE")
     );
-    server
+    desk.server
         .assert_decisions(&[("payments-bot", "payments.wire", Decision::Deny)])
         .await;
 }
 
 #[tokio::test]
 async fn exactly_the_decisions_made_are_recorded() {
-    let server = server_with_the_real_policies().await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
+    let desk = desk_with_the_real_policies().await;
+    let wired = desk.wire("payments-bot", 250, "invoice 7").await;
+    let read = desk.balance("payments-bot").await;
+    let too_large = desk.wire("payments-bot", 20_000, "invoice 9").await;
+    let not_an_agent = desk.balance("intern-bot").await;
 
-    atlasent::with_client(server.client(), async {
-        payments::wire(&rail, "payments-bot", 250, "invoice 7")
-            .await
-            .expect("allowed");
-        payments::balance(&rail, "payments-bot")
-            .await
-            .expect("allowed");
-        payments::wire(&rail, "payments-bot", 20_000, "invoice 9")
-            .await
-            .expect_err("too large");
-        payments::balance(&rail, "intern-bot")
-            .await
-            .expect_err("not a payments agent");
-    })
-    .await;
-
-    assert_eq!(probe.count(), 2, "only the two allowed bodies ran");
-    server
+    wired.expect("allowed");
+    read.expect("allowed");
+    too_large.expect_err("a wire over $10,000 is denied");
+    not_an_agent.expect_err("intern-bot is not a payments agent");
+    assert_eq!(desk.probe.count(), 2, "only the two allowed bodies ran");
+    desk.server
         .assert_decisions(&[
             ("payments-bot", "payments.wire", Decision::Allow),
             ("payments-bot", "payments.read_balance", Decision::Allow),
@@ -120,7 +95,8 @@ async fn exactly_the_decisions_made_are_recorded() {
             ("intern-bot", "payments.read_balance", Decision::Deny),
         ])
         .await;
-    let rules: Vec<_> = server
+    let rules: Vec<_> = desk
+        .server
         .decisions()
         .await
         .into_iter()
@@ -139,19 +115,12 @@ async fn exactly_the_decisions_made_are_recorded() {
 
 #[tokio::test]
 async fn a_wire_without_a_memo_is_denied_by_the_default() {
-    let server = server_with_the_real_policies().await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
+    let desk = desk_with_the_real_policies().await;
 
-    let err = atlasent::with_client(
-        server.client(),
-        payments::wire(&rail, "payments-bot", 250, ""),
-    )
-    .await
-    .expect_err("allow_small_wires requires a memo");
+    // allow_small_wires requires a memo.
+    let refusal = desk.refused_wire("payments-bot", 250, "").await;
 
-    probe.assert_never_ran();
-    let denial = assert_denied(err.authorization().expect("AtlaSent refused it"));
+    let denial = assert_denied(&refusal);
     assert_eq!(
         denial.deny_code().map(|c| c.as_str()),
         Some("MISSING_REQUIRED_CONTEXT")
@@ -173,27 +142,16 @@ async fn a_held_wire_never_runs() {
                 .id("hold_wires_over_1000")
                 .when("amount_usd", json!({ "gt": 1000 })),
         );
-    let server = TestServer::start(policy).await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
+    let desk = Desk::start(policy).await;
 
-    let err = atlasent::with_client(
-        server.client(),
-        payments::wire(&rail, "payments-bot", 5_000, "invoice 10"),
-    )
-    .await
-    .expect_err("held: no permit");
+    let refusal = desk.refused_wire("payments-bot", 5_000, "invoice 10").await;
 
-    probe.assert_never_ran();
-    let held = err
-        .authorization()
-        .and_then(atlasent::Error::held)
-        .expect("a hold, not a denial");
+    let held = refusal.held().expect("a hold, not a denial");
     assert_eq!(
         held.reason(),
         "held by policy review rule hold_wires_over_1000"
     );
-    server
+    desk.server
         .assert_decisions(&[("payments-bot", "payments.wire", Decision::Hold)])
         .await;
 }
@@ -202,25 +160,17 @@ async fn a_held_wire_never_runs() {
 /// runs; once the fault is lifted, the same call goes through. The server
 /// decided only that last call: the faulted one never reached it.
 async fn fails_closed_under(fault: Fault, code: ErrorCode) {
-    let server = server_with_the_real_policies().await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
-    let wire = || payments::wire(&rail, "payments-bot", 250, "invoice 7");
+    let desk = desk_with_the_real_policies().await;
 
-    server.set_fault(fault);
-    let err = atlasent::with_client(server.client(), wire())
-        .await
-        .expect_err("no answer is no permit");
-    probe.assert_never_ran();
-    let refusal = err.authorization().expect("a failed authorization");
+    desk.server.set_fault(fault);
+    // No answer is no permit.
+    let refusal = desk.refused_wire("payments-bot", 250, "invoice 7").await;
     assert_eq!(refusal.code(), Some(code), "{fault:?}: {refusal}");
 
-    server.set_fault(Fault::None);
-    atlasent::with_client(server.client(), wire())
-        .await
-        .expect("allowed once the server answers again");
-    probe.assert_ran_once();
-    server
+    // Allowed once the server answers again.
+    desk.server.set_fault(Fault::None);
+    desk.allowed_wire("payments-bot", 250, "invoice 7").await;
+    desk.server
         .assert_decisions(&[("payments-bot", "payments.wire", Decision::Allow)])
         .await;
 }
@@ -252,7 +202,7 @@ impl Runner for ProbeRunner {
 
 #[tokio::test]
 async fn the_blocking_rollback_runs_under_its_threads_client() {
-    let server = server_with_the_real_policies().await;
+    let server = TestServer::start(policies()).await;
     let client = server.blocking_client();
     let probe = BodyProbe::new();
     let runner = ProbeRunner(probe.clone());
@@ -289,7 +239,7 @@ async fn the_blocking_rollback_runs_under_its_threads_client() {
 async fn the_blocking_rollback_is_refused_on_an_async_thread() {
     // Called straight from the test's task, the blocking client would stall
     // the runtime the server runs on: it refuses before sending anything.
-    let server = server_with_the_real_policies().await;
+    let server = TestServer::start(policies()).await;
     let probe = BodyProbe::new();
     let runner = ProbeRunner(probe.clone());
     let client = server.blocking_client();

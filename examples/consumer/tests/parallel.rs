@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use atlasent::Decision;
 use atlasent_consumer_example::payments;
-use atlasent_testing::{assert_denied, BodyProbe, Policy, Rule, TestServer};
+use atlasent_testing::{assert_denied, Policy, Rule};
 use tokio::sync::Barrier;
 
-use support::ProbeRail;
+use support::Desk;
 
 /// How many servers run at once in `ten_tasks_with_ten_servers_overlap_without_interference`.
 const TASKS: usize = 10;
@@ -32,22 +32,16 @@ fn only(agent: &str) -> Policy {
 /// Start a server allowing only `agent`, wire as `agent` through it, and
 /// check that this server, and only it, decided that one call.
 async fn own_server_decides_own_call(agent: &str) {
-    let server = TestServer::start(only(agent)).await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
+    let desk = Desk::start(only(agent)).await;
 
-    let receipt = atlasent::with_client(
-        server.client(),
-        payments::wire(&rail, agent, 100, "parallel"),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{agent} is allowed by its own server: {e}"));
+    // Allowed by its own server.
+    let receipt = desk.allowed_wire(agent, 100, "parallel").await;
 
-    probe.assert_ran_once();
-    server
+    desk.server
         .assert_decisions(&[(agent, "payments.wire", Decision::Allow)])
         .await;
-    assert_eq!(receipt.permit_id, server.decisions().await[0].decision_id);
+    let decisions = desk.server.decisions().await;
+    assert_eq!(receipt.permit_id, decisions[0].decision_id);
 }
 
 /// One `#[tokio::test]` per agent; libtest runs them on parallel threads,
@@ -99,14 +93,13 @@ async fn ten_tasks_with_ten_servers_overlap_without_interference() {
 async fn one_task(i: usize, barrier: Arc<Barrier>) {
     let agent = format!("agent-{i}");
     let neighbour = format!("agent-{}", (i + 1) % TASKS);
-    let server = TestServer::start(only(&agent)).await;
-    let probe = BodyProbe::new();
-    let rail = ProbeRail::new(&probe);
+    let desk = Desk::start(only(&agent)).await;
+    let rail = desk.rail();
 
-    let (own, other) = atlasent::with_client(server.client(), async {
+    let (own, other) = atlasent::with_client(desk.server.client(), async {
         barrier.wait().await; // every server is up, every scope entered
-        let own = payments::wire(&rail, &agent, 100, "parallel").await;
-        let other = payments::wire(&rail, &neighbour, 100, "parallel").await;
+        let own = payments::wire(rail, &agent, 100, "parallel").await;
+        let other = payments::wire(rail, &neighbour, 100, "parallel").await;
         barrier.wait().await; // no server stops before every call is made
         (own, other)
     })
@@ -120,8 +113,8 @@ async fn one_task(i: usize, barrier: Arc<Barrier>) {
         Some("NO_TEMPLATE_MATCH"),
         "{agent}'s server denied {neighbour} by its default"
     );
-    probe.assert_ran_once();
-    server
+    desk.probe.assert_ran_once();
+    desk.server
         .assert_decisions(&[
             (agent.as_str(), "payments.wire", Decision::Allow),
             (neighbour.as_str(), "payments.wire", Decision::Deny),
