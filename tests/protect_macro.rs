@@ -76,6 +76,19 @@ impl Treasury {
     }
 }
 
+impl Treasury {
+    /// A transfer of `amount` to `cp-1`.
+    async fn pay(&self, amount: u64, memo: &str) -> Result<u64, PayError> {
+        self.wire(amount, "cp-1", memo).await
+    }
+
+    /// What the body last saw: the permit's id, agent and action.
+    fn last_seen(&self) -> (String, String, String) {
+        let seen = self.seen.lock().expect("lock").clone();
+        seen.expect("body saw a permit")
+    }
+}
+
 async fn real_server() -> RunningServer {
     server::policy_server(server::FINANCE_POLICY, KEY).await
 }
@@ -107,18 +120,10 @@ async fn treasury() -> (RunningServer, Treasury) {
 #[tokio::test]
 async fn allow_runs_the_body_once_with_the_issued_permit() {
     let (_server, treasury) = treasury().await;
-    let sent = treasury
-        .wire(500, "cp-1", "invoice 7")
-        .await
-        .expect("allowed");
+    let sent = treasury.pay(500, "invoice 7").await.expect("allowed");
     assert_eq!(sent, 500);
     assert_eq!(treasury.runs.load(Ordering::SeqCst), 1);
-    let (id, agent, action) = treasury
-        .seen
-        .lock()
-        .expect("lock")
-        .clone()
-        .expect("body saw a permit");
+    let (id, agent, action) = treasury.last_seen();
     assert_eq!(
         (agent.as_str(), action.as_str()),
         ("finance-agent", "wire_transfer")
@@ -136,10 +141,7 @@ async fn allow_runs_the_body_once_with_the_issued_permit() {
 #[tokio::test]
 async fn deny_never_runs_the_body_and_reaches_the_caller_as_its_error() {
     let (_server, treasury) = treasury().await;
-    let err = treasury
-        .wire(50_000, "cp-1", "too much")
-        .await
-        .expect_err("denied");
+    let err = treasury.pay(50_000, "too much").await.expect_err("denied");
     let denial = err.inner().denial().expect("a denial");
     assert_eq!(denial.stage(), DenialStage::Policy);
     assert!(
@@ -148,7 +150,7 @@ async fn deny_never_runs_the_body_and_reaches_the_caller_as_its_error() {
         denial.reason()
     );
     // Missing memo: no allow rule fires, default deny.
-    let err = treasury.wire(5, "cp-1", "").await.expect_err("denied");
+    let err = treasury.pay(5, "").await.expect_err("denied");
     assert!(err.inner().is_denied());
     assert_eq!(
         treasury.runs.load(Ordering::SeqCst),
@@ -206,7 +208,7 @@ async fn failed_verification_timeout_and_5xx_never_run_the_body() {
             _ => Duration::from_secs(10),
         };
         let treasury = Treasury::new(client_with_timeout(&server.url(), timeout));
-        let err = treasury.wire(5, "cp-1", "m").await.expect_err(name);
+        let err = treasury.pay(5, "m").await.expect_err(name);
         match code {
             Some(code) => assert_eq!(err.inner().code(), Some(code), "{name}: {:?}", err.inner()),
             None => assert_eq!(
