@@ -33,6 +33,13 @@ fn deny_deploys() -> Policy {
     Policy::new("deploys").rule(Rule::deny("deploy").id("freeze").code("CHANGE_FREEZE"))
 }
 
+/// The server decided one call: `deploy-bot`'s `deploy`, as `decision`.
+async fn assert_one_deploy(server: &TestServer, decision: Decision) {
+    server
+        .assert_decisions(&[("deploy-bot", "deploy", decision)])
+        .await;
+}
+
 #[tokio::test]
 async fn an_allowed_guarded_fn_runs_its_body_once() {
     let server = TestServer::start(allow_deploys()).await;
@@ -41,9 +48,7 @@ async fn an_allowed_guarded_fn_runs_its_body_once() {
         .await
         .expect("allowed");
     probe.assert_ran_once();
-    server
-        .assert_decisions(&[("deploy-bot", "deploy", Decision::Allow)])
-        .await;
+    assert_one_deploy(&server, Decision::Allow).await;
 }
 
 #[tokio::test]
@@ -60,9 +65,7 @@ async fn a_denied_guarded_fn_never_runs_its_body() {
         assert_denied(&err).deny_code().map(|c| c.as_str()),
         Some("CHANGE_FREEZE")
     );
-    server
-        .assert_decisions(&[("deploy-bot", "deploy", Decision::Deny)])
-        .await;
+    assert_one_deploy(&server, Decision::Deny).await;
 }
 
 fn panic_message(f: impl FnOnce()) -> String {
@@ -78,6 +81,13 @@ fn panic_message(f: impl FnOnce()) -> String {
     }
 }
 
+/// `f` panics with a message starting with `prefix`; the message.
+fn panics_starting_with(prefix: &str, f: impl FnOnce()) -> String {
+    let message = panic_message(f);
+    assert!(message.starts_with(prefix), "{message}");
+    message
+}
+
 #[tokio::test]
 async fn assert_denied_by_names_what_it_found_instead() {
     let server = TestServer::start(
@@ -87,18 +97,10 @@ async fn assert_denied_by_names_what_it_found_instead() {
     )
     .await;
     let client = server.client();
-    let by_freeze = client
-        .protect("bot", "deploy", &())
-        .await
-        .expect_err("denied");
-    let by_default = client
-        .protect("bot", "other", &())
-        .await
-        .expect_err("denied");
-    let held = client
-        .protect("bot", "migrate", &())
-        .await
-        .expect_err("held");
+    let ask = |action| client.protect("bot", action, &());
+    let by_freeze = ask("deploy").await.expect_err("denied");
+    let by_default = ask("other").await.expect_err("denied");
+    let held = ask("migrate").await.expect_err("held");
 
     assert_denied_by(&by_freeze, "freeze");
     assert_eq!(
@@ -108,14 +110,11 @@ async fn assert_denied_by_names_what_it_found_instead() {
         "expected a denial by rule thaw, found a denial by rule freeze \
          (denied by policy p rule freeze)"
     );
-    let message = panic_message(|| {
-        assert_denied_by(&by_default, "freeze");
-    });
-    assert!(
-        message.starts_with(
-            "expected a denial by rule freeze, found a denial by no rule (no rule matched"
-        ),
-        "{message}"
+    let message = panics_starting_with(
+        "expected a denial by rule freeze, found a denial by no rule (no rule matched",
+        || {
+            assert_denied_by(&by_default, "freeze");
+        },
     );
     assert_eq!(
         panic_message(|| {
@@ -175,16 +174,11 @@ async fn every_fault_fails_closed_and_none_recovers() {
 async fn a_fault_reaches_a_call_that_follows_a_successful_one_at_once() {
     let server = TestServer::start(allow_deploys()).await;
     let client = server.client();
+    let deploy = || client.protect("deploy-bot", "deploy", &());
     for _ in 0..20 {
-        client
-            .protect("deploy-bot", "deploy", &())
-            .await
-            .expect("allowed");
+        deploy().await.expect("allowed");
         server.set_fault(Fault::Unavailable);
-        let err = client
-            .protect("deploy-bot", "deploy", &())
-            .await
-            .expect_err("503");
+        let err = deploy().await.expect_err("503");
         assert_eq!(err.code(), Some(ErrorCode::ServerError), "{err}");
         server.set_fault(Fault::None);
     }
@@ -202,27 +196,18 @@ async fn two_servers_do_not_see_each_others_decisions() {
     allowed.expect("allowed");
     assert_denied_by(&denied.expect_err("denied"), "freeze");
     probe.assert_ran_once();
-    allowing
-        .assert_decisions(&[("deploy-bot", "deploy", Decision::Allow)])
-        .await;
-    denying
-        .assert_decisions(&[("deploy-bot", "deploy", Decision::Deny)])
-        .await;
+    assert_one_deploy(&allowing, Decision::Allow).await;
+    assert_one_deploy(&denying, Decision::Deny).await;
 }
 
 #[tokio::test]
 async fn a_dropped_server_is_gone() {
     let server = TestServer::start(allow_deploys()).await;
     let client = server.client();
-    client
-        .protect("deploy-bot", "deploy", &())
-        .await
-        .expect("allowed");
+    let deploy = || client.protect("deploy-bot", "deploy", &());
+    deploy().await.expect("allowed");
     drop(server);
-    let err = client
-        .protect("deploy-bot", "deploy", &())
-        .await
-        .expect_err("no server");
+    let err = deploy().await.expect_err("no server");
     assert_eq!(err.code(), Some(ErrorCode::Network), "{err}");
 }
 
@@ -389,15 +374,12 @@ async fn assert_denied_by_refuses_a_fail_closed_denial() {
     let wrong_type = deny(serde_json::json!({ "amount_usd": "500", "region": "eu" })).await;
 
     assert_denied_by(&matched, "too_large");
-    let message = panic_message(|| {
-        assert_denied_by(&missing, "too_large");
-    });
-    assert!(
-        message.starts_with(
-            "expected a denial by rule too_large, found a fail-closed denial: rule too_large \
-             did not match, but context key amount_usd is missing"
-        ),
-        "{message}"
+    let message = panics_starting_with(
+        "expected a denial by rule too_large, found a fail-closed denial: rule too_large \
+         did not match, but context key amount_usd is missing",
+        || {
+            assert_denied_by(&missing, "too_large");
+        },
     );
     assert!(
         message.contains("assert_denied_fail_closed_by") && message.contains("amount_usd"),
@@ -428,23 +410,17 @@ async fn assert_denied_by_refuses_a_fail_closed_denial() {
             denial.reason()
         );
     }
-    let message = panic_message(|| {
-        assert_denied_fail_closed_by(&matched, "too_large");
-    });
-    assert!(
-        message.starts_with(
-            "expected a fail-closed denial by rule too_large, found a denial by rule too_large \
-             that matched (denied by policy refunds rule too_large); use assert_denied_by"
-        ),
-        "{message}"
+    panics_starting_with(
+        "expected a fail-closed denial by rule too_large, found a denial by rule too_large \
+         that matched (denied by policy refunds rule too_large); use assert_denied_by",
+        || {
+            assert_denied_fail_closed_by(&matched, "too_large");
+        },
     );
-    let message = panic_message(|| {
-        assert_denied_fail_closed_by(&missing, "blocked_region");
-    });
-    assert!(
-        message.starts_with(
-            "expected a fail-closed denial by rule blocked_region, found a denial by rule too_large"
-        ),
-        "{message}"
+    panics_starting_with(
+        "expected a fail-closed denial by rule blocked_region, found a denial by rule too_large",
+        || {
+            assert_denied_fail_closed_by(&missing, "blocked_region");
+        },
     );
 }

@@ -10,23 +10,18 @@ use serde_json::json;
 
 const OPS_FIXTURE: &str = "tests/policies/ops.json";
 
-async fn read_logs_allowed_drop_denied(server: &TestServer) {
+/// `ops-bot` may read logs and may not drop a table; the server decided
+/// exactly `earlier`, then those two calls.
+async fn read_logs_allowed_drop_denied(server: &TestServer, earlier: &[(&str, &str, Decision)]) {
     let client = server.client();
-    client
-        .protect("ops-bot", "read_logs", &())
-        .await
-        .expect("read_logs is allowed");
-    let err = client
-        .protect("ops-bot", "drop_table", &())
-        .await
-        .expect_err("drop_table is denied");
+    let ask = |action| client.protect("ops-bot", action, &());
+    ask("read_logs").await.expect("read_logs is allowed");
+    let err = ask("drop_table").await.expect_err("drop_table is denied");
     assert!(err.is_denied(), "{err}");
-    server
-        .assert_decisions(&[
-            ("ops-bot", "read_logs", Decision::Allow),
-            ("ops-bot", "drop_table", Decision::Deny),
-        ])
-        .await;
+    let mut expected = earlier.to_vec();
+    expected.push(("ops-bot", "read_logs", Decision::Allow));
+    expected.push(("ops-bot", "drop_table", Decision::Deny));
+    server.assert_decisions(&expected).await;
 }
 
 #[tokio::test]
@@ -39,21 +34,21 @@ async fn starts_from_an_inline_json_policy() {
         ]
     }))
     .await;
-    read_logs_allowed_drop_denied(&server).await;
+    read_logs_allowed_drop_denied(&server, &[]).await;
 }
 
 #[tokio::test]
 async fn starts_from_a_rust_policy() {
     let server = TestServer::start(Policy::new("ops").rule(Rule::allow("read_logs"))).await;
-    read_logs_allowed_drop_denied(&server).await;
+    read_logs_allowed_drop_denied(&server, &[]).await;
 }
 
 #[tokio::test]
 async fn starts_from_a_policy_file_and_a_folder() {
     let server = TestServer::start(OPS_FIXTURE).await;
-    read_logs_allowed_drop_denied(&server).await;
+    read_logs_allowed_drop_denied(&server, &[]).await;
     let server = TestServer::start(Path::new("tests/policies")).await;
-    read_logs_allowed_drop_denied(&server).await;
+    read_logs_allowed_drop_denied(&server, &[]).await;
 }
 
 #[tokio::test]
@@ -75,26 +70,8 @@ async fn the_builder_combines_policies_and_speaks_the_legacy_wire() {
         .protect("anyone", "read_reports", &())
         .await
         .expect("allowed by the Rust policy");
-    read_logs_allowed_drop_denied_after(&server, ("anyone", "read_reports", Decision::Allow)).await;
-}
-
-async fn read_logs_allowed_drop_denied_after(server: &TestServer, first: (&str, &str, Decision)) {
-    let client = server.client();
-    client
-        .protect("ops-bot", "read_logs", &())
-        .await
-        .expect("allowed");
-    client
-        .protect("ops-bot", "drop_table", &())
-        .await
-        .expect_err("denied");
-    server
-        .assert_decisions(&[
-            first,
-            ("ops-bot", "read_logs", Decision::Allow),
-            ("ops-bot", "drop_table", Decision::Deny),
-        ])
-        .await;
+    let earlier = [("anyone", "read_reports", Decision::Allow)];
+    read_logs_allowed_drop_denied(&server, &earlier).await;
 }
 
 #[tokio::test]
@@ -108,23 +85,12 @@ async fn decisions_record_reason_rule_code_and_id() {
     .await;
     server.assert_no_decisions().await;
     let client = server.client();
-    let permit = client
-        .protect("bot", "read_logs", &())
-        .await
-        .expect("allowed");
-    client
-        .protect("bot", "drop_table", &())
-        .await
-        .expect_err("denied");
-    let held = client
-        .protect("bot", "delete_user", &())
-        .await
-        .expect_err("held");
+    let ask = |action| client.protect("bot", action, &());
+    let permit = ask("read_logs").await.expect("allowed");
+    ask("drop_table").await.expect_err("denied");
+    let held = ask("delete_user").await.expect_err("held");
     assert!(held.is_held(), "{held}");
-    client
-        .protect("bot", "unknown", &())
-        .await
-        .expect_err("default deny");
+    ask("unknown").await.expect_err("default deny");
 
     let decisions = server.decisions().await;
     assert_eq!(decisions.len(), 4, "{decisions:#?}");
@@ -202,40 +168,32 @@ async fn a_bad_policy_is_an_error_naming_it_and_each_problem() {
          $.rules: must have at least 1 rule"
     );
 
-    let err = TestServer::builder()
-        .policy(Policy::new("Bad Id").rule(Rule::allow("x")))
-        .start()
-        .await
-        .expect_err("invalid");
-    assert!(
-        err.to_string()
-            .starts_with("policy Policy \"Bad Id\" did not load: "),
-        "{err}"
-    );
-    assert!(err.to_string().contains("$.policy_id"), "{err}");
-
-    let err = TestServer::builder()
-        .policy_file("tests/policies/missing.json")
-        .start()
-        .await
-        .expect_err("no such file");
-    assert!(
-        err.to_string()
-            .starts_with("policy file tests/policies/missing.json did not load: "),
-        "{err}"
-    );
-
-    let err = TestServer::builder()
-        .policy(Policy::new("ops").rule(Rule::allow("x")))
-        .policy_file(OPS_FIXTURE)
-        .start()
-        .await
-        .expect_err("two policies named ops");
-    assert!(
-        err.to_string()
-            .contains("policy_id \"ops\" is defined twice"),
-        "{err}"
-    );
+    // Each: the policies, what the message starts with, what it names.
+    let cases = [
+        (
+            TestServer::builder().policy(Policy::new("Bad Id").rule(Rule::allow("x"))),
+            "policy Policy \"Bad Id\" did not load: ",
+            "$.policy_id",
+        ),
+        (
+            TestServer::builder().policy_file("tests/policies/missing.json"),
+            "policy file tests/policies/missing.json did not load: ",
+            "",
+        ),
+        (
+            TestServer::builder()
+                .policy(Policy::new("ops").rule(Rule::allow("x")))
+                .policy_file(OPS_FIXTURE),
+            "",
+            "policy_id \"ops\" is defined twice",
+        ),
+    ];
+    for (builder, starts, names) in cases {
+        let err = builder.start().await.expect_err("refused");
+        let message = err.to_string();
+        assert!(message.starts_with(starts), "{message}");
+        assert!(message.contains(names), "{message}");
+    }
 }
 
 #[tokio::test]
