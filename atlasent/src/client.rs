@@ -123,7 +123,15 @@ impl Client {
                 verification,
             } = self.gate_inner(agent, action, context).await?;
             tracing::Span::current().record("decision", "allow");
-            let permit = Permit::verified(&evaluation, &verification, agent, action);
+            let permit = Permit::new(
+                evaluation.permit_id,
+                verification.permit_hash,
+                evaluation.audit_hash,
+                evaluation.reason,
+                verification.timestamp,
+                agent.to_owned(),
+                action.to_owned(),
+            );
             // Both replies were checked to be readable; when both state an
             // expiry, the earlier one is the one to trust.
             let expiry = [evaluation.expires_at, verification.expires_at]

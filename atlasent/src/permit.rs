@@ -67,22 +67,26 @@ pub struct Permit<A = AnyAction> {
 }
 
 impl Permit {
-    /// Only the client makes permits, after a successful verification of
-    /// the permit `evaluation` issued to `agent` for `action`.
-    pub(crate) fn verified(
-        evaluation: &crate::EvaluateResult,
-        verification: &crate::VerifyResult,
-        agent: &str,
-        action: &str,
+    /// Only the client makes permits, after a successful verification.
+    // Seven parameters, not the two replies: the trybuild cases of forged
+    // permits (tests/ui/fail/forge_*) pin this private constructor's shape.
+    pub(crate) fn new(
+        permit_id: String,
+        permit_hash: String,
+        audit_hash: String,
+        reason: String,
+        timestamp: String,
+        agent: String,
+        action: String,
     ) -> Self {
         Self {
-            permit_id: evaluation.permit_id.clone(),
-            permit_hash: verification.permit_hash.clone(),
-            audit_hash: evaluation.audit_hash.clone(),
-            reason: evaluation.reason.clone(),
-            timestamp: verification.timestamp.clone(),
-            agent: agent.to_owned(),
-            action: action.to_owned(),
+            permit_id,
+            permit_hash,
+            audit_hash,
+            reason,
+            timestamp,
+            agent,
+            action,
             expires_at_text: None,
             expires_at: None,
             action_type: PhantomData,
