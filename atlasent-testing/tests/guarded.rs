@@ -110,7 +110,7 @@ async fn assert_denied_by_names_what_it_found_instead() {
         "expected a denial by rule thaw, found a denial by rule freeze \
          (denied by policy p rule freeze)"
     );
-    let message = panics_starting_with(
+    panics_starting_with(
         "expected a denial by rule freeze, found a denial by no rule (no rule matched",
         || {
             assert_denied_by(&by_default, "freeze");

@@ -95,29 +95,15 @@ fn assert_wire(request: &Recorded, path: &str, vector: &Value) {
         vector["wire_request"],
         "{name}: wire request"
     );
-    assert_required_headers(request, str_field(vector, "api_key"));
+    assert_required_headers(request, str_field(vector, "api_key"), name);
 }
 
-fn assert_required_headers(request: &Recorded, api_key: &str) {
-    let headers = load_json("vectors/headers.json");
-    for required in headers["required_headers"].as_array().expect("list") {
-        let name = str_field(required, "name");
-        let got = request
-            .header(name)
-            .unwrap_or_else(|| panic!("header {name} missing"));
-        if let Some(value) = required.get("value").and_then(Value::as_str) {
-            assert_eq!(got, value, "header {name}");
-        }
-        if let Some(template) = required.get("value_template").and_then(Value::as_str) {
-            assert_eq!(got, template.replace("<api_key>", api_key), "header {name}");
-        }
-        if let Some(pattern) = required.get("value_pattern").and_then(Value::as_str) {
-            let re = regex::Regex::new(pattern).expect("pattern");
-            assert!(re.is_match(got), "header {name}: {got:?} !~ {pattern}");
-        }
-    }
+/// The v1 headers, and the API key in the body as well.
+fn assert_required_headers(request: &Recorded, api_key: &str, name: &str) {
+    let spec = load_json("vectors/headers.json");
+    support::assert_headers_as_specified(request, &spec, api_key, name);
     // "The same api_key MUST also appear in the JSON body."
-    assert_eq!(request.json()["api_key"], api_key);
+    assert_eq!(request.json()["api_key"], api_key, "{name}");
 }
 
 fn assert_sdk_error(err: &Error, expected: &Value, name: &str) {
@@ -135,46 +121,50 @@ fn assert_outcome(outcome: Result<Value, Error>, vector: &Value, name: &str, mod
     }
 }
 
-#[test]
-fn evaluate_vectors_match_the_wire_and_the_output() {
-    let file = load_json("vectors/evaluate.json");
-    let vectors = file["vectors"].as_array().expect("vectors");
-    assert!(vectors.len() >= 4);
-    for mode in MODES {
-        for vector in vectors {
-            let name = str_field(vector, "name");
-            let response = vector["wire_response"].clone();
-            let server = FaultServer::always(Reply::json(200, &response));
-            let outcome = evaluate(
-                mode,
-                &server.url(),
-                str_field(vector, "api_key"),
-                &vector["sdk_input"],
-            );
-            let requests = server.requests();
-            assert_eq!(requests.len(), 1, "{name} ({mode:?}): one request");
-            assert_wire(&requests[0], "/v1-evaluate", vector);
-            assert_outcome(outcome, vector, name, mode);
-        }
-    }
-}
-
-#[test]
-fn verify_vectors_match_the_wire_and_the_output() {
-    let file = load_json("vectors/verify.json");
+/// Every vector of `file`, in every mode, against a server answering its
+/// `wire_response`: `call` (given the mode, the server's URL and the
+/// vector) sends one request to `path` as the vector says, and its outcome
+/// is the vector's.
+fn check_vectors(
+    file: &str,
+    path: &str,
+    call: impl Fn(Mode, &str, &Value) -> Result<Value, Error>,
+) {
+    let file = load_json(file);
     let vectors = file["vectors"].as_array().expect("vectors");
     assert!(vectors.len() >= 4);
     for mode in MODES {
         for vector in vectors {
             let name = str_field(vector, "name");
             let server = FaultServer::always(Reply::json(200, &vector["wire_response"]));
-            let outcome = verify(mode, &server.url(), &vector["sdk_input"]);
+            let outcome = call(mode, &server.url(), vector);
             let requests = server.requests();
             assert_eq!(requests.len(), 1, "{name} ({mode:?}): one request");
-            assert_wire(&requests[0], "/v1-verify-permit", vector);
+            assert_wire(&requests[0], path, vector);
             assert_outcome(outcome, vector, name, mode);
         }
     }
+}
+
+#[test]
+fn evaluate_vectors_match_the_wire_and_the_output() {
+    check_vectors(
+        "vectors/evaluate.json",
+        "/v1-evaluate",
+        |mode, url, vector| {
+            let api_key = str_field(vector, "api_key");
+            evaluate(mode, url, api_key, &vector["sdk_input"])
+        },
+    );
+}
+
+#[test]
+fn verify_vectors_match_the_wire_and_the_output() {
+    check_vectors(
+        "vectors/verify.json",
+        "/v1-verify-permit",
+        |mode, url, vector| verify(mode, url, &vector["sdk_input"]),
+    );
 }
 
 /// The reply an `errors.json` vector describes.
@@ -317,6 +307,6 @@ fn every_request_carries_a_fresh_request_id() {
         .collect();
     assert_eq!(ids.len(), 6, "unique per request");
     for request in &requests {
-        assert_required_headers(request, TEST_KEY);
+        assert_required_headers(request, TEST_KEY, "protect");
     }
 }

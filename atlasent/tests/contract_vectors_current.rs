@@ -117,15 +117,9 @@ fn async_client(url: &str) -> atlasent::Client {
         .expect("client")
 }
 
+/// The blocking client, with [`async_client`]'s configuration.
 fn blocking_client(url: &str) -> atlasent::blocking::Client {
-    atlasent::blocking::Client::builder()
-        .api_key(TEST_KEY)
-        .base_url(url)
-        .wire(Wire::Current)
-        .retry_backoff(Duration::from_millis(2))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("blocking client")
+    atlasent::blocking::Client::from_async(async_client(url)).expect("blocking client")
 }
 
 /// The vector's context, or `{}` when it gives none.
@@ -376,38 +370,26 @@ fn assert_request(got: &Recorded, want: &Value, what: &str) {
 
 fn assert_headers(request: &Recorded, what: &str) {
     let spec = load_json("vectors/current/headers.json");
-    for required in spec["required_headers"].as_array().expect("list") {
-        let name = str_field(required, "name");
-        if str_field(required, "when") == "body" && request.body.is_empty() {
-            continue;
-        }
-        let got = request
-            .header(name)
-            .unwrap_or_else(|| panic!("{what}: header {name} missing"));
-        if let Some(value) = required.get("value").and_then(Value::as_str) {
-            assert_eq!(got, value, "{what}: header {name}");
-        }
-        if let Some(template) = required.get("value_template").and_then(Value::as_str) {
-            assert_eq!(
-                got,
-                template.replace("<api_key>", TEST_KEY),
-                "{what}: header {name}"
-            );
-        }
-        if let Some(pattern) = required.get("value_pattern").and_then(Value::as_str) {
-            let re = regex::Regex::new(pattern).expect("pattern");
-            assert!(
-                re.is_match(got),
-                "{what}: header {name}: {got:?} !~ {pattern}"
-            );
-        }
-    }
-    for optional in spec["optional_headers"].as_array().expect("list") {
-        let name = str_field(optional, "name");
-        if let Some(got) = request.header(name) {
-            assert_eq!(got, str_field(optional, "value"), "{what}: header {name}");
-        }
-    }
+    support::assert_headers_as_specified(request, &spec, TEST_KEY, what);
+}
+
+/// What a refusal (a [`atlasent::Denial`] or a [`atlasent::Held`]) says,
+/// named as the vectors' `sdk_error` names it: the members both have, the
+/// `kind`, and the `extra` ones of the one kind.
+macro_rules! refusal_members {
+    ($refusal:expr, $kind:literal, { $($name:literal: $value:expr),* $(,)? }) => {{
+        let refusal = $refusal;
+        let mut got = Map::from_iter([
+            ("kind".to_owned(), json!($kind)),
+            ("decision".to_owned(), json!(refusal.decision().as_str())),
+            ("reason".to_owned(), json!(refusal.reason())),
+            ("deny_code".to_owned(), json!(refusal.deny_code().map(|c| c.as_str()))),
+            ("evaluation_id".to_owned(), json!(refusal.evaluation_id())),
+            ("audit_hash".to_owned(), json!(refusal.audit_hash())),
+        ]);
+        $(got.insert($name.to_owned(), json!($value));)*
+        got
+    }};
 }
 
 fn assert_sdk_error(err: &Error, expected: &Value, what: &str) {
@@ -422,19 +404,10 @@ fn assert_sdk_error(err: &Error, expected: &Value, what: &str) {
                 atlasent::DenialStage::Verification => "verification",
                 other => panic!("{what}: unknown stage {other:?}"),
             };
-            let got = Map::from_iter([
-                ("kind".to_owned(), json!("denied")),
-                ("stage".to_owned(), json!(stage)),
-                ("decision".to_owned(), json!(denial.decision().as_str())),
-                ("reason".to_owned(), json!(denial.reason())),
-                (
-                    "deny_code".to_owned(),
-                    json!(denial.deny_code().map(|c| c.as_str())),
-                ),
-                ("evaluation_id".to_owned(), json!(denial.evaluation_id())),
-                ("audit_hash".to_owned(), json!(denial.audit_hash())),
-                ("outcome".to_owned(), json!(denial.outcome())),
-            ]);
+            let got = refusal_members!(denial, "denied", {
+                "stage": stage,
+                "outcome": denial.outcome(),
+            });
             assert_members(&got, expected, what);
             assert!(!err.is_held(), "{what}: a denial is not a hold");
         }
@@ -442,18 +415,9 @@ fn assert_sdk_error(err: &Error, expected: &Value, what: &str) {
             let Error::Held(held) = err else {
                 panic!("{what}: {err:?} is not held")
             };
-            let got = Map::from_iter([
-                ("kind".to_owned(), json!("held")),
-                ("decision".to_owned(), json!(held.decision().as_str())),
-                ("reason".to_owned(), json!(held.reason())),
-                (
-                    "deny_code".to_owned(),
-                    json!(held.deny_code().map(|c| c.as_str())),
-                ),
-                ("escalation_id".to_owned(), json!(held.escalation_id())),
-                ("evaluation_id".to_owned(), json!(held.evaluation_id())),
-                ("audit_hash".to_owned(), json!(held.audit_hash())),
-            ]);
+            let got = refusal_members!(held, "held", {
+                "escalation_id": held.escalation_id(),
+            });
             assert_members(&got, expected, what);
             assert!(err.is_held() && !err.is_denied(), "{what}");
         }

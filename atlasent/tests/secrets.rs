@@ -145,26 +145,26 @@ fn no_trace_of_the_key_anywhere() {
     });
 
     // Configuration errors, which are about the key and the URL.
-    errors.push(
-        atlasent::Client::builder()
-            .api_key(format!("{SECRET} with space"))
-            .build()
-            .expect_err("bad key"),
-    );
-    errors.push(
-        atlasent::Client::builder()
-            .api_key(SECRET)
-            .base_url(format!("https://user:{SECRET}@example.com"))
-            .build()
-            .expect_err("credentials in URL"),
-    );
-    errors.push(
-        atlasent::Client::builder()
-            .api_key(SECRET)
-            .base_url(format!("http://example.com/?key={SECRET}"))
-            .build()
-            .expect_err("query in URL"),
-    );
+    for (key, url, why) in [
+        (format!("{SECRET} with space"), None, "bad key"),
+        (
+            SECRET.to_owned(),
+            Some(format!("https://user:{SECRET}@example.com")),
+            "credentials in URL",
+        ),
+        (
+            SECRET.to_owned(),
+            Some(format!("http://example.com/?key={SECRET}")),
+            "query in URL",
+        ),
+    ] {
+        let builder = atlasent::Client::builder().api_key(key);
+        let builder = match url {
+            Some(url) => builder.base_url(url),
+            None => builder,
+        };
+        errors.push(builder.build().expect_err(why));
+    }
     assert_clean(
         "ClientBuilder Debug",
         &format!("{:?}", builder("http://127.0.0.1:1")),

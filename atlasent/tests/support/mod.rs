@@ -416,5 +416,48 @@ pub fn assert_error_as_described(err: &atlasent::Error, expected: &serde_json::V
     }
 }
 
+/// `request` carries every header `spec` (a contract `headers.json`)
+/// requires, one marked `when: "body"` only where it has a body, with the
+/// value, template (`<api_key>`) or pattern given, and each of the
+/// `optional_headers` it sends with the value given; `what` names the call.
+pub fn assert_headers_as_specified(
+    request: &Recorded,
+    spec: &serde_json::Value,
+    api_key: &str,
+    what: &str,
+) {
+    let list = |key: &str| spec.get(key).and_then(serde_json::Value::as_array).cloned();
+    for required in list("required_headers").expect("required_headers") {
+        let name = str_field(&required, "name");
+        if str_field(&required, "when") == "body" && request.body.is_empty() {
+            continue;
+        }
+        let got = request
+            .header(name)
+            .unwrap_or_else(|| panic!("{what}: header {name} missing"));
+        let expected = |key: &str| required.get(key).and_then(serde_json::Value::as_str);
+        if let Some(value) = expected("value") {
+            assert_eq!(got, value, "{what}: header {name}");
+        }
+        if let Some(template) = expected("value_template") {
+            let value = template.replace("<api_key>", api_key);
+            assert_eq!(got, value, "{what}: header {name}");
+        }
+        if let Some(pattern) = expected("value_pattern") {
+            let re = regex::Regex::new(pattern).expect("pattern");
+            assert!(
+                re.is_match(got),
+                "{what}: header {name}: {got:?} !~ {pattern}"
+            );
+        }
+    }
+    for optional in list("optional_headers").unwrap_or_default() {
+        let name = str_field(&optional, "name");
+        if let Some(got) = request.header(name) {
+            assert_eq!(got, str_field(&optional, "value"), "{what}: header {name}");
+        }
+    }
+}
+
 /// The fault tests' clients, calls and checks (the `faults_*.rs` files).
 pub mod faults;

@@ -4,8 +4,7 @@ use atlasent::Permit;
 include!("../common/app_error.rs");
 
 #[atlasent::protect(agent = "bot")]
-async fn run(permit: Permit) -> Result<(), AppError> {
-    let _ = permit;
+async fn run(_permit: Permit) -> Result<(), AppError> {
     Ok(())
 }
 
