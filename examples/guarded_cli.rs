@@ -12,35 +12,12 @@
 
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/tables.rs"]
+mod tables;
 
 use std::process::ExitCode;
 
-use atlasent::Permit;
-use serde_json::json;
-
-/// Read-only: allowed by the demo policy's `allow_reads` rule.
-#[atlasent::protect(action = "read_tables", agent = "ops-cli")]
-fn list_tables(_permit: Permit) -> Result<Vec<&'static str>, atlasent::Error> {
-    Ok(vec!["payments", "sessions", "users"])
-}
-
-/// Destructive: the body runs only with a verified permit.
-#[atlasent::protect(
-    action = "drop_table",
-    agent = "ops-cli",
-    context = json!({ "table": table, "ticket": ticket })
-)]
-fn drop_table(
-    table: &str,
-    ticket: Option<&str>,
-    permit: &Permit,
-) -> Result<String, atlasent::Error> {
-    Ok(format!(
-        "dropped table {table} (permit {}, audit hash {})",
-        permit.permit_id(),
-        permit.audit_hash()
-    ))
-}
+use tables::{drop_table, list_tables};
 
 fn usage() -> ExitCode {
     eprintln!("usage: guarded_cli list-tables | drop-table TABLE [--ticket OPS-NNN]");
