@@ -6,7 +6,7 @@ use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::{Fields, Item, LitStr, Path, Token, Type};
 
-use crate::attr::check_action_name;
+use crate::attr::{accept_option, check_action_name};
 
 /// The options after the name.
 const KEYS: &[&str] = &["context", "crate"];
@@ -76,26 +76,13 @@ impl Parse for ActionArgs {
                     )
                 })?
             };
-            let name = key.to_string();
             input.parse::<Token![=]>()?;
-            if !KEYS.contains(&name.as_str()) {
-                args.error(syn::Error::new(
-                    key.span(),
-                    format!(
-                        "unknown option `{name}`; #[atlasent::action] takes the action name, then: {}",
-                        KEYS.join(", ")
-                    ),
-                ));
-                let _: TokenStream = skip_value(input)?;
-            } else if seen.contains(&name) {
-                args.error(syn::Error::new(
-                    key.span(),
-                    format!("duplicate option `{name}`"),
-                ));
+            let expected = "#[atlasent::action] takes the action name, then:";
+            if let Err(e) = accept_option(&key, KEYS, expected, &mut seen) {
+                args.error(e);
                 let _: TokenStream = skip_value(input)?;
             } else {
-                seen.push(name.clone());
-                if name == "context" {
+                if key == "context" {
                     args.context = Some(input.parse()?);
                 } else {
                     args.krate = Some(input.call(Path::parse_mod_style)?);
@@ -247,35 +234,15 @@ fn item_keyword(item: &Item) -> TokenStream {
 mod tests {
     use super::*;
 
-    use crate::snapshot::{expect_file, ExpectFile};
-
-    /// Compare with its `tests/expand/<name>.expanded` (see [`crate::snapshot`]).
-    fn snapshot(expected: ExpectFile, attr: TokenStream, item: TokenStream) {
-        crate::snapshot::assert_snapshot(expected, expand(attr, item));
-    }
-
-    #[test]
-    fn typed_context_action_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/action_with_context.expanded"],
-            quote!("wire_transfer", context = WireContext),
-            quote! {
-                /// Move money.
-                #[derive(Debug)]
-                pub struct WireTransfer;
-            },
-        );
-    }
-
-    #[test]
-    fn plain_action_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/action.expanded"],
-            quote!("deploy_to_production", crate = ::my_atlasent),
-            quote!(
-                pub struct DeployToProduction;
-            ),
-        );
+    crate::snapshot::snapshot_tests! { expand =>
+        typed_context_action_expansion: "action_with_context" => ("wire_transfer", context = WireContext) {
+            /// Move money.
+            #[derive(Debug)]
+            pub struct WireTransfer;
+        }
+        plain_action_expansion: "action" => ("deploy_to_production", crate = ::my_atlasent) {
+            pub struct DeployToProduction;
+        }
     }
 
     fn errors_of(attr: TokenStream, item: TokenStream) -> String {

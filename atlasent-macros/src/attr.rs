@@ -112,23 +112,10 @@ impl Parse for RawArgs {
             };
             let name = key.to_string();
             input.parse::<Token![=]>()?;
-            if !KEYS.contains(&name.as_str()) {
-                args.error(syn::Error::new(
-                    key.span(),
-                    format!(
-                        "unknown option `{name}`; expected one of: {}",
-                        KEYS.join(", ")
-                    ),
-                ));
-                let _: Expr = input.parse()?;
-            } else if seen.contains(&name) {
-                args.error(syn::Error::new(
-                    key.span(),
-                    format!("duplicate option `{name}`"),
-                ));
+            if let Err(e) = accept_option(&key, KEYS, "expected one of:", &mut seen) {
+                args.error(e);
                 let _: Expr = input.parse()?;
             } else {
-                seen.push(name.clone());
                 args.given.push(name.clone());
                 match name.as_str() {
                     "action" => {
@@ -150,6 +137,32 @@ impl Parse for RawArgs {
         }
         Ok(args)
     }
+}
+
+/// Admits the option `key` of an attribute that takes `keys`, each at most
+/// once: records it in `seen`, or names what is wrong with it (unknown:
+/// `unknown option `…`; {expected} a, b, …`; or given twice).
+pub(crate) fn accept_option(
+    key: &syn::Ident,
+    keys: &[&str],
+    expected: &str,
+    seen: &mut Vec<String>,
+) -> syn::Result<()> {
+    let name = key.to_string();
+    if !keys.contains(&name.as_str()) {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("unknown option `{name}`; {expected} {}", keys.join(", ")),
+        ));
+    }
+    if seen.contains(&name) {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("duplicate option `{name}`"),
+        ));
+    }
+    seen.push(name);
+    Ok(())
 }
 
 fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {

@@ -447,13 +447,8 @@ fn guarded(func: &MaybeItemFn, args: &Args, permit: &PermitParam, krate: &Path) 
 /// permit bound to a value that never exists: emitted next to the errors so
 /// that editors and call sites keep working.
 fn unexpanded(func: &MaybeItemFn, permits: &[PermitParam], krate: &Path) -> TokenStream {
-    let MaybeItemFn {
-        outer_attrs,
-        inner_attrs,
-        vis,
-        sig,
-        body,
-    } = func;
+    let (outer_attrs, inner_attrs) = (&func.outer_attrs, &func.inner_attrs);
+    let (vis, sig, body) = (&func.vis, &func.sig, &func.body);
     let binding = permits.iter().map(|p| {
         let (pat, ty) = (&p.pat, &p.ty);
         quote!(let #pat: #ty = #krate::__private::unexpanded();)
@@ -479,115 +474,63 @@ fn unexpanded(func: &MaybeItemFn, permits: &[PermitParam], krate: &Path) -> Toke
 mod tests {
     use super::*;
 
-    use crate::snapshot::{expect_file, ExpectFile};
-
-    /// Compare with its `tests/expand/<name>.expanded` (see [`crate::snapshot`]).
-    fn snapshot(expected: ExpectFile, attr: TokenStream, item: TokenStream) {
-        crate::snapshot::assert_snapshot(expected, expand(attr, item));
-    }
-
-    #[test]
-    fn async_fn_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/async_fn.expanded"],
-            quote!(
-                action = "deploy_to_production",
-                agent = "deploy-bot",
-                context = json!({ "commit": commit })
-            ),
-            quote! {
-                /// Deploy a commit.
-                pub async fn deploy(permit: Permit, commit: &str) -> Result<(), DeployError> {
-                    tracing::info!(permit_id = permit.permit_id(), "deploying");
-                    Ok(())
-                }
-            },
-        );
-    }
-
-    #[test]
-    fn sync_fn_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/sync_fn.expanded"],
-            quote!(action = "drop_database", agent = "cli", client = &CLIENT),
-            quote! {
-                fn drop_db(name: &str, _permit: &atlasent::Permit) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
-                    Ok(name.len() as u64)
-                }
-            },
-        );
-    }
-
-    #[test]
-    fn method_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/method.expanded"],
-            quote!(
-                action = "wire_transfer",
-                agent = self.name,
-                context = Transfer { amount },
-                client = self.client,
-                crate = ::atlasent
-            ),
-            quote! {
-                pub(crate) async fn transfer<'a, T: Into<u64>>(&'a self, mut permit: Permit, amount: T) -> Result<Receipt<'a>, PayError>
-                where
-                    T: Send,
-                {
-                    self.ledger.pay(&mut permit, amount.into())
-                }
-            },
-        );
-    }
-
-    #[test]
-    fn typed_async_fn_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/typed_async_fn.expanded"],
-            quote!(
-                action = DeployToProduction,
-                agent = "deploy-bot",
-                context = json!({ "commit": commit })
-            ),
-            quote! {
-                /// Deploy a commit.
-                pub async fn deploy(permit: Permit<DeployToProduction>, commit: &str) -> Result<(), DeployError> {
-                    tracing::info!(permit_id = permit.permit_id(), "deploying");
-                    Ok(())
-                }
-            },
-        );
-    }
-
-    #[test]
-    fn typed_method_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/typed_method.expanded"],
-            quote!(
-                action = actions::WireTransfer,
-                agent = self.name,
-                context = WireContext { amount, to },
-                client = self.client
-            ),
-            quote! {
-                pub async fn wire(&self, amount: u64, to: &str, permit: &Permit<actions::WireTransfer>) -> Result<String, PayError> {
-                    Ok(permit.permit_id().to_owned())
-                }
-            },
-        );
-    }
-
-    #[test]
-    fn typed_action_untyped_permit_sync_fn_expansion() {
-        snapshot(
-            expect_file!["../tests/expand/typed_sync_fn_untyped_permit.expanded"],
-            quote!(action = DropDatabase, agent = "cli"),
-            quote! {
-                fn drop_db(name: &str, permit: atlasent::Permit) -> Result<u64, atlasent::Error> {
-                    Ok(name.len() as u64)
-                }
-            },
-        );
+    crate::snapshot::snapshot_tests! { expand =>
+        async_fn_expansion: "async_fn" => (
+            action = "deploy_to_production",
+            agent = "deploy-bot",
+            context = json!({ "commit": commit })
+        ) {
+            /// Deploy a commit.
+            pub async fn deploy(permit: Permit, commit: &str) -> Result<(), DeployError> {
+                tracing::info!(permit_id = permit.permit_id(), "deploying");
+                Ok(())
+            }
+        }
+        sync_fn_expansion: "sync_fn" => (action = "drop_database", agent = "cli", client = &CLIENT) {
+            fn drop_db(name: &str, _permit: &atlasent::Permit) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(name.len() as u64)
+            }
+        }
+        method_expansion: "method" => (
+            action = "wire_transfer",
+            agent = self.name,
+            context = Transfer { amount },
+            client = self.client,
+            crate = ::atlasent
+        ) {
+            pub(crate) async fn transfer<'a, T: Into<u64>>(&'a self, mut permit: Permit, amount: T) -> Result<Receipt<'a>, PayError>
+            where
+                T: Send,
+            {
+                self.ledger.pay(&mut permit, amount.into())
+            }
+        }
+        typed_async_fn_expansion: "typed_async_fn" => (
+            action = DeployToProduction,
+            agent = "deploy-bot",
+            context = json!({ "commit": commit })
+        ) {
+            /// Deploy a commit.
+            pub async fn deploy(permit: Permit<DeployToProduction>, commit: &str) -> Result<(), DeployError> {
+                tracing::info!(permit_id = permit.permit_id(), "deploying");
+                Ok(())
+            }
+        }
+        typed_method_expansion: "typed_method" => (
+            action = actions::WireTransfer,
+            agent = self.name,
+            context = WireContext { amount, to },
+            client = self.client
+        ) {
+            pub async fn wire(&self, amount: u64, to: &str, permit: &Permit<actions::WireTransfer>) -> Result<String, PayError> {
+                Ok(permit.permit_id().to_owned())
+            }
+        }
+        typed_action_untyped_permit_sync_fn_expansion: "typed_sync_fn_untyped_permit" => (action = DropDatabase, agent = "cli") {
+            fn drop_db(name: &str, permit: atlasent::Permit) -> Result<u64, atlasent::Error> {
+                Ok(name.len() as u64)
+            }
+        }
     }
 
     fn return_check(output: TokenStream) -> Result<(), String> {
@@ -628,9 +571,16 @@ mod tests {
 
     #[test]
     fn a_typed_permit_under_a_literal_action_is_refused_with_the_fix() {
-        for param in [
-            quote!(permit: Permit<actions::Deploy>),
-            quote!(permit: &atlasent::Permit<actions::Deploy>),
+        let fix = [
+            "`action = \\\"deploy\\\"` is a string",
+            "not a `Permit<actions::Deploy>`",
+            "(`action = actions::Deploy`)",
+        ];
+        for (param, refused) in [
+            (quote!(permit: Permit<actions::Deploy>), true),
+            (quote!(permit: &atlasent::Permit<actions::Deploy>), true),
+            (quote!(permit: Permit), false),
+            (quote!(permit: Permit<AnyAction>), false),
         ] {
             let out = expand(
                 quote!(action = "deploy", agent = "a"),
@@ -641,25 +591,12 @@ mod tests {
                 ),
             )
             .to_string();
-            for needle in [
-                "`action = \\\"deploy\\\"` is a string",
-                "not a `Permit<actions::Deploy>`",
-                "(`action = actions::Deploy`)",
-            ] {
-                assert!(out.contains(needle), "{out} lacks {needle:?}");
+            assert_eq!(out.contains("compile_error"), refused, "{param}: {out}");
+            if refused {
+                for needle in fix {
+                    assert!(out.contains(needle), "{out} lacks {needle:?}");
+                }
             }
-        }
-        for param in [quote!(permit: Permit), quote!(permit: Permit<AnyAction>)] {
-            let out = expand(
-                quote!(action = "deploy", agent = "a"),
-                quote!(
-                    async fn f(#param) -> Result<(), E> {
-                        Ok(())
-                    }
-                ),
-            )
-            .to_string();
-            assert!(!out.contains("compile_error"), "{out}");
         }
     }
 

@@ -12,6 +12,22 @@
 
 pub(crate) use expect_test::{expect_file, ExpectFile};
 
+/// One `#[test]` per case comparing `$expand(attr, item)` with
+/// `tests/expand/<file>.expanded`:
+/// `snapshot_tests!(expand => name: "file" => (attr) { item } …)`.
+macro_rules! snapshot_tests {
+    ($expand:path => $($name:ident: $file:literal => ($($attr:tt)*) { $($item:tt)* })*) => {$(
+        #[test]
+        fn $name() {
+            $crate::snapshot::assert_snapshot(
+                $crate::snapshot::expect_file![concat!("../tests/expand/", $file, ".expanded")],
+                $expand(::quote::quote!($($attr)*), ::quote::quote!($($item)*)),
+            );
+        }
+    )*};
+}
+pub(crate) use snapshot_tests;
+
 /// Pretty-print `tokens` (an expansion) as a file and compare it with
 /// `expected`.
 pub(crate) fn assert_snapshot(expected: ExpectFile, tokens: proc_macro2::TokenStream) {
