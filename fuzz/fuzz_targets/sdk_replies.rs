@@ -52,7 +52,7 @@ use atlasent::wire::{
     PermitVerifyResponse, RevokeResponse, VerifyResponse,
 };
 use atlasent::{Decision, DenialStage, Wire};
-use atlasent_fuzz::{duplicate_members, member, split_parts, Members};
+use atlasent_fuzz::{duplicate_members, member, replace_all, runtime, split_parts, Members};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -120,10 +120,7 @@ struct Harness {
 fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let replies = Arc::new(Mutex::new(Replies::default()));
         let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -159,16 +156,7 @@ fn harness() -> &'static Harness {
 
 /// `body` with every `{{request_id}}` replaced by `rid`.
 fn with_request_id(body: &[u8], rid: &[u8]) -> Vec<u8> {
-    const NEEDLE: &[u8] = b"{{request_id}}";
-    let mut out = Vec::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(at) = rest.windows(NEEDLE.len()).position(|w| w == NEEDLE) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(rid);
-        rest = &rest[at + NEEDLE.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
+    replace_all(body, b"{{request_id}}", rid)
 }
 
 /// A minimal HTTP/1.1 server loop: read a request (head + Content-Length
@@ -380,6 +368,47 @@ fn strict<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> T {
     from_slice_strict::<T>(body).unwrap_or_else(|e| {
         panic!("the SDK accepted a {what} reply that from_slice_strict refuses: {e}")
     })
+}
+
+/// A reply the SDK accepted as `what`'s answer: a 2xx, repeating no member
+/// name, and read by the public strict reader as `T`.
+fn accepted<T: serde::de::DeserializeOwned>(what: &str, reply: &Reply) -> T {
+    assert!(
+        is_2xx(reply.status),
+        "{what} succeeded on HTTP {}",
+        reply.status
+    );
+    check_unique(what, reply);
+    strict(what, &reply.body)
+}
+
+/// [`accepted`] in `wire`'s types: the reply as `L` on the 1.4.1 wire;
+/// on the current one, read as `C`, and none.
+fn accepted_on<L, C>(wire: Wire, what: &str, reply: &Reply) -> Option<L>
+where
+    L: serde::de::DeserializeOwned,
+    C: serde::de::DeserializeOwned,
+{
+    if wire == Wire::Legacy {
+        return Some(accepted(what, reply));
+    }
+    let _: C = accepted(what, reply);
+    None
+}
+
+/// Whether a call succeeded: its answer passed to `check`, or its error
+/// checked.
+fn settled<T>(result: Result<T, atlasent::Error>, check: impl FnOnce(T)) -> bool {
+    match result {
+        Ok(answer) => {
+            check(answer);
+            true
+        }
+        Err(e) => {
+            check_error(&e);
+            false
+        }
+    }
 }
 
 /// The reply bodies of an accepted evaluate and verify, read strictly in
@@ -713,7 +742,11 @@ fuzz_target!(|data: &[u8]| {
             true
         }
         Outcome::Evaluate(Ok(r)) => {
-            assert!(is_2xx(a.status), "evaluate succeeded on HTTP {}", a.status);
+            let legacy =
+                accepted_on::<EvaluateResponse, CurrentEvaluateResponse>(wire, "evaluate", &a);
+            if let Some(e) = legacy {
+                assert_eq!((e.permitted, &e.decision_id), (r.permitted, &r.permit_id));
+            }
             assert_eq!(
                 r.permitted,
                 says_allow(wire, &a),
@@ -734,20 +767,13 @@ fuzz_target!(|data: &[u8]| {
                     Some("hold" | "escalate")
                 ));
             }
-            check_unique("evaluate", &a);
-            match wire {
-                Wire::Legacy => {
-                    let e: EvaluateResponse = strict("evaluate", &a.body);
-                    assert_eq!((e.permitted, e.decision_id), (r.permitted, r.permit_id));
-                }
-                _ => {
-                    let _: CurrentEvaluateResponse = strict("evaluate", &a.body);
-                }
-            }
             true
         }
         Outcome::Verify(Ok(r)) => {
-            assert!(is_2xx(b.status), "verify succeeded on HTTP {}", b.status);
+            let legacy = accepted_on::<VerifyResponse, CurrentVerifyResponse>(wire, "verify", &b);
+            if let Some(v) = legacy {
+                assert_eq!(v.verified, r.verified);
+            }
             assert_eq!(
                 r.verified,
                 says_valid(wire, &b),
@@ -758,16 +784,6 @@ fuzz_target!(|data: &[u8]| {
                     valid_for(wire, &b, "dec_fuzz"),
                     "verify reported valid a reply about another permit"
                 );
-            }
-            check_unique("verify", &b);
-            match wire {
-                Wire::Legacy => {
-                    let v: VerifyResponse = strict("verify", &b.body);
-                    assert_eq!(v.verified, r.verified);
-                }
-                _ => {
-                    let _: CurrentVerifyResponse = strict("verify", &b.body);
-                }
             }
             true
         }
@@ -810,84 +826,39 @@ fuzz_target!(|data: &[u8]| {
         }
         Outcome::GetPermit(result) => {
             check_paths(&seen, permit_id, "");
-            match result {
-                Ok(record) => {
-                    assert!(
-                        is_2xx(a.status),
-                        "get_permit succeeded on HTTP {}",
-                        a.status
-                    );
-                    assert_eq!(record.id, permit_id, "get_permit answered another permit");
-                    check_unique("permit", &a);
-                    let _: PermitRecord = strict("permit", &a.body);
-                    true
-                }
-                Err(e) => {
-                    check_error(&e);
-                    false
-                }
-            }
+            settled(result, |record| {
+                let _: PermitRecord = accepted("get_permit", &a);
+                assert_eq!(record.id, permit_id, "get_permit answered another permit");
+            })
         }
         Outcome::ListPermits(Ok(page)) => {
-            assert!(
-                is_2xx(a.status),
-                "list_permits succeeded on HTTP {}",
-                a.status
-            );
-            check_unique("permit list", &a);
-            let list: PermitList = strict("permit list", &a.body);
+            let list: PermitList = accepted("list_permits", &a);
             assert_eq!(page.permits.len(), list.permits.len());
             true
         }
         Outcome::VerifyById(result) => {
             check_paths(&seen, permit_id, "/verify");
-            match result {
-                Ok(v) => {
-                    assert!(
-                        is_2xx(a.status),
-                        "verify_permit_by_id succeeded on HTTP {}",
-                        a.status
-                    );
-                    assert_eq!(
-                        Some(Value::Bool(v.valid)),
-                        member(&a.body, "valid"),
-                        "verify_permit_by_id's answer differs from the reply's"
-                    );
-                    assert_eq!(
-                        v.evidence.permit_id, permit_id,
-                        "evidence of another permit"
-                    );
-                    assert_eq!(v.permit.id, permit_id, "a record of another permit");
-                    check_unique("verify by id", &a);
-                    let r: PermitVerifyResponse = strict("verify by id", &a.body);
-                    assert_eq!(r.valid, v.valid);
-                    true
-                }
-                Err(e) => {
-                    check_error(&e);
-                    false
-                }
-            }
+            settled(result, |v| {
+                let r: PermitVerifyResponse = accepted("verify_permit_by_id", &a);
+                assert_eq!(r.valid, v.valid);
+                assert_eq!(
+                    Some(Value::Bool(v.valid)),
+                    member(&a.body, "valid"),
+                    "verify_permit_by_id's answer differs from the reply's"
+                );
+                assert_eq!(
+                    v.evidence.permit_id, permit_id,
+                    "evidence of another permit"
+                );
+                assert_eq!(v.permit.id, permit_id, "a record of another permit");
+            })
         }
         Outcome::RevokeById(result) => {
             check_paths(&seen, permit_id, "/revoke");
-            match result {
-                Ok(record) => {
-                    assert!(
-                        is_2xx(a.status),
-                        "revoke_permit_by_id succeeded on HTTP {}",
-                        a.status
-                    );
-                    assert_eq!(record.id, permit_id, "revoked another permit");
-                    check_unique("revoke by id", &a);
-                    let _: PermitRecord = strict("revoke by id", &a.body);
-                    true
-                }
-                Err(e) => {
-                    check_error(&e);
-                    false
-                }
-            }
+            settled(result, |record| {
+                let _: PermitRecord = accepted("revoke_permit_by_id", &a);
+                assert_eq!(record.id, permit_id, "revoked another permit");
+            })
         }
         Outcome::Authorize(Err(e))
         | Outcome::Evaluate(Err(e))

@@ -66,7 +66,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
-use atlasent_fuzz::member;
+use atlasent_fuzz::{member, replace_all, runtime};
 use atlasent_server::policy::Effect;
 use atlasent_server::{Policy, PolicySet, Server};
 use axum::body::Body;
@@ -186,10 +186,7 @@ fn policy(text: &str) -> Policy {
 fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let router = {
             let _guard = rt.enter();
             Server::builder()
@@ -349,15 +346,7 @@ fn substitute(body: &[u8], id: &str) -> Vec<u8> {
     }
     let escaped = serde_json::to_string(id).expect("a string serializes");
     let escaped = &escaped.as_bytes()[1..escaped.len() - 1];
-    let mut out = Vec::with_capacity(body.len() + escaped.len());
-    let mut rest = body;
-    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(escaped);
-        rest = &rest[at + needle.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
+    replace_all(body, needle, escaped)
 }
 
 fn hash_of(text: &str) -> u64 {
@@ -640,21 +629,32 @@ fn check_evaluate(h: &Harness, history: &mut History, caller: Who, body: &[u8], 
 
 /// A valid verification of `id` through `door` by `caller`; `reply` is its
 /// text (a second valid reply must be the stored reply of a retry).
+impl History {
+    /// The permit `id` names, which `caller`'s organization must have been
+    /// issued; `found` (a permit verified, a permit record) and `reply` say
+    /// what came with that id, should it not be.
+    fn issued_to(&self, id: &str, caller: Who, found: &str, reply: &[u8]) -> &Issued {
+        let Some(issued) = self.issued.get(id) else {
+            let what = if self.refused.contains(id) {
+                "the id of a decision that issued no permit"
+            } else {
+                "an id the harness never saw issued"
+            };
+            panic!("{found} for {what} ({id:?}): {}", text(reply));
+        };
+        assert_eq!(
+            Some(issued.org),
+            caller.org(),
+            "{found} of another organization: {}",
+            text(reply)
+        );
+        issued
+    }
+}
+
 fn check_valid(history: &mut History, caller: Who, id: &str, door: Door, reply: &[u8]) {
     assert!(caller.decides(), "a permit verified for {caller:?}");
-    let Some(issued) = history.issued.get(id) else {
-        let what = if history.refused.contains(id) {
-            "the id of a decision that issued no permit"
-        } else {
-            "a permit id the harness never saw issued"
-        };
-        panic!("{what} verified ({id:?}): {}", text(reply));
-    };
-    assert_eq!(
-        Some(issued.org),
-        caller.org(),
-        "another organization's permit verified"
-    );
+    history.issued_to(id, caller, "a permit verified", reply);
     assert!(
         !history.revoked.contains(id),
         "a revoked permit verified: {}",
@@ -780,19 +780,7 @@ fn check_record(history: &History, caller: Who, record: &Map<String, Value>, raw
         "a record of another organization: {}",
         text(raw)
     );
-    let Some(issued) = history.issued.get(&id) else {
-        let what = if history.refused.contains(&id) {
-            "the id of a decision that issued no permit"
-        } else {
-            "an id the harness never saw issued"
-        };
-        panic!("a permit record for {what}: {}", text(raw));
-    };
-    assert_eq!(
-        Some(issued.org),
-        caller.org(),
-        "another organization's record"
-    );
+    let issued = history.issued_to(&id, caller, "a permit record", raw);
     assert_eq!(string(record, "actor_id"), Some(issued.agent.clone()));
     assert_eq!(string(record, "action_id"), Some(issued.action.clone()));
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Helpers shared by the fuzz targets: a reference reader for duplicate
-//! member names, and splitting one fuzz input into parts.
+//! member names, splitting one fuzz input into parts, and filling a
+//! placeholder into a reply body; the harnesses' runtime.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -133,4 +134,25 @@ mod tests {
         );
         assert_eq!(duplicate_members(b"{"), Members::Invalid);
     }
+}
+
+/// `bytes` with every occurrence of `needle` replaced by `with`.
+pub fn replace_all(bytes: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(with);
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The runtime a harness drives its calls on: one thread, I/O and timers.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
 }
