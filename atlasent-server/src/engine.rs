@@ -27,7 +27,7 @@ use crate::clock;
 use crate::keys::Signer;
 use crate::policy::PolicySet;
 use crate::store::{
-    EventQuery, ExportSelection, Refusal, Request, SqliteStore, Store, StoreError, Tx, WriteError,
+    ExportSelection, Refusal, Request, SqliteStore, Store, StoreError, Tx, WriteError,
 };
 
 mod evaluate;
@@ -37,7 +37,10 @@ mod permits;
 mod replies;
 pub mod verify;
 
-pub use crate::store::{EventFilter, EventPage, PermitCursor, PermitFilter, Storage};
+pub use crate::store::{
+    EventFilter, EventPage, EventQuery, Page, PermitCursor, PermitFilter, PermitQuery, Storage,
+    TimeRange,
+};
 pub use atlasent::wire::{Mismatch, PermitRecord, PermitStatus, VerifyOutcome};
 pub use permits::{record, status, PermitPage};
 
@@ -169,10 +172,11 @@ impl Caller {
 }
 
 /// Which wire a request spoke: its reply is written in the same one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Shape {
     /// The wire of Python `atlasent` 1.4.1: `{action, agent, context}`,
-    /// `{decision_id, …}`.
+    /// `{decision_id, …}`. The default: the first wire.
+    #[default]
     Legacy,
     /// The wire of Python `atlasent` 2.x: `{action_type, actor_id, …}`,
     /// `{permit_token, …}`.
@@ -219,8 +223,9 @@ pub struct EvaluateInput<'a> {
     pub require_approval: bool,
 }
 
-/// A verification request, of either shape.
-#[derive(Debug, Clone, Copy)]
+/// A verification request, of either shape. The default checks nothing
+/// (no permit id: it finds no permit).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct VerifyInput<'a> {
     /// The request's shape; the reply has the same.
     pub shape: Shape,
@@ -240,6 +245,41 @@ pub struct VerifyInput<'a> {
     /// The caller requires an approval binding, which this server's permits
     /// never have: the permit is burned and the answer is not valid.
     pub require_approval: bool,
+}
+
+impl<'a> EvaluateInput<'a> {
+    /// A 1.4.1-shape request: the policies read the context as it is (its
+    /// `environment` member is the permit's environment).
+    pub fn legacy(agent: &'a str, action: &'a str, context: &'a Map<String, Value>) -> Self {
+        EvaluateInput {
+            shape: Shape::Legacy,
+            agent,
+            action,
+            context,
+            top_level: None,
+            environment: context.get("environment").and_then(Value::as_str),
+            require_approval: false,
+        }
+    }
+}
+
+impl<'a> VerifyInput<'a> {
+    /// A 1.4.1-shape request: `""` and `None`/`{}` skip their check; no
+    /// environment, execution hash or approval is asked for.
+    pub fn legacy(
+        permit_id: &'a str,
+        agent: &'a str,
+        action: &'a str,
+        context: Option<&'a Map<String, Value>>,
+    ) -> Self {
+        VerifyInput {
+            permit_id,
+            agent,
+            action,
+            context,
+            ..VerifyInput::default()
+        }
+    }
 }
 
 /// The deny code of an allow turned into a deny by `require_approval`.
@@ -326,15 +366,7 @@ impl Engine {
         action: &str,
         context: &Map<String, Value>,
     ) -> Result<String, EngineError> {
-        let input = EvaluateInput {
-            shape: Shape::Legacy,
-            agent,
-            action,
-            context,
-            top_level: None,
-            environment: context.get("environment").and_then(Value::as_str),
-            require_approval: false,
-        };
+        let input = EvaluateInput::legacy(agent, action, context);
         self.evaluate_request(caller, input).await
     }
 
@@ -369,16 +401,7 @@ impl Engine {
         action: &str,
         context: &Map<String, Value>,
     ) -> Result<String, EngineError> {
-        let input = VerifyInput {
-            shape: Shape::Legacy,
-            permit_id,
-            agent,
-            action,
-            context: Some(context),
-            environment: None,
-            execution_hash: None,
-            require_approval: false,
-        };
+        let input = VerifyInput::legacy(permit_id, agent, action, Some(context));
         self.verify_request(caller, input).await
     }
 
@@ -414,19 +437,8 @@ impl Engine {
         .await
     }
 
-    /// One page of `org_id`'s events in sequence order, after `cursor`.
-    pub async fn events(
-        &self,
-        org_id: &str,
-        filter: EventFilter,
-        limit: u32,
-        cursor: Option<i64>,
-    ) -> Result<EventPage, EngineError> {
-        let query = EventQuery {
-            filter,
-            limit,
-            after: cursor,
-        };
+    /// One page of `org_id`'s events in sequence order.
+    pub async fn events(&self, org_id: &str, query: EventQuery) -> Result<EventPage, EngineError> {
         Ok(self.inner.store.events(org_id.to_owned(), query).await?)
     }
 

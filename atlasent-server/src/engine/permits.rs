@@ -16,8 +16,7 @@ use serde_json::json;
 use super::{object, Caller, Engine, EngineError, PermitRecord, PermitStatus};
 use crate::clock;
 use crate::store::{
-    NewEvent, PermitCursor, PermitFilter, PermitQuery, PermitRow, PermitState, Refusal, Tx,
-    UsedVia, WriteError,
+    NewEvent, PermitCursor, PermitQuery, PermitRow, PermitState, Refusal, Tx, UsedVia, WriteError,
 };
 
 /// One page of permits, newest first (`GET /v1/permits`).
@@ -125,18 +124,12 @@ impl Engine {
     pub async fn permits(
         &self,
         org_id: &str,
-        filter: PermitFilter,
-        limit: u32,
-        cursor: Option<PermitCursor>,
+        query: PermitQuery,
     ) -> Result<PermitPage, EngineError> {
         let now_ms = self.now_ms();
-        let query = PermitQuery {
-            filter,
-            limit,
-            after: cursor,
-            now_ms,
-        };
-        let page = self.inner.store.permits(org_id.to_owned(), query).await?;
+        let page = (self.inner.store)
+            .permits(org_id.to_owned(), query, now_ms)
+            .await?;
         Ok(PermitList {
             permits: page.rows.iter().map(|p| record(p, now_ms)).collect(),
             total: Some(page.total),

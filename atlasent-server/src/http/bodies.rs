@@ -34,7 +34,8 @@ use std::sync::LazyLock;
 use super::error::ApiError;
 use super::fields::{self, Fields, QueryPairs};
 use crate::engine::{
-    EvaluateInput, EventFilter, PermitCursor, PermitFilter, PermitStatus, Shape, VerifyInput,
+    EvaluateInput, EventFilter, EventQuery, Page, PermitCursor, PermitFilter, PermitQuery,
+    PermitStatus, Shape, VerifyInput,
 };
 
 /// An endpoint that speaks both shapes.
@@ -118,16 +119,11 @@ pub(super) fn verify(map: &Map<String, Value>) -> Result<VerifyInput<'_>, ApiErr
     }
     let fields = Fields::new(map);
     fields.refuse_unknown(LEGACY_VERIFY)?;
-    Ok(VerifyInput {
-        shape: Shape::Legacy,
-        permit_id: fields.name("decision_id")?,
-        action: fields.cross_check("action")?,
-        agent: fields.cross_check("agent")?,
-        context: fields.optional_object("context")?,
-        environment: None,
-        execution_hash: None,
-        require_approval: false,
-    })
+    let permit_id = fields.name("decision_id")?;
+    let action = fields.cross_check("action")?;
+    let agent = fields.cross_check("agent")?;
+    let context = fields.optional_object("context")?;
+    Ok(VerifyInput::legacy(permit_id, agent, action, context))
 }
 
 /// The members of a current evaluate body that are objects, type-checked
@@ -320,25 +316,23 @@ pub(super) fn event_filter(q: Fields<'_>) -> Result<EventFilter, ApiError> {
             })
             .unwrap_or_default(),
         actor_id: q.param("actor_id").map(str::to_owned),
-        from_ms: q.time("from")?,
-        to_ms: q.time("to")?,
+        occurred: q.time_range()?,
     })
 }
 
 /// The filter, page size and cursor of an audit listing.
-pub(super) fn events_page(query: QueryPairs) -> Result<(EventFilter, u32, Option<i64>), ApiError> {
+pub(super) fn events_page(query: QueryPairs) -> Result<EventQuery, ApiError> {
     let q = fields::query(query, &EVENTS_PARAMS)?;
     let q = Fields::new(&q);
-    let filter = event_filter(q)?;
-    let limit = q.page_limit(DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)?;
-    let cursor = q.cursor(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))?;
-    Ok((filter, limit, cursor))
+    Ok(Page {
+        filter: event_filter(q)?,
+        limit: q.page_limit(DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)?,
+        after: q.cursor(|v| v.parse::<i64>().ok().filter(|n| *n >= 0))?,
+    })
 }
 
 /// The filter, page size and cursor of a permit listing.
-pub(super) fn permits_page(
-    query: QueryPairs,
-) -> Result<(PermitFilter, u32, Option<PermitCursor>), ApiError> {
+pub(super) fn permits_page(query: QueryPairs) -> Result<PermitQuery, ApiError> {
     let q = fields::query(query, &PERMITS_PARAMS)?;
     let q = Fields::new(&q);
     let status = match q.param("status") {
@@ -352,15 +346,18 @@ pub(super) fn permits_page(
         })?),
     };
     let limit = q.page_limit(DEFAULT_PERMITS_PAGE, MAX_PERMITS_PAGE)?;
-    let cursor = q.cursor(PermitCursor::parse)?;
+    let after = q.cursor(PermitCursor::parse)?;
     let filter = PermitFilter {
         status,
         actor_id: q.param("actor_id").map(str::to_owned),
         action: q.param("action_type").map(str::to_owned),
-        from_ms: q.time("from")?,
-        to_ms: q.time("to")?,
+        issued: q.time_range()?,
     };
-    Ok((filter, limit, cursor))
+    Ok(Page {
+        filter,
+        limit,
+        after,
+    })
 }
 
 /// The permit id of a path, or the 404 of a permit that cannot exist (a

@@ -8,6 +8,7 @@ use axum::extract::Query;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use crate::store::TimeRange;
 
 /// Refuse a name outside `allowed`: `what` is `field` (a body member) or
 /// `query parameter`.
@@ -171,6 +172,14 @@ impl<'a> Fields<'a> {
                 ApiError::invalid(format!("`{name}` must be an RFC 3339 timestamp, got {v:?}"))
             }),
         }
+    }
+
+    /// The `from` and `to` parameters (RFC 3339) of a listing.
+    pub(super) fn time_range(&self) -> Result<TimeRange, ApiError> {
+        Ok(TimeRange {
+            from_ms: self.time("from")?,
+            to_ms: self.time("to")?,
+        })
     }
 
     /// A page size: `default` when absent, else 1 to `max`.

@@ -98,11 +98,8 @@ pub(super) async fn audit_events(
     Authed { ctx, .. }: Authed<AuditReadScope>,
     query: QueryPairs,
 ) -> Reply {
-    let (filter, limit, cursor) = bodies::events_page(query)?;
-    let page = state
-        .engine
-        .events(&ctx.key.org_id, filter, limit, cursor)
-        .await?;
+    let query = bodies::events_page(query)?;
+    let page = state.engine.events(&ctx.key.org_id, query).await?;
     ctx.reply_json(&AuditEventsResponse {
         events: page.events,
         next_cursor: page.next_cursor,
@@ -159,12 +156,8 @@ pub(super) async fn permits(
     Authed { ctx, .. }: Authed<VerifyScope>,
     query: QueryPairs,
 ) -> Reply {
-    let (filter, limit, cursor) = bodies::permits_page(query)?;
-    let page = state
-        .engine
-        .permits(&ctx.key.org_id, filter, limit, cursor)
-        .await?;
-    ctx.reply_json(&page)
+    let query = bodies::permits_page(query)?;
+    ctx.reply_json(&state.engine.permits(&ctx.key.org_id, query).await?)
 }
 
 /// `GET /v1/permits/{id}`: one permit record.

@@ -148,8 +148,13 @@ pub trait Store: Send + Sync {
     fn permit(&self, org_id: String, id: String) -> StoreFuture<'_, Option<PermitRow>>;
 
     /// One page of `org_id`'s permits (allow decisions) matching the
-    /// query, newest first.
-    fn permits(&self, org_id: String, query: PermitQuery) -> StoreFuture<'_, PermitRows>;
+    /// query, newest first; `now_ms` tells `issued` from `expired`.
+    fn permits(
+        &self,
+        org_id: String,
+        query: PermitQuery,
+        now_ms: i64,
+    ) -> StoreFuture<'_, PermitRows>;
 }
 
 /// The store's side of one write transaction.
@@ -260,8 +265,12 @@ pub struct PermitRow {
     pub agent: String,
     /// The action.
     pub action: String,
+    /// The environment it was issued for.
+    pub environment: Option<String>,
     /// SHA-256 hex of the context's canonical JSON.
     pub context_hash: String,
+    /// The execution hash (`None` before schema 3).
+    pub execution_hash: Option<String>,
     /// `allow`, `deny`, `hold` or `escalate`.
     pub decision: String,
     /// Where it is.
@@ -272,10 +281,6 @@ pub struct PermitRow {
     pub expires_ms: i64,
     /// The signature over its claims (empty for a non-permit).
     pub permit_hash: String,
-    /// The environment it was issued for.
-    pub environment: Option<String>,
-    /// The execution hash (`None` before schema 3).
-    pub execution_hash: Option<String>,
 }
 
 /// What the store keeps of a decision besides its [`PermitRow`]: the key
@@ -321,23 +326,38 @@ pub struct EventFilter {
     pub types: Vec<String>,
     /// Only events of this actor (agent).
     pub actor_id: Option<String>,
-    /// Only events at or after this time (ms since the epoch).
+    /// Only events that occurred in this range.
+    pub occurred: TimeRange,
+}
+
+/// A closed range of times (ms since the epoch): the `from` and `to`
+/// parameters of the listings. An open end is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    /// At or after this time.
     pub from_ms: Option<i64>,
-    /// Only events at or before this time (ms since the epoch).
+    /// At or before this time.
     pub to_ms: Option<i64>,
 }
 
-/// A page of events to read: those matching `filter`, after sequence
-/// number `after`, at most `limit`.
+/// A page of a listing to read: the rows matching `filter`, after the
+/// cursor `after` (`C`: an event's sequence number, a [`PermitCursor`]), at
+/// most `limit`.
 #[derive(Debug, Clone, Default)]
-pub struct EventQuery {
+pub struct Page<F, C> {
     /// What to select.
-    pub filter: EventFilter,
-    /// The most events on the page.
+    pub filter: F,
+    /// The most rows on the page.
     pub limit: u32,
-    /// The sequence number the page starts after.
-    pub after: Option<i64>,
+    /// Where the page starts (`None`: at the first row).
+    pub after: Option<C>,
 }
+
+/// A page of events: after a sequence number.
+pub type EventQuery = Page<EventFilter, i64>;
+
+/// A page of permits, newest first.
+pub type PermitQuery = Page<PermitFilter, PermitCursor>;
 
 /// One page of events.
 #[derive(Debug, Clone)]
@@ -376,10 +396,8 @@ pub struct PermitFilter {
     pub actor_id: Option<String>,
     /// Only permits of this action.
     pub action: Option<String>,
-    /// Only permits issued at or after this time (ms since the epoch).
-    pub from_ms: Option<i64>,
-    /// Only permits issued at or before this time (ms since the epoch).
-    pub to_ms: Option<i64>,
+    /// Only permits issued in this range.
+    pub issued: TimeRange,
 }
 
 /// Where a page of `GET /v1/permits` starts: after the permit issued at
@@ -390,19 +408,6 @@ pub struct PermitFilter {
 pub struct PermitCursor {
     pub(crate) issued_ms: i64,
     pub(crate) id: String,
-}
-
-/// A query of permits.
-#[derive(Debug, Clone)]
-pub struct PermitQuery {
-    /// What to select.
-    pub filter: PermitFilter,
-    /// The most permits on the page.
-    pub limit: u32,
-    /// Where the page starts.
-    pub after: Option<PermitCursor>,
-    /// The time `issued` and `expired` are told apart at.
-    pub now_ms: i64,
 }
 
 /// One page of permits, newest first.

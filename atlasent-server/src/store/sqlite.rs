@@ -174,7 +174,12 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |conn| reads::permit(conn, &org_id, &id)))
     }
 
-    fn permits(&self, org_id: String, query: PermitQuery) -> StoreFuture<'_, PermitRows> {
-        Box::pin(self.read(move |conn| reads::permits(conn, &org_id, &query)))
+    fn permits(
+        &self,
+        org_id: String,
+        query: PermitQuery,
+        now_ms: i64,
+    ) -> StoreFuture<'_, PermitRows> {
+        Box::pin(self.read(move |conn| reads::permits(conn, &org_id, &query, now_ms)))
     }
 }

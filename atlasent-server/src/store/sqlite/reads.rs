@@ -13,7 +13,7 @@ use crate::clock;
 use crate::store::chain::{self, EventOut};
 use crate::store::{
     EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitFilter, PermitQuery,
-    PermitRow, PermitRows, PermitState, StoreError, UsedVia,
+    PermitRow, PermitRows, PermitState, StoreError, TimeRange, UsedVia,
 };
 
 /// Read-only connections to a database file, reused between reads.
@@ -94,6 +94,12 @@ impl Where {
         }
     }
 
+    /// `column >= from AND column <= to` for the ends `range` gives.
+    fn range(&mut self, column: &str, range: TimeRange) {
+        self.compare(column, ">=", integer(range.from_ms));
+        self.compare(column, "<=", integer(range.to_ms));
+    }
+
     fn sql(&self) -> String {
         self.clauses.join(" AND ")
     }
@@ -119,8 +125,7 @@ fn event_filter(org_id: &str, filter: &EventFilter) -> Where {
         w.clauses.push(format!("type IN ({})", marks.join(", ")));
     }
     w.compare("actor_id", "=", text(&filter.actor_id));
-    w.compare("occurred_ms", ">=", integer(filter.from_ms));
-    w.compare("occurred_ms", "<=", integer(filter.to_ms));
+    w.range("occurred_ms", filter.occurred);
     w
 }
 
@@ -320,8 +325,7 @@ fn permit_filter(org_id: &str, filter: &PermitFilter, now_ms: i64) -> Where {
     }
     w.compare("agent", "=", text(&filter.actor_id));
     w.compare("action", "=", text(&filter.action));
-    w.compare("issued_ms", ">=", integer(filter.from_ms));
-    w.compare("issued_ms", "<=", integer(filter.to_ms));
+    w.range("issued_ms", filter.issued);
     w
 }
 
@@ -329,10 +333,11 @@ pub(super) fn permits(
     conn: &Connection,
     org_id: &str,
     query: &PermitQuery,
+    now_ms: i64,
 ) -> Result<PermitRows, StoreError> {
     // One read transaction: the count and the page see the same commit.
     let tx = conn.unchecked_transaction()?;
-    let mut w = permit_filter(org_id, &query.filter, query.now_ms);
+    let mut w = permit_filter(org_id, &query.filter, now_ms);
     let total = count(&tx, "permits", &w)?;
     if let Some(c) = &query.after {
         let ms = w.bind(Sql::Integer(c.issued_ms));
