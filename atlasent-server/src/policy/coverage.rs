@@ -80,15 +80,15 @@ pub struct CoverageProblem {
     pub action: String,
     /// The action's context type, for an action declared with `context = T`.
     pub context_type: Option<String>,
-    /// The context key the type lacks, for
-    /// [`MissingRequiredKey`](CoverageProblemKind::MissingRequiredKey) and
-    /// [`MissingMatchedKey`](CoverageProblemKind::MissingMatchedKey).
-    pub key: Option<String>,
     /// What declared it: the action type's path, or the guarded function's
     /// (`fn path`), as the manifest says.
     pub declared_by: String,
     /// Where: `file:line` of the declaration, as the manifest says.
     pub source: String,
+    /// The context key the type lacks, for
+    /// [`MissingRequiredKey`](CoverageProblemKind::MissingRequiredKey) and
+    /// [`MissingMatchedKey`](CoverageProblemKind::MissingMatchedKey).
+    pub key: Option<String>,
     /// The rules involved: for a missing key, the allow rule that needs it;
     /// for [`NeverAllowed`](CoverageProblemKind::NeverAllowed), each allow
     /// rule that matches the action's name but can never apply to its
