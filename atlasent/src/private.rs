@@ -42,16 +42,21 @@ pub fn protect_blocking_with<C: Serialize + ?Sized>(
 }
 
 /// Obtain a permit from the global default client, blocking, for the
-/// guarded plain fn `function`.
-#[cfg(feature = "blocking")]
+/// guarded plain fn `function` (without the `blocking` feature, the error
+/// of [`protect_blocking_with`]).
 pub fn protect_blocking_default<C: Serialize + ?Sized>(
     function: &'static str,
     agent: &str,
     action: &str,
     context: &C,
 ) -> Result<Permit, Error> {
-    let caller = crate::blocking::Caller::Guarded(function);
-    crate::blocking::protect_for(caller, agent, action, context)
+    #[cfg(feature = "blocking")]
+    {
+        let caller = crate::blocking::Caller::Guarded(function);
+        crate::blocking::protect_for(caller, agent, action, context)
+    }
+    #[cfg(not(feature = "blocking"))]
+    protect_blocking_with(function, &(), agent, action, context)
 }
 
 /// Without the `blocking` feature a non-async guarded fn does not compile
@@ -68,17 +73,6 @@ pub fn protect_blocking_with<C: Serialize + ?Sized, K>(
     Err(Error::config(
         "the `blocking` feature of atlasent is disabled",
     ))
-}
-
-/// See [`protect_blocking_with`].
-#[cfg(not(feature = "blocking"))]
-pub fn protect_blocking_default<C: Serialize + ?Sized>(
-    function: &'static str,
-    agent: &str,
-    action: &str,
-    context: &C,
-) -> Result<Permit, Error> {
-    protect_blocking_with(function, &(), agent, action, context)
 }
 
 /// The error type of a guarded function must absorb an [`Error`].
@@ -207,7 +201,6 @@ pub fn protect_typed_blocking_with<A, C: Serialize + ?Sized>(
 }
 
 /// Obtain a `Permit<A>` from the global default client, blocking.
-#[cfg(feature = "blocking")]
 pub fn protect_typed_blocking_default<A, C: Serialize + ?Sized>(
     function: &'static str,
     agent: &str,
@@ -225,16 +218,6 @@ pub fn protect_typed_blocking_with<A, C: Serialize + ?Sized, K>(
     typed: Typed<'_, A, C>,
 ) -> Result<Permit<A>, Error> {
     Ok(protect_blocking_with(function, client, agent, typed.name, typed.context)?.retype())
-}
-
-/// See [`protect_blocking_with`].
-#[cfg(not(feature = "blocking"))]
-pub fn protect_typed_blocking_default<A, C: Serialize + ?Sized>(
-    function: &'static str,
-    agent: &str,
-    typed: Typed<'_, A, C>,
-) -> Result<Permit<A>, Error> {
-    Ok(protect_blocking_default(function, agent, typed.name, typed.context)?.retype())
 }
 
 /// The parameter type a guarded function declared for its permit, made from
