@@ -282,6 +282,35 @@ impl<'a> VerifyInput<'a> {
     }
 }
 
+/// A revocation: who revokes which permit, why and when.
+struct Revocation {
+    caller: Caller,
+    id: String,
+    reason: Option<String>,
+    now_ms: i64,
+}
+
+impl Revocation {
+    fn new(caller: Caller, id: &str, reason: Option<&str>, now_ms: i64) -> Self {
+        let (id, reason) = (id.to_owned(), reason.map(str::to_owned));
+        Revocation {
+            caller,
+            id,
+            reason,
+            now_ms,
+        }
+    }
+
+    /// The state of the permit it revokes.
+    fn state(&self) -> crate::store::PermitState {
+        crate::store::PermitState::Revoked {
+            at_ms: Some(self.now_ms),
+            by: Some(self.caller.key_id.clone()),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
 /// The deny code of an allow turned into a deny by `require_approval`.
 pub const INSUFFICIENT_APPROVALS: &str = "INSUFFICIENT_APPROVALS";
 
@@ -428,13 +457,19 @@ impl Engine {
         permit_id: &str,
         reason: Option<&str>,
     ) -> Result<String, EngineError> {
-        let now_ms = self.now_ms();
-        let (id, reason) = (permit_id.to_owned(), reason.map(str::to_owned));
-        let request = caller.request("revoke", now_ms);
-        self.write(request, move |tx| {
-            verify::revoke(tx, &caller, &id, reason.as_deref(), now_ms)
-        })
-        .await
+        let revocation = Revocation::new(caller, permit_id, reason, self.now_ms());
+        self.revoke_with("revoke", revocation, verify::revoke).await
+    }
+
+    /// Run `revoke` (an endpoint's revocation) in a write as `endpoint`.
+    async fn revoke_with(
+        &self,
+        endpoint: &'static str,
+        revocation: Revocation,
+        revoke: fn(&mut dyn Tx, &Revocation) -> Result<String, WriteError>,
+    ) -> Result<String, EngineError> {
+        let request = revocation.caller.request(endpoint, revocation.now_ms);
+        self.write(request, move |tx| revoke(tx, &revocation)).await
     }
 
     /// One page of `org_id`'s events in sequence order.

@@ -8,6 +8,7 @@
 //! not found here, exactly like an unknown id or another organization's
 //! permit.
 
+use super::Revocation;
 use atlasent::wire::limits::MAX_PERMIT_ID_CHARS;
 use atlasent::wire::{PermitEvidence, PermitList, PermitVerifyResponse};
 use base64::Engine as _;
@@ -158,22 +159,9 @@ impl Engine {
         id: &str,
         reason: Option<&str>,
     ) -> Result<String, EngineError> {
-        let now_ms = self.now_ms();
-        let request = caller.request("permits.revoke", now_ms);
-        let (id, reason) = (id.to_owned(), reason.map(str::to_owned));
-        self.write(request, move |tx| {
-            revoke_by_id(tx, &caller, &id, reason.as_deref(), now_ms)
-        })
-        .await
-    }
-}
-
-/// The state of a permit `caller` revokes at `now_ms`.
-pub(super) fn revoked(caller: &Caller, reason: Option<&str>, now_ms: i64) -> PermitState {
-    PermitState::Revoked {
-        at_ms: Some(now_ms),
-        by: Some(caller.key_id.clone()),
-        reason: reason.map(str::to_owned),
+        let revocation = Revocation::new(caller, id, reason, self.now_ms());
+        self.revoke_with("permits.revoke", revocation, revoke_by_id)
+            .await
     }
 }
 
@@ -276,13 +264,14 @@ fn verify_by_id(
     Ok(serde_json::to_string(&reply)?)
 }
 
-fn revoke_by_id(
-    tx: &mut dyn Tx,
-    caller: &Caller,
-    id: &str,
-    reason: Option<&str>,
-    now_ms: i64,
-) -> Result<String, WriteError> {
+fn revoke_by_id(tx: &mut dyn Tx, revocation: &Revocation) -> Result<String, WriteError> {
+    let Revocation {
+        caller,
+        id,
+        reason,
+        now_ms,
+    } = revocation;
+    let (id, reason, now_ms) = (id.as_str(), reason.as_deref(), *now_ms);
     let mut row = by_id(tx, caller, id)?;
     let already = match row.state {
         PermitState::Revoked { .. } => true,
@@ -290,7 +279,7 @@ fn revoke_by_id(
         PermitState::Active | PermitState::Denied => false,
     };
     if !already {
-        row.state = revoked(caller, reason, now_ms);
+        row.state = revocation.state();
         tx.transition(&caller.org_id, id, &row.state)?;
     }
     let record = record(&row, now_ms);

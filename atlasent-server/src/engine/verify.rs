@@ -3,6 +3,7 @@
 //! function of the request, the permit as stored and the time; the jobs
 //! around it apply what it found (consume, log, reply).
 
+use super::Revocation;
 use serde_json::json;
 
 use super::{context_hash, object, replies, Caller, Shape, VerifyInput};
@@ -175,18 +176,13 @@ pub(super) fn verify(
 /// Revoke permit `id` (`/v1-revoke-permit`): an active permit becomes
 /// revoked; a revoked one stays so (`revoked: true`); anything else is not
 /// revoked. Every call is logged. Returns the reply.
-pub(super) fn revoke(
-    tx: &mut dyn Tx,
-    caller: &Caller,
-    id: &str,
-    reason: Option<&str>,
-    now_ms: i64,
-) -> Result<String, WriteError> {
+pub(super) fn revoke(tx: &mut dyn Tx, revocation: &Revocation) -> Result<String, WriteError> {
+    let (caller, id) = (&revocation.caller, revocation.id.as_str());
+    let (reason, now_ms) = (revocation.reason.as_deref(), revocation.now_ms);
     let permit = tx.permit(&caller.org_id, id)?;
     let revoked = match permit.as_ref().map(|p| &p.state) {
         Some(PermitState::Active) => {
-            let to = super::permits::revoked(caller, reason, now_ms);
-            tx.transition(&caller.org_id, id, &to)?;
+            tx.transition(&caller.org_id, id, &revocation.state())?;
             true
         }
         Some(PermitState::Revoked { .. }) => true,
