@@ -52,7 +52,9 @@ enum Command {
 /// A read the writer runs for a store with a single connection.
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
-/// The SQLite store; see the [module docs](self).
+/// The SQLite store: WAL mode behind one writer thread that commits
+/// (fsync) each batch of writes before answering any of them (group
+/// commit); reads of a file database on their own read-only connections.
 pub struct SqliteStore {
     tx: mpsc::UnboundedSender<Command>,
     readers: Option<Arc<reads::ReadPool>>,
