@@ -15,7 +15,8 @@ use crate::options::EvaluateOptions;
 use crate::permit::Permit;
 use crate::reply;
 use crate::results::{
-    ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, RevokeResult, VerifyResult,
+    ApiKeySelf, AuthorizationResult, EvaluateResult, GateResult, Received, RevokeResult,
+    VerifyResult,
 };
 use crate::transport::{bad_reply, parse_strict, Endpoint, Transport};
 use crate::wire;
@@ -210,8 +211,7 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        check_name("agent", agent)?;
-        check_name("action", action)?;
+        check_names(agent, action)?;
         options.check()?;
         if let (Wire::Legacy, Some(name)) = (self.wire(), options.first_set()) {
             return Err(Error::invalid(format!(
@@ -279,13 +279,15 @@ impl Client {
     {
         let span = tracing::info_span!("atlasent.authorize", agent, action, decision = Empty);
         async {
-            check_name("agent", agent)?;
-            check_name("action", action)?;
-            let context = to_context(context)?;
+            let context = checked_call(agent, action, context)?;
             let restated = Restated::new(self.wire(), agent, action, &context, true)?;
             let evaluation = self
                 .evaluate_raw(agent, action, &context, &EvaluateOptions::default())
                 .await?;
+            let verification = match evaluation.decision {
+                Decision::Allow => Some(self.verify_issued(&evaluation, &restated).await?),
+                _ => None,
+            };
             let mut result = AuthorizationResult {
                 permitted: false,
                 decision: evaluation.decision,
@@ -303,14 +305,7 @@ impl Client {
                 request_id: evaluation.request_id,
                 rate_limit: evaluation.rate_limit,
             };
-            if evaluation.decision == Decision::Allow {
-                let verification = self
-                    .verify_raw(
-                        &result.permit_id,
-                        &restated,
-                        evaluation.expires_at.as_deref(),
-                    )
-                    .await?;
+            if let Some(verification) = verification {
                 result.verified = verification.verified;
                 result.permitted = verification.verified;
                 if !verification.verified {
@@ -438,9 +433,7 @@ impl Client {
     where
         C: Serialize + ?Sized,
     {
-        check_name("agent", agent)?;
-        check_name("action", action)?;
-        let context = to_context(context)?;
+        let context = checked_call(agent, action, context)?;
         let restated = Restated::new(self.wire(), agent, action, &context, true)?;
         let evaluation = self
             .evaluate_raw(agent, action, &context, &EvaluateOptions::default())
@@ -482,13 +475,7 @@ impl Client {
                 .into());
             }
         }
-        let verification = self
-            .verify_raw(
-                &evaluation.permit_id,
-                &restated,
-                evaluation.expires_at.as_deref(),
-            )
-            .await?;
+        let verification = self.verify_issued(&evaluation, &restated).await?;
         if !verification.verified {
             tracing::Span::current().record("decision", "deny");
             return Err(Denial {
@@ -518,16 +505,8 @@ impl Client {
         context: &RawValue,
         options: &EvaluateOptions,
     ) -> Result<EvaluateResult, Error> {
-        let span = tracing::info_span!(
-            "atlasent.evaluate",
-            agent,
-            action,
-            request_id = Empty,
-            decision = Empty
-        );
-        async {
-            let endpoint = Endpoint::Evaluate;
-            let reply = match self.wire() {
+        let reply = async {
+            Ok(match self.wire() {
                 Wire::Legacy => {
                     let request = wire::EvaluateRequest {
                         action,
@@ -535,7 +514,7 @@ impl Client {
                         context,
                         api_key: self.transport.config.api_key.expose(),
                     };
-                    self.exchange(endpoint, &request, reply::legacy_evaluation)
+                    self.exchange(Endpoint::Evaluate, &request, reply::legacy_evaluation)
                         .await?
                 }
                 Wire::Current => {
@@ -548,15 +527,38 @@ impl Client {
                         evaluation_profile: options.evaluation_profile.as_deref(),
                         ..wire::CurrentEvaluateRequest::new(action, agent, context)
                     };
-                    self.exchange(endpoint, &request, |b, _| reply::current_evaluation(b))
-                        .await?
+                    self.exchange(Endpoint::Evaluate, &request, |b, _| {
+                        reply::current_evaluation(b)
+                    })
+                    .await?
                 }
-            };
+            })
+        };
+        let span = tracing::info_span!(
+            "atlasent.evaluate",
+            agent,
+            action,
+            request_id = Empty,
+            decision = Empty
+        );
+        self.received(span, reply).await
+    }
+
+    /// Await `reply` inside `span`, then take the API key out of what the
+    /// server sent, attach the reply's request id and rate limit, and record
+    /// the result's decision or outcome on the span.
+    async fn received<T: Received>(
+        &self,
+        span: tracing::Span,
+        reply: impl std::future::Future<Output = Result<crate::transport::Reply<T>, Error>>,
+    ) -> Result<T, Error> {
+        async {
+            let reply = reply.await?;
             let mut result = reply.body;
             result.redact_key(self.transport.config.api_key.expose());
-            result.request_id = reply.request_id;
-            result.rate_limit = reply.rate_limit;
-            tracing::Span::current().record("decision", result.decision.as_str());
+            let (field, value) = result.recorded();
+            tracing::Span::current().record(field, value);
+            result.attach(reply.request_id, reply.rate_limit);
             Ok(result)
         }
         .instrument(span)
@@ -581,6 +583,17 @@ impl Client {
             .await
     }
 
+    /// Verify the permit `evaluation` issued, with its `expires_at`.
+    async fn verify_issued(
+        &self,
+        evaluation: &EvaluateResult,
+        restated: &Restated<'_>,
+    ) -> Result<VerifyResult, Error> {
+        let issued_expiry = evaluation.expires_at.as_deref();
+        self.verify_raw(&evaluation.permit_id, restated, issued_expiry)
+            .await
+    }
+
     /// Verify `permit_id`. `issued_expiry` is the `expires_at` of the
     /// evaluate reply that issued it, when this call evaluated it: a valid
     /// verification timed after it is a self-contradicting server.
@@ -590,15 +603,8 @@ impl Client {
         restated: &Restated<'_>,
         issued_expiry: Option<&str>,
     ) -> Result<VerifyResult, Error> {
-        let span = tracing::info_span!(
-            "atlasent.verify",
-            permit_id,
-            request_id = Empty,
-            outcome = Empty
-        );
-        async {
-            let endpoint = Endpoint::Verify;
-            let reply = match self.wire() {
+        let reply = async {
+            Ok(match self.wire() {
                 Wire::Legacy => {
                     let request = wire::VerifyRequest {
                         decision_id: permit_id,
@@ -607,7 +613,7 @@ impl Client {
                         context: restated.context,
                         api_key: self.transport.config.api_key.expose(),
                     };
-                    self.exchange(endpoint, &request, |b, bytes| {
+                    self.exchange(Endpoint::Verify, &request, |b, bytes| {
                         reply::legacy_verification(b, permit_id, bytes, issued_expiry)
                     })
                     .await?
@@ -621,21 +627,20 @@ impl Client {
                         execution_hash: restated.execution_hash.as_deref(),
                         require_approval: None,
                     };
-                    self.exchange(endpoint, &request, |b, _| {
+                    self.exchange(Endpoint::Verify, &request, |b, _| {
                         reply::current_verification(b, permit_id, issued_expiry)
                     })
                     .await?
                 }
-            };
-            let mut result = reply.body;
-            result.redact_key(self.transport.config.api_key.expose());
-            tracing::Span::current().record("outcome", result.outcome.as_str());
-            result.request_id = reply.request_id;
-            result.rate_limit = reply.rate_limit;
-            Ok(result)
-        }
-        .instrument(span)
-        .await
+            })
+        };
+        let span = tracing::info_span!(
+            "atlasent.verify",
+            permit_id,
+            request_id = Empty,
+            outcome = Empty
+        );
+        self.received(span, reply).await
     }
 }
 
@@ -710,6 +715,23 @@ pub(crate) fn check_revoke_reason(reason: Option<&str>) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Check the agent and action names, then serialize the context
+/// ([`to_context`]).
+fn checked_call<C: Serialize + ?Sized>(
+    agent: &str,
+    action: &str,
+    context: &C,
+) -> Result<Box<RawValue>, Error> {
+    check_names(agent, action)?;
+    to_context(context)
+}
+
+/// Check the agent's name, then the action's ([`check_name`]).
+fn check_names(agent: &str, action: &str) -> Result<(), Error> {
+    check_name("agent", agent)?;
+    check_name("action", action)
 }
 
 /// Agents and actions: 1 to 256 characters, as the contract requires.

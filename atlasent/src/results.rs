@@ -223,9 +223,28 @@ fn redact_code(code: &mut Option<DenyCode>, key: &str) {
     }
 }
 
-impl EvaluateResult {
+/// A result read from a reply body: what the client does to it before
+/// handing it over.
+pub(crate) trait Received {
     /// Remove the API key from every string the server sent.
-    pub(crate) fn redact_key(&mut self, key: &str) {
+    fn redact_key(&mut self, key: &str);
+    /// The span field that records this result, and its value.
+    fn recorded(&self) -> (&'static str, &str);
+    /// Attach the reply's `X-Request-ID` and rate-limit state.
+    fn attach(&mut self, request_id: String, rate_limit: Option<RateLimit>);
+}
+
+impl Received for EvaluateResult {
+    fn recorded(&self) -> (&'static str, &str) {
+        ("decision", self.decision.as_str())
+    }
+
+    fn attach(&mut self, request_id: String, rate_limit: Option<RateLimit>) {
+        self.request_id = request_id;
+        self.rate_limit = rate_limit;
+    }
+
+    fn redact_key(&mut self, key: &str) {
         for s in [
             &mut self.permit_id,
             &mut self.reason,
@@ -243,9 +262,17 @@ impl EvaluateResult {
     }
 }
 
-impl VerifyResult {
-    /// Remove the API key from every string the server sent.
-    pub(crate) fn redact_key(&mut self, key: &str) {
+impl Received for VerifyResult {
+    fn recorded(&self) -> (&'static str, &str) {
+        ("outcome", &self.outcome)
+    }
+
+    fn attach(&mut self, request_id: String, rate_limit: Option<RateLimit>) {
+        self.request_id = request_id;
+        self.rate_limit = rate_limit;
+    }
+
+    fn redact_key(&mut self, key: &str) {
         for s in [
             &mut self.outcome,
             &mut self.permit_hash,
