@@ -122,7 +122,12 @@ fn value_matcher(lint: &mut Linter, path: &str, v: &Value) -> Option<ValueMatche
         },
         "regex" => lint.regex(&p, arg).map(ValueMatcher::Regex),
         _ => {
-            let op = Cmp::parse(op)?;
+            // Fail closed: an operator the linter admitted but no matcher
+            // knows is an error, never a rule silently dropped.
+            let Some(op) = Cmp::parse(op) else {
+                lint.error(&p, format!("unknown operator `{op}`"));
+                return None;
+            };
             let n = arg.as_f64();
             if n.is_none() {
                 lint.error(&p, format!("must be a number, got {}", describe(arg)));
