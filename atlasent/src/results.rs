@@ -127,14 +127,14 @@ pub struct GateResult {
 pub struct AuthorizationResult {
     /// Authorized end to end: allowed and verified.
     pub permitted: bool,
+    /// Whether the permit verified (false when denied: nothing to verify).
+    pub verified: bool,
     /// The policy's decision (`Allow` even when verification then failed).
     pub decision: Decision,
     /// The policy's machine-readable reason of a non-allow, when sent.
     pub deny_code: Option<DenyCode>,
     /// The escalation a human will decide, on hold and escalate.
     pub escalation_id: Option<String>,
-    /// Whether the permit verified (false when denied: nothing to verify).
-    pub verified: bool,
     /// The agent asked about.
     pub agent: String,
     /// The action asked about.
@@ -209,8 +209,9 @@ fn redact(s: &mut String, key: &str) {
     }
 }
 
-fn redact_opt(s: &mut Option<String>, key: &str) {
-    if let Some(s) = s {
+/// [`redact`] each of `sent`.
+fn redact_all<'a>(key: &str, sent: impl IntoIterator<Item = &'a mut String>) {
+    for s in sent {
         redact(s, key);
     }
 }
@@ -245,20 +246,19 @@ impl Received for EvaluateResult {
     }
 
     fn redact_key(&mut self, key: &str) {
-        for s in [
-            &mut self.permit_id,
-            &mut self.reason,
-            &mut self.audit_hash,
-            &mut self.timestamp,
-        ] {
-            redact(s, key);
-        }
-        redact_opt(&mut self.escalation_id, key);
-        redact_opt(&mut self.expires_at, key);
+        let optional = [&mut self.escalation_id, &mut self.expires_at];
+        redact_all(key, optional.into_iter().flatten());
+        redact_all(key, &mut self.reasons);
+        redact_all(
+            key,
+            [
+                &mut self.permit_id,
+                &mut self.reason,
+                &mut self.audit_hash,
+                &mut self.timestamp,
+            ],
+        );
         redact_code(&mut self.deny_code, key);
-        for r in &mut self.reasons {
-            redact(r, key);
-        }
     }
 }
 
@@ -273,15 +273,14 @@ impl Received for VerifyResult {
     }
 
     fn redact_key(&mut self, key: &str) {
-        for s in [
+        let sent = [
             &mut self.outcome,
             &mut self.permit_hash,
             &mut self.timestamp,
             &mut self.reason,
-        ] {
-            redact(s, key);
-        }
-        redact_opt(&mut self.verify_error_code, key);
-        redact_opt(&mut self.expires_at, key);
+        ];
+        redact_all(key, sent);
+        let optional = [&mut self.verify_error_code, &mut self.expires_at];
+        redact_all(key, optional.into_iter().flatten());
     }
 }
