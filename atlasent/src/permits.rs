@@ -155,10 +155,7 @@ impl Client {
         check_permit_id(permit_id)?;
         let span = tracing::info_span!("atlasent.get_permit", permit_id, request_id = Empty);
         async {
-            let target = Target {
-                endpoint: Endpoint::Permit,
-                id: Some(permit_id),
-            };
+            let target = Target::by_id(Endpoint::Permit, permit_id);
             let reply = self
                 .transport()
                 .send_with(target, None, &[], |bytes| {
@@ -236,10 +233,7 @@ impl Client {
         );
         async {
             let endpoint = Endpoint::PermitVerify;
-            let target = Target {
-                endpoint,
-                id: Some(permit_id),
-            };
+            let target = Target::by_id(endpoint, permit_id);
             let reply = self
                 .transport()
                 .send_with(target, Some(b"{}".to_vec()), &[], |bytes| {
@@ -290,10 +284,7 @@ impl Client {
         );
         async {
             let endpoint = Endpoint::PermitRevoke;
-            let target = Target {
-                endpoint,
-                id: Some(permit_id),
-            };
+            let target = Target::by_id(endpoint, permit_id);
             let body = to_body(&RevokeByIdRequest { reason })?;
             let reply = self
                 .transport()

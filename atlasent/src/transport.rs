@@ -93,6 +93,16 @@ pub(crate) struct Target<'a> {
     pub(crate) id: Option<&'a str>,
 }
 
+impl<'a> Target<'a> {
+    /// `endpoint` about the record `id`.
+    pub(crate) fn by_id(endpoint: Endpoint, id: &'a str) -> Self {
+        Self {
+            endpoint,
+            id: Some(id),
+        }
+    }
+}
+
 impl From<Endpoint> for Target<'_> {
     fn from(endpoint: Endpoint) -> Self {
         Self { endpoint, id: None }
