@@ -228,18 +228,12 @@
 // every feature) instead of breaking.
 #![cfg_attr(
     not(feature = "blocking"),
-    doc = "[`blocking::Client`]: https://docs.rs/atlasent/latest/atlasent/blocking/struct.Client.html"
-)]
-#![cfg_attr(
-    not(feature = "blocking"),
+    doc = "[`blocking::Client`]: https://docs.rs/atlasent/latest/atlasent/blocking/struct.Client.html",
     doc = "[`blocking::with_client`]: https://docs.rs/atlasent/latest/atlasent/blocking/fn.with_client.html"
 )]
 #![cfg_attr(
     not(feature = "macros"),
-    doc = "[`macro@protect`]: https://docs.rs/atlasent/latest/atlasent/attr.protect.html"
-)]
-#![cfg_attr(
-    not(feature = "macros"),
+    doc = "[`macro@protect`]: https://docs.rs/atlasent/latest/atlasent/attr.protect.html",
     doc = "[`macro@action`]: https://docs.rs/atlasent/latest/atlasent/attr.action.html"
 )]
 // `doc_cfg` labels feature-gated items on docs.rs ("Available on crate

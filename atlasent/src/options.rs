@@ -2,6 +2,7 @@
 
 use crate::client::MAX_NAME_CHARS;
 use crate::error::Error;
+use crate::paging::query_setters;
 use crate::wire::limits::MAX_RESOURCE_ID_CHARS;
 
 /// The optional members of `POST /v1-evaluate` on the current wire
@@ -36,35 +37,22 @@ pub struct EvaluateOptions {
 }
 
 impl EvaluateOptions {
-    /// The resource acted on.
-    pub fn resource_id(mut self, id: impl Into<String>) -> Self {
-        self.resource_id = Some(id.into());
-        self
+    query_setters! {
+        /// The resource acted on.
+        resource_id(id);
+        /// The environment the action runs in.
+        environment(environment);
+        /// The evaluation profile to apply.
+        evaluation_profile(profile);
     }
-    /// An amount the policy may test.
-    pub fn amount(mut self, amount: f64) -> Self {
-        self.amount = Some(amount);
-        self
-    }
-    /// The environment the action runs in.
-    pub fn environment(mut self, environment: impl Into<String>) -> Self {
-        self.environment = Some(environment.into());
-        self
-    }
-    /// Ask for a human approval before any allow.
-    pub fn require_approval(mut self, require: bool) -> Self {
-        self.require_approval = Some(require);
-        self
-    }
-    /// Ask for an explanation of the decision.
-    pub fn explain(mut self, explain: bool) -> Self {
-        self.explain = Some(explain);
-        self
-    }
-    /// The evaluation profile to apply.
-    pub fn evaluation_profile(mut self, profile: impl Into<String>) -> Self {
-        self.evaluation_profile = Some(profile.into());
-        self
+    query_setters! {
+        typed;
+        /// An amount the policy may test.
+        amount(amount: f64);
+        /// Ask for a human approval before any allow.
+        require_approval(require: bool);
+        /// Ask for an explanation of the decision.
+        explain(explain: bool);
     }
 
     /// The name of the first option set, if any.

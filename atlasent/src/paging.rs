@@ -8,9 +8,32 @@ use futures_util::Stream;
 
 use crate::error::Error;
 
-/// Setters of a listing query's optional `String` filters and of its
-/// paging (`limit`, `cursor`); each filter comes with its doc line.
+/// Setters of optional fields, each putting `Some(value)` into the field of
+/// its name, with its doc line: `name(arg);` takes `impl Into<String>`,
+/// `typed; name(arg: T);` takes a `T`, and `paging; …` adds a listing
+/// query's paging (`limit`, `cursor`).
 macro_rules! query_setters {
+    (typed; $($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $arg: $ty) -> Self {
+                self.$name = Some($arg);
+                self
+            }
+        )*
+    };
+    (paging; $($rest:tt)*) => {
+        $crate::paging::query_setters!($($rest)*);
+        $crate::paging::query_setters! {
+            typed;
+            /// Page size.
+            limit(limit: u32);
+        }
+        $crate::paging::query_setters! {
+            /// Continue after a page.
+            cursor(cursor);
+        }
+    };
     ($($(#[$doc:meta])* $name:ident($arg:ident);)*) => {
         $(
             $(#[$doc])*
@@ -19,19 +42,6 @@ macro_rules! query_setters {
                 self
             }
         )*
-    };
-    (paging; $($rest:tt)*) => {
-        $crate::paging::query_setters!($($rest)*);
-        /// Page size.
-        pub fn limit(mut self, limit: u32) -> Self {
-            self.limit = Some(limit);
-            self
-        }
-        /// Continue after a page.
-        pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-            self.cursor = Some(cursor.into());
-            self
-        }
     };
 }
 pub(crate) use query_setters;
