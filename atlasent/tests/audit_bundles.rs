@@ -66,7 +66,7 @@ fn keys_are_accepted_as_pem_raw_hex_and_base64() {
         .decode(body)
         .expect("base64");
     let raw = &der[12..];
-    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(raw);
     for key in [
         VerifyingKey::from_bytes(raw).expect("raw"),
         VerifyingKey::parse(&hex).expect("hex"),

@@ -55,11 +55,10 @@ impl VerifyingKey {
         if text.starts_with("-----BEGIN") {
             return Self::from_spki_pem(text);
         }
-        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let bytes: Vec<u8> = (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
-                .collect();
-            return Self::from_bytes(&bytes);
+        if text.len() == 64 {
+            if let Ok(bytes) = hex::decode(text) {
+                return Self::from_bytes(&bytes);
+            }
         }
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(
