@@ -38,6 +38,26 @@
 //! has the keys the rules need; `atlasent-server lint --actions FILE` does
 //! the same from a manifest, for a CI job without Rust.
 //!
+//! # Layout
+//!
+//! Three rooms, each knowing only the one below it:
+//!
+//! - `http` (private): the axum router (paths from
+//!   [`atlasent::wire::paths`]), the request-id layer, the extractors that
+//!   authenticate a caller (key, scope, rate limit) and read its body, one
+//!   error type with one `IntoResponse`, and handlers of a few lines.
+//! - [`engine`]: decisions (policies, the approval downgrade, the signed
+//!   claims) and the permit's state machine as pure functions
+//!   ([`engine::verify::check`]), reply bodies from the [`atlasent::wire`]
+//!   types, time from the [`clock::Clock`] it is given. No SQL, no HTTP.
+//! - [`store`]: the [`store::Store`] trait (write jobs run once per request
+//!   id inside one transaction, answered only when durable; event, export
+//!   and permit reads) and its SQLite implementation with a single writer
+//!   and group commit.
+//!
+//! The contract — bodies, paths, limits, outcome spellings — is defined
+//! once, in [`atlasent::wire`], and shared with the SDK.
+//!
 //! # Features
 //!
 //! - `cli` (default): the `atlasent-server` binary (`serve`, `lint`,
