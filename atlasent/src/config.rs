@@ -118,6 +118,9 @@ impl fmt::Debug for ApiKey {
 pub struct Config {
     pub(crate) api_key: ApiKey,
     pub(crate) base_url: String,
+    allow_insecure_http: bool,
+    pub(crate) user_agent: String,
+    pub(crate) wire: Wire,
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_retries: u32,
@@ -125,9 +128,6 @@ pub struct Config {
     pub(crate) max_backoff: Duration,
     pub(crate) max_response_bytes: usize,
     pub(crate) max_export_bytes: usize,
-    pub(crate) allow_insecure_http: bool,
-    pub(crate) user_agent: String,
-    pub(crate) wire: Wire,
 }
 
 impl Config {
