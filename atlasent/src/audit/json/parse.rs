@@ -124,33 +124,49 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Read the items of an array or an object, the cursor on its opening
+    /// bracket, up to the `close` bracket: each item is read by
+    /// `item(parser)`, the cursor on the item; `expected` says what may
+    /// follow an item.
+    fn items(
+        &mut self,
+        close: u8,
+        expected: &'static str,
+        mut item: impl FnMut(&mut Self) -> Result<(), JsonError>,
+    ) -> Result<(), JsonError> {
+        self.pos += 1;
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            item(self)?;
+            self.skip_ws();
+            match self.bytes.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(&c) if c == close => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err(expected)),
+            }
+        }
+    }
+
     /// Read an array, the cursor on its `[`: each element is read by
     /// `element(parser, index)`, the cursor on the element.
     fn array(
         &mut self,
         mut element: impl FnMut(&mut Self, usize) -> Result<(), JsonError>,
     ) -> Result<(), JsonError> {
-        self.pos += 1;
-        self.skip_ws();
-        if self.bytes.get(self.pos) == Some(&b']') {
-            self.pos += 1;
-            return Ok(());
-        }
         let mut index = 0;
-        loop {
-            self.skip_ws();
-            element(self, index)?;
+        self.items(b']', "expected ',' or ']'", |parser| {
+            element(parser, index)?;
             index += 1;
-            self.skip_ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(self.err("expected ',' or ']'")),
-            }
-        }
+            Ok(())
+        })
     }
 
     /// Read an object, the cursor on its `{`: each member's value is read
@@ -160,39 +176,25 @@ impl<'a> Parser<'a> {
         &mut self,
         mut member: impl FnMut(&mut Self, &'a str) -> Result<(), JsonError>,
     ) -> Result<(), JsonError> {
-        self.pos += 1;
-        self.skip_ws();
-        if self.bytes.get(self.pos) == Some(&b'}') {
-            self.pos += 1;
-            return Ok(());
-        }
         let mut keys: Vec<&'a str> = Vec::new();
-        loop {
-            self.skip_ws();
-            if self.bytes.get(self.pos) != Some(&b'"') {
-                return Err(self.err("expected a string key"));
+        self.items(b'}', "expected ',' or '}'", |parser| {
+            if parser.bytes.get(parser.pos) != Some(&b'"') {
+                return Err(parser.err("expected a string key"));
             }
-            let key = self.string()?;
-            self.skip_ws();
-            if self.bytes.get(self.pos) != Some(&b':') {
-                return Err(self.err("expected ':'"));
+            let key = parser.string()?;
+            parser.skip_ws();
+            if parser.bytes.get(parser.pos) != Some(&b':') {
+                return Err(parser.err("expected ':'"));
             }
-            self.pos += 1;
-            self.skip_ws();
-            member(self, key)?;
+            parser.pos += 1;
+            parser.skip_ws();
+            member(parser, key)?;
             keys.push(key);
-            self.skip_ws();
-            match self.bytes.get(self.pos) {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return match repeated(keys.len(), |i| keys[i]) {
-                        Some(j) => Err(self.duplicate(keys[j])),
-                        None => Ok(()),
-                    };
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
-            }
+            Ok(())
+        })?;
+        match repeated(keys.len(), |i| keys[i]) {
+            Some(j) => Err(self.duplicate(keys[j])),
+            None => Ok(()),
         }
     }
 
