@@ -20,14 +20,6 @@ pub const AUDIT_EVENTS: &str = "/v1-audit/events";
 pub const AUDIT_EXPORTS: &str = "/v1-audit/exports";
 /// `GET`: the public keys that sign exports.
 pub const SIGNING_KEYS: &str = "/v1-signing-keys";
-/// `GET`: one page of permit records.
-pub const PERMITS: &str = "/v1/permits";
-/// `GET`: one permit record.
-pub const PERMIT: &str = "/v1/permits/{id}";
-/// `POST`: verify (and use) one permit by id.
-pub const PERMIT_VERIFY: &str = "/v1/permits/{id}/verify";
-/// `POST`: revoke one permit by id.
-pub const PERMIT_REVOKE: &str = "/v1/permits/{id}/revoke";
 /// `GET`: liveness (our server; not part of the hosted contract).
 pub const HEALTH: &str = "/health";
 
@@ -44,3 +36,14 @@ pub const ID_SEGMENT: &str = "{id}";
 pub fn with_id(path: &str, id: &str) -> String {
     path.replacen(ID_SEGMENT, id, 1)
 }
+
+// The permit records: the listing, and the by-id paths.
+
+/// `GET`: one page of permit records.
+pub const PERMITS: &str = "/v1/permits";
+/// `GET`: one permit record.
+pub const PERMIT: &str = "/v1/permits/{id}";
+/// `POST`: verify (and use) one permit by id.
+pub const PERMIT_VERIFY: &str = "/v1/permits/{id}/verify";
+/// `POST`: revoke one permit by id.
+pub const PERMIT_REVOKE: &str = "/v1/permits/{id}/revoke";
