@@ -21,12 +21,13 @@ const PAGE: u32 = 500;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordedDecision {
-    /// Who asked (the agent, `actor_id`).
-    pub agent: String,
-    /// What for.
-    pub action: String,
+    /// The decision's id (`dec_…`): the permit's id when allowed.
+    pub decision_id: String,
     /// What the policies decided.
     pub decision: Decision,
+    /// The refusal's code (`DENY_POLICY`, `NO_TEMPLATE_MATCH`, a rule's
+    /// own); `None` for an allow.
+    pub code: Option<String>,
     /// Why: `allowed by policy P rule R`, `denied by policy P rule R: …`,
     /// `no rule matched; …`.
     pub reason: String,
@@ -34,11 +35,10 @@ pub struct RecordedDecision {
     pub rule: Option<String>,
     /// The id of the deciding rule's policy; `None` when a default decided.
     pub policy: Option<String>,
-    /// The refusal's code (`DENY_POLICY`, `NO_TEMPLATE_MATCH`, a rule's
-    /// own); `None` for an allow.
-    pub code: Option<String>,
-    /// The decision's id (`dec_…`): the permit's id when allowed.
-    pub decision_id: String,
+    /// Who asked (the agent, `actor_id`).
+    pub agent: String,
+    /// What for.
+    pub action: String,
 }
 
 /// `agent action DECISION (reason)`.
