@@ -157,6 +157,11 @@ async fn every_bad_request_is_a_precise_4xx() {
         "/v1-audit/events?cursor=-1",
         "/v1-audit/events?from=yesterday",
         "/v1-audit/events?bogus=1",
+        // A repeated filter is refused, never narrowed to one of its values.
+        "/v1-audit/events?actor_id=a&actor_id=b",
+        "/v1-audit/events?types=evaluate.deny&types=evaluate.allow",
+        // No February 31st.
+        "/v1-audit/events?from=2026-02-31T00:00:00Z",
     ] {
         let (s, r) = get(&server, bad_query).await;
         assert_eq!(s, 422, "{bad_query}: {r}");
