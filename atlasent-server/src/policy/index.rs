@@ -30,9 +30,10 @@ pub struct Decision {
 #[derive(Debug, Default)]
 pub struct PolicySet {
     pub(super) policies: Vec<Policy>,
-    /// Rules whose action matcher is exact (`"x"`, `equals`, `in`), by action.
+    /// Rules whose action matcher is exact (`"x"`, `equals`, `in`), by action;
+    /// each list sorted by (policy, rule).
     by_action: HashMap<String, Vec<(usize, usize)>>,
-    /// Rules that must be checked for every action.
+    /// Rules that must be checked for every action, in (policy, rule) order.
     any_action: Vec<(usize, usize)>,
 }
 
@@ -78,9 +79,7 @@ impl PolicySet {
     /// Decide `(agent, action, context)`.
     pub fn evaluate(&self, agent: &str, action: &str, context: &Map<String, Value>) -> Decision {
         let indexed = self.by_action.get(action).map(Vec::as_slice).unwrap_or(&[]);
-        let mut candidates: Vec<(usize, usize)> =
-            indexed.iter().chain(&self.any_action).copied().collect();
-        candidates.sort_unstable();
+        let candidates = merge_sorted(indexed, &self.any_action);
 
         // The first matching rule of each effect below deny (a deny decides
         // at once), with the fail-closed clauses of the refusing ones.
@@ -88,7 +87,7 @@ impl PolicySet {
         let mut hold: Option<(usize, usize, Vec<String>)> = None;
         let mut allow: Option<(usize, usize)> = None;
         let mut unmet: Vec<String> = Vec::new();
-        for &(p, r) in &candidates {
+        for (p, r) in candidates {
             let rule = &self.policies[p].rules[r];
             let Some(unknowns) = rule.check(agent, action, context) else {
                 continue;
@@ -190,5 +189,52 @@ impl PolicySet {
                 .default_code()
                 .map(|default| rule.code.as_deref().unwrap_or(default).to_owned()),
         }
+    }
+}
+
+/// The rules of two lists, each sorted by (policy, rule), in that order:
+/// the candidates of a request without collecting or sorting them (no
+/// allocation per evaluation).
+fn merge_sorted<'a>(
+    a: &'a [(usize, usize)],
+    b: &'a [(usize, usize)],
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x <= y => {
+                i += 1;
+                *x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (Some(x), None) => {
+                i += 1;
+                *x
+            }
+            (None, None) => return None,
+        };
+        Some(next)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_sorted;
+
+    #[test]
+    fn merge_sorted_interleaves_two_sorted_lists_in_order() {
+        let a = [(0, 1), (0, 4), (2, 0)];
+        let b = [(0, 0), (0, 2), (1, 7), (3, 3)];
+        let merged: Vec<_> = merge_sorted(&a, &b).collect();
+        assert_eq!(
+            merged,
+            [(0, 0), (0, 1), (0, 2), (0, 4), (1, 7), (2, 0), (3, 3)]
+        );
+        assert_eq!(merge_sorted(&[], &b).collect::<Vec<_>>(), b);
+        assert_eq!(merge_sorted(&a, &[]).collect::<Vec<_>>(), a);
+        assert_eq!(merge_sorted(&[], &[]).count(), 0);
     }
 }

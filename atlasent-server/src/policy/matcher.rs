@@ -178,18 +178,24 @@ fn exact(value: Option<&Value>, literals: &[Value], matches: impl Fn(&Value) -> 
     if matches(v) {
         return Test::Match;
     }
-    let typed: Vec<&'static str> = literals
-        .iter()
-        .filter(|l| !l.is_null())
-        .map(json_kind)
-        .collect();
-    if v.is_null() || typed.is_empty() || typed.contains(&json_kind(v)) {
+    if v.is_null() {
+        return Test::NoMatch;
+    }
+    // The JSON types of the non-null literals, without collecting them: a
+    // rule that does not match is the common case (every deny rule a request
+    // stays clear of), and must not allocate.
+    let found = json_kind(v);
+    let mut typed = literals.iter().filter(|l| !l.is_null()).map(json_kind);
+    let Some(first) = typed.next() else {
+        return Test::NoMatch;
+    };
+    if first == found || typed.clone().any(|t| t == found) {
         return Test::NoMatch;
     }
     Test::Unknown(Unknown::WrongType {
-        found: json_kind(v),
-        expected: if typed.iter().all(|t| *t == typed[0]) {
-            typed[0]
+        found,
+        expected: if typed.all(|t| t == first) {
+            first
         } else {
             "a value of one of the listed types"
         },
