@@ -483,3 +483,176 @@ fn the_policy_references_coverage_example_prints_what_it_shows() {
     assert_eq!(code, Some(1), "{printed}");
     assert_eq!(printed, shown);
 }
+
+// ------------------------------------------------------------------ bench
+
+/// `serve` on `:memory:` with the demo policy and key `ask_bench`, killed
+/// when dropped.
+struct Running {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Running {
+    fn start(name: &str) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let dir = scratch(name);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
+            .current_dir(&dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
+            .args(["--api-key", "ask_bench", "--policy", &demo_arg()])
+            .args(["--rate-limit-per-minute", "1000000"])
+            .env_remove("ATLASENT_SERVER_API_KEYS")
+            .env_remove("ATLASENT_SERVER_KEYS_FILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server binary starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("stdout");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("serve did not start: {line:?}"))
+            .to_owned();
+        Running { child, url }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `atlasent-server bench --duration 1s --concurrency 4 ARGS` against
+/// `url`: exit code, stdout, stderr.
+fn bench(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
+        .args([
+            "bench",
+            "--url",
+            url,
+            "--duration",
+            "1s",
+            "--concurrency",
+            "4",
+        ])
+        .args(args)
+        .env_remove("ATLASENT_API_KEY")
+        .env_remove("ATLASENT_BASE_URL")
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The fields of bench's `csv:` line, by the names of its `csv-header:`.
+fn bench_csv(stdout: &str) -> std::collections::HashMap<String, String> {
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout}"))
+            .to_owned()
+    };
+    let (header, values) = (line("csv-header: "), line("csv: "));
+    let fields: Vec<&str> = header.split(',').collect();
+    let values: Vec<&str> = values.split(',').collect();
+    assert_eq!(fields.len(), values.len(), "{stdout}");
+    fields
+        .into_iter()
+        .zip(values)
+        .map(|(f, v)| (f.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn count(csv: &std::collections::HashMap<String, String>, field: &str) -> u64 {
+    csv[field]
+        .parse()
+        .unwrap_or_else(|_| panic!("{field}: {csv:?}"))
+}
+
+#[test]
+fn bench_drives_a_server_and_reports_throughput_latency_and_errors() {
+    let server = Running::start("bench-allow");
+    let (code, out, err) = bench(&server.url, &["--api-key", "ask_bench"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    common::assert_contains_all(
+        &out,
+        &[
+            "protect() calls:",
+            "protect()/s:",
+            "decisions/s:",
+            "p50 ",
+            "p99 ",
+            "p99.9 ",
+            "max ",
+            "denied:",
+            "errors:            0",
+        ],
+    );
+    let csv = bench_csv(&out);
+    let calls = count(&csv, "calls");
+    assert!(calls > 0, "{out}");
+    assert_eq!(count(&csv, "allowed"), calls, "{out}");
+    assert_eq!(count(&csv, "errors"), 0, "{out}");
+    assert_eq!(count(&csv, "denied"), 0, "{out}");
+    assert!(err.contains("calls "), "no progress line: {err}");
+}
+
+/// Denials are decisions, counted apart from errors; a run where every
+/// call is denied still exits 0, warning on stderr.
+#[test]
+fn bench_counts_denials_apart_from_errors() {
+    let server = Running::start("bench-deny");
+    let (code, out, err) = bench(
+        &server.url,
+        &[
+            "--api-key",
+            "ask_bench",
+            "--action",
+            "wire_transfer",
+            "--context",
+            r#"{"amount_usd": 20000}"#,
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let csv = bench_csv(&out);
+    assert!(count(&csv, "denied") > 0, "{out}");
+    assert_eq!(count(&csv, "denied"), count(&csv, "calls"), "{out}");
+    assert_eq!(count(&csv, "allowed"), 0, "{out}");
+    assert_eq!(count(&csv, "errors"), 0, "{out}");
+    assert!(err.contains("warning: every call was denied"), "{err}");
+}
+
+/// No server at the URL, or a key it refuses: a clear error naming the
+/// URL, exit status 2, nothing measured.
+#[test]
+fn bench_against_an_unreachable_url_or_with_a_refused_key_fails_clearly() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = bench(&url, &["--api-key", "ask_bench"]);
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(
+        err.contains(&format!("error: cannot reach the server at {url}")),
+        "{err}"
+    );
+    assert!(!out.contains("csv:"), "{out}");
+
+    let server = Running::start("bench-bad-key");
+    let (code, out, err) = bench(&server.url, &["--api-key", "ask_wrong"]);
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(err.contains("refuses the API key"), "{err}");
+}
