@@ -6,7 +6,10 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::verify::{verify_audit_bundle, BundleError, BundleVerification, VerifyingKey};
+use super::verify::{
+    scan_bundle_text, verify_audit_bundle, verify_audit_bundle_file, BundleError,
+    BundleVerification, VerifyingKey,
+};
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, RequestError};
 use crate::paging::{self, query_setters, Paged};
@@ -211,32 +214,27 @@ impl AuditBundle {
     /// Check the fields every bundle has, in one streaming pass (one event's
     /// tree alive at a time), and keep what the accessors report.
     fn checked(text: String) -> Result<AuditBundle, BundleError> {
-        use super::json::{key_is, stream_object, Member, Value};
+        use super::json::{key_is, Value};
         const REQUIRED: [&str; 3] = ["export_id", "chain_head_hash", "signature"];
         let mut strings: Vec<(&str, Option<String>)> = Vec::new();
         let mut non_array_events = false;
-        let mut event_count = 0;
-        let streamed = stream_object(&text, "events", |member| match member {
-            Member::Value(key, _) if key_is(key, "events") => non_array_events = true,
-            Member::Value(key, value) => {
-                if let Some(name) = REQUIRED.into_iter().find(|name| key_is(key, name)) {
-                    let string = match value {
-                        Value::String(_) => value.as_str().map(|s| s.into_owned()),
-                        _ => None,
-                    };
-                    strings.push((name, string));
-                }
+        let events = scan_bundle_text(&text, |key, value| {
+            if key_is(key, "events") {
+                non_array_events = true;
+            } else if let Some(name) = REQUIRED.into_iter().find(|name| key_is(key, name)) {
+                let string = match value {
+                    Value::String(_) => value.as_str().map(|s| s.into_owned()),
+                    _ => None,
+                };
+                strings.push((name, string));
             }
-            Member::ArrayStart => {}
-            Member::Element(_) => event_count += 1,
         })?;
         let shape = |why: &str| Err(BundleError::Shape(why.to_owned()));
-        match streamed {
-            None => return shape("expected a JSON object"),
-            Some(false) if non_array_events => return shape("field `events` must be an array"),
-            Some(false) => return shape("required field `events` is missing"),
-            Some(true) => {}
-        }
+        let event_count = match events {
+            None if non_array_events => return shape("field `events` must be an array"),
+            None => return shape("required field `events` is missing"),
+            Some(count) => count,
+        };
         let mut export_id = String::new();
         for name in REQUIRED {
             match strings.iter().find(|(k, _)| *k == name) {
@@ -291,6 +289,16 @@ impl AuditBundle {
     /// Verify the bundle offline ([`verify_audit_bundle`]).
     pub fn verify(&self, keys: &[VerifyingKey]) -> Result<BundleVerification, BundleError> {
         verify_audit_bundle(&self.text, keys)
+    }
+
+    /// Verify a saved bundle offline without loading it: streamed from the
+    /// file in bounded memory ([`verify_audit_bundle_file`]). The same
+    /// checks as [`load`](Self::load) then [`verify`](Self::verify).
+    pub fn verify_file(
+        path: impl AsRef<Path>,
+        keys: &[VerifyingKey],
+    ) -> Result<BundleVerification, BundleError> {
+        verify_audit_bundle_file(path, keys)
     }
 }
 

@@ -14,8 +14,8 @@ mod verify;
 pub use api::{AuditBundle, AuditEvent, AuditEventQuery, AuditEventsPage, ExportFilter};
 pub use json::{canonical_json, canonical_json_of, JsonError};
 pub use verify::{
-    verify_audit_bundle, verify_audit_bundle_file, BundleError, BundleVerification, KeyError,
-    VerifyingKey,
+    verify_audit_bundle, verify_audit_bundle_file, verify_audit_bundle_reader, BundleError,
+    BundleVerification, KeyError, VerifyingKey, MAX_EVENT_BYTES, MAX_HEAD_BYTES,
 };
 
 use sha2::{Digest, Sha256};

@@ -1,13 +1,17 @@
 //! Offline verification of signed audit export bundles.
 
 use std::fmt;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use base64::Engine as _;
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use sha2::{Digest, Sha256};
 
-use super::json::{key_is, stream_object, write_js_number, JsonError, Member, Value};
+use super::json::{
+    key_is, parse_element, parse_member, write_js_number, JsonError, MemberText, ObjectReader,
+    Opening, StreamError, Value, CHUNK_BYTES,
+};
 use super::{chain_hash, hex, GENESIS_HASH};
 
 /// A public key that may have signed a bundle, with its registry id.
@@ -190,7 +194,20 @@ pub enum BundleError {
     /// The JSON is not a bundle.
     #[error("not an audit bundle: {0}")]
     Shape(String),
-    /// The file could not be read.
+    /// An event, or the top-level members but `events`, are longer than
+    /// the verifier holds ([`MAX_EVENT_BYTES`], [`MAX_HEAD_BYTES`]): the
+    /// bundle is refused rather than read into memory. Genuine exports are
+    /// far below both.
+    #[error("the bundle is refused: {what} at byte {offset} is longer than {limit} bytes")]
+    TooLarge {
+        /// What is too long.
+        what: &'static str,
+        /// Where it starts.
+        offset: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The file could not be read (or changed while it was read).
     #[error("cannot read {path}: {source}")]
     Io {
         /// The file.
@@ -220,6 +237,16 @@ const ENVELOPE: [&str; 6] = [
     "events",
 ];
 
+/// The most bytes one event's text may take in a bundle: a longer event is
+/// refused ([`BundleError::TooLarge`]) rather than held in memory. Genuine
+/// events are about a kilobyte.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// The most bytes the top-level members other than `events` (names
+/// included) may take together: longer ones are refused
+/// ([`BundleError::TooLarge`]). A genuine bundle's take about 400.
+pub const MAX_HEAD_BYTES: usize = 1 << 20;
+
 /// Verify an audit export bundle (its JSON text) offline against a set of
 /// trusted keys, exactly as the reference verifier does, plus the two checks
 /// Python 1.4.1 skips (genesis start, event count).
@@ -238,76 +265,349 @@ const ENVELOPE: [&str; 6] = [
 /// its path: such a bundle reads differently in different readers.
 ///
 /// A fixture wrapped as `{"description": …, "bundle": {…}}` is accepted too.
+///
+/// This is [`verify_audit_bundle_reader`] over the text: the same code, the
+/// same limits ([`MAX_EVENT_BYTES`], [`MAX_HEAD_BYTES`]).
 pub fn verify_audit_bundle(
     bundle_json: &str,
     keys: &[VerifyingKey],
 ) -> Result<BundleVerification, BundleError> {
-    // The events array is streamed: one event's tree is alive at a time, and
-    // the JSON.stringify envelope the signature covers is the only copy of
-    // the bundle made.
-    let mut members: Vec<(&str, Value<'_>)> = Vec::new();
-    let mut chain = Chain::default();
-    let mut events_js = String::new();
-    let streamed = stream_object(bundle_json, "events", |member| match member {
-        Member::Value(key, value) => members.push((key, value)),
-        Member::ArrayStart => {
-            events_js.reserve(bundle_json.len());
-            events_js.push('[');
+    let text = std::io::Cursor::new(bundle_json.as_bytes());
+    verify_stream(text, keys, Limits::DEFAULT, true).map_err(|e| e.named("the bundle text"))
+}
+
+/// [`verify_audit_bundle`] of a bundle read from `reader`, from its current
+/// position to its end, in bounded memory: the reader is read through one
+/// [`CHUNK_BYTES`](self)-sized buffer (64 KiB), one event is held at a
+/// time, and the `JSON.stringify` envelope the signature covers is fed to
+/// the Ed25519 check piece by piece (its SHA-512 is streamed), never built
+/// whole. An event longer than [`MAX_EVENT_BYTES`], or top-level members
+/// other than `events` longer than [`MAX_HEAD_BYTES`] together, are refused
+/// ([`BundleError::TooLarge`]) rather than held.
+///
+/// The reader is read twice, hence `Seek`: Ed25519 hashes the signature's
+/// first half before the message, and the signature (like every member the
+/// envelope's prefix names) may come after `events` (the server writes it
+/// last). The first pass checks the top level and reads every member but
+/// `events` (skipping the events without parsing them); the second parses
+/// and verifies the events, and refuses the bundle
+/// ([`BundleError::Io`], `InvalidData`) if the members it reads again are
+/// not byte for byte those of the first pass (the file changed).
+pub fn verify_audit_bundle_reader<R: Read + Seek>(
+    reader: R,
+    keys: &[VerifyingKey],
+) -> Result<BundleVerification, BundleError> {
+    verify_stream(reader, keys, Limits::DEFAULT, true).map_err(|e| e.named("the bundle"))
+}
+
+/// The sizes that bound the verifier's memory (tests make them small).
+#[derive(Clone, Copy)]
+struct Limits {
+    chunk: usize,
+    event: usize,
+    head: usize,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        chunk: CHUNK_BYTES,
+        event: MAX_EVENT_BYTES,
+        head: MAX_HEAD_BYTES,
+    };
+}
+
+/// A failure of the streamed verification, before the source is named.
+enum Failure {
+    Stream(StreamError),
+    Shape(String),
+}
+
+impl From<StreamError> for Failure {
+    fn from(e: StreamError) -> Self {
+        Failure::Stream(e)
+    }
+}
+
+impl From<JsonError> for Failure {
+    fn from(e: JsonError) -> Self {
+        Failure::Stream(StreamError::Json(e))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Stream(StreamError::Io(e))
+    }
+}
+
+impl Failure {
+    fn named(self, source: &str) -> BundleError {
+        match self {
+            Failure::Shape(why) => BundleError::Shape(why),
+            Failure::Stream(StreamError::Json(e)) => BundleError::from(e),
+            Failure::Stream(StreamError::Io(source_error)) => BundleError::Io {
+                path: source.to_owned(),
+                source: source_error,
+            },
+            Failure::Stream(StreamError::TooLarge {
+                what,
+                offset,
+                limit,
+            }) => BundleError::TooLarge {
+                what,
+                offset,
+                limit,
+            },
         }
-        Member::Element(event) => {
-            if chain.count > 0 {
-                events_js.push(',');
-            }
-            event.write_js(&mut events_js);
-            chain.push(&event);
-        }
-    })?;
-    match streamed {
-        None => Err(BundleError::Shape("expected a JSON object".into())),
-        Some(true) => {
-            events_js.push(']');
-            Ok(finish(&members, chain, events_js, keys))
-        }
-        Some(false) => {
-            // A fixture wrapped as {"description": …, "bundle": {…}}: small,
-            // verified from its tree.
-            // Only a pure wrapper: a file with any other member is read by
-            // everyone else as that member, not as the wrapped bundle.
-            let pure = members
-                .iter()
-                .all(|(k, _)| key_is(k, "bundle") || key_is(k, "description"));
-            let inner = members
-                .iter()
-                .find(|(k, _)| pure && key_is(k, "bundle"))
-                .map(|(_, v)| v);
-            let Some(Value::Object(inner)) = inner else {
-                return Err(BundleError::Shape(
-                    match members.iter().find(|(k, _)| key_is(k, "events")) {
-                        Some(_) => "`events` is not an array".into(),
-                        None if members.first().is_some_and(|(k, _)| k.is_empty()) => {
-                            "expected a JSON object".into()
-                        }
-                        None => "`events` is missing".into(),
-                    },
-                ));
-            };
-            let Some((_, Value::Array(events))) = inner.iter().find(|(k, _)| key_is(k, "events"))
-            else {
-                return Err(BundleError::Shape(
-                    "`events` is missing or not an array".into(),
-                ));
-            };
-            let mut chain = Chain::default();
-            let mut events_js = String::from("[");
-            for (i, event) in events.iter().enumerate() {
-                if i > 0 {
-                    events_js.push(',');
+    }
+}
+
+/// Check the top level of a bundle's text, every event parsed (and
+/// dropped): the members other than `events`, handed to `member`, and the
+/// number of events, `None` without an `events` array; `Err` with the
+/// reason when the text is not a JSON object.
+pub(super) fn scan_bundle_text(
+    text: &str,
+    mut member: impl FnMut(&str, &Value<'_>),
+) -> Result<Option<usize>, BundleError> {
+    let mut count = 0;
+    let mut on_event = |events_key: &str, index: usize, text: &[u8], offset: usize| {
+        parse_element(events_key, index, text, offset)?;
+        count += 1;
+        Ok(())
+    };
+    let pass = read_pass(
+        std::io::Cursor::new(text.as_bytes()),
+        Limits::DEFAULT,
+        Some(&mut on_event),
+    );
+    let named = |e: Failure| e.named("the bundle text");
+    let head = pass
+        .map_err(named)?
+        .ok_or_else(|| BundleError::Shape("expected a JSON object".into()))?;
+    for (key, text, offset) in &head.members {
+        member(key, &parse_member(key, text, *offset)?);
+    }
+    Ok(head.events.then_some(count))
+}
+
+/// What one pass over the top level finds: every member but the streamed
+/// `events` array, as text, in order.
+#[derive(PartialEq, Eq)]
+struct Head {
+    /// Every member name, raw, in order (`events` included).
+    keys: Vec<String>,
+    /// The members other than the `events` array: raw name, value text,
+    /// the value's offset.
+    members: Vec<(String, Vec<u8>, usize)>,
+    /// The `events` array was seen.
+    events: bool,
+}
+
+/// The callback of [`read_pass`]: `(raw name of events, index, text, offset)`.
+type OnEvent<'f> = &'f mut dyn FnMut(&str, usize, &[u8], usize) -> Result<(), Failure>;
+
+/// One pass over the stream: the top level, and each element of `events`
+/// handed to `event` (or only skipped, with `None`). `None` when the stream
+/// is JSON but not an object.
+fn read_pass<R: Read>(
+    reader: R,
+    limits: Limits,
+    mut event: Option<OnEvent<'_>>,
+) -> Result<Option<Head>, Failure> {
+    let mut object = ObjectReader::new(reader, limits.head, limits.chunk);
+    if let Opening::NotObject = object.open()? {
+        return Ok(None);
+    }
+    let mut members = Vec::new();
+    let mut events = false;
+    let mut text = Vec::new();
+    while let Some((key, member)) = object.next_member("events")? {
+        match member {
+            MemberText::Value { text, offset } => members.push((key, text, offset)),
+            MemberText::Array => {
+                events = true;
+                let mut index = 0;
+                loop {
+                    let out = event.is_some().then_some(&mut text);
+                    let Some(offset) = object.next_element(out, limits.event)? else {
+                        break;
+                    };
+                    if let Some(event) = event.as_deref_mut() {
+                        event(&key, index, &text, offset)?;
+                    }
+                    index += 1;
                 }
-                event.write_js(&mut events_js);
-                chain.push(event);
             }
-            events_js.push(']');
-            Ok(finish(inner, chain, events_js, keys))
+        }
+    }
+    Ok(Some(Head {
+        keys: object.keys().map(str::to_owned).collect(),
+        members,
+        events,
+    }))
+}
+
+fn verify_stream<R: Read + Seek>(
+    mut reader: R,
+    keys: &[VerifyingKey],
+    limits: Limits,
+    wrapper_allowed: bool,
+) -> Result<BundleVerification, Failure> {
+    let start = reader.stream_position()?;
+    // Pass 1: the top level, the events skipped.
+    let Some(head) = read_pass(&mut reader, limits, None)? else {
+        return Err(Failure::Shape("expected a JSON object".into()));
+    };
+    let members = head
+        .members
+        .iter()
+        .map(|(key, text, offset)| parse_member(key, text, *offset).map(|v| (key.as_str(), v)))
+        .collect::<Result<Vec<(&str, Value<'_>)>, JsonError>>()?;
+    if !head.events {
+        return verify_wrapped(&head, &members, keys, limits, wrapper_allowed);
+    }
+
+    // Pass 2: every event parsed, chained and fed to the signature check.
+    reader.seek(SeekFrom::Start(start))?;
+    let mut signature = SignatureCheck::new(&members, keys);
+    let mut chain = Chain::default();
+    let mut js = String::new();
+    let mut on_event = |events_key: &str, index: usize, text: &[u8], offset: usize| {
+        let event = parse_element(events_key, index, text, offset)?;
+        js.clear();
+        if index > 0 {
+            js.push(',');
+        }
+        event.write_js(&mut js);
+        signature.update(js.as_bytes());
+        chain.push(&event);
+        Ok(())
+    };
+    let again = read_pass(&mut reader, limits, Some(&mut on_event))?;
+    if again.as_ref() != Some(&head) {
+        return Err(Failure::Stream(StreamError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the bundle changed while it was being verified",
+        ))));
+    }
+    signature.update(b"]}");
+    Ok(finish(&members, chain, signature, keys.len()))
+}
+
+/// A top level without an `events` array: a fixture wrapped as
+/// `{"description": …, "bundle": {…}}` (small: its bundle is verified from
+/// the text of the `bundle` member), or not a bundle.
+fn verify_wrapped(
+    head: &Head,
+    members: &[(&str, Value<'_>)],
+    keys: &[VerifyingKey],
+    limits: Limits,
+    wrapper_allowed: bool,
+) -> Result<BundleVerification, Failure> {
+    if !wrapper_allowed {
+        return Err(Failure::Shape("`events` is missing or not an array".into()));
+    }
+    // Only a pure wrapper: a file with any other member is read by
+    // everyone else as that member, not as the wrapped bundle.
+    let pure = members
+        .iter()
+        .all(|(k, _)| key_is(k, "bundle") || key_is(k, "description"));
+    let inner = head
+        .members
+        .iter()
+        .zip(members)
+        .find(|(_, (k, v))| pure && key_is(k, "bundle") && matches!(v, Value::Object(_)));
+    match inner {
+        Some(((_, text, _), _)) => {
+            verify_stream(std::io::Cursor::new(text.as_slice()), keys, limits, false)
+        }
+        None => Err(Failure::Shape(
+            match members.iter().find(|(k, _)| key_is(k, "events")) {
+                Some(_) => "`events` is not an array".into(),
+                None => "`events` is missing".into(),
+            },
+        )),
+    }
+}
+
+/// The Ed25519 check of the envelope, fed as it is streamed: one
+/// [`ed25519_dalek::StreamVerifier`] per candidate key (the one named by
+/// `signing_key_id` first), each seeded with the signature's `R`, the key
+/// and the envelope's prefix; or why no key can verify.
+enum SignatureCheck {
+    /// No key can verify: why, in words.
+    Refused(String),
+    /// The candidates, in the order they are tried.
+    Streams(Vec<(String, ed25519_dalek::StreamVerifier)>),
+}
+
+impl SignatureCheck {
+    fn new(members: &[(&str, Value<'_>)], keys: &[VerifyingKey]) -> SignatureCheck {
+        let member = |name: &str| {
+            members
+                .iter()
+                .find(|(k, _)| key_is(k, name))
+                .map(|(_, v)| v)
+        };
+        let signature = member("signature").and_then(Value::as_str);
+        if keys.is_empty() {
+            return SignatureCheck::Refused(
+                "no public keys were given to verify the signature with".to_owned(),
+            );
+        }
+        let Some(signature) = signature.filter(|s| !s.is_empty()) else {
+            return SignatureCheck::Refused("bundle carries no signature".to_owned());
+        };
+        let sig = match decode_signature(&signature) {
+            Ok(sig) => sig,
+            Err(why) => return SignatureCheck::Refused(format!("signature check failed: {why}")),
+        };
+        let hint = member("signing_key_id")
+            .and_then(Value::as_str)
+            .map(|s| s.into_owned());
+        let hinted = keys.iter().filter(|k| Some(&k.key_id) == hint.as_ref());
+        let others = keys.iter().filter(|k| Some(&k.key_id) != hint.as_ref());
+        // What `verify_strict` (used before the check was streamed) refuses
+        // and the stream verifier does not check: a small-order `R` or key.
+        let r_ok =
+            ed25519_dalek::VerifyingKey::from_bytes(sig.r_bytes()).is_ok_and(|r| !r.is_weak());
+        let mut prefix = envelope_prefix(members);
+        prefix.push('[');
+        let streams = hinted
+            .chain(others)
+            .filter(|key| r_ok && !key.key.is_weak())
+            .filter_map(|key| {
+                let mut stream = key.key.verify_stream(&sig).ok()?;
+                stream.update(prefix.as_bytes());
+                Some((key.key_id.clone(), stream))
+            })
+            .collect();
+        SignatureCheck::Streams(streams)
+    }
+
+    /// The next bytes of the envelope.
+    fn update(&mut self, bytes: &[u8]) {
+        if let SignatureCheck::Streams(streams) = self {
+            for (_, stream) in streams {
+                stream.update(bytes);
+            }
+        }
+    }
+
+    /// `Ok(matched key id)` or `Err(why)`, once the whole envelope was fed;
+    /// `tried` is how many keys were given.
+    fn finish(self, tried: usize) -> Result<String, String> {
+        match self {
+            SignatureCheck::Refused(why) => Err(why),
+            SignatureCheck::Streams(streams) => streams
+                .into_iter()
+                .find_map(|(key_id, stream)| stream.finalize_and_verify().is_ok().then_some(key_id))
+                .ok_or_else(|| {
+                    format!(
+                        "signature did not verify under any of {tried} configured public key(s)"
+                    )
+                }),
         }
     }
 }
@@ -414,8 +714,8 @@ impl Chain {
 fn finish(
     members: &[(&str, Value<'_>)],
     chain: Chain,
-    mut envelope: String,
-    keys: &[VerifyingKey],
+    signature: SignatureCheck,
+    tried: usize,
 ) -> BundleVerification {
     let member = |name: &str| {
         members
@@ -461,42 +761,12 @@ fn finish(
         && starts_at_genesis
         && event_count_matches;
 
-    // The signature, over JSON.stringify({export_id, …, signed_at, events}).
-    envelope.insert_str(0, &envelope_prefix(members));
-    envelope.push('}');
-    let mut signature_valid = false;
-    let mut matched_key_id = None;
-    let mut reason = None;
-    let signature = member("signature").and_then(Value::as_str);
-    if keys.is_empty() {
-        reason = Some("no public keys were given to verify the signature with".to_owned());
-    } else if signature.as_deref().is_none_or(str::is_empty) {
-        reason = Some("bundle carries no signature".to_owned());
-    } else {
-        match decode_signature(&signature.unwrap_or_default()) {
-            Err(why) => reason = Some(format!("signature check failed: {why}")),
-            Ok(sig) => {
-                let hint = member("signing_key_id")
-                    .and_then(Value::as_str)
-                    .map(|s| s.into_owned());
-                let hinted = keys.iter().filter(|k| Some(&k.key_id) == hint.as_ref());
-                let others = keys.iter().filter(|k| Some(&k.key_id) != hint.as_ref());
-                for key in hinted.chain(others) {
-                    if key.key.verify_strict(envelope.as_bytes(), &sig).is_ok() {
-                        signature_valid = true;
-                        matched_key_id = Some(key.key_id.clone());
-                        break;
-                    }
-                }
-                if !signature_valid {
-                    reason = Some(format!(
-                        "signature did not verify under any of {} configured public key(s)",
-                        keys.len()
-                    ));
-                }
-            }
-        }
-    }
+    // The signature, over JSON.stringify({export_id, …, signed_at, events}),
+    // fed to `signature` as the events were read.
+    let (signature_valid, matched_key_id, mut reason) = match signature.finish(tried) {
+        Ok(key_id) => (true, Some(key_id), None),
+        Err(why) => (false, None, Some(why)),
+    };
     if let Some(why) = malformed {
         // First: a bundle read two ways has no single reading to report on.
         reason = Some(format!(
@@ -544,28 +814,28 @@ fn finish(
     }
 }
 
-/// [`verify_audit_bundle`] of a file.
+/// [`verify_audit_bundle`] of a file, streamed from it in bounded memory
+/// ([`verify_audit_bundle_reader`]): the file is read twice through a
+/// 64 KiB buffer, never held.
 pub fn verify_audit_bundle_file(
     path: impl AsRef<Path>,
     keys: &[VerifyingKey],
 ) -> Result<BundleVerification, BundleError> {
     let path = path.as_ref();
-    // A regular file only: a device or a pipe (`/dev/zero`) has no end.
+    let name = path.display().to_string();
     let io = |source| BundleError::Io {
-        path: path.display().to_string(),
+        path: name.clone(),
         source,
     };
+    // A regular file only: a device or a pipe (`/dev/zero`) has no end.
     if !std::fs::metadata(path).map_err(io)?.is_file() {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a regular file",
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|source| BundleError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    verify_audit_bundle(&text, keys)
+    let file = std::fs::File::open(path).map_err(io)?;
+    verify_stream(file, keys, Limits::DEFAULT, true).map_err(|e| e.named(&name))
 }
 
 fn decode_signature(text: &str) -> Result<ed25519_dalek::Signature, String> {

@@ -18,11 +18,14 @@
 
 mod js;
 mod parse;
+mod stream;
 mod utf16;
 mod value;
 
 pub use js::{canonical_json, canonical_json_of, write_js_number};
-pub(crate) use parse::{stream_object, Member};
+pub(crate) use stream::{
+    parse_element, parse_member, MemberText, ObjectReader, Opening, StreamError, CHUNK_BYTES,
+};
 pub(crate) use utf16::key_is;
 pub use value::{JsonError, Value};
 
@@ -140,38 +143,104 @@ mod tests {
         assert!(Value::parse(r#"{"\ud800":1,"\udc00":2,"\ud800\udc00":3}"#).is_ok());
     }
 
+    /// Read `text` as an object with `events` streamed, every element
+    /// parsed, `chunk` bytes at a time: the number of elements.
+    fn stream(text: &str, chunk: usize) -> Result<Option<usize>, String> {
+        let mut object = ObjectReader::new(text.as_bytes(), 1 << 20, chunk);
+        let mut elements = None;
+        let mut buf = Vec::new();
+        match object.open() {
+            Ok(Opening::Object) => {}
+            Ok(Opening::NotObject) => return Err("not an object".into()),
+            Err(e) => return Err(format!("{e:?}")),
+        }
+        loop {
+            match object.next_member("events") {
+                Ok(None) => return Ok(elements),
+                Ok(Some((key, MemberText::Value { text, offset }))) => {
+                    parse_member(&key, &text, offset).map_err(|e| e.to_string())?;
+                }
+                Ok(Some((key, MemberText::Array))) => {
+                    let mut index = 0;
+                    while let Some(offset) = object
+                        .next_element(Some(&mut buf), 1 << 20)
+                        .map_err(|e| format!("{e:?}"))?
+                    {
+                        parse_element(&key, index, &buf, offset).map_err(|e| e.to_string())?;
+                        index += 1;
+                    }
+                    elements = Some(index);
+                }
+                Err(StreamError::Json(e)) => return Err(e.to_string()),
+                Err(e) => return Err(format!("{e:?}")),
+            }
+        }
+    }
+
     #[test]
     fn the_streamed_object_refuses_repeats_at_every_level() {
-        for (text, message) in [
-            (
-                r#"{"events":[],"\u0065vents":[]}"#,
-                r#"duplicate member "events" at $"#,
-            ),
-            (
-                r#"{"events":[],"events":3}"#,
-                r#"duplicate member "events" at $"#,
-            ),
-            (
-                r#"{"s":1,"events":[],"s":2}"#,
-                r#"duplicate member "s" at $"#,
-            ),
-            (
-                r#"{"events":[{},{"p":{"a":1,"a":1}}]}"#,
-                r#"duplicate member "a" at $.events[1].p"#,
-            ),
-            (
-                r#"{"o":{"a":1,"a":1},"events":[]}"#,
-                r#"duplicate member "a" at $.o"#,
-            ),
-        ] {
-            let err = stream_object(text, "events", |_| {}).expect_err(text);
-            assert!(err.to_string().starts_with(message), "{text}: {err}");
+        for chunk in [1, 2, 3, 7, 64, CHUNK_BYTES] {
+            for (text, message) in [
+                (
+                    r#"{"events":[],"\u0065vents":[]}"#,
+                    r#"duplicate member "events" at $ (byte 13)"#,
+                ),
+                (
+                    r#"{"events":[],"events":3}"#,
+                    r#"duplicate member "events" at $ (byte 13)"#,
+                ),
+                (
+                    r#"{"s":1,"events":[],"s":2}"#,
+                    r#"duplicate member "s" at $ (byte 19)"#,
+                ),
+                (
+                    r#"{"events":[{},{"p":{"a":1,"a":1}}]}"#,
+                    r#"duplicate member "a" at $.events[1].p (byte 26)"#,
+                ),
+                (
+                    r#"{"o":{"a":1,"a":1},"events":[]}"#,
+                    r#"duplicate member "a" at $.o (byte 12)"#,
+                ),
+            ] {
+                let err = stream(text, chunk).expect_err(text);
+                assert!(err.starts_with(message), "{chunk}: {text}: {err}");
+            }
+            assert_eq!(stream(r#"{"\u0065vents":[1,2]}"#, chunk), Ok(Some(2)));
+            assert_eq!(
+                stream(" {\"a\" : [ 1 ] ,\"events\" : [ ] } \n", chunk),
+                Ok(Some(0))
+            );
         }
-        let mut elements = 0;
-        let seen = stream_object(r#"{"\u0065vents":[1,2]}"#, "events", |m| {
-            elements += usize::from(matches!(m, Member::Element(_)));
-        });
-        assert_eq!((seen, elements), (Ok(Some(true)), 2));
+    }
+
+    #[test]
+    fn the_streamed_object_is_checked_as_strictly_as_a_parsed_text() {
+        for chunk in [1, 2, 5, CHUNK_BYTES] {
+            for bad in [
+                "",
+                "{",
+                "{\"events\":[1,]}",
+                "{\"events\":[1 2]}",
+                "{\"events\":[1}",
+                "{\"events\":[\"x]}",
+                "{\"a\" 1}",
+                "{\"a\":1,}",
+                "{,\"a\":1}",
+                "{\"a\":1 \"b\":2}",
+                "{\"a\":01}",
+                "{\"events\":[]} x",
+                "{\"events\":[]}}",
+                "{\"events\":[{\"a\":tru}]}",
+                "{\"events\":[[}]]}",
+                "{\"a\":\"\\x\"}",
+                "{\"a\":}",
+            ] {
+                let streamed = stream(bad, chunk);
+                assert!(streamed.is_err(), "{chunk}: {bad:?}: {streamed:?}");
+                assert!(Value::parse(bad).is_err(), "{bad:?}");
+            }
+            assert_eq!(stream("[1]", chunk), Err("not an object".into()));
+        }
     }
 
     #[test]

@@ -1,10 +1,9 @@
-//! The parser: a JSON text into a [`Value`], or an object streamed member
-//! by member ([`stream_object`]). Every array and object is read by one
+//! The parser: a JSON text into a [`Value`]. Every array and object is read by one
 //! loop each ([`Parser::array`], [`Parser::object`]), which also refuses a
 //! repeated member name.
 
 use super::js::js_quoted;
-use super::utf16::{key_is, repeated};
+use super::utf16::repeated;
 use super::value::{JsonError, Value};
 use crate::wire::strict::Duplicate;
 
@@ -15,83 +14,25 @@ impl<'a> Value<'a> {
     /// Parse a complete JSON text. A member name repeated in one object
     /// (after decoding escapes) is an error naming it and its path.
     pub fn parse(text: &'a str) -> Result<Value<'a>, JsonError> {
+        Self::parse_nested(text, 0)
+    }
+
+    /// [`parse`](Self::parse) of a value found `depth` levels deep in a
+    /// larger text (the nesting limit counts from the top of that text).
+    pub(crate) fn parse_nested(text: &'a str, depth: usize) -> Result<Value<'a>, JsonError> {
         let mut p = Parser {
             text,
             bytes: text.as_bytes(),
             pos: 0,
         };
         p.skip_ws();
-        let value = p.value(0)?;
+        let value = p.value(depth)?;
         p.skip_ws();
         if p.pos != p.bytes.len() {
             return Err(p.err("trailing characters after the JSON value"));
         }
         Ok(value)
     }
-}
-
-/// One step of [`stream_object`].
-pub(crate) enum Member<'a> {
-    /// A member parsed whole.
-    Value(&'a str, Value<'a>),
-    /// The streamed array begins.
-    ArrayStart,
-    /// One element of the streamed array.
-    Element(Value<'a>),
-}
-
-/// Parse a JSON text that must be an object, handing each member to `visit`;
-/// the array under `streamed_key` (the decoded name) is handed over one
-/// element at a time, so that only one element's tree is alive at once.
-/// Returns whether the streamed key was seen as an array, or `None` when the
-/// text is valid JSON but not an object. A member name repeated in any
-/// object, the top level included, is an error (members already visited
-/// must then be discarded).
-pub(crate) fn stream_object<'a>(
-    text: &'a str,
-    streamed_key: &str,
-    mut visit: impl FnMut(Member<'a>),
-) -> Result<Option<bool>, JsonError> {
-    let mut p = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
-    let mut streamed = false;
-    p.skip_ws();
-    if p.bytes.get(p.pos) != Some(&b'{') {
-        // Not an object: report syntax errors first, then the shape.
-        p.value(0)?;
-        p.skip_ws();
-        if p.pos != p.bytes.len() {
-            return Err(p.err("trailing characters after the JSON value"));
-        }
-        return Ok(None);
-    }
-    p.object(|p, key| {
-        if key_is(key, streamed_key) && p.bytes.get(p.pos) == Some(&b'[') {
-            if streamed {
-                return Err(p.duplicate(key));
-            }
-            streamed = true;
-            visit(Member::ArrayStart);
-            p.array(|p, index| {
-                let element = p.value(2).map_err(|e| e.within_index(index))?;
-                visit(Member::Element(element));
-                Ok(())
-            })
-            .map_err(|e| e.within_member(key))
-        } else {
-            let value = p.value(1).map_err(|e| e.within_member(key))?;
-            visit(Member::Value(key, value));
-            Ok(())
-        }
-    })?;
-    p.skip_ws();
-    if p.pos != p.bytes.len() {
-        return Err(p.err("trailing characters after the JSON value"));
-    }
-    Ok(Some(streamed))
 }
 
 struct Parser<'a> {
