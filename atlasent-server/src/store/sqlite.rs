@@ -12,6 +12,15 @@
 //! never block the writer), so a long export does not hold up decisions.
 //! An in-memory store has one connection only, so its reads queue behind
 //! the writer.
+//!
+//! A file store's WAL is checkpointed into the database file by a thread of
+//! its own (`atlasent-checkpoint`, a passive checkpoint every
+//! [`CHECKPOINT_EVERY`]), not by the writer after its commits: copying pages
+//! and fsyncing the database file is then off the one serial thread that
+//! decides. A commit is durable once its WAL frames are fsynced, whether or
+//! not they are checkpointed yet; the writer still checkpoints itself when
+//! the WAL passes [`WRITER_CHECKPOINT_PAGES`] (the backstop that restarts the
+//! WAL from its start when the checkpoint thread cannot keep up).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +38,12 @@ use super::{
 mod reads;
 mod schema;
 mod writer;
+
+/// How often the checkpoint thread copies the WAL into the database file.
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// The WAL size (pages) at which the writer checkpoints itself after a
+/// commit (SQLite's `wal_autocheckpoint`; its default is 1,000).
+pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 8192;
 
 /// Where the audit log and permits live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +74,47 @@ pub struct SqliteStore {
     tx: mpsc::UnboundedSender<Command>,
     readers: Option<Arc<reads::ReadPool>>,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Dropping it stops the checkpoint thread.
+    checkpointer: Option<Checkpointer>,
+}
+
+/// The checkpoint thread of a file store: it runs until `stop` is dropped.
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Start a thread that checkpoints `path`'s WAL every
+    /// [`CHECKPOINT_EVERY`] on a connection of its own (passive: it never
+    /// waits for, nor blocks, the writer or the readers).
+    fn start(path: PathBuf) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(Duration::from_millis(100))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("atlasent-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        r.get::<_, i64>(0)
+                    });
+                    if let Err(e) = done {
+                        tracing::warn!(error = %e, "checkpoint failed; the writer checkpoints instead");
+                    }
+                }
+            })
+            .map_err(|_| StoreError::Closed)?;
+        Ok(Checkpointer { stop, handle })
+    }
+
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.handle.join();
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -86,9 +142,15 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(Duration::from_secs(5))?;
         schema::migrate(&conn, org_id)?;
-        let readers = match storage {
-            Storage::File(path) => Some(Arc::new(reads::ReadPool::new(path.clone()))),
-            Storage::Memory => None,
+        let (readers, checkpointer) = match storage {
+            Storage::File(path) => {
+                conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+                (
+                    Some(Arc::new(reads::ReadPool::new(path.clone()))),
+                    Some(Checkpointer::start(path.clone())?),
+                )
+            }
+            Storage::Memory => (None, None),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = writer::Writer {
@@ -105,6 +167,7 @@ impl SqliteStore {
             tx,
             readers,
             writer: std::sync::Mutex::new(Some(handle)),
+            checkpointer,
         })
     }
 
@@ -141,6 +204,9 @@ impl Drop for SqliteStore {
         drop(std::mem::replace(&mut self.tx, closed));
         if let Some(handle) = self.writer.lock().ok().and_then(|mut h| h.take()) {
             let _ = handle.join();
+        }
+        if let Some(checkpointer) = self.checkpointer.take() {
+            checkpointer.stop();
         }
     }
 }

@@ -161,8 +161,10 @@ impl Writer {
 fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<String, WriteError> {
     let stored: Option<(String, String)> = state
         .tx
-        .query_row(
+        .prepare_cached(
             "SELECT body_digest, body FROM replies WHERE key_id = ?1 AND endpoint = ?2 AND request_id = ?3",
+        )?
+        .query_row(
             params![request.key_id, request.endpoint, request.request_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -177,8 +179,9 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
         None => {}
     }
     let body = job(state)?;
-    state.tx.execute(
+    state.tx.prepare_cached(
         "INSERT INTO replies (key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?.execute(
         params![request.key_id, request.endpoint, request.request_id, request.body_digest, body, request.now_ms],
     )?;
     Ok(body)
@@ -196,10 +199,11 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_permit(&mut self, p: &PermitRow, kept: &Kept<'_>) -> Result<(), StoreError> {
-        self.tx.execute(
+        self.tx.prepare_cached(
             "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id,
                                   environment, execution_hash, escalation_id, deny_code, shape)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?.execute(
             params![
                 p.id,
                 p.org_id,
@@ -232,9 +236,10 @@ impl Tx for SqliteTx<'_> {
             }
             PermitState::Active | PermitState::Denied => (None, None, None, None, None),
         };
-        self.tx.execute(
+        self.tx.prepare_cached(
             "UPDATE permits SET status = ?3, used_via = ?4, used_ms = ?5, revoked_ms = ?6, revoked_by = ?7, revoke_reason = ?8
              WHERE id = ?1 AND org_id = ?2 AND status = 'active'",
+        )?.execute(
             params![id, org_id, to.as_str(), used_via, used_ms, revoked_ms, revoked_by, revoke_reason],
         )?;
         Ok(())
@@ -248,9 +253,10 @@ impl Tx for SqliteTx<'_> {
             }
         };
         let sealed = chain::seal(head, &event)?;
-        let inserted = self.tx.execute(
+        let inserted = self.tx.prepare_cached(
             "INSERT INTO events (org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        ).and_then(|mut stmt| stmt.execute(
             params![
                 event.org_id,
                 sealed.seq,
@@ -265,7 +271,7 @@ impl Tx for SqliteTx<'_> {
                 sealed.previous_hash,
                 event.now_ms,
             ],
-        );
+        ));
         if let Err(e) = inserted {
             // The head moved with an event that is not there.
             self.heads.remove(event.org_id);
