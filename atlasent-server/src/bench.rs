@@ -302,7 +302,7 @@ impl Tally {
 /// The fields of the final `csv:` line, in order (also printed as the
 /// `csv-header:` line before it).
 pub(crate) const CSV_HEADER: &str = "concurrency,threads,wire,duration_s,calls,protect_per_s,\
-decisions_per_s,p50_ms,p99_ms,p999_ms,max_ms,allowed,denied,held,errors";
+decisions_per_s,p50_ms,p99_ms,p999_ms,max_ms,allowed,denied,held,errors,generator_cpu_pct";
 
 /// Run `bench`: 0 when at least one call got a decision (allowed, denied
 /// or held), 1 when every call failed, 2 on a usage error or a server that
@@ -425,6 +425,7 @@ async fn drive(args: BenchArgs, clients: Vec<Client>, context: serde_json::Value
         tokio::time::sleep(args.warmup).await;
     }
     tally.phase.store(MEASURING, Relaxed);
+    let cpu_start = cpu_seconds();
     let start = Instant::now();
     let end = start + args.duration;
     let mut last_calls = 0;
@@ -453,6 +454,10 @@ async fn drive(args: BenchArgs, clients: Vec<Client>, context: serde_json::Value
             break at - start;
         }
     };
+    // The generator's own CPU over the window, in % of one core.
+    let cpu = cpu_start
+        .zip(cpu_seconds())
+        .map(|(a, b)| (b - a) / elapsed.as_secs_f64() * 100.0);
     // Calls in flight finish uncounted; wait for them a little, then stop.
     let drain = tokio::time::timeout(args.timeout + Duration::from_secs(1), async {
         while loops.join_next().await.is_some() {}
@@ -460,10 +465,24 @@ async fn drive(args: BenchArgs, clients: Vec<Client>, context: serde_json::Value
     if drain.await.is_err() {
         loops.abort_all();
     }
-    report(&args, &tally, elapsed)
+    report(&args, &tally, elapsed, cpu)
 }
 
-fn report(args: &BenchArgs, tally: &Tally, elapsed: Duration) -> ExitCode {
+/// CPU time (user + system) of this process so far, in seconds, from
+/// `/proc/self/stat` (Linux; clock ticks of 1/100 s, Linux's USER_HZ);
+/// `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name (which may hold spaces) in parentheses: state
+    // is field 3, utime 14 and stime 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
+fn report(args: &BenchArgs, tally: &Tally, elapsed: Duration, cpu: Option<f64>) -> ExitCode {
     let secs = elapsed.as_secs_f64();
     let allowed = tally.allowed.load(Relaxed);
     let denied_policy = tally.denied_policy.load(Relaxed);
@@ -541,16 +560,22 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: Duration) -> ExitCode {
             }
         }
     }
+    let cpu_text = cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0}"));
+    let _ = writeln!(
+        out,
+        "generator CPU:     {cpu_text}% of one core (user + system, this process)"
+    );
     let _ = writeln!(out, "csv-header: {CSV_HEADER}");
     let _ = writeln!(
         out,
-        "csv: {},{},{},{secs:.3},{calls},{:.1},{:.1},{p50:.3},{p99:.3},{p999:.3},{max:.3},{allowed},{},{held},{errors}",
+        "csv: {},{},{},{secs:.3},{calls},{:.1},{:.1},{p50:.3},{p99:.3},{p999:.3},{max:.3},{allowed},{},{held},{errors},{}",
         args.concurrency,
         args.threads,
         args.wire,
         calls as f64 / secs,
         decisions as f64 / secs,
         denied_policy + denied_verification,
+        cpu.map_or_else(String::new, |c| format!("{c:.0}")),
     );
     print!("{out}");
 
