@@ -157,6 +157,7 @@ const UNSIGNED_MEMBERS: [&str; 2] = ["signature", "signing_key_id"];
 /// refuses it, canonical JSON makes it `null`).
 fn odd_number(v: &Value<'_>, scratch: &mut String) -> Option<String> {
     match v {
+        Value::Number(text) if plain_integer(text) => None,
         Value::Number(text) => {
             let x: f64 = text.parse().unwrap_or(f64::NAN);
             if !x.is_finite() {
@@ -176,6 +177,16 @@ fn odd_number(v: &Value<'_>, scratch: &mut String) -> Option<String> {
             .find_map(|(k, item)| odd_number(item, scratch).map(|rest| format!(".{k}{rest}"))),
         _ => None,
     }
+}
+
+/// An integer JavaScript writes as it is: at most 15 digits (exact in a
+/// double), no leading zero, no `-0`.
+fn plain_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    !digits.is_empty()
+        && digits.len() <= 15
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits[0] != b'0' || (digits.len() == 1 && digits.len() == text.len()))
 }
 
 /// A bundle that could not be examined at all.
@@ -692,6 +703,10 @@ impl Chain {
                 let (Some(inner), Some(outer)) = (payload.get(name), event.get(name)) else {
                     continue;
                 };
+                if inner == outer {
+                    // The same text: the same canonical JSON.
+                    continue;
+                }
                 self.inner.clear();
                 self.outer.clear();
                 inner.write_canonical(&mut self.inner);

@@ -204,7 +204,19 @@ impl<'a> Parser<'a> {
                     _ => return Err(self.err("invalid escape")),
                 },
                 Some(&b) if b < 0x20 => return Err(self.err("control character in string")),
-                Some(_) => self.pos += 1,
+                Some(_) => {
+                    // Jump to the next quote or backslash, refusing control
+                    // characters on the way (most of a bundle is string text).
+                    let rest = &self.bytes[self.pos..];
+                    let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                    match rest[..run].iter().position(|&b| b < 0x20) {
+                        Some(at) => {
+                            self.pos += at;
+                            return Err(self.err("control character in string"));
+                        }
+                        None => self.pos += run,
+                    }
+                }
             }
         }
     }

@@ -147,8 +147,7 @@ impl<R: Read> Chunked<R> {
                     } else {
                         // Most bytes are string contents: jump to the next
                         // byte that can end the string or escape.
-                        let rest = &chunk[i..];
-                        match rest.iter().position(|&c| c == b'"' || c == b'\\') {
+                        match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
                             Some(n) => {
                                 i += n;
                                 continue;

@@ -87,7 +87,12 @@ fn units(raw: &str) -> impl Iterator<Item = u16> + '_ {
 
 /// Whether the raw JSON string `raw` decodes to `name`.
 pub(crate) fn key_is(raw: &str, name: &str) -> bool {
-    raw == name || (raw.contains('\\') && units(raw).eq(name.encode_utf16()))
+    // An escape is always longer than the character it stands for: a raw
+    // name no longer than `name` matches only byte for byte.
+    raw == name
+        || (raw.len() > name.len()
+            && raw.as_bytes().contains(&b'\\')
+            && units(raw).eq(name.encode_utf16()))
 }
 
 /// The index of the first member (in source order) whose name, decoded,
@@ -99,6 +104,16 @@ pub(super) fn repeated<'k>(len: usize, name: impl Fn(usize) -> &'k str) -> Optio
         let escaped = (0..len).any(|i| name(i).contains('\\'));
         let same = |a: &str, b: &str| a == b || (escaped && cmp_utf16(a, b) == Ordering::Equal);
         return (1..len).find(|&j| (0..j).any(|i| same(name(i), name(j))));
+    }
+    if (0..len).all(|i| !name(i).contains('\\')) {
+        // Without escapes, names are equal exactly when their bytes are.
+        let mut order: Vec<usize> = (0..len).collect();
+        order.sort_unstable_by(|&a, &b| name(a).cmp(name(b)).then(a.cmp(&b)));
+        return order
+            .windows(2)
+            .filter(|pair| name(pair[0]) == name(pair[1]))
+            .map(|pair| pair[1])
+            .min();
     }
     let mut order: Vec<usize> = (0..len).collect();
     order.sort_by(|&a, &b| cmp_utf16(name(a), name(b)).then(a.cmp(&b)));
@@ -112,6 +127,19 @@ pub(super) fn repeated<'k>(len: usize, name: impl Fn(usize) -> &'k str) -> Optio
 /// Order two raw JSON strings by their UTF-16 code units, as JavaScript's
 /// default sort does.
 pub(super) fn cmp_utf16(a: &str, b: &str) -> Ordering {
+    // Fastest path: up to the first differing byte the texts are equal; if
+    // that byte is ASCII in both (or one text ends there), it starts a
+    // character in both, and byte order is UTF-16 order for plain text.
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let same = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+    let plain = |t: &[u8]| !t[..same].contains(&b'\\');
+    let ascii_here = |t: &[u8]| t.get(same).is_none_or(|&c| c < 0x80 && c != b'\\');
+    if ascii_here(x) && ascii_here(y) && plain(x) {
+        return match (x.get(same), y.get(same)) {
+            (Some(p), Some(q)) => p.cmp(q),
+            _ => x.len().cmp(&y.len()),
+        };
+    }
     if !a.contains('\\') && !b.contains('\\') {
         // Fast path: for plain text, UTF-16 order differs from byte order only
         // when a character above U+FFFF meets one in U+E000..=U+FFFF.
