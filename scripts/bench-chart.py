@@ -75,8 +75,10 @@ def panel(out, x0, y0, w, h, title, ylabel, series, xs):
     lo, hi = min(lx), max(lx)
     span = (hi - lo) or 1
 
+    pad = 0.07 * w  # points and their labels clear of the frame
+
     def px(c):
-        return x0 + (math.log2(c) - lo) / span * w
+        return x0 + pad + (math.log2(c) - lo) / span * (w - 2 * pad)
 
     def py(v):
         return y0 + h - v / ymax * h

@@ -560,11 +560,15 @@ fn report(args: &BenchArgs, tally: &Tally, elapsed: Duration, cpu: Option<f64>) 
             }
         }
     }
-    let cpu_text = cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0}"));
-    let _ = writeln!(
-        out,
-        "generator CPU:     {cpu_text}% of one core (user + system, this process)"
-    );
+    let cpu_text = match cpu {
+        Some(c) if calls > 0 => format!(
+            "{c:.0}% of one core, {:.0} µs per call (user + system, this process)",
+            c / 100.0 * secs / calls as f64 * 1e6
+        ),
+        Some(c) => format!("{c:.0}% of one core (user + system, this process)"),
+        None => "n/a".to_owned(),
+    };
+    let _ = writeln!(out, "generator CPU:     {cpu_text}");
     let _ = writeln!(out, "csv-header: {CSV_HEADER}");
     let _ = writeln!(
         out,
