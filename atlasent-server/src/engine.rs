@@ -417,7 +417,9 @@ impl Engine {
             now_ms,
             self.inner.config.permit_ttl,
         )?;
-        self.write(request, move |tx| decided.record(tx)).await
+        let payload = decided.prepare()?;
+        self.write(request, move |tx| decided.record(tx, payload))
+            .await
     }
 
     /// [`verify_request`](Self::verify_request) of a 1.4.1-shape request

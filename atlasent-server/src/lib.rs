@@ -178,7 +178,20 @@
 //!   the first reply again and appends no second event; the same id with a
 //!   different body (or another permit) is `409` (`bad_request`), never a
 //!   decision. Replies are kept 24 hours; a `404` or `409` is not a reply
-//!   and is not kept.
+//!   and is not kept. The writer deletes the replies older than that once a
+//!   second (after its first batch a second or more after the last
+//!   pruning; an idle server at its next write), so the stored replies hold
+//!   about a day of traffic.
+//! - What grows without bound: the audit chain (one event per decision,
+//!   verify and revoke — by design, it is the record) and the permits table
+//!   (one row per decision, allow or not). Nothing deletes either. To
+//!   rotate, export the chain (`POST /v1-audit/exports`, signed; up to
+//!   [`max_export_events`](ServerBuilder::max_export_events) per export,
+//!   narrowed by time with `from`/`to`), check it offline with
+//!   `atlasent-server audit verify`, keep the export and the old database
+//!   file as the archive, and start the server on a new file: its chains
+//!   start again at the genesis hash, and permits of the old file no longer
+//!   verify (let them expire first).
 //! - Audit payloads carry a SHA-256 of the context's canonical JSON, never
 //!   the context itself: the log proves what was decided without copying
 //!   patient records or account numbers into it. Everything else an auditor

@@ -1682,6 +1682,34 @@ async fn populate(db: &std::path::Path, key_file: &std::path::Path) -> String {
     issued["decision_id"].as_str().expect("id").to_owned()
 }
 
+/// Take a schema-4 file back to schema 3, as an earlier build wrote it:
+/// events store their id, resource type and previous hash; stored replies
+/// are a rowid table.
+fn downgrade_to_3(db: &std::path::Path) {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    conn.execute_batch(&format!(
+        "BEGIN;
+         ALTER TABLE events ADD COLUMN id TEXT;
+         ALTER TABLE events ADD COLUMN resource_type TEXT;
+         ALTER TABLE events ADD COLUMN previous_hash TEXT;
+         UPDATE events SET id = printf('evt_%012d', org_seq),
+             resource_type = CASE WHEN resource_id IS NULL THEN NULL ELSE 'action' END,
+             previous_hash = COALESCE((SELECT p.hash FROM events p
+                 WHERE p.org_id = events.org_id AND p.org_seq = events.org_seq - 1), '{}');
+         CREATE TABLE replies_v3 (key_id TEXT NOT NULL, endpoint TEXT NOT NULL,
+             request_id TEXT NOT NULL, body_digest TEXT NOT NULL, body TEXT NOT NULL,
+             created_ms INTEGER NOT NULL, PRIMARY KEY (key_id, endpoint, request_id));
+         INSERT INTO replies_v3 SELECT * FROM replies;
+         DROP TABLE replies;
+         ALTER TABLE replies_v3 RENAME TO replies;
+         CREATE INDEX replies_by_age ON replies(created_ms);
+         PRAGMA user_version = 3;
+         COMMIT;",
+        atlasent::audit::GENESIS_HASH
+    ))
+    .expect("downgrade to 3");
+}
+
 /// Take a schema-3 file back to schema 2, as an earlier build wrote it.
 fn downgrade_to_2(db: &std::path::Path) {
     let conn = rusqlite::Connection::open(db).expect("open");
@@ -1748,7 +1776,7 @@ fn user_version(db: &std::path::Path) -> i64 {
 /// the records read it with a null payload hash.
 async fn check_migrated(db: &std::path::Path, key_file: &std::path::Path, permit: &str) {
     let server = start_on_file(db, key_file).await;
-    assert_eq!(user_version(db), 3);
+    assert_eq!(user_version(db), 4);
     let (_, result) = common::export_and_verify_with(&server, KEY).await;
     assert!(result.verified(), "{result:?}");
     let (_, list) = get(&server, "/v1/permits").await;
@@ -1789,7 +1817,8 @@ async fn a_schema_2_database_migrates_to_3_and_its_permits_still_verify() {
     let dir = scratch("v2");
     let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
     let permit = populate(&db, &key_file).await;
-    assert_eq!(user_version(&db), 3, "a fresh database is schema 3");
+    assert_eq!(user_version(&db), 4, "a fresh database is schema 4");
+    downgrade_to_3(&db);
     downgrade_to_2(&db);
     check_migrated(&db, &key_file, &permit).await;
 }
@@ -1799,6 +1828,7 @@ async fn a_schema_1_database_migrates_through_2_to_3() {
     let dir = scratch("v1");
     let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
     let permit = populate(&db, &key_file).await;
+    downgrade_to_3(&db);
     downgrade_to_2(&db);
     downgrade_to_1(&db);
     assert_eq!(user_version(&db), 0);
@@ -1816,7 +1846,7 @@ async fn a_database_of_an_unknown_schema_is_refused_naming_the_versions() {
     let err =
         common::refused_start(Server::builder().api_key(KEY).storage(Storage::File(db))).await;
     assert!(
-        err.contains("schema version 9") && err.contains("reads 0, 2 and 3"),
+        err.contains("schema version 9") && err.contains("reads 0, 2, 3 and 4"),
         "{err}"
     );
 }

@@ -12,7 +12,8 @@ use super::{context_hash, ids, replies, Caller, EngineError, EvaluateInput, Shap
 use crate::clock;
 use crate::keys::Signer;
 use crate::policy::{Decision, Effect, PolicySet};
-use crate::store::{Kept, NewEvent, PermitRow, PermitState, Tx, WriteError};
+use crate::store::chain::Prepared;
+use crate::store::{Kept, NewEvent, PermitRow, PermitState, StoreError, Tx, WriteError};
 
 /// A decision, ready to record.
 pub(super) struct Decided {
@@ -107,9 +108,10 @@ pub(super) fn decide(
 }
 
 impl Decided {
-    /// Record the decision (its permit row and its event); returns the
-    /// reply.
-    pub(super) fn record(self, tx: &mut dyn Tx) -> Result<String, WriteError> {
+    /// Record the decision (its permit row and its event, whose payload
+    /// [`prepare`](Self::prepare) made canonical before the write was
+    /// queued); returns the reply.
+    pub(super) fn record(self, tx: &mut dyn Tx, payload: Prepared) -> Result<String, WriteError> {
         let kept = Kept {
             key_id: &self.caller.key_id,
             escalation_id: self.escalation_id.as_deref(),
@@ -125,18 +127,19 @@ impl Decided {
             decision: Some(&p.decision),
             actor_id: Some(&p.agent),
             resource_id: Some(&p.action),
-            payload: self.payload(),
+            payload: payload.into(),
             now_ms: p.issued_ms,
         })?;
         Ok(replies::evaluate(&self, &audit_hash)?)
     }
 
-    /// The payload of the evaluate event. The hashes cover the context the
+    /// The payload of the evaluate event, its members made canonical (on
+    /// the caller's thread, not the store's writer). The hashes cover the context the
     /// permit is bound to (with the current wire's top-level members merged
     /// in); those members, when sent, are recorded as sent under
     /// `top_level` (not beside the others: `resource_id` is the event's own
     /// member).
-    fn payload(&self) -> Map<String, Value> {
+    pub(super) fn prepare(&self) -> Result<Prepared, StoreError> {
         let (p, d) = (&self.permit, &self.decision);
         let mut payload = super::object(json!({
             "decision_id": p.id,
@@ -159,6 +162,6 @@ impl Decided {
         if let Some(top_level) = &self.top_level {
             payload.insert("top_level".to_owned(), Value::Object(top_level.clone()));
         }
-        payload
+        Prepared::new(&payload)
     }
 }

@@ -197,7 +197,7 @@ fn by_id_event(
         decision: None,
         actor_id: Some(&record.actor_id),
         resource_id: Some(&record.action_id),
-        payload,
+        payload: payload.into(),
         now_ms,
     })?)
 }

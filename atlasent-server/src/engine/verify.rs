@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::{context_hash, object, replies, Caller, Shape, VerifyInput};
 use super::{Mismatch, VerifyOutcome};
+use crate::store::chain::EventPayload;
 use crate::store::{NewEvent, PermitRow, PermitState, Tx, UsedVia, WriteError};
 
 /// A verification as [`check`] reads it.
@@ -144,7 +145,7 @@ pub(super) fn verify(
         decision: None,
         actor_id: owner.or(request.expected(Mismatch::Actor)),
         resource_id: permit.as_ref().map(|p| p.action.as_str()),
-        payload: object(json!({
+        payload: EventPayload::from(object(json!({
             "decision_id": request.permit_id,
             "outcome": outcome.as_str(request.shape.wire()),
             "verify_error_code": outcome.error_code(),
@@ -160,7 +161,7 @@ pub(super) fn verify(
             "via": UsedVia::Verify.as_str(),
             "key_id": caller.key_id,
             "request_id": caller.request_id,
-        })),
+        }))),
         now_ms,
     })?;
     Ok(replies::verify(
@@ -194,13 +195,13 @@ pub(super) fn revoke(tx: &mut dyn Tx, revocation: &Revocation) -> Result<String,
         decision: None,
         actor_id: permit.as_ref().map(|p| p.agent.as_str()),
         resource_id: permit.as_ref().map(|p| p.action.as_str()),
-        payload: object(json!({
+        payload: EventPayload::from(object(json!({
             "decision_id": id,
             "revoked": revoked,
             "reason": reason,
             "key_id": caller.key_id,
             "request_id": caller.request_id,
-        })),
+        }))),
         now_ms,
     })?;
     Ok(replies::revoke(id, revoked, now_ms, &audit_hash)?)

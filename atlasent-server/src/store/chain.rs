@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{NewEvent, StoreError};
 use crate::clock;
@@ -38,7 +38,7 @@ pub struct Sealed {
     pub id: String,
     /// `action` when it names one.
     pub resource_type: Option<&'static str>,
-    /// The payload's JSON text, as hashed.
+    /// The payload's canonical JSON text, as hashed.
     pub payload: String,
     /// Its hash.
     pub hash: String,
@@ -46,17 +46,114 @@ pub struct Sealed {
     pub previous_hash: String,
 }
 
+/// An event payload made canonical member by member, ready to be sealed:
+/// each member's key and its value's canonical JSON (`JSON.stringify` of
+/// the value with keys sorted by UTF-16 code units). Made by the caller
+/// where it can be (an evaluation's, before its write is queued), so that
+/// the writer only merges in the members it numbers and hashes the text.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    members: Vec<(String, String)>,
+}
+
+impl Prepared {
+    /// The members of `payload`, each value made canonical.
+    pub fn new(payload: &Map<String, Value>) -> Result<Prepared, StoreError> {
+        let members = payload
+            .iter()
+            .map(|(name, value)| Ok((name.clone(), canonical(value)?)))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Prepared { members })
+    }
+}
+
+/// What an event's payload is made of: members to make canonical, or made
+/// so already.
+#[derive(Debug, Clone)]
+pub enum EventPayload {
+    /// Members as values (made canonical by [`seal`]).
+    Map(Map<String, Value>),
+    /// Members made canonical by the caller.
+    Prepared(Prepared),
+}
+
+impl From<Map<String, Value>> for EventPayload {
+    fn from(map: Map<String, Value>) -> Self {
+        Self::Map(map)
+    }
+}
+
+impl From<Prepared> for EventPayload {
+    fn from(prepared: Prepared) -> Self {
+        Self::Prepared(prepared)
+    }
+}
+
+/// A string as `JSON.stringify` writes it, with no parsing for the common
+/// case (printable ASCII without quotes or backslashes).
+fn quoted(text: &str) -> Result<String, StoreError> {
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        let mut out = String::with_capacity(text.len() + 2);
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        return Ok(out);
+    }
+    canonical_of(text)
+}
+
+/// The canonical JSON of any serializable value, through the audit
+/// module's canonicalization (the verifier's own).
+fn canonical_of<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    atlasent::audit::canonical_json_of(value).map_err(|e| {
+        StoreError::Corrupt(format!("an event payload that is not canonical JSON ({e})"))
+    })
+}
+
+/// The canonical JSON of `value`: nulls, booleans, strings and safe
+/// integers directly, anything else through the audit module.
+fn canonical(value: &Value) -> Result<String, StoreError> {
+    /// The largest integer a double holds exactly (`Number.MAX_SAFE_INTEGER`).
+    const SAFE: u64 = (1 << 53) - 1;
+    match value {
+        Value::Null => Ok("null".to_owned()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::String(s) => quoted(s),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) if i.unsigned_abs() <= SAFE => Ok(i.to_string()),
+            (_, Some(u)) if u <= SAFE => Ok(u.to_string()),
+            _ => canonical_of(value),
+        },
+        Value::Array(_) | Value::Object(_) => canonical_of(value),
+    }
+}
+
+/// The id of the event numbered `seq` in its organization: `evt_` and the
+/// number, 12 digits at least.
+pub fn event_id(seq: i64) -> String {
+    format!("evt_{seq:012}")
+}
+
+/// The `resource_type` of an event naming `resource_id`: `action` when it
+/// names one.
+pub fn resource_type(resource_id: Option<&str>) -> Option<&'static str> {
+    resource_id.map(|_| "action")
+}
+
 /// Seal `event` onto `head`, and move `head` to it. Everything an auditor
 /// reads of an event (`id`, `org_id`, `sequence`, `type`, `decision`,
 /// `actor_id`, `resource_type`, `resource_id`, `occurred_at`) is repeated
-/// in the hashed payload.
+/// in the hashed payload. The stored text is the payload's canonical JSON,
+/// the very bytes hashed.
 pub fn seal(head: &mut Head, event: &NewEvent<'_>) -> Result<Sealed, StoreError> {
     let seq = head.seq + 1;
-    let id = format!("evt_{seq:012}");
+    let id = event_id(seq);
     let occurred_at = clock::rfc3339_ms(event.now_ms);
-    let resource_type = event.resource_id.map(|_| "action");
-    let mut payload = event.payload.clone();
-    for (name, value) in [
+    let resource_type = resource_type(event.resource_id);
+    let own: [(&str, Option<&str>); 8] = [
         ("id", Some(id.as_str())),
         ("org_id", Some(event.org_id)),
         ("type", Some(event.kind)),
@@ -65,16 +162,45 @@ pub fn seal(head: &mut Head, event: &NewEvent<'_>) -> Result<Sealed, StoreError>
         ("resource_type", resource_type),
         ("resource_id", event.resource_id),
         ("occurred_at", Some(occurred_at.as_str())),
-    ] {
-        payload.insert(name.to_owned(), value.map_or(Value::Null, Value::from));
+    ];
+    let made;
+    let prepared = match &event.payload {
+        EventPayload::Prepared(p) => p,
+        EventPayload::Map(map) => {
+            made = Prepared::new(map)?;
+            &made
+        }
+    };
+    // The event's own members replace the payload's of the same name.
+    let mut members: Vec<(&str, String)> = Vec::with_capacity(prepared.members.len() + 9);
+    for (name, value) in &prepared.members {
+        if name != "sequence" && !own.iter().any(|(n, _)| n == name) {
+            members.push((name.as_str(), value.clone()));
+        }
     }
-    payload.insert("sequence".to_owned(), Value::from(seq));
-    // Serialized once: the stored text is what the canonical form is made of.
-    let text = Value::Object(payload).to_string();
-    let canonical = atlasent::audit::canonical_json(&text).map_err(|e| {
-        StoreError::Corrupt(format!("an event payload that is not canonical JSON ({e})"))
-    })?;
-    let hash = atlasent::audit::chain_hash(&head.hash, &canonical);
+    for (name, value) in own {
+        members.push((name, value.map_or(Ok("null".to_owned()), quoted)?));
+    }
+    members.push(("sequence", seq.to_string()));
+    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    let mut text = String::with_capacity(
+        members
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum::<usize>()
+            + 2,
+    );
+    text.push('{');
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&quoted(name)?);
+        text.push(':');
+        text.push_str(value);
+    }
+    text.push('}');
+    let hash = atlasent::audit::chain_hash(&head.hash, &text);
     let previous_hash = std::mem::replace(&mut head.hash, hash.clone());
     head.seq = seq;
     Ok(Sealed {
@@ -131,4 +257,75 @@ impl EventOut<'_> {
 /// The payload text of a stored event as raw JSON.
 pub fn raw_payload(text: String) -> Result<Box<RawValue>, StoreError> {
     Ok(RawValue::from_string(text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The payload sealed member by member is the canonical JSON of the
+    /// whole payload (what the verifiers recompute), for strings that need
+    /// escaping, numbers a double cannot hold, nested objects and members
+    /// the event's own replace.
+    #[test]
+    fn a_prepared_payload_is_the_canonical_json_of_the_whole() {
+        let payload = json!({
+            "quote": "a \"b\" \\ c\n\u{7f}\u{2028}",
+            "emoji": "\u{1F600} é",
+            "big": 18_446_744_073_709_551_615u64,
+            "neg": -9_007_199_254_740_993i64,
+            "small": -42,
+            "float": 10.5,
+            "null": null,
+            "yes": true,
+            "list": [1, "x", {"b": 1, "a": [null]}],
+            "nested": {"\u{1F600}": 1, "\u{FFFF}": 2, "z": {"y": "x"}},
+            "id": "replaced",
+            "sequence": "replaced",
+        });
+        let map = payload.as_object().expect("object").clone();
+        let event = NewEvent {
+            org_id: "o\u{e9}",
+            kind: "evaluate.allow",
+            decision: Some("allow"),
+            actor_id: Some("bot \"7\""),
+            resource_id: Some("pay"),
+            payload: map.clone().into(),
+            now_ms: 1_000,
+        };
+        let mut head = Head::genesis();
+        let sealed = seal(&mut head, &event).expect("seal");
+        let mut whole = map;
+        for (name, value) in [
+            ("id", json!("evt_000000000001")),
+            ("org_id", json!("o\u{e9}")),
+            ("type", json!("evaluate.allow")),
+            ("decision", json!("allow")),
+            ("actor_id", json!("bot \"7\"")),
+            ("resource_type", json!("action")),
+            ("resource_id", json!("pay")),
+            ("occurred_at", json!(clock::rfc3339_ms(1_000))),
+            ("sequence", json!(1)),
+        ] {
+            whole.insert(name.to_owned(), value);
+        }
+        let canonical = atlasent::audit::canonical_json_of(&Value::Object(whole)).expect("json");
+        assert_eq!(sealed.payload, canonical);
+        assert_eq!(
+            sealed.hash,
+            atlasent::audit::chain_hash(atlasent::audit::GENESIS_HASH, &canonical)
+        );
+        // Prepared ahead of the writer: the same bytes.
+        let prepared = Prepared::new(payload.as_object().expect("object")).expect("prepared");
+        let again = seal(
+            &mut Head::genesis(),
+            &NewEvent {
+                payload: prepared.into(),
+                ..event
+            },
+        )
+        .expect("seal");
+        assert_eq!(again.payload, sealed.payload);
+    }
 }

@@ -15,7 +15,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use atlasent::wire::PermitStatus;
 
@@ -41,7 +40,7 @@ pub enum StoreError {
     /// The database was written by a schema this build does not know.
     #[error(
         "the database has schema version {found}, which this atlasent-server does not know \
-         (it reads 0, 2 and {current})"
+         (it reads 0, 2, 3 and {current})"
     )]
     UnknownSchema {
         /// The database's `user_version`.
@@ -314,7 +313,7 @@ pub struct NewEvent<'a> {
     /// The action (its `resource_type` is then `action`).
     pub resource_id: Option<&'a str>,
     /// What else it records.
-    pub payload: Map<String, Value>,
+    pub payload: chain::EventPayload,
     /// When it happened.
     pub now_ms: i64,
 }

@@ -156,7 +156,7 @@ impl SqliteStore {
         let writer = writer::Writer {
             conn,
             heads: HashMap::new(),
-            batches: 0,
+            pruned_ms: 0,
             failed: None,
         };
         let handle = std::thread::Builder::new()

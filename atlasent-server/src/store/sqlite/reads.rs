@@ -148,7 +148,8 @@ fn select_events(
     w.compare("org_seq", ">", integer(after));
     let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let sql = format!(
-        "SELECT org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms
+        "SELECT org_seq, type, decision, actor_id, resource_id, payload, hash, occurred_ms,
+                (SELECT p.hash FROM events p WHERE p.org_id = events.org_id AND p.org_seq = events.org_seq - 1)
          FROM events WHERE {} ORDER BY org_seq{limit_sql}",
         w.sql()
     );
@@ -160,24 +161,34 @@ fn select_events(
         last_hash: None,
     };
     while let Some(r) = rows.next()? {
-        let payload = chain::raw_payload(r.get(7)?)?;
-        let at = clock::rfc3339_ms(r.get(10)?);
+        let payload = chain::raw_payload(r.get(5)?)?;
+        let at = clock::rfc3339_ms(r.get(7)?);
         let opt = |i: usize| r.get::<_, Option<String>>(i);
-        let (decision, actor_id, resource_type, resource_id) = (opt(3)?, opt(4)?, opt(5)?, opt(6)?);
+        let (decision, actor_id, resource_id) = (opt(2)?, opt(3)?, opt(4)?);
         let sequence: i64 = r.get(0)?;
-        let hash: String = r.get(8)?;
+        let hash: String = r.get(6)?;
+        // Schema 4 derives what it no longer stores (see `schema::MIGRATE_3_TO_4`).
+        let previous_hash = match (opt(8)?, sequence) {
+            (Some(previous), _) => previous,
+            (None, 1) => atlasent::audit::GENESIS_HASH.to_owned(),
+            (None, _) => {
+                return Err(StoreError::Corrupt(format!(
+                    "event {sequence} of {org_id:?} without the event before it"
+                )))
+            }
+        };
         let event = EventOut {
-            id: &r.get::<_, String>(1)?,
+            id: &chain::event_id(sequence),
             org_id,
             sequence,
-            kind: &r.get::<_, String>(2)?,
+            kind: &r.get::<_, String>(1)?,
             decision: decision.as_deref(),
             actor_id: actor_id.as_deref(),
-            resource_type: resource_type.as_deref(),
+            resource_type: chain::resource_type(resource_id.as_deref()),
             resource_id: resource_id.as_deref(),
             payload: &payload,
             hash: &hash,
-            previous_hash: &r.get::<_, String>(9)?,
+            previous_hash: &previous_hash,
             occurred_at: &at,
             created_at: &at,
         };

@@ -119,12 +119,50 @@ ALTER TABLE permits ADD COLUMN shape TEXT;
 CREATE INDEX permits_by_issue ON permits(org_id, issued_ms, id);
 ";
 
+/// From the third schema to the fourth (fewer bytes per decision): events
+/// no longer store what they repeat — `id` (`evt_` and the sequence
+/// number), `resource_type` (`action` when a resource id is set) and
+/// `previous_hash` (the hash of the event before in the organization's
+/// chain, the genesis hash for the first) are derived when read; stored
+/// replies live in a table clustered on their key (`WITHOUT ROWID`: no
+/// second copy of the key in a separate index). [`CHECK_3_TO_4`] runs first:
+/// a database whose columns disagree with what they would be derived from is
+/// refused, unchanged, rather than silently rewritten.
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE events DROP COLUMN id;
+ALTER TABLE events DROP COLUMN resource_type;
+ALTER TABLE events DROP COLUMN previous_hash;
+CREATE TABLE replies_v4 (
+    key_id      TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    body_digest TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    PRIMARY KEY (key_id, endpoint, request_id)
+) WITHOUT ROWID;
+INSERT INTO replies_v4 SELECT key_id, endpoint, request_id, body_digest, body, created_ms FROM replies;
+DROP TABLE replies;
+ALTER TABLE replies_v4 RENAME TO replies;
+CREATE INDEX replies_by_age ON replies(created_ms);
+";
+
+/// The events whose `id`, `resource_type` or `previous_hash` is not what
+/// schema 4 derives (`?1`: the genesis hash); none may exist to migrate.
+const CHECK_3_TO_4: &str = "
+SELECT COUNT(*) FROM events e
+LEFT JOIN events p ON p.org_id = e.org_id AND p.org_seq = e.org_seq - 1
+WHERE e.id IS NOT printf('evt_%012d', e.org_seq)
+   OR e.resource_type IS NOT (CASE WHEN e.resource_id IS NULL THEN NULL ELSE 'action' END)
+   OR e.previous_hash IS NOT (CASE WHEN e.org_seq = 1 THEN ?1 ELSE p.hash END)
+";
+
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// Create or upgrade the schema, in one transaction: a fresh database gets
 /// schema 2 and then every step after it; an old one every step after its
-/// version (1 → 2 → 3).
+/// version (1 → 2 → 3 → 4).
 pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let has_events: bool = conn.query_row(
@@ -137,6 +175,7 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
         (0, false) => None,
         (0, true) => Some(1),
         (2, _) => Some(2),
+        (3, _) => Some(3),
         (found, _) => {
             return Err(StoreError::UnknownSchema {
                 found,
@@ -151,7 +190,21 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
             Some(1) => migrate_1_to_2(conn, org_id)?,
             _ => {}
         }
-        conn.execute_batch(MIGRATE_2_TO_3)?;
+        if from != Some(3) {
+            conn.execute_batch(MIGRATE_2_TO_3)?;
+        }
+        let disagreeing: i64 =
+            conn.query_row(CHECK_3_TO_4, [atlasent::audit::GENESIS_HASH], |r| r.get(0))?;
+        if disagreeing > 0 {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+                Some(format!(
+                    "{disagreeing} events whose id, resource_type or previous_hash is not \
+                     the one derived from their sequence, resource and predecessor"
+                )),
+            ));
+        }
+        conn.execute_batch(MIGRATE_3_TO_4)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
     })();
     match migrated {
@@ -162,7 +215,7 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
                     org_id,
                     from,
                     to = SCHEMA_VERSION,
-                    "migrated the database (2: organizations; 3: the current wire's permits)"
+                    "migrated the database (2: organizations; 3: the current wire's permits; 4: fewer bytes per decision)"
                 );
             }
             Ok(())

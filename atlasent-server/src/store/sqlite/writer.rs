@@ -14,7 +14,14 @@ use crate::store::{
 };
 
 /// How long a stored reply is kept for retries with the same request id.
-const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
+pub(crate) const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
+/// How often the writer deletes the stored replies older than
+/// [`REPLY_RETENTION_MS`]: after the first batch at least this long after
+/// its last pruning (an idle server prunes at its next write). A reply is
+/// thus kept 24 hours, and gone within about a second of a busy writer's
+/// 24 hours (each pruning deletes about one interval's worth of replies,
+/// through the `replies_by_age` index, so no pruning stalls decisions).
+pub(crate) const PRUNE_EVERY_MS: i64 = 1000;
 /// The most commands applied in one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -22,7 +29,8 @@ pub(super) struct Writer {
     pub(super) conn: Connection,
     /// Chain heads of the organizations seen since the last failure.
     pub(super) heads: HashMap<String, Head>,
-    pub(super) batches: u64,
+    /// When stored replies were last pruned (ms since the epoch).
+    pub(super) pruned_ms: i64,
     /// Set after an I/O error other than a full disk: the writer refuses
     /// everything until the server restarts (see [`Writer::apply`]).
     pub(super) failed: Option<String>,
@@ -140,13 +148,14 @@ impl Writer {
         for job in reads {
             job(&self.conn);
         }
-        self.batches += 1;
-        if self.batches % 1024 == 0 {
-            let cutoff = clock::now_ms() - REPLY_RETENTION_MS;
-            if let Err(e) = self
+        let now_ms = clock::now_ms();
+        if now_ms - self.pruned_ms >= PRUNE_EVERY_MS {
+            self.pruned_ms = now_ms;
+            let pruned = self
                 .conn
-                .execute("DELETE FROM replies WHERE created_ms < ?1", [cutoff])
-            {
+                .prepare_cached("DELETE FROM replies WHERE created_ms < ?1")
+                .and_then(|mut stmt| stmt.execute([now_ms - REPLY_RETENTION_MS]));
+            if let Err(e) = pruned {
                 tracing::warn!(error = %e, "writer: pruning stored replies failed");
             }
         }
@@ -254,21 +263,18 @@ impl Tx for SqliteTx<'_> {
         };
         let sealed = chain::seal(head, &event)?;
         let inserted = self.tx.prepare_cached(
-            "INSERT INTO events (org_id, org_seq, id, type, decision, actor_id, resource_type, resource_id, payload, hash, previous_hash, occurred_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO events (org_id, org_seq, type, decision, actor_id, resource_id, payload, hash, occurred_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         ).and_then(|mut stmt| stmt.execute(
             params![
                 event.org_id,
                 sealed.seq,
-                sealed.id,
                 event.kind,
                 event.decision,
                 event.actor_id,
-                sealed.resource_type,
                 event.resource_id,
                 sealed.payload,
                 sealed.hash,
-                sealed.previous_hash,
                 event.now_ms,
             ],
         ));
