@@ -1,8 +1,10 @@
 //! Offline audit-bundle verification and canonical JSON on arbitrary text.
 //!
 //! Invariants (a violation panics):
-//! - `verify_audit_bundle`, `AuditBundle::from_json` + `verify` and
-//!   `canonical_json` never panic, and the two verification paths agree.
+//! - `verify_audit_bundle`, `verify_audit_bundle_reader` (the streamed
+//!   path, on the raw bytes), `AuditBundle::from_json` + `verify` and
+//!   `canonical_json` never panic, and the verification paths agree; bytes
+//!   that are not UTF-8 never verify.
 //! - A bundle that verifies is JSON serde_json accepts (what every other
 //!   reader of the export will do with it) and repeats no member name
 //!   anywhere (so no reader can see other events than the verifier did).
@@ -12,7 +14,9 @@
 
 use std::sync::OnceLock;
 
-use atlasent::audit::{canonical_json, verify_audit_bundle, AuditBundle, VerifyingKey};
+use atlasent::audit::{
+    canonical_json, verify_audit_bundle, verify_audit_bundle_reader, AuditBundle, VerifyingKey,
+};
 use atlasent_fuzz::{duplicate_members, Members};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,6 +30,17 @@ fn keys() -> &'static [VerifyingKey] {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let streamed = verify_audit_bundle_reader(std::io::Cursor::new(data), keys());
+    let streamed = streamed.ok().map(|r| r.verified());
+    match std::str::from_utf8(data) {
+        Ok(text) => assert_eq!(
+            streamed,
+            verify_audit_bundle(text, keys()).ok().map(|r| r.verified()),
+            "the reader and the text disagree"
+        ),
+        Err(_) => assert_ne!(streamed, Some(true), "bytes that are not UTF-8 verify"),
+    }
+
     let text = String::from_utf8_lossy(data);
     let text: &str = &text;
 

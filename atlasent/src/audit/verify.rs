@@ -883,3 +883,58 @@ fn envelope_prefix(members: &[(&str, Value<'_>)]) -> String {
     out.push_str("\"events\":");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contract(name: &str) -> String {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/contract/vectors/audit-bundles/"
+        );
+        std::fs::read_to_string(format!("{dir}{name}")).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_read_buffer_size_gives_the_same_result() {
+        let keys = vec![VerifyingKey::parse(&contract("signing-key.pub.pem")).expect("key")];
+        let valid = contract("valid.json");
+        let tree = Value::parse(&valid).expect("json");
+        let inner = tree
+            .get("bundle")
+            .map(Value::to_js_string)
+            .unwrap_or_default();
+        let mut texts: Vec<String> = [
+            "valid.json",
+            "bad-signature.json",
+            "broken-chain.json",
+            "tampered-event.json",
+            "wrong-key.json",
+        ]
+        .iter()
+        .map(|name| contract(name))
+        .collect();
+        texts.push(inner.clone());
+        texts.push(inner.replacen("\"events\"", "\"\\u0065vents\"", 1));
+        texts.push(format!("{},\"events\":[]}}", &inner[..inner.len() - 1]));
+        texts.push(inner.replacen("policy-1", "policy-2", 1));
+        texts.push(inner[..inner.len() - 2].to_owned());
+        texts.push(format!("{inner} x"));
+        let full = |text: &str, chunk: usize| {
+            let limits = Limits {
+                chunk,
+                ..Limits::DEFAULT
+            };
+            let r = verify_stream(std::io::Cursor::new(text.as_bytes()), &keys, limits, true);
+            format!("{:?}", r.map_err(|e| e.named("t")))
+        };
+        assert!(full(&inner, CHUNK_BYTES).contains("signature_valid: true"));
+        for text in &texts {
+            let whole = full(text, CHUNK_BYTES);
+            for chunk in [1, 2, 3, 5, 8, 13, 64] {
+                assert_eq!(full(text, chunk), whole, "{chunk}: {text}");
+            }
+        }
+    }
+}
