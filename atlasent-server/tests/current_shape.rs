@@ -1699,7 +1699,8 @@ fn downgrade_to_3(db: &std::path::Path) {
          CREATE TABLE replies_v3 (key_id TEXT NOT NULL, endpoint TEXT NOT NULL,
              request_id TEXT NOT NULL, body_digest TEXT NOT NULL, body TEXT NOT NULL,
              created_ms INTEGER NOT NULL, PRIMARY KEY (key_id, endpoint, request_id));
-         INSERT INTO replies_v3 SELECT * FROM replies;
+         INSERT INTO replies_v3 SELECT key_id, endpoint, request_id, lower(hex(body_digest)), body,
+             created_ms FROM replies;
          DROP TABLE replies;
          ALTER TABLE replies_v3 RENAME TO replies;
          CREATE INDEX replies_by_age ON replies(created_ms);

@@ -514,7 +514,8 @@ impl Client {
                         context,
                         api_key: self.transport.config.api_key.expose(),
                     };
-                    self.exchange(Endpoint::Evaluate, &request, reply::legacy_evaluation)
+                    let hint = context.get().len();
+                    self.exchange(Endpoint::Evaluate, &request, hint, reply::legacy_evaluation)
                         .await?
                 }
                 Wire::Current => {
@@ -527,7 +528,8 @@ impl Client {
                         evaluation_profile: options.evaluation_profile.as_deref(),
                         ..wire::CurrentEvaluateRequest::new(action, agent, context)
                     };
-                    self.exchange(Endpoint::Evaluate, &request, |b, _| {
+                    let hint = context.get().len();
+                    self.exchange(Endpoint::Evaluate, &request, hint, |b, _| {
                         reply::current_evaluation(b)
                     })
                     .await?
@@ -572,9 +574,11 @@ impl Client {
         &self,
         endpoint: Endpoint,
         request: &impl Serialize,
+        size_hint: usize,
         check: impl Fn(R, &[u8]) -> Result<T, String>,
     ) -> Result<crate::transport::Reply<T>, Error> {
-        let body = to_body(request)?;
+        // The members around the context and the names fit in 256 bytes.
+        let body = to_body_sized(request, size_hint + 256)?;
         self.transport
             .send_with(endpoint, Some(body), &[], |bytes| {
                 let b = parse_strict::<R>(endpoint, bytes)?;
@@ -613,7 +617,8 @@ impl Client {
                         context: restated.context,
                         api_key: self.transport.config.api_key.expose(),
                     };
-                    self.exchange(Endpoint::Verify, &request, |b, bytes| {
+                    let hint = restated.context.get().len();
+                    self.exchange(Endpoint::Verify, &request, hint, |b, bytes| {
                         reply::legacy_verification(b, permit_id, bytes, issued_expiry)
                     })
                     .await?
@@ -627,7 +632,7 @@ impl Client {
                         execution_hash: restated.execution_hash.as_deref(),
                         require_approval: None,
                     };
-                    self.exchange(Endpoint::Verify, &request, |b, _| {
+                    self.exchange(Endpoint::Verify, &request, 0, |b, _| {
                         reply::current_verification(b, permit_id, issued_expiry)
                     })
                     .await?
@@ -676,19 +681,25 @@ impl<'a> Restated<'a> {
         if wire == Wire::Legacy {
             return Ok(restated);
         }
-        let map: serde_json::Map<String, serde_json::Value> =
-            wire::from_slice_strict(context.get().as_bytes()).map_err(|e| {
-                Error::invalid(format!(
-                    "context is not a JSON object a server can read: {e}"
-                ))
-            })?;
-        restated.environment = map
-            .get("environment")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
-        let hashable = evaluated || (!map.is_empty() && !agent.is_empty() && !action.is_empty());
+        let text = context.get().as_bytes();
+        let unreadable = |e: &dyn fmt::Display| {
+            Error::invalid(format!(
+                "context is not a JSON object a server can read: {e}"
+            ))
+        };
+        wire::check_unique_members(text).map_err(|e| unreadable(&e))?;
+        // Read in place (no `Value` copy of the context); anything that is
+        // not an object gets serde_json's own words for it.
+        let object = wire::BorrowedObject::parse(context).ok_or_else(|| {
+            match wire::from_slice_strict::<serde_json::Map<String, serde_json::Value>>(text) {
+                Err(e) => unreadable(&e),
+                Ok(_) => unreadable(&"not an object"),
+            }
+        })?;
+        restated.environment = object.environment().map(str::to_owned);
+        let hashable = evaluated || (!object.is_empty() && !agent.is_empty() && !action.is_empty());
         if hashable {
-            restated.execution_hash = Some(wire::execution_hash(action, agent, &map));
+            restated.execution_hash = Some(object.execution_hash(action, agent));
         }
         Ok(restated)
     }
@@ -773,6 +784,14 @@ pub(crate) fn to_context<C: Serialize + ?Sized>(context: &C) -> Result<Box<RawVa
 }
 
 pub(crate) fn to_body<T: Serialize>(request: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(request)
-        .map_err(|e| Error::invalid(format!("request could not be serialized: {e}")))
+    to_body_sized(request, 128)
+}
+
+/// [`to_body`] into a buffer of `capacity` bytes: sized to fit, the body is
+/// written without growing it.
+fn to_body_sized<T: Serialize>(request: &T, capacity: usize) -> Result<Vec<u8>, Error> {
+    let mut body = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut body, request)
+        .map_err(|e| Error::invalid(format!("request could not be serialized: {e}")))?;
+    Ok(body)
 }

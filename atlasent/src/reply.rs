@@ -20,7 +20,7 @@ pub(crate) fn legacy_evaluation(
     if b.decision_id.is_empty() {
         return Err("`decision_id` is empty".to_owned());
     }
-    let members = parsed(body);
+    let members = CurrentMembers::read(body);
     // Python 2.18 reads `permit_token` before `decision_id`: a reply naming
     // two permits would be one permit to us and another to it.
     agreeing(
@@ -150,13 +150,13 @@ pub(crate) fn legacy_verification(
     issued_expiry: Option<&str>,
 ) -> Result<VerifyResult, String> {
     about(sent, "decision_id", b.decision_id.as_deref())?;
-    let members = parsed(body);
+    let members = CurrentMembers::read(body);
     about(
         sent,
         "permit_token",
         current_member(&members, "permit_token")?.as_deref(),
     )?;
-    match members.get("valid") {
+    match &members.valid {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Bool(valid)) if *valid == b.verified => {}
         Some(serde_json::Value::Bool(valid)) => {
@@ -169,7 +169,7 @@ pub(crate) fn legacy_verification(
     }
     if b.verified {
         let code = current_member(&members, "verify_error_code")?;
-        let consumed = match members.get("consumed") {
+        let consumed = match &members.consumed {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::Bool(consumed)) => Some(*consumed),
             Some(_) => return Err("field `consumed` must be a boolean".to_owned()),
@@ -325,15 +325,48 @@ pub(crate) fn about(sent: &str, member: &str, named: Option<&str>) -> Result<(),
     }
 }
 
-/// A reply body already read strictly, as a JSON value (`null` if it
-/// somehow is not JSON: then no member is found).
-fn parsed(body: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)
+/// The members of the current shape that a 1.4.1 reply may carry anyway,
+/// read from a body already read strictly (so none is repeated), each as
+/// whatever JSON it is; the rest of the body is skipped, not copied.
+#[derive(Default, serde::Deserialize)]
+struct CurrentMembers {
+    #[serde(default)]
+    permit_token: Option<serde_json::Value>,
+    #[serde(default)]
+    decision: Option<serde_json::Value>,
+    #[serde(default)]
+    valid: Option<serde_json::Value>,
+    #[serde(default)]
+    verify_error_code: Option<serde_json::Value>,
+    #[serde(default)]
+    consumed: Option<serde_json::Value>,
+}
+
+impl CurrentMembers {
+    /// None of them when the body somehow is not a JSON object (a derived
+    /// struct would read an array by position: not here).
+    fn read(body: &[u8]) -> Self {
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => serde_json::from_slice(body).unwrap_or_default(),
+            _ => Self::default(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        match name {
+            "permit_token" => self.permit_token.as_ref(),
+            "decision" => self.decision.as_ref(),
+            "valid" => self.valid.as_ref(),
+            "verify_error_code" => self.verify_error_code.as_ref(),
+            "consumed" => self.consumed.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// A string member of the current shape that a 1.4.1 reply may carry
 /// anyway (`None` when absent or `null`).
-fn current_member(members: &serde_json::Value, name: &str) -> Result<Option<String>, String> {
+fn current_member(members: &CurrentMembers, name: &str) -> Result<Option<String>, String> {
     match members.get(name) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),

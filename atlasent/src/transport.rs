@@ -1,14 +1,22 @@
 //! HTTP mechanics: one request with its retries, headers, body cap and the
 //! mapping of every failure onto an [`ErrorCode`].
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, RequestError};
 use crate::results::RateLimit;
 use crate::wire::{paths, ErrorResponse, ReplyBody};
+
+/// Header names built once: looking a header up (or adding one) by a `&str`
+/// parses the name each time, and a name outside the standard set is copied.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// The endpoints of the API. Those under `/v1/permits/{id}` take the id
 /// from the [`Target`] of a call.
@@ -184,15 +192,16 @@ impl Transport {
 
     /// The URL of one call; refused before anything is sent if it cannot be
     /// formed (never the case for an encoded id under a valid base URL).
-    fn url(&self, target: Target<'_>) -> Result<reqwest::Url, Error> {
+    fn url(&self, target: Target<'_>) -> Result<Cow<'_, reqwest::Url>, Error> {
         let endpoint = target.endpoint;
         match (endpoint.takes_id(), target.id) {
-            (false, _) => Ok(self.urls[endpoint as usize].clone()),
+            (false, _) => Ok(Cow::Borrowed(&self.urls[endpoint as usize])),
             (true, Some(id)) => reqwest::Url::parse(&format!(
                 "{}{}",
                 self.config.base_url,
                 endpoint.path_with(id)
             ))
+            .map(Cow::Owned)
             .map_err(|e| Error::invalid(format!("{} could not form a URL: {e}", endpoint.path()))),
             (true, None) => Err(Error::invalid(format!(
                 "{} needs a permit id",
@@ -275,17 +284,20 @@ impl Transport {
         body: Option<bytes::Bytes>,
         query: &[(&str, String)],
         request_id: &str,
-    ) -> Result<(Vec<u8>, Option<RateLimit>), RequestError> {
+    ) -> Result<(bytes::Bytes, Option<RateLimit>), RequestError> {
         let url = url.clone();
         let mut request = if endpoint.is_post() {
             self.http
                 .post(url)
-                .header(header::CONTENT_TYPE, "application/json")
+                .header(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )
                 .body(body.unwrap_or_default())
         } else {
             self.http.get(url)
         };
-        request = request.header("x-request-id", request_id);
+        request = request.header(X_REQUEST_ID, request_id);
         if !query.is_empty() {
             request = request.query(query);
         }
@@ -306,12 +318,13 @@ impl Transport {
         Err(status_failure(status, &bytes, retry_after))
     }
 
-    /// Read a body, refusing it once it exceeds the configured cap.
+    /// Read a body, refusing it once it exceeds the configured cap. A body
+    /// that arrives in one chunk (a small reply) is that chunk, not a copy.
     async fn read_capped(
         &self,
         endpoint: Endpoint,
         mut response: reqwest::Response,
-    ) -> Result<Vec<u8>, RequestError> {
+    ) -> Result<bytes::Bytes, RequestError> {
         let (cap, setting) = endpoint.reply_cap(&self.config);
         let too_large = || {
             RequestError::new(
@@ -326,18 +339,37 @@ impl Transport {
         if declared > cap as u64 {
             return Err(too_large());
         }
-        let mut buf = Vec::with_capacity(declared as usize);
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.transport_failure(endpoint, e))?
-        {
-            if buf.len() + chunk.len() > cap {
+        let Some(first) = self.next_chunk(endpoint, &mut response).await? else {
+            return Ok(bytes::Bytes::new());
+        };
+        if first.len() > cap {
+            return Err(too_large());
+        }
+        let Some(second) = self.next_chunk(endpoint, &mut response).await? else {
+            return Ok(first);
+        };
+        let mut buf = Vec::with_capacity((declared as usize).max(first.len() + second.len()));
+        buf.extend_from_slice(&first);
+        let mut chunk = Some(second);
+        while let Some(part) = chunk {
+            if buf.len() + part.len() > cap {
                 return Err(too_large());
             }
-            buf.extend_from_slice(&chunk);
+            buf.extend_from_slice(&part);
+            chunk = self.next_chunk(endpoint, &mut response).await?;
         }
-        Ok(buf)
+        Ok(buf.into())
+    }
+
+    async fn next_chunk(
+        &self,
+        endpoint: Endpoint,
+        response: &mut reqwest::Response,
+    ) -> Result<Option<bytes::Bytes>, RequestError> {
+        response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_failure(endpoint, e))
     }
 
     fn transport_failure(&self, endpoint: Endpoint, e: reqwest::Error) -> RequestError {
@@ -481,7 +513,7 @@ fn check_request_id(
     sent: &str,
 ) -> Result<(), RequestError> {
     let Some(other) = headers
-        .get_all("x-request-id")
+        .get_all(X_REQUEST_ID)
         .iter()
         .find(|echo| echo.as_bytes() != sent.as_bytes())
     else {
@@ -540,10 +572,10 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<
 
 /// The `X-RateLimit-*` triple, or `None` if any part is missing or malformed.
 pub(crate) fn parse_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
-    let get = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
-    let limit = get("x-ratelimit-limit")?.parse().ok()?;
-    let remaining = get("x-ratelimit-remaining")?.parse().ok()?;
-    let reset_at = crate::time::parse_reset(get("x-ratelimit-reset")?)?;
+    let get = |name: HeaderName| headers.get(name)?.to_str().ok().map(str::trim);
+    let limit = get(X_RATELIMIT_LIMIT)?.parse().ok()?;
+    let remaining = get(X_RATELIMIT_REMAINING)?.parse().ok()?;
+    let reset_at = crate::time::parse_reset(get(X_RATELIMIT_RESET)?)?;
     Some(RateLimit {
         limit,
         remaining,
@@ -554,12 +586,38 @@ pub(crate) fn parse_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
 /// A fresh UUID v4, the `X-Request-ID` of one call (hyphenated).
 pub(crate) fn new_request_id() -> String {
     let mut b = [0u8; 16];
-    fill_random(&mut b);
-    uuid::Builder::from_random_bytes(b)
-        .into_uuid()
-        .hyphenated()
-        .to_string()
+    random_bytes(&mut b);
+    let uuid = uuid::Builder::from_random_bytes(b).into_uuid();
+    // Written into a stack buffer, then copied once (`to_string` would
+    // grow a String through the formatter).
+    let mut text = uuid::Uuid::encode_buffer();
+    uuid.hyphenated().encode_lower(&mut text).to_owned()
 }
+
+/// Random bytes from the OS generator, drawn [`RANDOM_BATCH`] bytes at a
+/// time per thread (one `getrandom` call per 16 request ids, not one each).
+fn random_bytes(out: &mut [u8]) {
+    use std::cell::RefCell;
+    thread_local! {
+        static POOL: RefCell<([u8; RANDOM_BATCH], usize)> =
+            const { RefCell::new(([0; RANDOM_BATCH], RANDOM_BATCH)) };
+    }
+    if out.len() > RANDOM_BATCH {
+        return fill_random(out);
+    }
+    POOL.with_borrow_mut(|(pool, used)| {
+        if RANDOM_BATCH - *used < out.len() {
+            fill_random(pool);
+            *used = 0;
+        }
+        let fresh = &pool[*used..*used + out.len()];
+        out.copy_from_slice(fresh);
+        *used += out.len();
+    });
+}
+
+/// How many random bytes [`random_bytes`] draws from the OS at once.
+const RANDOM_BATCH: usize = 256;
 
 /// A uniform number in [0, 1).
 fn random_unit() -> f64 {

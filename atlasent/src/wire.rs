@@ -26,6 +26,7 @@ pub use current::{
     CurrentDenial, CurrentEvaluateRequest, CurrentEvaluateResponse, CurrentVerifyRequest,
     CurrentVerifyResponse,
 };
+pub(crate) use execution_hash::BorrowedObject;
 pub use execution_hash::{execution_hash, python_json};
 pub use outcome::{Mismatch, VerifyOutcome};
 pub use permits::{

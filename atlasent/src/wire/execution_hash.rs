@@ -19,6 +19,11 @@
 //! one, where Python would hash the exact integer: the hashes differ and the
 //! verification fails (closed), never the other way.
 
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -34,15 +39,193 @@ use sha2::{Digest, Sha256};
 /// assert_eq!(hash.len(), 64);
 /// ```
 pub fn execution_hash(action_type: &str, actor_id: &str, context: &Map<String, Value>) -> String {
-    let mut out = String::with_capacity(64);
+    hash_payload(action_type, actor_id, 64, |out| write_object(context, out))
+}
+
+/// SHA-256 (hex) of `{action_type, actor_id, context}` as Python writes it,
+/// the context written by `context` into a buffer of `capacity` bytes.
+fn hash_payload(
+    action_type: &str,
+    actor_id: &str,
+    capacity: usize,
+    context: impl FnOnce(&mut String),
+) -> String {
+    let mut out = String::with_capacity(capacity);
     out.push_str("{\"action_type\":");
     write_string(action_type, &mut out);
     out.push_str(",\"actor_id\":");
     write_string(actor_id, &mut out);
     out.push_str(",\"context\":");
-    write_object(context, &mut out);
+    context(&mut out);
     out.push('}');
     crate::audit::hex(&Sha256::digest(out.as_bytes()))
+}
+
+/// A context, already checked to repeat no member name, read for its
+/// `execution_hash` without copying it into a [`Value`]: strings and names
+/// borrow from the text (unless escaped), each object's members are sorted
+/// once as read.
+pub(crate) struct BorrowedObject<'a> {
+    text: &'a str,
+    members: Vec<(Cow<'a, str>, Node<'a>)>,
+}
+
+impl<'a> BorrowedObject<'a> {
+    /// `None` when `context` is not a JSON object (or not JSON).
+    pub(crate) fn parse(context: &'a RawValue) -> Option<Self> {
+        let text = context.get();
+        match serde_json::from_str::<Node<'a>>(text).ok()? {
+            Node::Object(members) => Some(Self { text, members }),
+            _ => None,
+        }
+    }
+
+    /// No members.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The member `environment`, when it is a string.
+    pub(crate) fn environment(&self) -> Option<&str> {
+        let at = self
+            .members
+            .binary_search_by(|(name, _)| name.as_ref().cmp("environment"))
+            .ok()?;
+        match &self.members[at].1 {
+            Node::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// [`execution_hash`] of this context.
+    pub(crate) fn execution_hash(&self, action_type: &str, actor_id: &str) -> String {
+        // The canonical form is about as long as the text it came from.
+        let capacity = self.text.len() + action_type.len() + actor_id.len() + 48;
+        hash_payload(action_type, actor_id, capacity, |out| {
+            write_members(&self.members, out)
+        })
+    }
+}
+
+/// One JSON value of a [`BorrowedObject`].
+enum Node<'a> {
+    Null,
+    Bool(bool),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    String(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    /// Sorted by name (code point order).
+    Object(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'de> Deserialize<'de> for Node<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(b))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Unsigned(n))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Signed(n))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Node<'de>, E> {
+        Ok(Node::Float(f))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::String(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Node<'de>, E> {
+        Ok(Node::String(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Node<'de>, E> {
+        Ok(Node::String(Cow::Owned(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some(name) = map.next_key_seed(super::strict::Name)? {
+            members.push((name, map.next_value()?));
+        }
+        members.sort_unstable_by(|a: &(Cow<'_, str>, _), b| a.0.cmp(&b.0));
+        Ok(Node::Object(members))
+    }
+}
+
+/// An object's members, already sorted by name.
+fn write_members(members: &[(Cow<'_, str>, Node<'_>)], out: &mut String) {
+    out.push('{');
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(name, out);
+        out.push(':');
+        write_node(value, out);
+    }
+    out.push('}');
+}
+
+/// A [`Node`] as [`write_value`] writes the same [`Value`].
+fn write_node(node: &Node<'_>, out: &mut String) {
+    match node {
+        Node::Null => out.push_str("null"),
+        Node::Bool(true) => out.push_str("true"),
+        Node::Bool(false) => out.push_str("false"),
+        Node::Unsigned(n) => write_integer(*n, out),
+        Node::Signed(n) => write_integer(*n, out),
+        Node::Float(f) => write_float(*f, out),
+        Node::String(s) => write_string(s, out),
+        Node::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_node(item, out);
+            }
+            out.push(']');
+        }
+        Node::Object(members) => write_members(members, out),
+    }
+}
+
+fn write_integer(n: impl fmt::Display, out: &mut String) {
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 /// `value` as Python's `json.dumps(sort_deep(value), separators=(",", ":"),
@@ -60,9 +243,9 @@ fn write_value(value: &Value, out: &mut String) {
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
+                write_integer(i, out);
             } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
+                write_integer(u, out);
             } else if let Some(f) = n.as_f64() {
                 write_float(f, out);
             } else {
@@ -209,6 +392,37 @@ mod tests {
             (1.7976931348623157e308, "1.7976931348623157e+308"),
         ] {
             assert_eq!(float(f), want, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn a_context_read_in_place_hashes_as_its_value_does() {
+        for text in [
+            r#"{}"#,
+            r#"{"environment":"production","change":{"id":"CHG-42","files":3,"risk":0.25},"approved_by":["alice","bob"],"note":"caf\u00e9 \u2713 \"quoted\"","amount":1250.0}"#,
+            r#"{"z":1,"a":[{"y":null,"b":true},-0.0,-5,18446744073709551615,123456789012345678901234567890],"é":"\u0001\n\t\u2028"}"#,
+            r#"{"environment":7,"k\u0065y":1e16,"s":1e-05,"t":0.0001,"big":1.5e300,"neg":-9223372036854775808}"#,
+            r#"{"a\"b":{"c":{"d":[[],{}]}},"A":false,"environment":"st\u0061ging"}"#,
+        ] {
+            let raw = RawValue::from_string(text.to_owned()).expect("raw");
+            let object = BorrowedObject::parse(&raw).expect("an object");
+            let value: Value = serde_json::from_str(text).expect("value");
+            let map = value.as_object().expect("object");
+            assert_eq!(
+                object.execution_hash("deploy.production", "bot"),
+                execution_hash("deploy.production", "bot", map),
+                "{text}"
+            );
+            assert_eq!(object.is_empty(), map.is_empty(), "{text}");
+            assert_eq!(
+                object.environment(),
+                map.get("environment").and_then(Value::as_str),
+                "{text}"
+            );
+        }
+        for not_an_object in ["[]", "1", "\"a\"", "null"] {
+            let raw = RawValue::from_string(not_an_object.to_owned()).expect("raw");
+            assert!(BorrowedObject::parse(&raw).is_none(), "{not_an_object}");
         }
     }
 

@@ -296,7 +296,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
 }
 
 /// A member name, decoded; borrowed from the input when it has no escapes.
-struct Name;
+pub(crate) struct Name;
 
 impl<'de> DeserializeSeed<'de> for Name {
     type Value = Cow<'de, str>;
@@ -326,10 +326,11 @@ impl<'de> Visitor<'de> for Name {
     }
 }
 
-/// The names of one object's members so far: a short list scanned linearly
-/// (no hashing, no allocation for `{}`), a set once the object is large.
+/// The names of one object's members so far: up to [`FEW`] in an array on
+/// the stack, scanned linearly (no hashing and no allocation for the small
+/// objects of replies and contexts), then a hash set.
 enum Seen<'de> {
-    Few(Vec<Cow<'de, str>>),
+    Few([Cow<'de, str>; FEW], usize),
     Many(HashSet<Cow<'de, str>>),
 }
 
@@ -338,23 +339,27 @@ const FEW: usize = 16;
 
 impl Default for Seen<'_> {
     fn default() -> Self {
-        Seen::Few(Vec::new())
+        Seen::Few(Default::default(), 0)
     }
 }
 
 impl<'de> Seen<'de> {
     fn contains(&self, name: &str) -> bool {
         match self {
-            Seen::Few(names) => names.iter().any(|n| n == name),
+            Seen::Few(names, len) => names[..*len].iter().any(|n| n == name),
             Seen::Many(names) => names.contains(name),
         }
     }
 
     fn insert(&mut self, name: Cow<'de, str>) {
         match self {
-            Seen::Few(names) if names.len() < FEW => names.push(name),
-            Seen::Few(names) => {
-                let mut set: HashSet<Cow<'de, str>> = names.drain(..).collect();
+            Seen::Few(names, len) if *len < FEW => {
+                names[*len] = name;
+                *len += 1;
+            }
+            Seen::Few(names, _) => {
+                let mut set: HashSet<Cow<'de, str>> =
+                    names.iter_mut().map(std::mem::take).collect();
                 set.insert(name);
                 *self = Seen::Many(set);
             }

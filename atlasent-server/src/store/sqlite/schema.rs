@@ -123,29 +123,88 @@ CREATE INDEX permits_by_issue ON permits(org_id, issued_ms, id);
 /// no longer store what they repeat — `id` (`evt_` and the sequence
 /// number), `resource_type` (`action` when a resource id is set) and
 /// `previous_hash` (the hash of the event before in the organization's
-/// chain, the genesis hash for the first) are derived when read; stored
-/// replies live in a table clustered on their key (`WITHOUT ROWID`: no
-/// second copy of the key in a separate index). [`CHECK_3_TO_4`] runs first:
-/// a database whose columns disagree with what they would be derived from is
-/// refused, unchanged, rather than silently rewritten.
+/// chain, the genesis hash for the first) are derived when read. Stored
+/// replies are found through an 8-byte `lookup` (see [`reply_lookup`])
+/// instead of an index holding a second copy of key id, endpoint and
+/// request id, their body digest is stored as its 32 bytes, and they are
+/// pruned in insertion order (no index by age). [`CHECK_3_TO_4`] runs
+/// first: a database whose columns disagree with what they would be
+/// derived from is refused, unchanged, rather than silently rewritten.
 const MIGRATE_3_TO_4: &str = "
 ALTER TABLE events DROP COLUMN id;
 ALTER TABLE events DROP COLUMN resource_type;
 ALTER TABLE events DROP COLUMN previous_hash;
 CREATE TABLE replies_v4 (
+    id          INTEGER PRIMARY KEY,
+    lookup      INTEGER NOT NULL,
     key_id      TEXT NOT NULL,
     endpoint    TEXT NOT NULL,
     request_id  TEXT NOT NULL,
-    body_digest TEXT NOT NULL,
+    body_digest BLOB NOT NULL,
     body        TEXT NOT NULL,
-    created_ms  INTEGER NOT NULL,
-    PRIMARY KEY (key_id, endpoint, request_id)
-) WITHOUT ROWID;
-INSERT INTO replies_v4 SELECT key_id, endpoint, request_id, body_digest, body, created_ms FROM replies;
+    created_ms  INTEGER NOT NULL
+);
+";
+
+/// After the stored replies are copied into `replies_v4`.
+const MIGRATE_3_TO_4_END: &str = "
 DROP TABLE replies;
 ALTER TABLE replies_v4 RENAME TO replies;
-CREATE INDEX replies_by_age ON replies(created_ms);
+CREATE INDEX replies_by_lookup ON replies(lookup);
 ";
+
+/// The `lookup` of a stored reply: the first 8 bytes of the SHA-256 of its
+/// key id, endpoint and request id (NUL-separated), as a signed integer.
+/// Not unique: a reply is the one whose three columns are equal too.
+pub(super) fn reply_lookup(key_id: &str, endpoint: &str, request_id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [key_id, endpoint, request_id] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// A body digest as stored: its bytes when it is hex, else its text.
+pub(super) fn stored_digest(digest: &str) -> rusqlite::types::Value {
+    match hex::decode(digest) {
+        Ok(bytes) if digest.bytes().all(|b| !b.is_ascii_uppercase()) => {
+            rusqlite::types::Value::Blob(bytes)
+        }
+        _ => rusqlite::types::Value::Text(digest.to_owned()),
+    }
+}
+
+/// Copy schema 3's stored replies into `replies_v4`, oldest first.
+fn copy_replies_3_to_4(conn: &Connection) -> rusqlite::Result<()> {
+    let mut select = conn.prepare(
+        "SELECT key_id, endpoint, request_id, body_digest, body, created_ms FROM replies ORDER BY created_ms",
+    )?;
+    let mut insert = conn.prepare(
+        "INSERT INTO replies_v4 (lookup, key_id, endpoint, request_id, body_digest, body, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut rows = select.query([])?;
+    while let Some(r) = rows.next()? {
+        let (key_id, endpoint, request_id): (String, String, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?);
+        let digest: String = r.get(3)?;
+        insert.execute(rusqlite::params![
+            reply_lookup(&key_id, &endpoint, &request_id),
+            key_id,
+            endpoint,
+            request_id,
+            stored_digest(&digest),
+            r.get::<_, String>(4)?,
+            r.get::<_, i64>(5)?,
+        ])?;
+    }
+    Ok(())
+}
 
 /// The events whose `id`, `resource_type` or `previous_hash` is not what
 /// schema 4 derives (`?1`: the genesis hash); none may exist to migrate.
@@ -205,6 +264,8 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
             ));
         }
         conn.execute_batch(MIGRATE_3_TO_4)?;
+        copy_replies_3_to_4(conn)?;
+        conn.execute_batch(MIGRATE_3_TO_4_END)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
     })();
     match migrated {

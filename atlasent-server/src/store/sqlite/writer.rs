@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{reads, Command};
+use super::{reads, schema, Command};
 use crate::clock;
 use crate::store::chain::{self, Head};
 use crate::store::{
@@ -20,7 +21,7 @@ pub(crate) const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
 /// its last pruning (an idle server prunes at its next write). A reply is
 /// thus kept 24 hours, and gone within about a second of a busy writer's
 /// 24 hours (each pruning deletes about one interval's worth of replies,
-/// through the `replies_by_age` index, so no pruning stalls decisions).
+/// from the oldest, so no pruning stalls decisions).
 pub(crate) const PRUNE_EVERY_MS: i64 = 1000;
 /// The most commands applied in one transaction.
 const MAX_BATCH: usize = 512;
@@ -153,7 +154,14 @@ impl Writer {
             self.pruned_ms = now_ms;
             let pruned = self
                 .conn
-                .prepare_cached("DELETE FROM replies WHERE created_ms < ?1")
+                // Replies are stored in arrival order: delete those before
+                // the first one still kept (never one younger than the
+                // retention; one a few ms older may wait a second more).
+                .prepare_cached(
+                    "DELETE FROM replies WHERE id < COALESCE(
+                         (SELECT id FROM replies WHERE created_ms >= ?1 ORDER BY id LIMIT 1),
+                         (SELECT COALESCE(MAX(id), 0) + 1 FROM replies))",
+                )
                 .and_then(|mut stmt| stmt.execute([now_ms - REPLY_RETENTION_MS]));
             if let Err(e) = pruned {
                 tracing::warn!(error = %e, "writer: pruning stored replies failed");
@@ -168,18 +176,28 @@ impl Writer {
 /// endpoint and request id with a different body is refused, never
 /// answered.
 fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<String, WriteError> {
-    let stored: Option<(String, String)> = state
-        .tx
-        .prepare_cached(
-            "SELECT body_digest, body FROM replies WHERE key_id = ?1 AND endpoint = ?2 AND request_id = ?3",
-        )?
-        .query_row(
-            params![request.key_id, request.endpoint, request.request_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let lookup = schema::reply_lookup(&request.key_id, request.endpoint, &request.request_id);
+    let mut stored: Option<(SqlValue, String)> = None;
+    {
+        let mut select = state.tx.prepare_cached(
+            "SELECT key_id, endpoint, request_id, body_digest, body FROM replies WHERE lookup = ?1",
+        )?;
+        let mut rows = select.query([lookup])?;
+        while let Some(r) = rows.next()? {
+            let text = |i: usize| r.get_ref(i).map(|v| v.as_str().ok());
+            let same = text(0)? == Some(request.key_id.as_str())
+                && text(1)? == Some(request.endpoint)
+                && text(2)? == Some(request.request_id.as_str());
+            if same {
+                stored = Some((r.get(3)?, r.get(4)?));
+                break;
+            }
+        }
+    }
     match stored {
-        Some((digest, body)) if digest == request.body_digest => return Ok(body),
+        Some((digest, body)) if digest == schema::stored_digest(&request.body_digest) => {
+            return Ok(body)
+        }
         Some(_) => {
             return Err(WriteError::Refused(Refusal::RequestIdReused {
                 request_id: request.request_id.clone(),
@@ -189,9 +207,9 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
     }
     let body = job(state)?;
     state.tx.prepare_cached(
-        "INSERT INTO replies (key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO replies (lookup, key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?.execute(
-        params![request.key_id, request.endpoint, request.request_id, request.body_digest, body, request.now_ms],
+        params![lookup, request.key_id, request.endpoint, request.request_id, schema::stored_digest(&request.body_digest), body, request.now_ms],
     )?;
     Ok(body)
 }
