@@ -2,6 +2,8 @@
 //! numbered, what its hashed payload holds, how it links to its
 //! predecessor, and how it reads on the wire.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -89,13 +91,17 @@ impl From<Prepared> for EventPayload {
     }
 }
 
+/// Whether `JSON.stringify` writes `text` as it is between quotes:
+/// printable ASCII without quotes or backslashes.
+fn plain(text: &str) -> bool {
+    text.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
 /// A string as `JSON.stringify` writes it, with no parsing for the common
 /// case (printable ASCII without quotes or backslashes).
 fn quoted(text: &str) -> Result<String, StoreError> {
-    if text
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
+    if plain(text) {
         let mut out = String::with_capacity(text.len() + 2);
         out.push('"');
         out.push_str(text);
@@ -172,16 +178,20 @@ pub fn seal(head: &mut Head, event: &NewEvent<'_>) -> Result<Sealed, StoreError>
         }
     };
     // The event's own members replace the payload's of the same name.
-    let mut members: Vec<(&str, String)> = Vec::with_capacity(prepared.members.len() + 9);
+    let mut members: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(prepared.members.len() + 9);
     for (name, value) in &prepared.members {
         if name != "sequence" && !own.iter().any(|(n, _)| n == name) {
-            members.push((name.as_str(), value.clone()));
+            members.push((name.as_str(), Cow::Borrowed(value.as_str())));
         }
     }
     for (name, value) in own {
-        members.push((name, value.map_or(Ok("null".to_owned()), quoted)?));
+        let value = match value {
+            Some(text) => Cow::Owned(quoted(text)?),
+            None => Cow::Borrowed("null"),
+        };
+        members.push((name, value));
     }
-    members.push(("sequence", seq.to_string()));
+    members.push(("sequence", Cow::Owned(seq.to_string())));
     members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
     let mut text = String::with_capacity(
         members
@@ -195,7 +205,13 @@ pub fn seal(head: &mut Head, event: &NewEvent<'_>) -> Result<Sealed, StoreError>
         if i > 0 {
             text.push(',');
         }
-        text.push_str(&quoted(name)?);
+        if plain(name) {
+            text.push('"');
+            text.push_str(name);
+            text.push('"');
+        } else {
+            text.push_str(&quoted(name)?);
+        }
         text.push(':');
         text.push_str(value);
     }
