@@ -326,46 +326,31 @@ impl<'de> Visitor<'de> for Name {
     }
 }
 
-/// The names of one object's members so far: up to [`FEW`] in an array on
-/// the stack, scanned linearly (no hashing and no allocation for the small
-/// objects of replies and contexts), then a hash set.
-enum Seen<'de> {
-    Few([Cow<'de, str>; FEW], usize),
-    Many(HashSet<Cow<'de, str>>),
+/// The names of one object's members so far: the first [`FEW`] in an array
+/// on the stack, scanned linearly (no hashing and no allocation for the
+/// small objects of replies and contexts), the rest in a hash set (which
+/// allocates only once used).
+#[derive(Default)]
+struct Seen<'de> {
+    few: [Cow<'de, str>; FEW],
+    len: usize,
+    many: HashSet<Cow<'de, str>>,
 }
 
 /// Above this many members, names go into a hash set.
 const FEW: usize = 16;
 
-impl Default for Seen<'_> {
-    fn default() -> Self {
-        Seen::Few(Default::default(), 0)
-    }
-}
-
 impl<'de> Seen<'de> {
     fn contains(&self, name: &str) -> bool {
-        match self {
-            Seen::Few(names, len) => names[..*len].iter().any(|n| n == name),
-            Seen::Many(names) => names.contains(name),
-        }
+        self.few[..self.len].iter().any(|n| n == name) || self.many.contains(name)
     }
 
     fn insert(&mut self, name: Cow<'de, str>) {
-        match self {
-            Seen::Few(names, len) if *len < FEW => {
-                names[*len] = name;
-                *len += 1;
-            }
-            Seen::Few(names, _) => {
-                let mut set: HashSet<Cow<'de, str>> =
-                    names.iter_mut().map(std::mem::take).collect();
-                set.insert(name);
-                *self = Seen::Many(set);
-            }
-            Seen::Many(names) => {
-                names.insert(name);
-            }
+        if self.len < FEW {
+            self.few[self.len] = name;
+            self.len += 1;
+        } else {
+            self.many.insert(name);
         }
     }
 }
