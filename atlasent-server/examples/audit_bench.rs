@@ -1,13 +1,16 @@
 //! Time and peak memory of verifying a large audit export offline.
 //!
 //! ```text
-//! cargo run --release -p atlasent-server --example audit_bench -- 100000
+//! cargo run --release -p atlasent-server --example audit_bench -- 100000 [generate]
 //! ```
 //!
 //! Produces a real N-event chain through the server's engine (evaluations and
 //! verifications, in memory), exports it signed, writes it to
-//! `target/audit-bench-N.json`, then verifies it in a fresh child process so
-//! that the reported peak memory (VmHWM) is the verifier's alone.
+//! `target/audit-bench-N.json` (and its public key to `.pem`; both are kept
+//! and reused), then verifies it in a fresh child process so that the
+//! reported peak memory (VmHWM) is the verifier's alone: streamed from the
+//! file (`verify_audit_bundle_file`). With `generate`, only writes the files
+//! (`scripts/bench-verify.sh` times the CLI and Python on them).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,8 +98,12 @@ fn generate(n: usize, path: &PathBuf, pem_path: &PathBuf) {
             }
         }
         let bundle = engine.export("bench", EventFilter::default()).await.expect("export");
-        std::fs::write(path, bundle).expect("write bundle");
+        // Written aside and renamed: an interrupted run leaves no partial
+        // bundle to be reused.
         std::fs::write(pem_path, signer.public_key_pem()).expect("write key");
+        let partial = path.with_extension("json.partial");
+        std::fs::write(&partial, bundle).expect("write bundle");
+        std::fs::rename(&partial, path).expect("rename bundle");
         eprintln!("generated {n} events in {:.1} s", started.elapsed().as_secs_f64());
     });
 }
@@ -113,6 +120,10 @@ fn main() {
     let pem_path = dir.join(format!("audit-bench-{n}.pem"));
     if !path.exists() || !pem_path.exists() {
         generate(n, &path, &pem_path);
+    }
+    if args.get(1).map(String::as_str) == Some("generate") {
+        println!("{}", path.display());
+        return;
     }
     let status = std::process::Command::new(std::env::current_exe().expect("exe"))
         .arg("verify")
