@@ -481,29 +481,71 @@ fn verify_stream<R: Read + Seek>(
 
     // Pass 2: every event parsed, chained and fed to the signature check.
     reader.seek(SeekFrom::Start(start))?;
-    let mut signature = SignatureCheck::new(&members, keys);
+    let signature = SignatureCheck::new(&members, keys);
     let mut chain = Chain::default();
-    let mut js = String::new();
-    let mut on_event = |events_key: &str, index: usize, text: &[u8], offset: usize| {
-        let event = parse_element(events_key, index, text, offset)?;
-        js.clear();
-        if index > 0 {
-            js.push(',');
-        }
-        event.write_js(&mut js);
-        signature.update(js.as_bytes());
-        chain.push(&event);
-        Ok(())
-    };
-    let again = read_pass(&mut reader, limits, Some(&mut on_event))?;
-    if again.as_ref() != Some(&head) {
+    let (again, signature) = second_pass(&mut reader, limits, signature, &mut chain);
+    if again?.as_ref() != Some(&head) {
         return Err(Failure::Stream(StreamError::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "the bundle changed while it was being verified",
         ))));
     }
-    signature.update(b"]}");
     Ok(finish(&members, chain, signature, keys.len()))
+}
+
+/// How many bytes of the envelope go to the hashing thread at a time.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// The second pass: each event parsed and chained on this thread, its
+/// `JSON.stringify` text hashed into the signature check on a second one
+/// (the SHA-512 of the envelope is a sixth of the work), in batches of about
+/// [`BATCH_BYTES`] through a channel of four: the memory stays bounded.
+fn second_pass<R: Read>(
+    reader: R,
+    limits: Limits,
+    mut signature: SignatureCheck,
+    chain: &mut Chain,
+) -> (Result<Option<Head>, Failure>, SignatureCheck) {
+    if let SignatureCheck::Refused(_) = signature {
+        // Nothing to hash.
+        let mut on_event = |events_key: &str, index: usize, text: &[u8], offset: usize| {
+            chain.push(&parse_element(events_key, index, text, offset)?);
+            Ok(())
+        };
+        return (read_pass(reader, limits, Some(&mut on_event)), signature);
+    }
+    std::thread::scope(|scope| {
+        let (to_hasher, batches) = std::sync::mpsc::sync_channel::<String>(4);
+        let hasher = scope.spawn(move || {
+            for batch in batches {
+                signature.update(batch.as_bytes());
+            }
+            signature.update(b"]}");
+            signature
+        });
+        let mut batch = String::with_capacity(2 * BATCH_BYTES);
+        let mut on_event = |events_key: &str, index: usize, text: &[u8], offset: usize| {
+            let event = parse_element(events_key, index, text, offset)?;
+            if index > 0 {
+                batch.push(',');
+            }
+            event.write_js(&mut batch);
+            chain.push(&event);
+            if batch.len() >= BATCH_BYTES {
+                let full = std::mem::replace(&mut batch, String::with_capacity(2 * BATCH_BYTES));
+                // A closed channel means the hasher stopped: its join says so.
+                let _ = to_hasher.send(full);
+            }
+            Ok(())
+        };
+        let pass = read_pass(reader, limits, Some(&mut on_event));
+        let _ = to_hasher.send(batch);
+        drop(to_hasher);
+        let signature = hasher.join().unwrap_or_else(|_| {
+            SignatureCheck::Refused("the signature check stopped before the end".to_owned())
+        });
+        (pass, signature)
+    })
 }
 
 /// A top level without an `events` array: a fixture wrapped as

@@ -369,10 +369,10 @@ impl<R: Read> ObjectReader<R> {
         if self.src.peek()?.is_none() {
             return Err(JsonError::new(offset, "unexpected end of input").into());
         }
-        let out = out.map(|out| {
+        let mut out = out;
+        if let Some(out) = out.as_deref_mut() {
             out.clear();
-            out
-        });
+        }
         self.src.scan_value(out, limit, "an event")?;
         Ok(Some(offset))
     }
