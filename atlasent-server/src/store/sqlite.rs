@@ -46,10 +46,13 @@ pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 pub(crate) const WRITER_CHECKPOINT_PAGES: u32 = 8192;
 
 /// The writer's page cache, in KiB (SQLite's default is 2,000): the
-/// random-keyed indexes it inserts into (permit ids, stored replies' request
-/// ids) are read page by page from the file when their pages fall out of a
-/// small cache, which was an eighth of the writer's time under load.
-pub(crate) const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// random-keyed indexes it inserts into (permit ids, stored replies'
+/// lookups) are read page by page from the file when their pages fall out of
+/// a small cache, which was an eighth of the writer's time under load. Not
+/// larger: SQLite scans the whole cache's hash table at the end of each
+/// write transaction (`pcache1TruncateUnsafe`, a tenth of the writer's time
+/// with 64 MiB).
+pub(crate) const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
 /// Where the audit log and permits live.
 #[derive(Debug, Clone, PartialEq, Eq)]
