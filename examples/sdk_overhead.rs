@@ -90,6 +90,14 @@ fn cpu_ns() -> u64 {
     total
 }
 
+/// CPU time of the calling thread so far (nanoseconds).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// `calls` protect() calls (`by_hand`: the baseline's two POSTs instead).
 fn run_loop(url: &str, calls: u32, wire: Wire, by_hand: bool) {
     let rt = rt();
@@ -133,12 +141,15 @@ fn ratio(calls: u32, rounds: u32) {
     let current = client(&url, Wire::Current);
     let legacy = client(&url, Wire::Legacy);
     let by_hand = baseline::Baseline::new(current.config(), KEY);
+    // Wall time and this thread's CPU time per call (the client runs on
+    // this thread alone: a current-thread runtime; the stub has its own).
     let time = |f: &dyn Fn()| {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), thread_cpu_ns());
         for _ in 0..calls {
             f();
         }
-        start.elapsed() / calls
+        let cpu = Duration::from_nanos(thread_cpu_ns() - cpu);
+        (start.elapsed() / calls, cpu / calls)
     };
     let sdk_current = || {
         rt.block_on(current.protect(stub::AGENT, stub::ACTION, &context))
@@ -164,6 +175,7 @@ fn ratio(calls: u32, rounds: u32) {
         time(*side); // warm-up: connections, caches
     }
     let mut means: Vec<Vec<Duration>> = vec![Vec::new(); sides.len()];
+    let mut cpus: Vec<Vec<Duration>> = vec![Vec::new(); sides.len()];
     for round in 0..rounds {
         // Alternate the order too, so that neither side always runs first.
         for i in 0..sides.len() {
@@ -172,26 +184,30 @@ fn ratio(calls: u32, rounds: u32) {
             } else {
                 sides.len() - 1 - i
             };
-            means[i].push(time(sides[i].1));
+            let (wall, cpu) = time(sides[i].1);
+            means[i].push(wall);
+            cpus[i].push(cpu);
         }
     }
-    let medians: Vec<Duration> = means
-        .iter_mut()
-        .map(|m| {
-            m.sort();
-            m[m.len() / 2]
-        })
-        .collect();
-    for ((name, _), median) in sides.iter().zip(&medians) {
+    let median = |m: &mut Vec<Duration>| {
+        m.sort();
+        m[m.len() / 2]
+    };
+    let medians: Vec<Duration> = means.iter_mut().map(median).collect();
+    let cpu_medians: Vec<Duration> = cpus.iter_mut().map(median).collect();
+    for (((name, _), median), cpu) in sides.iter().zip(&medians).zip(&cpu_medians) {
         println!(
-            "{name:<16} {:>8.1} µs per call (median of {rounds} rounds of {calls})",
-            median.as_secs_f64() * 1e6
+            "{name:<16} {:>8.1} µs per call, {:>8.1} µs CPU (medians of {rounds} rounds of {calls})",
+            median.as_secs_f64() * 1e6,
+            cpu.as_secs_f64() * 1e6
         );
     }
+    let ratio = |m: &[Duration], a: usize, b: usize| m[a].as_secs_f64() / m[b].as_secs_f64();
     for (wire, sdk, hand) in [("current", 0, 1), ("legacy", 2, 3)] {
         println!(
-            "ratio {wire}: protect / reqwest = {:.3}",
-            medians[sdk].as_secs_f64() / medians[hand].as_secs_f64()
+            "ratio {wire}: protect / reqwest = {:.3} (wall), {:.3} (client CPU)",
+            ratio(&medians, sdk, hand),
+            ratio(&cpu_medians, sdk, hand)
         );
     }
 }
