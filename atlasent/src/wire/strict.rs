@@ -328,13 +328,13 @@ impl<'de> Visitor<'de> for Name {
 
 /// The names of one object's members so far: the first [`FEW`] in an array
 /// on the stack, scanned linearly (no hashing and no allocation for the
-/// small objects of replies and contexts), the rest in a hash set (which
-/// allocates only once used).
+/// small objects of replies and contexts), the rest in a hash set made
+/// only for a larger object.
 #[derive(Default)]
 struct Seen<'de> {
     few: [Cow<'de, str>; FEW],
     len: usize,
-    many: HashSet<Cow<'de, str>>,
+    many: Option<HashSet<Cow<'de, str>>>,
 }
 
 /// Above this many members, names go into a hash set.
@@ -342,7 +342,8 @@ const FEW: usize = 16;
 
 impl<'de> Seen<'de> {
     fn contains(&self, name: &str) -> bool {
-        self.few[..self.len].iter().any(|n| n == name) || self.many.contains(name)
+        self.few[..self.len].iter().any(|n| n == name)
+            || self.many.as_ref().is_some_and(|many| many.contains(name))
     }
 
     fn insert(&mut self, name: Cow<'de, str>) {
@@ -350,7 +351,7 @@ impl<'de> Seen<'de> {
             self.few[self.len] = name;
             self.len += 1;
         } else {
-            self.many.insert(name);
+            self.many.get_or_insert_with(HashSet::new).insert(name);
         }
     }
 }
