@@ -266,7 +266,7 @@ fn generated_requests(action: &str, tenant: Option<&str>) -> Vec<Request> {
 ///
 /// If `rules` is odd or below 2.
 pub fn per_action(rules: usize) -> Case {
-    assert!(rules >= 2 && rules % 2 == 0, "an even number of rules");
+    assert!(rules >= 2 && rules.is_multiple_of(2), "an even number of rules");
     let actions = rules / 2;
     let mut ours = Vec::with_capacity(rules);
     let mut cedar = String::new();
