@@ -291,8 +291,8 @@ pub fn verify_audit_bundle(
 /// position to its end, in bounded memory: the reader is read through one
 /// [`CHUNK_BYTES`](self)-sized buffer (64 KiB), one event is held at a
 /// time, and the `JSON.stringify` envelope the signature covers is fed to
-/// the Ed25519 check piece by piece (its SHA-512 is streamed), never built
-/// whole. An event longer than [`MAX_EVENT_BYTES`], or top-level members
+/// the Ed25519 check piece by piece (its SHA-512 is streamed, on a second
+/// thread, in 64 KiB batches), never built whole. An event longer than [`MAX_EVENT_BYTES`], or top-level members
 /// other than `events` longer than [`MAX_HEAD_BYTES`] together, are refused
 /// ([`BundleError::TooLarge`]) rather than held.
 ///
