@@ -289,7 +289,7 @@ pub fn verify_audit_bundle(
 
 /// [`verify_audit_bundle`] of a bundle read from `reader`, from its current
 /// position to its end, in bounded memory: the reader is read through one
-/// [`CHUNK_BYTES`](self)-sized buffer (64 KiB), one event is held at a
+/// 64 KiB buffer, one event is held at a
 /// time, and the `JSON.stringify` envelope the signature covers is fed to
 /// the Ed25519 check piece by piece (its SHA-512 is streamed, on a second
 /// thread, in 64 KiB batches), never built whole. An event longer than [`MAX_EVENT_BYTES`], or top-level members
