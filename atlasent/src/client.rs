@@ -687,9 +687,8 @@ impl<'a> Restated<'a> {
                 "context is not a JSON object a server can read: {e}"
             ))
         };
-        wire::check_unique_members(text).map_err(|e| unreadable(&e))?;
-        // Read in place (no `Value` copy of the context); anything that is
-        // not an object gets serde_json's own words for it.
+        // Read in place (no `Value` copy of the context), refusing a repeated
+        // member name; anything refused gets the strict reader's own words.
         let object = wire::BorrowedObject::parse(context).ok_or_else(|| {
             match wire::from_slice_strict::<serde_json::Map<String, serde_json::Value>>(text) {
                 Err(e) => unreadable(&e),

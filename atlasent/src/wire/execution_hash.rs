@@ -61,17 +61,19 @@ fn hash_payload(
     crate::audit::hex(&Sha256::digest(out.as_bytes()))
 }
 
-/// A context, already checked to repeat no member name, read for its
-/// `execution_hash` without copying it into a [`Value`]: strings and names
-/// borrow from the text (unless escaped), each object's members are sorted
-/// once as read.
+/// A context read for its `execution_hash` without copying it into a
+/// [`Value`]: strings and names borrow from the text (unless escaped), each
+/// object's members are sorted once as read, and a name repeated in any
+/// object (after decoding escapes) is refused, as
+/// [`from_slice_strict`](super::from_slice_strict) refuses it.
 pub(crate) struct BorrowedObject<'a> {
     text: &'a str,
     members: Vec<(Cow<'a, str>, Node<'a>)>,
 }
 
 impl<'a> BorrowedObject<'a> {
-    /// `None` when `context` is not a JSON object (or not JSON).
+    /// `None` when `context` is not a JSON object (or not JSON), or repeats
+    /// a member name in any object.
     pub(crate) fn parse(context: &'a RawValue) -> Option<Self> {
         let text = context.get();
         match serde_json::from_str::<Node<'a>>(text).ok()? {
@@ -181,6 +183,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
             members.push((name, map.next_value()?));
         }
         members.sort_unstable_by(|a: &(Cow<'_, str>, _), b| a.0.cmp(&b.0));
+        if members.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return Err(serde::de::Error::custom("duplicate member"));
+        }
         Ok(Node::Object(members))
     }
 }
@@ -420,7 +425,14 @@ mod tests {
                 "{text}"
             );
         }
-        for not_an_object in ["[]", "1", "\"a\"", "null"] {
+        for not_an_object in [
+            "[]",
+            "1",
+            "\"a\"",
+            "null",
+            r#"{"a":1,"a":1}"#,
+            r#"{"x":[{"k":1,"\u006b":2}]}"#,
+        ] {
             let raw = RawValue::from_string(not_an_object.to_owned()).expect("raw");
             assert!(BorrowedObject::parse(&raw).is_none(), "{not_an_object}");
         }
