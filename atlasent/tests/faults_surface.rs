@@ -173,3 +173,30 @@ fn blocking_client_inside_a_runtime_is_an_error_not_a_panic() {
     // Dropping it inside a runtime must not panic either.
     support::rt().block_on(async move { drop(client) });
 }
+
+/// A context that repeats a member name (here a raw JSON text; a custom
+/// `Serialize` could write one too) is refused on the current wire before
+/// anything is sent, at any depth, with the strict reader's words: the
+/// `execution_hash` of text two readers read differently would bind nothing.
+#[test]
+fn a_context_repeating_a_member_is_refused_before_sending() {
+    let server = FaultServer::always(allow());
+    let client = support::client(&server.url());
+    let rt = support::rt();
+    for text in [
+        r#"{"amount":5,"amount":5000000}"#,
+        r#"{"change":{"id":"a","i\u0064":"b"}}"#,
+    ] {
+        let context = serde_json::value::RawValue::from_string(text.to_owned()).expect("raw");
+        let err = rt
+            .block_on(client.protect("deploy-bot", "deploy.production", &context))
+            .expect_err("refused");
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("context is not a JSON object a server can read: duplicate member"),
+            "{err}"
+        );
+    }
+    assert_eq!(server.request_count(), 0);
+}
