@@ -221,7 +221,7 @@ fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
     let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
     println!(
         "{} every event's hash recomputes from its payload",
-        mark(result.tampered_event_ids.is_empty())
+        mark(result.tampered_event_count == 0)
     );
     println!(
         "{} every event links to the one before",
@@ -252,8 +252,18 @@ fn audit_verify(bundle: &std::path::Path, key_files: &[PathBuf]) -> ExitCode {
         "{} readers see what was signed (members and numbers)",
         mark(result.well_formed)
     );
-    if !result.tampered_event_ids.is_empty() {
-        println!("tampered events: {}", result.tampered_event_ids.join(", "));
+    if result.tampered_event_count > 0 {
+        let more = result.tampered_event_count - result.tampered_event_ids.len();
+        println!(
+            "tampered events ({}): {}{}",
+            result.tampered_event_count,
+            result.tampered_event_ids.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
     if result.verified() {
         println!("verified");

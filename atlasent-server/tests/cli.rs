@@ -39,7 +39,7 @@ fn each_broken_bundle_fails_and_says_what_failed() {
         ("bad-signature.json", "FAIL signature"),
         ("wrong-key.json", "FAIL signature"),
         ("broken-chain.json", "FAIL every event links"),
-        ("tampered-event.json", "tampered events: evt-2"),
+        ("tampered-event.json", "tampered events (1): evt-2"),
     ] {
         let (ok, out) = verify(bundle);
         assert!(!ok, "{bundle} passed: {out}");

@@ -1851,3 +1851,59 @@ async fn a_database_of_an_unknown_schema_is_refused_naming_the_versions() {
         "{err}"
     );
 }
+
+/// A stored reply dated far ahead of the clock (written while the clock was
+/// ahead) does not stop the pruning of the day-old replies behind it: the
+/// first write after a restart deletes them, and the future-dated one too.
+#[tokio::test]
+async fn a_reply_dated_in_the_future_does_not_stop_pruning() {
+    let dir = scratch("prune-future");
+    let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
+    populate(&db, &key_file).await;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let day_ms = 24 * 3600 * 1000;
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        let stored: i64 = conn
+            .query_row("SELECT COUNT(*) FROM replies", [], |r| r.get(0))
+            .expect("count");
+        assert!(stored >= 3, "populate stores a reply per request: {stored}");
+        conn.execute(
+            "UPDATE replies SET created_ms = ?1 WHERE id = (SELECT MIN(id) FROM replies)",
+            [now_ms + 365 * day_ms],
+        )
+        .expect("date the first ahead");
+        conn.execute(
+            "UPDATE replies SET created_ms = ?1 WHERE id > (SELECT MIN(id) FROM replies)",
+            [now_ms - 3 * day_ms],
+        )
+        .expect("date the others three days back");
+    }
+    let server = start_on_file(&db, &key_file).await;
+    evaluate(
+        &server,
+        json!({ "action": "deploy.production", "agent": "deploy-bot", "context": prod() }),
+    )
+    .await;
+    server.shutdown().await.expect("shutdown");
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let (kept, old, ahead): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT COUNT(*), SUM(created_ms < ?1), SUM(created_ms > ?2) FROM replies",
+            [now_ms - day_ms, now_ms + day_ms],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("count");
+    assert_eq!(
+        (old, ahead),
+        (0, 0),
+        "day-old and future-dated replies pruned"
+    );
+    assert_eq!(
+        kept, 1,
+        "the reply of the request after the restart is kept"
+    );
+}

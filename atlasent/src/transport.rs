@@ -585,39 +585,17 @@ pub(crate) fn parse_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
 
 /// A fresh UUID v4, the `X-Request-ID` of one call (hyphenated).
 pub(crate) fn new_request_id() -> String {
+    // Drawn from the OS for each id: a per-thread pool of pre-drawn bytes
+    // would save a system call but hand a process forked without exec the
+    // parent's next ids (a retry of the parent's requests, to the server).
     let mut b = [0u8; 16];
-    random_bytes(&mut b);
+    fill_random(&mut b);
     let uuid = uuid::Builder::from_random_bytes(b).into_uuid();
     // Written into a stack buffer, then copied once (`to_string` would
     // grow a String through the formatter).
     let mut text = uuid::Uuid::encode_buffer();
     uuid.hyphenated().encode_lower(&mut text).to_owned()
 }
-
-/// Random bytes from the OS generator, drawn [`RANDOM_BATCH`] bytes at a
-/// time per thread (one `getrandom` call per 16 request ids, not one each).
-fn random_bytes(out: &mut [u8]) {
-    use std::cell::RefCell;
-    thread_local! {
-        static POOL: RefCell<([u8; RANDOM_BATCH], usize)> =
-            const { RefCell::new(([0; RANDOM_BATCH], RANDOM_BATCH)) };
-    }
-    if out.len() > RANDOM_BATCH {
-        return fill_random(out);
-    }
-    POOL.with_borrow_mut(|(pool, used)| {
-        if RANDOM_BATCH - *used < out.len() {
-            fill_random(pool);
-            *used = 0;
-        }
-        let fresh = &pool[*used..*used + out.len()];
-        out.copy_from_slice(fresh);
-        *used += out.len();
-    });
-}
-
-/// How many random bytes [`random_bytes`] draws from the OS at once.
-const RANDOM_BATCH: usize = 256;
 
 /// A uniform number in [0, 1).
 fn random_unit() -> f64 {

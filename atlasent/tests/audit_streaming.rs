@@ -9,7 +9,7 @@ use std::io::{Cursor, Read, Seek, SeekFrom};
 use atlasent::audit::{
     canonical_json, chain_hash, verify_audit_bundle, verify_audit_bundle_file,
     verify_audit_bundle_reader, AuditBundle, BundleError, VerifyingKey, GENESIS_HASH,
-    MAX_EVENT_BYTES, MAX_HEAD_BYTES,
+    MAX_EVENT_BYTES, MAX_HEAD_BYTES, MAX_LISTED_EVENTS, MAX_LISTED_ID_BYTES,
 };
 use base64::Engine as _;
 use ed25519_dalek::Signer as _;
@@ -272,6 +272,52 @@ fn a_tampered_event_past_the_first_buffer_is_found() {
     );
     let r = verify_everywhere(&parts.bundle(), &key).expect("a bundle");
     assert!(!r.links_ok && !r.signature_valid && !r.verified(), "{r:?}");
+}
+
+#[test]
+fn many_tampered_events_with_long_ids_are_counted_and_a_few_listed_short() {
+    // Every event tampered (its hash no longer recomputes) and given a
+    // 4 KiB id: the report lists the first few, cut short, and counts all,
+    // so a hostile bundle cannot make the report (or the verifier's memory)
+    // grow with it.
+    let (mut parts, key) = large();
+    let long = "x".repeat(4096);
+    for event in parts.events.iter_mut() {
+        *event = event
+            .replacen("\"id\":\"evt-", &format!("\"id\":\"{long}-"), 1)
+            .replacen("\"amount\":", "\"amount\":1", 1);
+    }
+    // Signed again as they now read, so the reason is the chain's.
+    let signing = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+    let signature = signing.sign(parts.render(&ENVELOPE_ORDER).as_bytes());
+    parts.signature = format!(
+        "\"{}\"",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    );
+    let r = verify_everywhere(&parts.bundle(), &key).expect("a bundle");
+    assert!(r.signature_valid && !r.verified(), "{:?}", r.reason);
+    assert_eq!(r.tampered_event_count, 1000);
+    assert_eq!(r.tampered_event_ids.len(), MAX_LISTED_EVENTS);
+    for id in &r.tampered_event_ids {
+        assert!(
+            id.len() <= MAX_LISTED_ID_BYTES + '…'.len_utf8(),
+            "{}",
+            id.len()
+        );
+        assert!(id.starts_with("xxx") && id.ends_with('…'), "{id}");
+    }
+    let reason = r.reason.expect("a reason");
+    assert!(
+        reason.starts_with("hash mismatch for 1000 event(s): "),
+        "{}",
+        &reason[..80]
+    );
+    assert!(
+        reason.ends_with(" and 900 more"),
+        "{}",
+        &reason[reason.len() - 40..]
+    );
+    assert!(reason.len() < 16 * 1024, "{}", reason.len());
 }
 
 #[test]

@@ -161,7 +161,9 @@ pub(super) struct CurrentEvaluate<'a> {
     /// `resource_id` and `amount` it lacks: what the policies read and the
     /// permit is bound to.
     context: Map<String, Value>,
-    /// The members of those three sent at the top level, as sent.
+    /// The members of those three sent at the top level, as sent (the
+    /// audit log records a number as `JSON.stringify` writes it: an integer
+    /// beyond 2^53 as its nearest double, like every number of the chain).
     top_level: Map<String, Value>,
     environment: Option<&'a str>,
     require_approval: bool,

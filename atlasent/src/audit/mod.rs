@@ -15,7 +15,8 @@ pub use api::{AuditBundle, AuditEvent, AuditEventQuery, AuditEventsPage, ExportF
 pub use json::{canonical_json, canonical_json_of, JsonError};
 pub use verify::{
     verify_audit_bundle, verify_audit_bundle_file, verify_audit_bundle_reader, BundleError,
-    BundleVerification, KeyError, VerifyingKey, MAX_EVENT_BYTES, MAX_HEAD_BYTES,
+    BundleVerification, KeyError, VerifyingKey, MAX_EVENT_BYTES, MAX_HEAD_BYTES, MAX_LISTED_EVENTS,
+    MAX_LISTED_ID_BYTES,
 };
 
 use sha2::{Digest, Sha256};

@@ -126,8 +126,13 @@ pub struct BundleVerification {
     /// `event_count` equals the number of events (Python 1.4.1 does not
     /// check this).
     pub event_count_matches: bool,
-    /// Ids of events whose stored hash does not match their payload.
+    /// Ids of events whose stored hash does not match their payload: the
+    /// first [`MAX_LISTED_EVENTS`], each cut to [`MAX_LISTED_ID_BYTES`]
+    /// (a hostile bundle cannot make the report grow with it);
+    /// [`tampered_event_count`](Self::tampered_event_count) counts them all.
     pub tampered_event_ids: Vec<String>,
+    /// How many events' stored hash does not match their payload.
+    pub tampered_event_count: usize,
     /// The id of the key the signature verified under.
     pub matched_key_id: Option<String>,
     /// Why verification failed, in words (`None` when it passed).
@@ -250,8 +255,23 @@ const ENVELOPE: [&str; 6] = [
 
 /// The most bytes one event's text may take in a bundle: a longer event is
 /// refused ([`BundleError::TooLarge`]) rather than held in memory. Genuine
-/// events are about a kilobyte.
+/// events are about a kilobyte; the limit matches the largest request body
+/// a server may be configured to accept ([`crate::wire::limits::MAX_BODY_BYTES_RANGE`]).
+///
+/// The memory one event costs while it is checked is its text plus its
+/// parse tree: about 32 bytes per JSON value, so an event made of nothing
+/// but tiny values (`[0,0,0,…]`) costs up to ~20× its text — a few hundred
+/// MiB at this limit, once, never growing with the number of events.
 pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// The most event ids a verification lists (in
+/// [`BundleVerification::tampered_event_ids`] and its reason); the rest are
+/// counted.
+pub const MAX_LISTED_EVENTS: usize = 100;
+
+/// The most bytes of one event id a verification lists (longer ids are cut
+/// at a character boundary and end in `…`).
+pub const MAX_LISTED_ID_BYTES: usize = 128;
 
 /// The most bytes the top-level members other than `events` (names
 /// included) may take together: longer ones are refused
@@ -674,14 +694,14 @@ struct Chain {
     /// The first event's previous_hash is the genesis hash.
     starts_at_genesis: bool,
     links_ok: bool,
-    tampered: Vec<String>,
+    tampered: Listed,
     /// The last event's stored hash.
     last_hash: Option<String>,
     /// Reused buffer for canonical payloads.
     canonical: String,
     /// `event_id.field` of each field outside a payload that contradicts the
     /// payload's member of the same name.
-    contradictions: Vec<String>,
+    contradictions: Listed,
     /// Reused buffers for comparing a field with its payload copy.
     inner: String,
     outer: String,
@@ -704,6 +724,45 @@ const AUDITED_FIELDS: [&str; 9] = [
     "occurred_at",
 ];
 
+/// Items a report lists: the first [`MAX_LISTED_EVENTS`], each cut to
+/// [`MAX_LISTED_ID_BYTES`], and how many there were.
+#[derive(Default)]
+struct Listed {
+    first: Vec<String>,
+    count: usize,
+}
+
+impl Listed {
+    fn push(&mut self, item: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.len() < MAX_LISTED_EVENTS {
+            let mut item = item();
+            if item.len() > MAX_LISTED_ID_BYTES {
+                let mut end = MAX_LISTED_ID_BYTES;
+                while !item.is_char_boundary(end) {
+                    end -= 1;
+                }
+                item.truncate(end);
+                item.push('…');
+            }
+            self.first.push(item);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// `a, b, c` and, past the listed ones, `and N more`.
+    fn join(&self) -> String {
+        let mut out = self.first.join(", ");
+        if self.count > self.first.len() {
+            out.push_str(&format!(" and {} more", self.count - self.first.len()));
+        }
+        out
+    }
+}
+
 impl Chain {
     fn push(&mut self, event: &Value<'_>) {
         let index = self.count;
@@ -720,10 +779,12 @@ impl Chain {
                 .as_deref()
                 .map_or_else(|| GENESIS_HASH.to_owned(), str::to_owned);
         }
-        let id = event
-            .get("id")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("index_{index}"), |s| s.into_owned());
+        let id = || {
+            event
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("index_{index}"), |s| s.into_owned())
+        };
         let hash = event.get("hash").and_then(Value::as_str);
         self.last_hash = hash.as_deref().map(str::to_owned);
         let (Some(hash), Some(prev)) = (hash, prev) else {
@@ -739,7 +800,7 @@ impl Chain {
             Some(Value::Null) | None => self.canonical.push_str("{}"),
             Some(payload) => payload.write_canonical(&mut self.canonical),
         }
-        let contradicted = self.contradictions.len();
+        let contradicted = self.contradictions.count;
         if let Some(payload) = event.get("payload") {
             for name in AUDITED_FIELDS {
                 let (Some(inner), Some(outer)) = (payload.get(name), event.get(name)) else {
@@ -754,12 +815,12 @@ impl Chain {
                 inner.write_canonical(&mut self.inner);
                 outer.write_canonical(&mut self.outer);
                 if self.inner != self.outer {
-                    self.contradictions.push(format!("{id}.{name}"));
+                    self.contradictions.push(|| format!("{}.{name}", id()));
                 }
             }
         }
         if chain_hash(&self.running, &self.canonical) != hash
-            || self.contradictions.len() > contradicted
+            || self.contradictions.count > contradicted
         {
             self.tampered.push(id);
         }
@@ -834,13 +895,13 @@ fn finish(
         reason = Some(if !contradictions.is_empty() {
             format!(
                 "event fields outside the hashed payload contradict it: {}",
-                contradictions.join(", ")
+                contradictions.join()
             )
         } else if !tampered.is_empty() {
             format!(
                 "hash mismatch for {} event(s): {}",
-                tampered.len(),
-                tampered.join(", ")
+                tampered.count,
+                tampered.join()
             )
         } else if !links_ok {
             "chain adjacency broken: an event's previous_hash is not the prior event's hash"
@@ -864,7 +925,8 @@ fn finish(
         links_ok,
         starts_at_genesis,
         event_count_matches,
-        tampered_event_ids: tampered,
+        tampered_event_ids: tampered.first,
+        tampered_event_count: tampered.count,
         matched_key_id,
         reason,
         well_formed,
@@ -885,13 +947,21 @@ pub fn verify_audit_bundle_file(
         source,
     };
     // A regular file only: a device or a pipe (`/dev/zero`) has no end.
-    if !std::fs::metadata(path).map_err(io)?.is_file() {
-        return Err(io(std::io::Error::new(
+    // Checked before opening (opening a FIFO waits for a writer) and again
+    // on the opened file (the path may have been replaced in between).
+    let not_a_file = || {
+        io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a regular file",
-        )));
+        ))
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(not_a_file());
     }
     let file = std::fs::File::open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(not_a_file());
+    }
     verify_stream(file, keys, Limits::DEFAULT, true).map_err(|e| e.named(&name))
 }
 

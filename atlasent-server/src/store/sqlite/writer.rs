@@ -23,6 +23,9 @@ pub(crate) const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
 /// 24 hours (each pruning deletes about one interval's worth of replies,
 /// from the oldest, so no pruning stalls decisions).
 pub(crate) const PRUNE_EVERY_MS: i64 = 1000;
+/// How far ahead of the clock a stored reply may be dated and still be
+/// kept by a pruning (see [`PRUNE_EVERY_MS`]).
+pub(crate) const MAX_FUTURE_MS: i64 = 60 * 1000;
 /// The most commands applied in one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -150,19 +153,28 @@ impl Writer {
             job(&self.conn);
         }
         let now_ms = clock::now_ms();
-        if now_ms - self.pruned_ms >= PRUNE_EVERY_MS {
+        // `<` too: after the clock stepped back, prune again at once rather
+        // than when it is back where it was.
+        if now_ms - self.pruned_ms >= PRUNE_EVERY_MS || now_ms < self.pruned_ms {
             self.pruned_ms = now_ms;
             let pruned = self
                 .conn
                 // Replies are stored in arrival order: delete those before
                 // the first one still kept (never one younger than the
-                // retention; one a few ms older may wait a second more).
+                // retention; one a few ms older may wait a second more). A
+                // reply dated more than a minute ahead of the clock (written
+                // while the clock was ahead) does not count as kept: it
+                // would stop every pruning behind it for as long as the
+                // clock was ahead. Losing it costs only that a retry of its
+                // request id is decided afresh.
                 .prepare_cached(
                     "DELETE FROM replies WHERE id < COALESCE(
-                         (SELECT id FROM replies WHERE created_ms >= ?1 ORDER BY id LIMIT 1),
+                         (SELECT id FROM replies WHERE created_ms >= ?1 AND created_ms <= ?2 ORDER BY id LIMIT 1),
                          (SELECT COALESCE(MAX(id), 0) + 1 FROM replies))",
                 )
-                .and_then(|mut stmt| stmt.execute([now_ms - REPLY_RETENTION_MS]));
+                .and_then(|mut stmt| {
+                    stmt.execute([now_ms - REPLY_RETENTION_MS, now_ms + MAX_FUTURE_MS])
+                });
             if let Err(e) = pruned {
                 tracing::warn!(error = %e, "writer: pruning stored replies failed");
             }
