@@ -181,7 +181,10 @@
 //!   and is not kept. The writer deletes the replies older than that once a
 //!   second (after its first batch a second or more after the last
 //!   pruning; an idle server at its next write), so the stored replies hold
-//!   about a day of traffic.
+//!   about a day of traffic. A reply dated more than a minute ahead of the
+//!   clock (written while the clock was ahead) goes with the older ones
+//!   rather than hold their pruning back; a retry of its request id is then
+//!   decided afresh.
 //! - What grows without bound: the audit chain (one event per decision,
 //!   verify and revoke — by design, it is the record) and the permits table
 //!   (one row per decision, allow or not). Nothing deletes either. To
