@@ -162,30 +162,38 @@ fn typed_args<'c>(command: &'c str, prefix: &str) -> Vec<&'c str> {
     args.split(' ').collect()
 }
 
-/// Run `atlasent-server serve --listen 127.0.0.1:0 --api-key … ARGS` in `dir`.
-fn serve_in(dir: &std::path::Path, args: &[&str]) -> Served {
-    use std::io::{BufRead, Read};
+/// Start `atlasent-server serve --listen 127.0.0.1:0 ARGS` in `dir` (no
+/// key from the environment), stderr to `stderr`; the child and the first
+/// line it printed.
+fn spawn_serve(
+    dir: &std::path::Path,
+    args: &[&str],
+    stderr: std::process::Stdio,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
         .current_dir(dir)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            "ask_local_cli",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("ATLASENT_SERVER_API_KEYS")
         .env_remove("ATLASENT_SERVER_KEYS_FILE")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("server binary starts");
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("stdout");
+    (child, line)
+}
+
+/// Run `atlasent-server serve --listen 127.0.0.1:0 --api-key … ARGS` in `dir`.
+fn serve_in(dir: &std::path::Path, args: &[&str]) -> Served {
+    use std::io::Read;
+    let args = [&["--api-key", "ask_local_cli"], args].concat();
+    let (mut child, line) = spawn_serve(dir, &args, std::process::Stdio::piped());
     let listening = line
         .starts_with("listening on")
         .then(|| line.trim().to_owned());
@@ -495,24 +503,19 @@ struct Running {
 
 impl Running {
     fn start(name: &str) -> Self {
-        use std::io::BufRead;
-        use std::process::Stdio;
         let dir = scratch(name);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_atlasent-server"))
-            .current_dir(&dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
-            .args(["--api-key", "ask_bench", "--policy", &demo_arg()])
-            .args(["--rate-limit-per-minute", "1000000"])
-            .env_remove("ATLASENT_SERVER_API_KEYS")
-            .env_remove("ATLASENT_SERVER_KEYS_FILE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("server binary starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("stdout");
+        let demo = demo_arg();
+        let args = [
+            "--db",
+            ":memory:",
+            "--api-key",
+            "ask_bench",
+            "--policy",
+            &demo,
+            "--rate-limit-per-minute",
+            "1000000",
+        ];
+        let (child, line) = spawn_serve(&dir, &args, std::process::Stdio::null());
         let url = line
             .trim()
             .strip_prefix("listening on ")
