@@ -162,11 +162,13 @@ impl Caller {
     /// knows it.
     fn request(&self, endpoint: &'static str, now_ms: i64) -> Request {
         Request {
+            org_id: self.org_id.clone(),
             key_id: self.key_id.clone(),
             endpoint,
             request_id: self.request_id.clone(),
             body_digest: self.body_digest.clone(),
             now_ms,
+            reads_permit: None,
         }
     }
 }
@@ -329,20 +331,27 @@ struct Inner {
 }
 
 impl Engine {
-    /// Open the SQLite store of `config.storage` (creating or migrating it)
-    /// and start its writer.
+    /// Open the store of `config.storage` (creating or migrating it) and
+    /// start its writer: SQLite for a file or memory, PostgreSQL for a
+    /// [`Storage::Postgres`] URL (the `postgres` feature).
     pub fn open(
         config: EngineConfig,
         policies: Arc<PolicySet>,
         signer: Arc<Signer>,
     ) -> Result<Engine, EngineError> {
-        let store = SqliteStore::open(&config.storage, &config.org_id)?;
-        Ok(Engine::with_store(
-            config,
-            Box::new(store),
-            policies,
-            signer,
-        ))
+        let store: Box<dyn Store> = match &config.storage {
+            #[cfg(feature = "postgres")]
+            Storage::Postgres(url) => Box::new(crate::store::PostgresStore::open(url)?),
+            #[cfg(not(feature = "postgres"))]
+            Storage::Postgres(url) => {
+                return Err(EngineError::Storage(format!(
+                    "{url}: this atlasent-server was built without its `postgres` feature \
+                     (cargo install atlasent-server --features postgres)"
+                )))
+            }
+            other => Box::new(SqliteStore::open(other, &config.org_id)?),
+        };
+        Ok(Engine::with_store(config, store, policies, signer))
     }
 
     /// An engine deciding on `store` (`config.storage` is not read).
@@ -444,8 +453,9 @@ impl Engine {
         input: VerifyInput<'_>,
     ) -> Result<String, EngineError> {
         let now_ms = self.now_ms();
-        let request = caller.request("verify", now_ms);
+        let mut request = caller.request("verify", now_ms);
         let verification = verify::Request::new(&input);
+        request.reads_permit = Some(verification.permit_id.clone());
         self.write(request, move |tx| {
             verify::verify(tx, &caller, &verification, now_ms)
         })
@@ -470,7 +480,8 @@ impl Engine {
         revocation: Revocation,
         revoke: fn(&mut dyn Tx, &Revocation) -> Result<String, WriteError>,
     ) -> Result<String, EngineError> {
-        let request = revocation.caller.request(endpoint, revocation.now_ms);
+        let mut request = revocation.caller.request(endpoint, revocation.now_ms);
+        request.reads_permit = Some(revocation.id.clone());
         self.write(request, move |tx| revoke(tx, &revocation)).await
     }
 

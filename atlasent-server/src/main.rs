@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use atlasent_server::store::PostgresUrl;
 use atlasent_server::{Policy, Server, Storage};
 use clap::{Parser, Subcommand};
 
@@ -95,7 +96,10 @@ struct ServeArgs {
     /// (repeatable).
     #[arg(long = "audit-key")]
     audit_keys: Vec<String>,
-    /// SQLite database file (created mode 0600), or `:memory:` for none.
+    /// SQLite database file (created mode 0600), `:memory:` for none, or a
+    /// PostgreSQL URL `postgres://USER[:PASSWORD]@HOST:PORT/DATABASE` (the
+    /// `postgres` feature; the password may come from PGPASSWORD): several
+    /// servers given the same URL, signing key and keys act as one.
     #[arg(long, default_value = "./atlasent.db")]
     db: String,
     /// Ed25519 private key (PKCS#8 PEM), created mode 0600 if absent.
@@ -418,8 +422,26 @@ fn serve(args: ServeArgs) -> ExitCode {
     runtime.block_on(async move {
         let storage = if args.db == ":memory:" {
             Storage::Memory
+        } else if PostgresUrl::is_postgres(&args.db) {
+            match PostgresUrl::parse(&args.db) {
+                Ok(url) => Storage::Postgres(url),
+                Err(e) => {
+                    eprintln!("error: --db: {e}");
+                    return ExitCode::from(2);
+                }
+            }
         } else {
             Storage::File(PathBuf::from(&args.db))
+        };
+        let shown_db = match &storage {
+            Storage::Postgres(url) => format!("{url} (PostgreSQL)"),
+            Storage::Memory => "none, in memory: permits and the audit log are lost when the \
+                 server stops (--db FILE keeps them)"
+                .to_owned(),
+            Storage::File(path) => format!(
+                "{} (SQLite, with its -wal and -shm files)",
+                absolute(path).display()
+            ),
         };
         let mut builder = Server::builder()
             .listen(args.listen)
@@ -451,16 +473,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        match &args.db[..] {
-            ":memory:" => eprintln!(
-                "database: none, in memory: permits and the audit log are lost when the \
-                 server stops (--db FILE keeps them)"
-            ),
-            db => eprintln!(
-                "database: {} (SQLite, with its -wal and -shm files)",
-                absolute(Path::new(db)).display()
-            ),
-        }
+        eprintln!("database: {shown_db}");
         eprintln!(
             "signing key: {} (key id {})",
             absolute(&args.signing_key).display(),

@@ -144,7 +144,8 @@ impl Engine {
     /// has no permit by that id.
     pub async fn verify_by_id(&self, caller: Caller, id: &str) -> Result<String, EngineError> {
         let now_ms = self.now_ms();
-        let (request, id) = (caller.request("permits.verify", now_ms), id.to_owned());
+        let (mut request, id) = (caller.request("permits.verify", now_ms), id.to_owned());
+        request.reads_permit = Some(id.clone());
         self.write(request, move |tx| verify_by_id(tx, &caller, &id, now_ms))
             .await
     }

@@ -19,9 +19,25 @@ use serde_json::value::RawValue;
 use atlasent::wire::PermitStatus;
 
 pub mod chain;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
+mod url;
 
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, Storage};
+pub use url::PostgresUrl;
+
+/// How long a stored reply is kept for retries with the same request id.
+pub(crate) const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
+/// How often a writer deletes the stored replies older than
+/// [`REPLY_RETENTION_MS`]: after the first batch at least this long after
+/// its last pruning (an idle server prunes at its next write). A reply is
+/// thus kept 24 hours, and gone within about a second of a busy writer's
+/// 24 hours (each pruning deletes about one interval's worth of replies,
+/// from the oldest, so no pruning stalls decisions).
+pub(crate) const PRUNE_EVERY_MS: i64 = 1000;
 
 /// A store failure: the database could not be reached, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +86,9 @@ pub enum StoreError {
     /// back: nothing of it is written.
     #[error("{0}")]
     RolledBack(String),
+    /// PostgreSQL failed (or could not be reached): its message.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
@@ -176,6 +195,8 @@ pub trait Tx {
 /// A request as idempotency knows it.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The key's organization.
+    pub org_id: String,
     /// The API key's public id.
     pub key_id: String,
     /// The endpoint (`evaluate`, `verify`, `revoke`, `permits.verify`,
@@ -187,6 +208,10 @@ pub struct Request {
     pub body_digest: String,
     /// When it arrived (ms since the epoch); its reply is kept from then.
     pub now_ms: i64,
+    /// The permit the write reads, when known before it runs (a verify's,
+    /// a revoke's): a store may read it ahead, with the other reads of
+    /// its batch. The job still reads it through [`Tx::permit`].
+    pub reads_permit: Option<String>,
 }
 
 /// Where a permit is, as stored, with when and how it got there.
@@ -215,7 +240,28 @@ pub enum PermitState {
     },
 }
 
+/// The columns a transition to a state writes besides the status:
+/// `used_via`, `used_ms`, `revoked_ms`, `revoked_by`, `revoke_reason`.
+pub(crate) type TransitionColumns<'a> = (
+    Option<&'static str>,
+    Option<i64>,
+    Option<i64>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
 impl PermitState {
+    /// What a transition to this state writes besides the status.
+    pub(crate) fn columns(&self) -> TransitionColumns<'_> {
+        match self {
+            Self::Consumed { via, at_ms } => (via.map(|v| v.as_str()), *at_ms, None, None, None),
+            Self::Revoked { at_ms, by, reason } => {
+                (None, None, *at_ms, by.as_deref(), reason.as_deref())
+            }
+            Self::Active | Self::Denied => (None, None, None, None, None),
+        }
+    }
+
     /// The stored spelling of the state's kind.
     pub fn as_str(&self) -> &'static str {
         match self {

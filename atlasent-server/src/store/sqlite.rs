@@ -61,6 +61,9 @@ pub enum Storage {
     File(PathBuf),
     /// An in-memory database, gone when the server stops.
     Memory,
+    /// A PostgreSQL database (the `postgres` feature): several server
+    /// processes on one database behave as one server.
+    Postgres(super::PostgresUrl),
 }
 
 /// What the writer thread is asked to do.
@@ -145,6 +148,11 @@ impl SqliteStore {
                 Connection::open(path)?
             }
             Storage::Memory => Connection::open_in_memory()?,
+            Storage::Postgres(url) => {
+                return Err(StoreError::Postgres(format!(
+                    "{url} is a PostgreSQL database, not an SQLite one"
+                )))
+            }
         };
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -160,7 +168,7 @@ impl SqliteStore {
                     Some(Checkpointer::start(path.clone())?),
                 )
             }
-            Storage::Memory => (None, None),
+            Storage::Memory | Storage::Postgres(_) => (None, None),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = writer::Writer {

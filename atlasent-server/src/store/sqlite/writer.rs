@@ -12,17 +12,9 @@ use crate::clock;
 use crate::store::chain::{self, Head};
 use crate::store::{
     Kept, NewEvent, PermitRow, PermitState, Refusal, Request, StoreError, Tx, WriteError, WriteJob,
+    PRUNE_EVERY_MS, REPLY_RETENTION_MS,
 };
 
-/// How long a stored reply is kept for retries with the same request id.
-pub(crate) const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
-/// How often the writer deletes the stored replies older than
-/// [`REPLY_RETENTION_MS`]: after the first batch at least this long after
-/// its last pruning (an idle server prunes at its next write). A reply is
-/// thus kept 24 hours, and gone within about a second of a busy writer's
-/// 24 hours (each pruning deletes about one interval's worth of replies,
-/// from the oldest, so no pruning stalls decisions).
-pub(crate) const PRUNE_EVERY_MS: i64 = 1000;
 /// How far ahead of the clock a stored reply may be dated and still be
 /// kept by a pruning (see [`PRUNE_EVERY_MS`]).
 pub(crate) const MAX_FUTURE_MS: i64 = 60 * 1000;
@@ -266,15 +258,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn transition(&mut self, org_id: &str, id: &str, to: &PermitState) -> Result<(), StoreError> {
-        let (used_via, used_ms, revoked_ms, revoked_by, revoke_reason) = match to {
-            PermitState::Consumed { via, at_ms } => {
-                (via.map(|v| v.as_str()), *at_ms, None, None, None)
-            }
-            PermitState::Revoked { at_ms, by, reason } => {
-                (None, None, *at_ms, by.as_deref(), reason.as_deref())
-            }
-            PermitState::Active | PermitState::Denied => (None, None, None, None, None),
-        };
+        let (used_via, used_ms, revoked_ms, revoked_by, revoke_reason) = to.columns();
         self.tx.prepare_cached(
             "UPDATE permits SET status = ?3, used_via = ?4, used_ms = ?5, revoked_ms = ?6, revoked_by = ?7, revoke_reason = ?8
              WHERE id = ?1 AND org_id = ?2 AND status = 'active'",

@@ -1,0 +1,350 @@
+//! Reads on the pool's connections: event listings and exports, permit
+//! records. Each listing reads its count and its page in one read-only
+//! `REPEATABLE READ` transaction, so both see the same commit.
+
+use atlasent::wire::PermitStatus;
+use serde_json::value::RawValue;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, IsolationLevel, Row};
+
+use super::pg;
+use crate::clock;
+use crate::store::chain::{self, EventOut};
+use crate::store::{
+    EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitFilter, PermitQuery,
+    PermitRow, PermitRows, PermitState, StoreError, TimeRange, UsedVia,
+};
+
+/// A parameter of a query built at run time.
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// A `WHERE` clause under construction, with its parameters.
+struct Where {
+    clauses: Vec<String>,
+    params: Vec<Param>,
+}
+
+impl Where {
+    /// `column = $1` for the organization.
+    fn org(column: &str, org_id: &str) -> Where {
+        Where {
+            clauses: vec![format!("{column} = $1")],
+            params: vec![Box::new(org_id.to_owned())],
+        }
+    }
+
+    /// The placeholder (`$N`) of a new parameter.
+    fn bind(&mut self, value: Param) -> String {
+        self.params.push(value);
+        format!("${}", self.params.len())
+    }
+
+    /// `column op $N` when `value` is given.
+    fn compare(&mut self, column: &str, op: &str, value: Option<Param>) {
+        if let Some(value) = value {
+            let mark = self.bind(value);
+            self.clauses.push(format!("{column} {op} {mark}"));
+        }
+    }
+
+    /// `column >= from AND column <= to` for the ends `range` gives.
+    fn range(&mut self, column: &str, range: TimeRange) {
+        self.compare(column, ">=", range.from_ms.map(|v| Box::new(v) as Param));
+        self.compare(column, "<=", range.to_ms.map(|v| Box::new(v) as Param));
+    }
+
+    fn sql(&self) -> String {
+        self.clauses.join(" AND ")
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+fn text(value: &Option<String>) -> Option<Param> {
+    value.clone().map(|v| Box::new(v) as Param)
+}
+
+/// The `WHERE` clause of an organization's events.
+fn event_filter(org_id: &str, filter: &EventFilter) -> Where {
+    let mut w = Where::org("org_id", org_id);
+    if !filter.types.is_empty() {
+        let mark = w.bind(Box::new(filter.types.clone()));
+        w.clauses.push(format!("type = ANY({mark})"));
+    }
+    w.compare("actor_id", "=", text(&filter.actor_id));
+    w.range("occurred_ms", filter.occurred);
+    w
+}
+
+/// Events selected: each as wire JSON, with its sequence number.
+struct Selected {
+    events: Vec<Box<RawValue>>,
+    sequences: Vec<i64>,
+    last_hash: Option<String>,
+}
+
+async fn select_events(
+    client: &impl GenericClient,
+    org_id: &str,
+    filter: &EventFilter,
+    after: Option<i64>,
+    limit: Option<u32>,
+) -> Result<Selected, StoreError> {
+    let mut w = event_filter(org_id, filter);
+    w.compare("org_seq", ">", after.map(|v| Box::new(v) as Param));
+    let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    let sql = format!(
+        "SELECT org_seq, type, decision, actor_id, resource_id, payload, hash, previous_hash, occurred_ms
+         FROM events WHERE {} ORDER BY org_seq{limit_sql}",
+        w.sql()
+    );
+    let rows = client.query(&sql, &w.params()).await.map_err(pg)?;
+    let mut out = Selected {
+        events: Vec::with_capacity(rows.len()),
+        sequences: Vec::with_capacity(rows.len()),
+        last_hash: None,
+    };
+    for r in rows {
+        let get_text = |i: usize| r.try_get::<_, Option<String>>(i).map_err(pg);
+        let sequence: i64 = r.try_get(0).map_err(pg)?;
+        let kind: String = r.try_get(1).map_err(pg)?;
+        let (decision, actor_id, resource_id) = (get_text(2)?, get_text(3)?, get_text(4)?);
+        let payload = chain::raw_payload(r.try_get(5).map_err(pg)?)?;
+        let hash: String = r.try_get(6).map_err(pg)?;
+        let previous_hash: String = r.try_get(7).map_err(pg)?;
+        let at = clock::rfc3339_ms(r.try_get(8).map_err(pg)?);
+        let event = EventOut {
+            id: &chain::event_id(sequence),
+            org_id,
+            sequence,
+            kind: &kind,
+            decision: decision.as_deref(),
+            actor_id: actor_id.as_deref(),
+            resource_type: chain::resource_type(resource_id.as_deref()),
+            resource_id: resource_id.as_deref(),
+            payload: &payload,
+            hash: &hash,
+            previous_hash: &previous_hash,
+            occurred_at: &at,
+            created_at: &at,
+        };
+        out.events.push(event.to_raw()?);
+        out.sequences.push(sequence);
+        out.last_hash = Some(hash);
+    }
+    Ok(out)
+}
+
+/// `SELECT COUNT(*)` of a table under a clause.
+async fn count(client: &impl GenericClient, table: &str, w: &Where) -> Result<u64, StoreError> {
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE {}", w.sql());
+    let total: i64 = client
+        .query_one(&sql, &w.params())
+        .await
+        .map_err(pg)?
+        .try_get(0)
+        .map_err(pg)?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// A read-only snapshot transaction.
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg)
+}
+
+pub(super) async fn events(
+    client: &mut deadpool_postgres::Object,
+    org_id: &str,
+    query: &EventQuery,
+) -> Result<EventPage, StoreError> {
+    let (filter, limit, after) = (&query.filter, query.limit, query.after);
+    let tx = snapshot(client).await?;
+    let total = count(&*tx, "events", &event_filter(org_id, filter)).await?;
+    // One extra row tells whether another page follows.
+    let mut page = select_events(&*tx, org_id, filter, after, Some(limit.saturating_add(1))).await?;
+    tx.commit().await.map_err(pg)?;
+    let next_cursor = if page.events.len() > limit as usize {
+        page.events.truncate(limit as usize);
+        page.sequences.truncate(limit as usize);
+        page.sequences.last().map(i64::to_string)
+    } else {
+        None
+    };
+    Ok(EventPage {
+        events: page.events,
+        total,
+        next_cursor,
+    })
+}
+
+pub(super) async fn export_events(
+    client: &mut deadpool_postgres::Object,
+    org_id: &str,
+    filter: &EventFilter,
+    max: usize,
+) -> Result<ExportSelection, StoreError> {
+    let tx = snapshot(client).await?;
+    let matching = count(&*tx, "events", &event_filter(org_id, filter)).await?;
+    if matching > max as u64 {
+        return Ok(ExportSelection::TooLarge { matching });
+    }
+    let selected = select_events(&*tx, org_id, filter, None, None).await?;
+    tx.commit().await.map_err(pg)?;
+    Ok(ExportSelection::Events {
+        events: selected.events,
+        last_hash: selected.last_hash,
+    })
+}
+
+/// The columns [`permit_row`] reads, in its order.
+pub(super) const PERMIT_COLUMNS: &str = "id, org_id, agent, action, context_hash, decision, \
+     status, issued_ms, expires_ms, permit_hash, environment, execution_hash, used_via, used_ms, \
+     revoked_ms, revoked_by, revoke_reason";
+
+pub(super) fn permit_row(r: &Row) -> Result<PermitRow, StoreError> {
+    let status: String = r.try_get(6).map_err(pg)?;
+    let state = match status.as_str() {
+        "active" => PermitState::Active,
+        "denied" => PermitState::Denied,
+        "consumed" => PermitState::Consumed {
+            via: r
+                .try_get::<_, Option<String>>(12)
+                .map_err(pg)?
+                .map(|v| UsedVia::parse(&v))
+                .transpose()?,
+            at_ms: r.try_get(13).map_err(pg)?,
+        },
+        "revoked" => PermitState::Revoked {
+            at_ms: r.try_get(14).map_err(pg)?,
+            by: r.try_get(15).map_err(pg)?,
+            reason: r.try_get(16).map_err(pg)?,
+        },
+        other => return Err(StoreError::Corrupt(format!("a permit status {other:?}"))),
+    };
+    Ok(PermitRow {
+        id: r.try_get(0).map_err(pg)?,
+        org_id: r.try_get(1).map_err(pg)?,
+        agent: r.try_get(2).map_err(pg)?,
+        action: r.try_get(3).map_err(pg)?,
+        context_hash: r.try_get(4).map_err(pg)?,
+        decision: r.try_get(5).map_err(pg)?,
+        state,
+        issued_ms: r.try_get(7).map_err(pg)?,
+        expires_ms: r.try_get(8).map_err(pg)?,
+        permit_hash: r.try_get(9).map_err(pg)?,
+        environment: r.try_get(10).map_err(pg)?,
+        execution_hash: r.try_get(11).map_err(pg)?,
+    })
+}
+
+/// The permit (or decision that issued none) `id` of `org_id`; another
+/// organization's is not found, exactly like an unknown id.
+pub(super) async fn permit(
+    client: &deadpool_postgres::Object,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<PermitRow>, StoreError> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {PERMIT_COLUMNS} FROM permits WHERE id = $1 AND org_id = $2"
+        ))
+        .await
+        .map_err(pg)?;
+    client
+        .query_opt(&stmt, &[&id, &org_id])
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(permit_row)
+        .transpose()
+}
+
+/// The condition selecting permits of `status` at `now_ms`.
+fn status_sql(w: &mut Where, status: &PermitStatus, now_ms: i64) {
+    let clause = match status {
+        PermitStatus::Issued => {
+            let now = w.bind(Box::new(now_ms));
+            format!("status = 'active' AND expires_ms >= {now}")
+        }
+        PermitStatus::Expired => {
+            let now = w.bind(Box::new(now_ms));
+            format!("status = 'active' AND expires_ms < {now}")
+        }
+        PermitStatus::Verified => "status = 'consumed' AND used_via = 'by_id'".into(),
+        PermitStatus::Consumed => {
+            "status = 'consumed' AND used_via IS DISTINCT FROM 'by_id'".into()
+        }
+        PermitStatus::Revoked => "status = 'revoked'".into(),
+        // A status no permit has.
+        _ => "FALSE".into(),
+    };
+    w.clauses.push(clause);
+}
+
+/// The `WHERE` clause of an organization's permits (allow decisions).
+fn permit_filter(org_id: &str, filter: &PermitFilter, now_ms: i64) -> Where {
+    let mut w = Where::org("org_id", org_id);
+    w.clauses.push("decision = 'allow'".into());
+    if let Some(status) = &filter.status {
+        status_sql(&mut w, status, now_ms);
+    }
+    w.compare("agent", "=", text(&filter.actor_id));
+    w.compare("action", "=", text(&filter.action));
+    w.range("issued_ms", filter.issued);
+    w
+}
+
+pub(super) async fn permits(
+    client: &mut deadpool_postgres::Object,
+    org_id: &str,
+    query: &PermitQuery,
+    now_ms: i64,
+) -> Result<PermitRows, StoreError> {
+    let tx = snapshot(client).await?;
+    let mut w = permit_filter(org_id, &query.filter, now_ms);
+    let total = count(&*tx, "permits", &w).await?;
+    if let Some(c) = &query.after {
+        let ms = w.bind(Box::new(c.issued_ms));
+        let id = w.bind(Box::new(c.id.clone()));
+        w.clauses.push(format!(
+            "(issued_ms < {ms} OR (issued_ms = {ms} AND id < {id}))"
+        ));
+    }
+    // One extra row tells whether another page follows.
+    let sql = format!(
+        "SELECT {PERMIT_COLUMNS} FROM permits WHERE {}
+         ORDER BY issued_ms DESC, id DESC LIMIT {}",
+        w.sql(),
+        u64::from(query.limit) + 1
+    );
+    let rows = tx.query(&sql, &w.params()).await.map_err(pg)?;
+    tx.commit().await.map_err(pg)?;
+    let mut out = rows.iter().map(permit_row).collect::<Result<Vec<_>, _>>()?;
+    let next = if out.len() > query.limit as usize {
+        out.truncate(query.limit as usize);
+        out.last().map(|p| PermitCursor {
+            issued_ms: p.issued_ms,
+            id: p.id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(PermitRows {
+        rows: out,
+        total,
+        next,
+    })
+}

@@ -1,0 +1,606 @@
+//! The writer thread: group commit under the chain head locks, stored
+//! replies, and the SQL of every state change ([`Tx`]).
+//!
+//! The thread runs its own single-threaded tokio runtime and drives the
+//! driver's futures to completion one statement at a time (a job is
+//! synchronous code run inside the transaction).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+use super::{describe, pg, reads, schema, Command, STATEMENT_TIMEOUT};
+use crate::clock;
+use crate::store::chain::{self, Head};
+use crate::store::{
+    Kept, NewEvent, PermitRow, PermitState, PostgresUrl, Refusal, Request, StoreError, Tx,
+    WriteError, WriteJob, PRUNE_EVERY_MS, REPLY_RETENTION_MS,
+};
+
+/// The most writes applied in one transaction.
+const MAX_BATCH: usize = 512;
+/// The most stored replies one pruning deletes.
+const PRUNE_AT_MOST: i64 = 10_000;
+
+/// The statements the writer prepares on each connection.
+struct Statements {
+    insert_head: Statement,
+    lock_heads: Statement,
+    update_head: Statement,
+    replies: Statement,
+    insert_reply: Statement,
+    permit: Statement,
+    permits: Statement,
+    insert_permit: Statement,
+    transition: Statement,
+    insert_event: Statement,
+}
+
+/// A connection with its statements.
+struct Connection {
+    client: Client,
+    statements: Statements,
+}
+
+pub(super) struct Writer {
+    config: Config,
+    url: PostgresUrl,
+    rt: Runtime,
+    conn: Option<Connection>,
+    /// Organizations whose chain head row is known to exist.
+    known: HashSet<String>,
+    /// When stored replies were last pruned (ms since the epoch).
+    pruned_ms: i64,
+}
+
+/// Drive `f` to completion on `rt`, within [`STATEMENT_TIMEOUT`].
+fn block<T>(
+    rt: &Runtime,
+    f: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, StoreError> {
+    rt.block_on(async {
+        match tokio::time::timeout(STATEMENT_TIMEOUT, f).await {
+            Ok(result) => result.map_err(pg),
+            Err(_) => Err(StoreError::Postgres(format!(
+                "no answer from PostgreSQL within {} s",
+                STATEMENT_TIMEOUT.as_secs()
+            ))),
+        }
+    })
+}
+
+/// A reply held until its transaction commits.
+type Pending = (
+    tokio::sync::oneshot::Sender<Result<String, WriteError>>,
+    Result<String, WriteError>,
+);
+
+impl Writer {
+    /// A writer with a connection and the schema created or migrated.
+    pub(super) fn start(config: Config, url: PostgresUrl) -> Result<Writer, StoreError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Postgres(format!("cannot start the writer's runtime: {e}")))?;
+        let mut writer = Writer {
+            config,
+            url,
+            rt,
+            conn: None,
+            known: HashSet::new(),
+            pruned_ms: 0,
+        };
+        let client = writer.connect()?;
+        let mut client = client;
+        writer.rt.block_on(schema::migrate(&mut client))?;
+        let statements = writer.prepare(&client)?;
+        writer.conn = Some(Connection { client, statements });
+        Ok(writer)
+    }
+
+    /// A new connection, its driver task spawned on the writer's runtime.
+    fn connect(&self) -> Result<Client, StoreError> {
+        let (client, connection) = self
+            .rt
+            .block_on(self.config.connect(NoTls))
+            .map_err(|e| {
+                StoreError::Postgres(format!("cannot connect to {}: {}", self.url, describe(&e)))
+            })?;
+        self.rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %describe(&e), "writer: the PostgreSQL connection closed");
+            }
+        });
+        Ok(client)
+    }
+
+    fn prepare(&self, client: &Client) -> Result<Statements, StoreError> {
+        let p = |sql: &str| block(&self.rt, client.prepare(sql));
+        Ok(Statements {
+            insert_head: p(
+                "INSERT INTO chain_heads (org_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            )?,
+            lock_heads: p(
+                "SELECT org_id, seq, hash FROM chain_heads WHERE org_id = ANY($1) ORDER BY org_id FOR UPDATE",
+            )?,
+            update_head: p("UPDATE chain_heads SET seq = $2, hash = $3 WHERE org_id = $1")?,
+            replies: p(
+                "SELECT org_id, key_id, endpoint, request_id, body_digest, body FROM replies
+                 JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                      AS asked (org_id, key_id, endpoint, request_id)
+                 USING (org_id, key_id, endpoint, request_id)",
+            )?,
+            insert_reply: p(
+                "INSERT INTO replies (org_id, key_id, endpoint, request_id, body_digest, body, created_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )?,
+            permit: p(&format!(
+                "SELECT {} FROM permits WHERE id = $1 AND org_id = $2 FOR UPDATE",
+                reads::PERMIT_COLUMNS
+            ))?,
+            permits: p(&format!(
+                "SELECT {} FROM permits
+                 JOIN unnest($1::text[], $2::text[]) AS asked (id, org_id) USING (id, org_id)
+                 FOR UPDATE OF permits",
+                reads::PERMIT_COLUMNS
+            ))?,
+            insert_permit: p(
+                "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms,
+                                      permit_hash, key_id, environment, execution_hash, escalation_id, deny_code, shape)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )?,
+            transition: p(
+                "UPDATE permits SET status = $3, used_via = $4, used_ms = $5, revoked_ms = $6, revoked_by = $7,
+                                    revoke_reason = $8
+                 WHERE id = $1 AND org_id = $2 AND status = 'active'",
+            )?,
+            insert_event: p(
+                "INSERT INTO events (org_id, org_seq, type, decision, actor_id, resource_id, payload, hash,
+                                     previous_hash, occurred_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )?,
+        })
+    }
+
+    /// The writer's connection, reconnecting when it broke.
+    fn connection(&mut self) -> Result<&Connection, StoreError> {
+        if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            let client = self.connect()?;
+            let statements = self.prepare(&client)?;
+            self.conn = Some(Connection { client, statements });
+        }
+        self.conn.as_ref().ok_or(StoreError::Closed)
+    }
+
+    pub(super) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            self.apply(&mut batch);
+            self.prune();
+        }
+        tracing::debug!("writer: queue closed, exiting");
+    }
+
+    /// Apply a batch in one transaction; answer only after the commit.
+    fn apply(&mut self, batch: &mut Vec<Command>) {
+        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+        match self.transaction(batch, &mut pending) {
+            Ok(()) => {
+                for (tx, body) in pending {
+                    drop(tx.send(body));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "writer: transaction failed; answering every write of the batch with an error");
+                let message = e.to_string();
+                for (tx, _) in pending {
+                    drop(tx.send(Err(StoreError::RolledBack(message.clone()).into())));
+                }
+                // Writes not yet applied answer the error too.
+                for cmd in batch.drain(..) {
+                    drop(cmd.reply.send(Err(StoreError::RolledBack(message.clone()).into())));
+                }
+                // Roll back what the transaction did; a connection that
+                // cannot is dropped (PostgreSQL rolls back a transaction
+                // whose connection closed) and made anew for the next batch.
+                let rolled_back = match &self.conn {
+                    Some(c) => block(&self.rt, c.client.batch_execute("ROLLBACK")).is_ok(),
+                    None => true,
+                };
+                if !rolled_back {
+                    self.conn = None;
+                }
+                self.known.clear();
+            }
+        }
+    }
+
+    fn transaction(
+        &mut self,
+        batch: &mut Vec<Command>,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), StoreError> {
+        let orgs: BTreeSet<String> = batch.iter().map(|c| c.request.org_id.clone()).collect();
+        self.connection()?;
+        let (rt, known) = (&self.rt, &mut self.known);
+        let conn = self.conn.as_ref().ok_or(StoreError::Closed)?;
+        let (client, s) = (&conn.client, &conn.statements);
+        for org in &orgs {
+            if !known.contains(org) {
+                block(
+                    rt,
+                    client.execute(&s.insert_head, &[org, &atlasent::audit::GENESIS_HASH]),
+                )?;
+                known.insert(org.clone());
+            }
+        }
+        // One round trip: the transaction begins, locks the heads (in order:
+        // see the module docs), then reads the stored replies of the batch's
+        // requests and the permits they will read, under the locks (a retry
+        // answered by another node is committed by then; a permit is locked
+        // `FOR UPDATE` only with its own organization's head held).
+        let org_list: Vec<&str> = orgs.iter().map(String::as_str).collect();
+        let mut columns: [Vec<&str>; 4] = Default::default();
+        let mut permit_columns: [Vec<&str>; 2] = Default::default();
+        for cmd in batch.iter() {
+            let r = &cmd.request;
+            for (column, value) in columns.iter_mut().zip([
+                r.org_id.as_str(),
+                r.key_id.as_str(),
+                r.endpoint,
+                r.request_id.as_str(),
+            ]) {
+                column.push(value);
+            }
+            if let Some(id) = &r.reads_permit {
+                permit_columns[0].push(id);
+                permit_columns[1].push(&r.org_id);
+            }
+        }
+        let [c_org, c_key, c_endpoint, c_request] = &columns;
+        let [p_id, p_org] = &permit_columns;
+        let (head_rows, reply_rows, permit_rows) = block(rt, async {
+            let head_params: [&(dyn ToSql + Sync); 1] = [&org_list];
+            let reply_params: [&(dyn ToSql + Sync); 4] = [c_org, c_key, c_endpoint, c_request];
+            let permit_params: [&(dyn ToSql + Sync); 2] = [p_id, p_org];
+            let (begun, heads, replies, permits) = tokio::join!(
+                client.batch_execute("BEGIN"),
+                client.query(&s.lock_heads, &head_params),
+                client.query(&s.replies, &reply_params),
+                client.query(&s.permits, &permit_params),
+            );
+            begun?;
+            Ok((heads?, replies?, permits?))
+        })?;
+        let mut heads = HashMap::with_capacity(orgs.len());
+        for row in head_rows {
+            let org: String = row.try_get(0).map_err(pg)?;
+            let head = Head {
+                seq: row.try_get(1).map_err(pg)?,
+                hash: row.try_get(2).map_err(pg)?,
+            };
+            heads.insert(org, head);
+        }
+        if heads.len() != orgs.len() {
+            return Err(StoreError::Corrupt(
+                "an organization without its chain head row".into(),
+            ));
+        }
+        let mut stored = HashMap::with_capacity(reply_rows.len());
+        for row in reply_rows {
+            let get = |i: usize| row.try_get::<_, String>(i).map_err(pg);
+            let key = reply_key(&get(0)?, &get(1)?, &get(2)?, &get(3)?);
+            stored.insert(key, (get(4)?, get(5)?));
+        }
+        let start: HashMap<String, i64> = heads.iter().map(|(o, h)| (o.clone(), h.seq)).collect();
+        let mut read_ahead: HashMap<String, Option<PermitRow>> = p_id
+            .iter()
+            .zip(p_org)
+            .map(|(id, org)| (permit_key(org, id), None))
+            .collect();
+        for row in &permit_rows {
+            let permit = reads::permit_row(row)?;
+            read_ahead.insert(permit_key(&permit.org_id, &permit.id), Some(permit));
+        }
+        let mut tx = PgTx {
+            rt,
+            client,
+            s,
+            heads: &mut heads,
+            permits: read_ahead,
+            inflight: Vec::new(),
+        };
+        for cmd in batch.drain(..) {
+            match once(&mut tx, &mut stored, &cmd.request, cmd.job) {
+                Ok(body) => pending.push((cmd.reply, Ok(body))),
+                Err(WriteError::Refused(why)) => {
+                    pending.push((cmd.reply, Err(WriteError::Refused(why))))
+                }
+                Err(WriteError::Store(e)) => {
+                    drop(cmd.reply.send(Err(StoreError::RolledBack(e.to_string()).into())));
+                    return Err(e);
+                }
+            }
+        }
+        let moved: Vec<(String, i64, String)> = tx
+            .heads
+            .iter()
+            .filter(|(org, head)| start.get(*org) != Some(&head.seq))
+            .map(|(org, head)| (org.clone(), head.seq, head.hash.clone()))
+            .collect();
+        for (org, seq, hash) in moved {
+            let statement = &s.update_head;
+            tx.send(async move { client.execute(statement, &[&org, &seq, &hash]).await });
+        }
+        // Every write's result is checked before the commit's: a write that
+        // failed aborted the transaction, and PostgreSQL then answers the
+        // COMMIT with a rollback, not an error.
+        tx.read(client.batch_execute("COMMIT"))
+    }
+
+    /// Delete stored replies older than [`REPLY_RETENTION_MS`], at most
+    /// [`PRUNE_AT_MOST`] at a time, once every [`PRUNE_EVERY_MS`].
+    fn prune(&mut self) {
+        let now_ms = clock::now_ms();
+        if now_ms - self.pruned_ms < PRUNE_EVERY_MS && now_ms >= self.pruned_ms {
+            return;
+        }
+        self.pruned_ms = now_ms;
+        let Some(conn) = &self.conn else { return };
+        let pruned = block(
+            &self.rt,
+            conn.client.execute(
+                "DELETE FROM replies WHERE ctid = ANY(ARRAY(
+                     SELECT ctid FROM replies WHERE created_ms < $1 LIMIT $2))",
+                &[&(now_ms - REPLY_RETENTION_MS), &PRUNE_AT_MOST],
+            ),
+        );
+        if let Err(e) = pruned {
+            tracing::warn!(error = %e, "writer: pruning stored replies failed");
+        }
+    }
+}
+
+/// The key of a stored reply in a batch's map.
+fn reply_key(org_id: &str, key_id: &str, endpoint: &str, request_id: &str) -> String {
+    [org_id, key_id, endpoint, request_id].join("\0")
+}
+
+/// The key of a permit in a batch's map.
+fn permit_key(org_id: &str, id: &str) -> String {
+    [org_id, id].join("\0")
+}
+
+/// A stored reply: its request's body digest and the reply body.
+type Stored = (String, String);
+
+/// Run a write once: a retry (same organization, key, endpoint, request id
+/// and body) gets the stored reply of the first attempt, from whichever
+/// node answered it (`stored`: the batch's requests' replies, read under
+/// the head locks, and those of the batch so far); a first attempt runs and
+/// its reply is stored in the same transaction as its event. The same
+/// request id with a different body is refused, never answered.
+fn once(
+    tx: &mut PgTx<'_>,
+    stored: &mut HashMap<String, Stored>,
+    request: &Request,
+    job: WriteJob,
+) -> Result<String, WriteError> {
+    let key = reply_key(
+        &request.org_id,
+        &request.key_id,
+        request.endpoint,
+        &request.request_id,
+    );
+    if let Some((digest, body)) = stored.get(&key) {
+        if *digest != request.body_digest {
+            return Err(WriteError::Refused(Refusal::RequestIdReused {
+                request_id: request.request_id.clone(),
+            }));
+        }
+        return Ok(body.clone());
+    }
+    let body = job(tx)?;
+    let (client, statement) = (tx.client, &tx.s.insert_reply);
+    let r = request.clone();
+    let reply = body.clone();
+    tx.send(async move {
+        client
+            .execute(
+                statement,
+                &[
+                    &r.org_id,
+                    &r.key_id,
+                    &r.endpoint,
+                    &r.request_id,
+                    &r.body_digest,
+                    &reply,
+                    &r.now_ms,
+                ],
+            )
+            .await
+    });
+    stored.insert(key, (request.body_digest.clone(), body.clone()));
+    Ok(body)
+}
+
+/// A write sent in the pipeline, its result read before the next read.
+type Inflight<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'a>>;
+
+/// The writer's transaction, as a job sees it. Writes are pipelined: each
+/// is queued, and the queue is sent, in order, with the next read (or the
+/// commit), whose answer is taken only once every queued write succeeded.
+struct PgTx<'a> {
+    rt: &'a Runtime,
+    client: &'a Client,
+    s: &'a Statements,
+    /// The locked heads of the batch's organizations.
+    heads: &'a mut HashMap<String, Head>,
+    /// The permits read in this transaction (`None`: there is none), as
+    /// this transaction changed them.
+    permits: HashMap<String, Option<PermitRow>>,
+    /// Writes queued.
+    inflight: Vec<Inflight<'a>>,
+}
+
+impl<'a> PgTx<'a> {
+    /// Queue a write.
+    fn send(&mut self, write: impl Future<Output = Result<u64, tokio_postgres::Error>> + 'a) {
+        self.inflight.push(Box::pin(write));
+    }
+
+    /// Send the queued writes and then `read`; the read's answer once every
+    /// write succeeded.
+    fn read<T>(
+        &mut self,
+        read: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        let writes = futures_util::future::join_all(std::mem::take(&mut self.inflight));
+        block(self.rt, async {
+            let (written, answer) = tokio::join!(writes, read);
+            for w in written {
+                w?;
+            }
+            answer
+        })
+    }
+}
+
+impl Tx for PgTx<'_> {
+    fn permit(&mut self, org_id: &str, id: &str) -> Result<Option<PermitRow>, StoreError> {
+        let key = permit_key(org_id, id);
+        if let Some(known) = self.permits.get(&key) {
+            return Ok(known.clone());
+        }
+        let (client, statement) = (self.client, &self.s.permit);
+        let row = self
+            .read(client.query_opt(statement, &[&id, &org_id]))?
+            .as_ref()
+            .map(reads::permit_row)
+            .transpose()?;
+        self.permits.insert(key, row.clone());
+        Ok(row)
+    }
+
+    fn insert_permit(&mut self, p: &PermitRow, kept: &Kept<'_>) -> Result<(), StoreError> {
+        let (client, statement) = (self.client, &self.s.insert_permit);
+        let p = p.clone();
+        self.permits
+            .insert(permit_key(&p.org_id, &p.id), Some(p.clone()));
+        let key_id = kept.key_id.to_owned();
+        let escalation_id = kept.escalation_id.map(str::to_owned);
+        let deny_code = kept.deny_code.map(str::to_owned);
+        let shape = kept.shape.to_owned();
+        self.send(async move {
+            client
+                .execute(
+                    statement,
+                    &[
+                        &p.id,
+                        &p.org_id,
+                        &p.agent,
+                        &p.action,
+                        &p.context_hash,
+                        &p.decision,
+                        &p.state.as_str(),
+                        &p.issued_ms,
+                        &p.expires_ms,
+                        &p.permit_hash,
+                        &key_id,
+                        &p.environment,
+                        &p.execution_hash,
+                        &escalation_id,
+                        &deny_code,
+                        &shape,
+                    ],
+                )
+                .await
+        });
+        Ok(())
+    }
+
+    fn transition(&mut self, org_id: &str, id: &str, to: &PermitState) -> Result<(), StoreError> {
+        // As the statement does: only an active permit moves.
+        if let Some(Some(row)) = self.permits.get_mut(&permit_key(org_id, id)) {
+            if row.state == PermitState::Active {
+                row.state = to.clone();
+            }
+        }
+        let (client, statement) = (self.client, &self.s.transition);
+        let (org_id, id, to) = (org_id.to_owned(), id.to_owned(), to.clone());
+        self.send(async move {
+            let (used_via, used_ms, revoked_ms, revoked_by, revoke_reason) = to.columns();
+            client
+                .execute(
+                    statement,
+                    &[
+                        &id,
+                        &org_id,
+                        &to.as_str(),
+                        &used_via,
+                        &used_ms,
+                        &revoked_ms,
+                        &revoked_by,
+                        &revoke_reason,
+                    ],
+                )
+                .await
+        });
+        Ok(())
+    }
+
+    fn append(&mut self, event: NewEvent<'_>) -> Result<String, StoreError> {
+        let head = self.heads.get_mut(event.org_id).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "an event of {:?} in a transaction that did not lock its chain",
+                event.org_id
+            ))
+        })?;
+        let sealed = chain::seal(head, &event)?;
+        let hash = sealed.hash.clone();
+        let (client, statement) = (self.client, &self.s.insert_event);
+        let text = |v: Option<&str>| v.map(str::to_owned);
+        let (org_id, kind) = (event.org_id.to_owned(), event.kind.to_owned());
+        let (decision, actor_id, resource_id) = (
+            text(event.decision),
+            text(event.actor_id),
+            text(event.resource_id),
+        );
+        let now_ms = event.now_ms;
+        self.send(async move {
+            client
+                .execute(
+                    statement,
+                    &[
+                        &org_id,
+                        &sealed.seq,
+                        &kind,
+                        &decision,
+                        &actor_id,
+                        &resource_id,
+                        &sealed.payload,
+                        &sealed.hash,
+                        &sealed.previous_hash,
+                        &now_ms,
+                    ],
+                )
+                .await
+        });
+        Ok(hash)
+    }
+}
