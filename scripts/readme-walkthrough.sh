@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 unset ATLASENT_API_KEY ATLASENT_BASE_URL
 work=$(mktemp -d)
 pids=()
+pg_started=0
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ "$pg_started" = 1 ] && bash scripts/pg-local.sh stop || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -143,6 +145,39 @@ cat "$work/keys-refused.log"
 expect "$(cat "$work/keys-refused.log")" "readable by group or others"
 kill -INT "$server"
 wait "$server"
+
+step "Running more than one node: two servers on one PostgreSQL (the README's sh block)"
+awk '/^## Running more than one node/{on=1} on&&/^```sh/{inblock=1;next} inblock&&/^```/{exit} inblock' README.md >"$work/nodes.sh"
+cat "$work/nodes.sh"
+grep -q 'eval "$(bash scripts/pg-local.sh start)"' "$work/nodes.sh" || { echo "README block not found"; exit 1; }
+eval "$(bash scripts/pg-local.sh start)"
+pg_started=1
+cargo build -q -p atlasent-server --features postgres
+# The two serve lines of the block, with the keys file written above.
+mkdir -p "$work/nodes"
+cp "$work/keys.toml" "$work/nodes/keys.toml"
+for port in 8787 8788; do
+  (cd "$work/nodes" && exec "$OLDPWD/target/debug/atlasent-server" serve --listen 127.0.0.1:$port \
+    --db "$ATLASENT_DB" --policy "$OLDPWD/examples/policies/demo.json" \
+    --keys-file keys.toml --signing-key data/signing-key.pem) >"$work/node-$port.log" 2>&1 &
+  pids+=("$!")
+  wait_for "$!" "$work/node-$port.log" "listening on http://127.0.0.1:$port"
+done
+grep -q "(PostgreSQL)" "$work/node-8787.log" || { cat "$work/node-8787.log"; echo "not on PostgreSQL"; exit 1; }
+body='{"action":"deploy","agent":"deploy-bot","context":{"environment":"staging"}}'
+out=$(curl -s localhost:8787/v1-evaluate -H 'authorization: Bearer ask_live_...' -H 'content-type: application/json' -d "$body")
+echo "$out"
+permit=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["decision_id"])' <<<"$out")
+verify="{\"decision_id\":\"$permit\",\"action\":\"deploy\",\"agent\":\"deploy-bot\",\"context\":{\"environment\":\"staging\"}}"
+out=$(curl -s localhost:8788/v1-verify-permit -H 'authorization: Bearer ask_live_...' -H 'content-type: application/json' -d "$verify")
+echo "$out"
+expect "$out" '"verified":true'
+out=$(curl -s localhost:8787/v1-verify-permit -H 'authorization: Bearer ask_live_...' -H 'content-type: application/json' -d "$verify")
+echo "$out"
+expect "$out" '"verified":false'
+for pid in "${pids[@]: -2}"; do kill -INT "$pid"; wait "$pid" || true; done
+bash scripts/pg-local.sh stop
+pg_started=0
 
 step "A Python 2.x client talking to a local server (the README's sh block, as written)"
 # The venv the test command installed (atlasent 2.18.0); installed here when missing.

@@ -111,7 +111,9 @@ struct ServeArgs {
     /// How long a permit stays verifiable, e.g. 30s, 15m, 1h, 2d (1ms to 30d).
     #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     permit_ttl: Duration,
-    /// Requests per minute per API key before 429 (1 to 1000000).
+    /// Requests per minute per API key before 429 (1 to 1000000), counted by
+    /// this server alone: with several nodes on one PostgreSQL database, give
+    /// each its share.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rate_limit_per_minute: u32,
     /// Failed authentications per minute per client address before 429
