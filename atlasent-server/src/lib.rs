@@ -52,8 +52,9 @@
 //!   types, time from the [`clock::Clock`] it is given. No SQL, no HTTP.
 //! - [`store`]: the [`store::Store`] trait (write jobs run once per request
 //!   id inside one transaction, answered only when durable; event, export
-//!   and permit reads) and its SQLite implementation with a single writer
-//!   and group commit.
+//!   and permit reads) and its implementations: SQLite with a single writer
+//!   and group commit (the default), and PostgreSQL (the `postgres`
+//!   feature), on which several server processes act as one.
 //!
 //! The contract — bodies, paths, limits, outcome spellings — is defined
 //! once, in [`atlasent::wire`], and shared with the SDK.
@@ -65,6 +66,11 @@
 //!   tokio's signal handling. A crate that embeds the server (in its tests,
 //!   say) can leave it out:
 //!   `atlasent-server = { version = "0.1", default-features = false }`.
+//! - `postgres`: the PostgreSQL store ([`Storage::Postgres`],
+//!   `serve --db postgres://USER@HOST:PORT/DB`): several server processes on
+//!   one database share permits, stored replies and one audit chain per
+//!   organization (see [`store::PostgresStore`] for how). Its dependencies:
+//!   `tokio-postgres`, `deadpool-postgres`.
 //!
 //! # Two wires
 //!

@@ -1,8 +1,9 @@
 //! Storage: the organizations' hash-chained audit logs, the permits and the
-//! stored replies, behind the [`Store`] trait. [`SqliteStore`] is the one
-//! implementation today (a writer thread with group commit, a pool of
-//! read-only connections); a store of another database implements the same
-//! trait, and the [`Engine`](crate::engine::Engine) decides the same on it.
+//! stored replies, behind the [`Store`] trait. [`SqliteStore`] (a writer
+//! thread with group commit, a pool of read-only connections) is the
+//! embedded default; `PostgresStore` (the `postgres` feature) lets several
+//! server processes share one database. The
+//! [`Engine`](crate::engine::Engine) decides the same on either.
 //!
 //! A state change is a [`WriteJob`]: the engine's code, run by the store
 //! inside its write transaction against a [`Tx`] (read a permit, issue,

@@ -1,38 +1,5 @@
 //! The PostgreSQL store: several server processes on one database behave
-//! as one server.
-//!
-//! Each process has one writer thread with its own connection. The writer
-//! takes every write waiting in its queue and applies them in one
-//! transaction (group commit), as the SQLite writer does; what makes the
-//! processes one server is what that transaction locks:
-//!
-//! - **One chain per organization.** The transaction first locks the chain
-//!   head row of every organization its writes belong to
-//!   (`SELECT … FROM chain_heads … ORDER BY org_id FOR UPDATE`, always in the
-//!   same order, so two processes never deadlock), numbers and links the
-//!   events it appends from those heads, and moves the heads before it
-//!   commits. A second process's transaction for the same organization
-//!   waits for the head row, then reads the moved head: appends from every
-//!   process form one chain with no fork and no gap.
-//! - **Single use.** A permit is read `FOR UPDATE` inside the transaction,
-//!   under its organization's head lock; of two processes verifying one
-//!   permit, the second reads it only after the first committed it used.
-//! - **Idempotency.** Stored replies are keyed by organization, key,
-//!   endpoint and request id; under the head lock, a retry sent to another
-//!   process reads the first attempt's committed reply.
-//! - **Durability.** A reply is answered only after `COMMIT` returned (the
-//!   server's `synchronous_commit` decides what that means; its default
-//!   waits for the WAL flush). A transaction whose commit is not confirmed —
-//!   the connection broke, the server restarted — answers an error, never a
-//!   success; the writer reconnects for its next batch.
-//!
-//! Reads (listings, exports, permit records) run on a connection pool
-//! (`deadpool-postgres`) in a read-only `REPEATABLE READ` transaction each,
-//! so a count and its page see the same commit.
-//!
-//! The connection is plain TCP (or a Unix socket): TLS to the database is
-//! not supported yet, and a URL that requires it (`sslmode=require`) is
-//! refused at start.
+//! as one server. How, and what it locks: [`PostgresStore`].
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -63,8 +30,41 @@ struct Command {
     reply: oneshot::Sender<Result<String, WriteError>>,
 }
 
-/// The PostgreSQL store: a writer thread with group commit, a pool of
-/// connections for reads. See the [module docs](self).
+/// The PostgreSQL store: several server processes on one database behave
+/// as one server.
+///
+/// Each process has one writer thread with its own connection. The writer
+/// takes every write waiting in its queue and applies them in one
+/// transaction (group commit), as the SQLite writer does; what makes the
+/// processes one server is what that transaction locks:
+///
+/// - **One chain per organization.** The transaction first locks the chain
+///   head row of every organization its writes belong to
+///   (`SELECT … FROM chain_heads … ORDER BY org_id FOR UPDATE`, always in the
+///   same order, so two processes never deadlock), numbers and links the
+///   events it appends from those heads, and moves the heads before it
+///   commits. A second process's transaction for the same organization
+///   waits for the head row, then reads the moved head: appends from every
+///   process form one chain with no fork and no gap.
+/// - **Single use.** A permit is read `FOR UPDATE` inside the transaction,
+///   under its organization's head lock; of two processes verifying one
+///   permit, the second reads it only after the first committed it used.
+/// - **Idempotency.** Stored replies are keyed by organization, key,
+///   endpoint and request id; under the head lock, a retry sent to another
+///   process reads the first attempt's committed reply.
+/// - **Durability.** A reply is answered only after `COMMIT` returned (the
+///   server's `synchronous_commit` decides what that means; its default
+///   waits for the WAL flush). A transaction whose commit is not confirmed —
+///   the connection broke, the server restarted — answers an error, never a
+///   success; the writer reconnects for its next batch.
+///
+/// Reads (listings, exports, permit records) run on a connection pool
+/// (`deadpool-postgres`) in a read-only `REPEATABLE READ` transaction each,
+/// so a count and its page see the same commit.
+///
+/// The connection is plain TCP (or a Unix socket): TLS to the database is
+/// not supported yet, and a URL that requires it (`sslmode=require`) is
+/// refused at start.
 pub struct PostgresStore {
     tx: mpsc::UnboundedSender<Command>,
     pool: deadpool_postgres::Pool,
