@@ -69,7 +69,7 @@
 //! - `postgres`: the PostgreSQL store ([`Storage::Postgres`],
 //!   `serve --db postgres://USER@HOST:PORT/DB`): several server processes on
 //!   one database share permits, stored replies and one audit chain per
-//!   organization (see [`store::PostgresStore`] for how). Its dependencies:
+//!   organization (`store::PostgresStore` says how). Its dependencies:
 //!   `tokio-postgres`, `deadpool-postgres`.
 //!
 //! # Two wires
