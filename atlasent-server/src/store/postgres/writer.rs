@@ -33,12 +33,12 @@ struct Statements {
     lock_heads: Statement,
     update_head: Statement,
     replies: Statement,
-    insert_reply: Statement,
+    insert_replies: Statement,
     permit: Statement,
     permits: Statement,
     insert_permit: Statement,
     transition: Statement,
-    insert_event: Statement,
+    insert_events: Statement,
 }
 
 /// A connection with its statements.
@@ -135,9 +135,10 @@ impl Writer {
                       AS asked (org_id, key_id, endpoint, request_id)
                  USING (org_id, key_id, endpoint, request_id)",
             )?,
-            insert_reply: p(
+            insert_replies: p(
                 "INSERT INTO replies (org_id, key_id, endpoint, request_id, body_digest, body, created_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                      $6::text[], $7::bigint[])",
             )?,
             permit: p(&format!(
                 "SELECT {} FROM permits WHERE id = $1 AND org_id = $2 FOR UPDATE",
@@ -159,10 +160,11 @@ impl Writer {
                                     revoke_reason = $8
                  WHERE id = $1 AND org_id = $2 AND status = 'active'",
             )?,
-            insert_event: p(
+            insert_events: p(
                 "INSERT INTO events (org_id, org_seq, type, decision, actor_id, resource_id, payload, hash,
                                      previous_hash, occurred_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                      $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])",
             )?,
         })
     }
@@ -324,6 +326,8 @@ impl Writer {
             heads: &mut heads,
             permits: read_ahead,
             inflight: Vec::new(),
+            events: EventRows::default(),
+            replies: ReplyRows::default(),
         };
         for cmd in batch.drain(..) {
             match once(&mut tx, &mut stored, &cmd.request, cmd.job) {
@@ -336,6 +340,18 @@ impl Writer {
                     return Err(e);
                 }
             }
+        }
+        let (events, replies) = (
+            std::mem::take(&mut tx.events),
+            std::mem::take(&mut tx.replies),
+        );
+        if !events.seq.is_empty() {
+            let statement = &s.insert_events;
+            tx.send(async move { client.execute(statement, &events.params()).await });
+        }
+        if !replies.body.is_empty() {
+            let statement = &s.insert_replies;
+            tx.send(async move { client.execute(statement, &replies.params()).await });
         }
         let moved: Vec<(String, i64, String)> = tx
             .heads
@@ -416,25 +432,7 @@ fn once(
         return Ok(body.clone());
     }
     let body = job(tx)?;
-    let (client, statement) = (tx.client, &tx.s.insert_reply);
-    let r = request.clone();
-    let reply = body.clone();
-    tx.send(async move {
-        client
-            .execute(
-                statement,
-                &[
-                    &r.org_id,
-                    &r.key_id,
-                    &r.endpoint,
-                    &r.request_id,
-                    &r.body_digest,
-                    &reply,
-                    &r.now_ms,
-                ],
-            )
-            .await
-    });
+    tx.replies.push(request, &body);
     stored.insert(key, (request.body_digest.clone(), body.clone()));
     Ok(body)
 }
@@ -456,6 +454,92 @@ struct PgTx<'a> {
     permits: HashMap<String, Option<PermitRow>>,
     /// Writes queued.
     inflight: Vec<Inflight<'a>>,
+    /// The events appended, inserted in one statement before the commit.
+    events: EventRows,
+    /// The replies to store, inserted in one statement before the commit.
+    replies: ReplyRows,
+}
+
+/// Events to insert, column by column (`unnest` makes them rows).
+#[derive(Default)]
+struct EventRows {
+    org_id: Vec<String>,
+    seq: Vec<i64>,
+    kind: Vec<String>,
+    decision: Vec<Option<String>>,
+    actor_id: Vec<Option<String>>,
+    resource_id: Vec<Option<String>>,
+    payload: Vec<String>,
+    hash: Vec<String>,
+    previous_hash: Vec<String>,
+    occurred_ms: Vec<i64>,
+}
+
+impl EventRows {
+    fn push(&mut self, event: &NewEvent<'_>, sealed: chain::Sealed) {
+        let text = |v: Option<&str>| v.map(str::to_owned);
+        self.org_id.push(event.org_id.to_owned());
+        self.seq.push(sealed.seq);
+        self.kind.push(event.kind.to_owned());
+        self.decision.push(text(event.decision));
+        self.actor_id.push(text(event.actor_id));
+        self.resource_id.push(text(event.resource_id));
+        self.payload.push(sealed.payload);
+        self.hash.push(sealed.hash);
+        self.previous_hash.push(sealed.previous_hash);
+        self.occurred_ms.push(event.now_ms);
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
+        [
+            &self.org_id,
+            &self.seq,
+            &self.kind,
+            &self.decision,
+            &self.actor_id,
+            &self.resource_id,
+            &self.payload,
+            &self.hash,
+            &self.previous_hash,
+            &self.occurred_ms,
+        ]
+    }
+}
+
+/// Replies to store, column by column.
+#[derive(Default)]
+struct ReplyRows {
+    org_id: Vec<String>,
+    key_id: Vec<String>,
+    endpoint: Vec<&'static str>,
+    request_id: Vec<String>,
+    body_digest: Vec<String>,
+    body: Vec<String>,
+    created_ms: Vec<i64>,
+}
+
+impl ReplyRows {
+    fn push(&mut self, request: &Request, body: &str) {
+        self.org_id.push(request.org_id.clone());
+        self.key_id.push(request.key_id.clone());
+        self.endpoint.push(request.endpoint);
+        self.request_id.push(request.request_id.clone());
+        self.body_digest.push(request.body_digest.clone());
+        self.body.push(body.to_owned());
+        self.created_ms.push(request.now_ms);
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [
+            &self.org_id,
+            &self.key_id,
+            &self.endpoint,
+            &self.request_id,
+            &self.body_digest,
+            &self.body,
+            &self.created_ms,
+        ]
+    }
 }
 
 impl<'a> PgTx<'a> {
@@ -573,34 +657,7 @@ impl Tx for PgTx<'_> {
         })?;
         let sealed = chain::seal(head, &event)?;
         let hash = sealed.hash.clone();
-        let (client, statement) = (self.client, &self.s.insert_event);
-        let text = |v: Option<&str>| v.map(str::to_owned);
-        let (org_id, kind) = (event.org_id.to_owned(), event.kind.to_owned());
-        let (decision, actor_id, resource_id) = (
-            text(event.decision),
-            text(event.actor_id),
-            text(event.resource_id),
-        );
-        let now_ms = event.now_ms;
-        self.send(async move {
-            client
-                .execute(
-                    statement,
-                    &[
-                        &org_id,
-                        &sealed.seq,
-                        &kind,
-                        &decision,
-                        &actor_id,
-                        &resource_id,
-                        &sealed.payload,
-                        &sealed.hash,
-                        &sealed.previous_hash,
-                        &now_ms,
-                    ],
-                )
-                .await
-        });
+        self.events.push(&event, sealed);
         Ok(hash)
     }
 }
