@@ -90,6 +90,15 @@ impl Node {
     fn client(&self) -> atlasent::Client {
         client(&self.url)
     }
+
+    /// Whether the process still runs, for failure messages.
+    fn state(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(None) => format!("{} runs", self.url),
+            Ok(Some(status)) => format!("{} exited: {status}", self.url),
+            Err(e) => format!("{}: {e}", self.url),
+        }
+    }
 }
 
 impl Drop for Node {
@@ -614,8 +623,9 @@ async fn wait_until_serving(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_either_node_and_a_postgres_restart_lose_nothing_acknowledged() {
-    const KILLS: usize = 6;
+    const KILLS: usize = 5;
     const WORKERS_PER_NODE: usize = 3;
+    let started = Instant::now();
     let (cluster, db, key) = setup("crash");
     let mut nodes = two_nodes(&db, &key, &[]);
     let seed = std::time::SystemTime::now()
@@ -651,14 +661,18 @@ async fn sigkill_of_either_node_and_a_postgres_restart_lose_nothing_acknowledged
             for node in &nodes {
                 wait_until_serving(&node.url).await;
             }
-            println!("PostgreSQL restarted; both nodes serve again");
+            println!(
+                "{:?}: PostgreSQL restarted; both nodes serve again",
+                started.elapsed()
+            );
         }
         let node = &mut nodes[kill % 2];
         tokio::task::block_in_place(|| node.kill_and_restart());
         *urls[kill % 2].lock().expect("lock") = node.url.clone();
         let done = acknowledged.lock().expect("lock").decisions.len();
         println!(
-            "kill {kill}: node {} restarted; {done} decisions acknowledged",
+            "{:?}: kill {kill}: node {} restarted; {done} decisions acknowledged",
+            started.elapsed(),
             kill % 2
         );
     }
@@ -718,14 +732,17 @@ async fn sigkill_of_either_node_and_a_postgres_restart_lose_nothing_acknowledged
     for check in checks {
         lost.extend(check.await.expect("check task"));
     }
+    let states: Vec<String> = nodes.iter_mut().map(Node::state).collect();
     assert!(
         lost.is_empty(),
-        "{} acknowledged permits lost or not used up (of {}): {lost:?}",
+        "{} acknowledged permits lost or not used up (of {}; nodes: {states:?}), the first: {:?}",
         lost.len(),
-        acked.permits.len()
+        acked.permits.len(),
+        &lost[..lost.len().min(5)]
     );
     println!(
-        "{} decisions, {} permits, {} used: all held by both nodes",
+        "{:?}: {} decisions, {} permits, {} used: all held by both nodes",
+        started.elapsed(),
         acked.decisions.len(),
         acked.permits.len(),
         acked.used.len()
