@@ -130,10 +130,15 @@ impl Writer {
             )?,
             update_head: p("UPDATE chain_heads SET seq = $2, hash = $3 WHERE org_id = $1")?,
             replies: p(
-                "SELECT org_id, key_id, endpoint, request_id, body_digest, body FROM replies
-                 JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[])
-                      AS asked (org_id, key_id, endpoint, request_id)
-                 USING (org_id, key_id, endpoint, request_id)",
+                // LATERAL: one primary key lookup per request, whatever the
+                // table's statistics say (a join may be planned as a scan of
+                // the whole table while they are stale).
+                "SELECT r.org_id, r.key_id, r.endpoint, r.request_id, r.body_digest, r.body
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS a (o, k, e, q)
+                 CROSS JOIN LATERAL (
+                     SELECT * FROM replies
+                     WHERE org_id = a.o AND key_id = a.k AND endpoint = a.e AND request_id = a.q
+                 ) AS r",
             )?,
             insert_replies: p(
                 "INSERT INTO replies (org_id, key_id, endpoint, request_id, body_digest, body, created_ms)
@@ -145,9 +150,9 @@ impl Writer {
                 reads::PERMIT_COLUMNS
             ))?,
             permits: p(&format!(
-                "SELECT {} FROM permits
-                 JOIN unnest($1::text[], $2::text[]) AS asked (id, org_id) USING (id, org_id)
-                 FOR UPDATE OF permits",
+                "SELECT {} FROM unnest($1::text[], $2::text[]) AS a (i, o)
+                 CROSS JOIN LATERAL (SELECT * FROM permits WHERE id = a.i AND org_id = a.o) AS p
+                 FOR UPDATE OF p",
                 reads::PERMIT_COLUMNS
             ))?,
             insert_permit: p(
