@@ -27,7 +27,9 @@ impl PostgresUrl {
         }
         let url = PostgresUrl(text.to_owned());
         if url.host().split('/').next().unwrap_or_default().is_empty() {
-            return Err(format!("{url}: no host (postgres://USER@HOST:PORT/DATABASE)"));
+            return Err(format!(
+                "{url}: no host (postgres://USER@HOST:PORT/DATABASE)"
+            ));
         }
         Ok(url)
     }

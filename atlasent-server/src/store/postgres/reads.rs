@@ -174,7 +174,8 @@ pub(super) async fn events(
     let tx = snapshot(client).await?;
     let total = count(&*tx, "events", &event_filter(org_id, filter)).await?;
     // One extra row tells whether another page follows.
-    let mut page = select_events(&*tx, org_id, filter, after, Some(limit.saturating_add(1))).await?;
+    let mut page =
+        select_events(&*tx, org_id, filter, after, Some(limit.saturating_add(1))).await?;
     tx.commit().await.map_err(pg)?;
     let next_cursor = if page.events.len() > limit as usize {
         page.events.truncate(limit as usize);

@@ -24,6 +24,8 @@ use crate::store::{
 
 /// The most writes applied in one transaction.
 const MAX_BATCH: usize = 512;
+/// Set on the writer's connection: see [`Writer::connect`].
+const IDLE_IN_TRANSACTION: &str = "SET idle_in_transaction_session_timeout = '10s'";
 /// The most stored replies one pruning deletes.
 const PRUNE_AT_MOST: i64 = 10_000;
 
@@ -105,17 +107,18 @@ impl Writer {
 
     /// A new connection, its driver task spawned on the writer's runtime.
     fn connect(&self) -> Result<Client, StoreError> {
-        let (client, connection) = self
-            .rt
-            .block_on(self.config.connect(NoTls))
-            .map_err(|e| {
-                StoreError::Postgres(format!("cannot connect to {}: {}", self.url, describe(&e)))
-            })?;
+        let (client, connection) = self.rt.block_on(self.config.connect(NoTls)).map_err(|e| {
+            StoreError::Postgres(format!("cannot connect to {}: {}", self.url, describe(&e)))
+        })?;
         self.rt.spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %describe(&e), "writer: the PostgreSQL connection closed");
             }
         });
+        // A writer stopped inside a transaction (its process frozen, its
+        // network gone) holds its organizations' chain head locks: the other
+        // nodes wait at most this long before PostgreSQL ends its session.
+        block(&self.rt, client.batch_execute(IDLE_IN_TRANSACTION))?;
         Ok(client)
     }
 
@@ -220,7 +223,10 @@ impl Writer {
                 }
                 // Writes not yet applied answer the error too.
                 for cmd in batch.drain(..) {
-                    drop(cmd.reply.send(Err(StoreError::RolledBack(message.clone()).into())));
+                    drop(
+                        cmd.reply
+                            .send(Err(StoreError::RolledBack(message.clone()).into())),
+                    );
                 }
                 // Roll back what the transaction did; a connection that
                 // cannot is dropped (PostgreSQL rolls back a transaction
@@ -341,7 +347,10 @@ impl Writer {
                     pending.push((cmd.reply, Err(WriteError::Refused(why))))
                 }
                 Err(WriteError::Store(e)) => {
-                    drop(cmd.reply.send(Err(StoreError::RolledBack(e.to_string()).into())));
+                    drop(
+                        cmd.reply
+                            .send(Err(StoreError::RolledBack(e.to_string()).into())),
+                    );
                     return Err(e);
                 }
             }
