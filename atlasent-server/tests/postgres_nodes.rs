@@ -395,6 +395,69 @@ async fn a_permit_issued_on_one_node_is_verified_revoked_and_retried_on_the_othe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sent_to_both_nodes_at_once_is_answered_once() {
+    const REQUESTS: usize = 20;
+    let (_cluster, db, key) = setup("both_at_once");
+    let [a, b] = two_nodes(&db, &key, &[]);
+    // Evaluate, then verify each permit, every request on both nodes at the
+    // same moment under one request id.
+    let mut permits = Vec::new();
+    for (step, path) in ["/v1-evaluate", "/v1-verify-permit"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut tasks = Vec::new();
+        for i in 0..REQUESTS {
+            let memo = format!("at-once-{i}");
+            let mut body = json!({ "action": "wire_transfer", "agent": "finance-agent", "context": small_transfer(&memo) });
+            if let Some(permit) = permits.get(i) {
+                body["decision_id"] = json!(permit);
+            }
+            let body = body.to_string();
+            let rid = format!("pg-at-once-{step}-{i}");
+            let (a, b) = (a.url.clone(), b.url.clone());
+            tasks.push(tokio::spawn(async move {
+                let headers = [("x-request-id", rid.as_str())];
+                let (on_a, on_b) = tokio::join!(
+                    post_raw(&a, path, &headers, &body),
+                    post_raw(&b, path, &headers, &body)
+                );
+                (rid.clone(), on_a, on_b)
+            }));
+        }
+        let mut next = Vec::new();
+        for task in tasks {
+            let (rid, (status_a, on_a), (status_b, on_b)) = task.await.expect("task");
+            let (on_a, on_b) = (
+                String::from_utf8_lossy(&on_a),
+                String::from_utf8_lossy(&on_b),
+            );
+            assert_eq!((status_a, status_b), (200, 200), "{rid}: {on_a} / {on_b}");
+            assert_eq!(on_a, on_b, "{rid}: one answer on both nodes");
+            let reply: Value = serde_json::from_str(&on_a).expect("JSON");
+            match step {
+                0 => next.push(reply["decision_id"].as_str().expect("an id").to_owned()),
+                _ => assert_eq!(reply["verified"], true, "{rid}: {reply}"),
+            }
+        }
+        if step == 0 {
+            permits = next;
+        }
+    }
+    let decisions: HashSet<String> = permits.iter().cloned().collect();
+    assert_eq!(decisions.len(), REQUESTS, "one decision per request id");
+    for node in [&a, &b] {
+        let (_, events) = export_checked(&node.url, &decisions).await;
+        assert_eq!(
+            events.len(),
+            2 * REQUESTS,
+            "one evaluate and one verify event per request id, however many nodes answered"
+        );
+        assert_eq!(status_of(node, &permits[0]).await, PermitStatus::Consumed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permit_expired_on_one_node_is_expired_on_the_other() {
     let (_cluster, db, key) = setup("expiry");
     let [a, b] = two_nodes(&db, &key, &["--permit-ttl", "1s"]);
