@@ -512,6 +512,47 @@ async fn fifty_concurrent_verifies_over_two_nodes_verify_exactly_once() {
     for node in &nodes {
         assert_eq!(status_of(node, &permit).await, PermitStatus::Consumed);
     }
+
+    // Through both doors too: `/v1-verify-permit` and
+    // `/v1/permits/{id}/verify`, on both nodes.
+    let permit = allowed_permit(&nodes[1], "both-doors").await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let client = clients[i % 2].clone();
+            let permit = permit.clone();
+            tokio::spawn(async move {
+                if i % 4 < 2 {
+                    let context = small_transfer("both-doors");
+                    let v = client.verify(&permit, "finance-agent", "wire_transfer", &context);
+                    v.await.map(|v| (v.verified, v.outcome))
+                } else {
+                    let v = client.verify_permit_by_id(&permit).await;
+                    v.map(|v| (v.valid, v.permit.status.as_str().to_owned()))
+                }
+            })
+        })
+        .collect();
+    let (mut verified, mut refused, mut errors) = (0, 0, Vec::new());
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok((true, _)) => verified += 1,
+            Ok((false, o)) if ["permit_consumed", "consumed", "verified"].contains(&o.as_str()) => {
+                refused += 1
+            }
+            Ok((false, o)) => errors.push(format!("unexpected outcome {o}")),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "verifies that were not answered: {errors:?}"
+    );
+    assert_eq!((verified, refused), (1, 49), "through both doors");
+    let used = [
+        status_of(&nodes[0], &permit).await,
+        status_of(&nodes[1], &permit).await,
+    ];
+    assert!(used[0] == used[1] && used[0].is_used(), "{used:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
