@@ -1,0 +1,172 @@
+//! The PostgreSQL store in-process, beside SQLite: the same operations give
+//! the same listings (permits by status, paged; events by type, paged), the
+//! schema is migrated once when nodes start together, and a database
+//! written by a newer schema is refused unchanged. Each test has a
+//! PostgreSQL cluster of its own (tests/postgres/cluster.rs).
+
+#[path = "postgres/cluster.rs"]
+mod cluster;
+mod common;
+
+use atlasent_server::store::PostgresUrl;
+use atlasent_server::{RunningServer, Storage};
+use cluster::PgCluster;
+use common::{all_pages, client, get, start_with, KEY};
+use serde_json::{json, Value};
+
+fn transfer(memo: &str) -> Value {
+    json!({ "amount_usd": 100, "counterparty_id": "cp-1", "memo": memo })
+}
+
+fn postgres(url: &str) -> Storage {
+    Storage::Postgres(PostgresUrl::parse(url).expect("a PostgreSQL URL"))
+}
+
+/// Six permits: two verified, one used by id, one revoked, two left issued;
+/// then a denied request.
+async fn history(server: &RunningServer) {
+    let c = client(server);
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let memo = format!("m{i}");
+        let reply = c
+            .evaluate("finance-agent", "wire_transfer", &transfer(&memo))
+            .await
+            .expect("evaluate");
+        assert!(reply.permitted, "{reply:?}");
+        ids.push((reply.permit_id, memo));
+    }
+    for (id, memo) in &ids[..2] {
+        let v = c
+            .verify(id, "finance-agent", "wire_transfer", &transfer(memo))
+            .await
+            .expect("verify");
+        assert!(v.verified, "{v:?}");
+    }
+    c.verify_permit_by_id(&ids[2].0)
+        .await
+        .expect("verify by id");
+    c.revoke_permit(&ids[3].0, Some("test"))
+        .await
+        .expect("revoke");
+    let denied = c
+        .evaluate(
+            "finance-agent",
+            "wire_transfer",
+            &json!({ "amount_usd": 10_000_000, "counterparty_id": "cp-1", "memo": "big" }),
+        )
+        .await
+        .expect("evaluate");
+    assert!(!denied.permitted);
+}
+
+/// What a listing shows, without ids and times (which differ per run).
+fn shape(items: &[Value], fields: &[&str]) -> Vec<Vec<Value>> {
+    items
+        .iter()
+        .map(|item| fields.iter().map(|f| item[*f].clone()).collect())
+        .collect()
+}
+
+/// The listings of `server` after [`history`].
+async fn listings(server: &RunningServer) -> Vec<Vec<Vec<Value>>> {
+    let mut out = Vec::new();
+    for (query, total) in [
+        ("", 6),
+        ("&status=issued", 2),
+        ("&status=consumed", 2),
+        ("&status=verified", 1),
+        ("&status=revoked", 1),
+    ] {
+        let first = format!("/v1/permits?limit=2{query}");
+        let items = all_pages(server, KEY, &first, "permits", total).await;
+        assert_eq!(items.len() as u64, total, "{first}");
+        out.push(shape(
+            &items,
+            &["status", "actor_id", "action_id", "environment"],
+        ));
+    }
+    let (status, all) = get(server, "/v1-audit/events?limit=1").await;
+    assert_eq!(status, 200, "{all}");
+    let total = all["total"].as_u64().expect("total");
+    let events = all_pages(server, KEY, "/v1-audit/events?limit=3", "events", total).await;
+    let sequences: Vec<u64> = events
+        .iter()
+        .map(|e| e["sequence"].as_u64().expect("sequence"))
+        .collect();
+    assert_eq!(sequences, (1..=total).collect::<Vec<_>>());
+    out.push(shape(
+        &events,
+        &["type", "decision", "actor_id", "resource_id"],
+    ));
+    let first = "/v1-audit/events?limit=2&types=permit.verified";
+    let (_, page) = get(server, first).await;
+    let verified = page["total"].as_u64().expect("total");
+    let items = all_pages(server, KEY, first, "events", verified).await;
+    out.push(shape(&items, &["type", "sequence"]));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_on_postgres_are_those_on_sqlite() {
+    let cluster = PgCluster::start();
+    cluster.create_database("listings");
+    let on_postgres = start_with(|b| b.storage(postgres(&cluster.url("listings")))).await;
+    let on_sqlite = start_with(|b| b).await;
+    history(&on_postgres).await;
+    history(&on_sqlite).await;
+    let (pg, lite) = (listings(&on_postgres).await, listings(&on_sqlite).await);
+    assert_eq!(pg, lite);
+    let (_, verification) = common::export_and_verify(&on_postgres).await;
+    assert!(verification.verified(), "{verification:?}");
+    on_postgres.shutdown().await.expect("stops");
+    on_sqlite.shutdown().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() {
+    let cluster = PgCluster::start();
+    cluster.create_database("together");
+    let url = cluster.url("together");
+    let starts = (0..4).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { start_with(|b| b.storage(postgres(&url))).await })
+    });
+    let mut servers = Vec::new();
+    for start in starts {
+        servers.push(start.await.expect("started"));
+    }
+    let applied = cluster.psql("together", "SELECT count(*) FROM atlasent_migrations");
+    assert_eq!(applied.trim(), "1", "{applied}");
+    for server in servers {
+        server.shutdown().await.expect("stops");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_a_newer_schema_is_refused_unchanged() {
+    let cluster = PgCluster::start();
+    cluster.create_database("newer");
+    let url = cluster.url("newer");
+    let server = start_with(|b| b.storage(postgres(&url))).await;
+    client(&server)
+        .evaluate("finance-agent", "wire_transfer", &transfer("before"))
+        .await
+        .expect("evaluate");
+    server.shutdown().await.expect("stops");
+    cluster.psql(
+        "newer",
+        "INSERT INTO atlasent_migrations (version) VALUES (99)",
+    );
+    let refused = common::refused_start(
+        atlasent_server::Server::builder()
+            .policy_file(common::policy_path("finance_wire_transfer.json"))
+            .api_key(KEY)
+            .storage(postgres(&url)),
+    )
+    .await;
+    assert!(refused.contains("schema version 99"), "{refused}");
+    assert!(!refused.contains(cluster.password()), "{refused}");
+    let events = cluster.psql("newer", "SELECT count(*) FROM events");
+    assert_eq!(events.trim(), "1", "{events}");
+}
