@@ -458,6 +458,42 @@ async fn a_request_sent_to_both_nodes_at_once_is_answered_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_started_at_once_on_an_empty_database_all_serve_one_chain() {
+    let (_cluster, db, key) = setup("started_at_once");
+    // The signing key first (its file is not the database's to guard): a
+    // node without a database writes it.
+    drop(Node::start(":memory:", &key, &[]));
+    let nodes: Vec<Node> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| Node::start(&db, &key, &[])))
+            .collect();
+        starts
+            .into_iter()
+            .map(|s| s.join().expect("a node starts"))
+            .collect()
+    });
+    let mut decisions = HashSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let permit = allowed_permit(node, &format!("node-{n}")).await;
+        let other = &nodes[(n + 1) % nodes.len()];
+        assert!(
+            verify_on(other, &permit, &format!("node-{n}"))
+                .await
+                .verified
+        );
+        decisions.insert(permit);
+    }
+    for node in &nodes {
+        let (_, events) = export_checked(&node.url, &decisions).await;
+        assert_eq!(
+            events.len(),
+            2 * nodes.len(),
+            "an evaluate and a verify per node"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permit_expired_on_one_node_is_expired_on_the_other() {
     let (_cluster, db, key) = setup("expiry");
     let [a, b] = two_nodes(&db, &key, &["--permit-ttl", "1s"]);
