@@ -659,3 +659,21 @@ fn bench_against_an_unreachable_url_or_with_a_refused_key_fails_clearly() {
     assert_eq!(code, Some(2), "{out}\n{err}");
     assert!(err.contains("refuses the API key"), "{err}");
 }
+
+#[test]
+fn bench_refuses_a_context_that_is_not_a_json_object() {
+    // Refused before any connection: no server is needed.
+    for (context, message) in [
+        ("{not json", "--context is not JSON"),
+        ("[1, 2]", "--context must be a JSON object"),
+        ("\"staging\"", "--context must be a JSON object"),
+    ] {
+        let (code, out, err) = bench(
+            "http://127.0.0.1:1",
+            &["--api-key", "ask_bench", "--context", context],
+        );
+        assert_eq!(code, Some(2), "{context}: {out}\n{err}");
+        assert!(err.contains(message), "{context}: {err}");
+        assert!(!out.contains("csv:"), "{context}: {out}");
+    }
+}

@@ -36,10 +36,6 @@ impl Head {
 pub struct Sealed {
     /// Its sequence number in its organization.
     pub seq: i64,
-    /// `evt_` and the sequence number.
-    pub id: String,
-    /// `action` when it names one.
-    pub resource_type: Option<&'static str>,
     /// The payload's canonical JSON text, as hashed.
     pub payload: String,
     /// Its hash.
@@ -101,14 +97,21 @@ fn plain(text: &str) -> bool {
 /// A string as `JSON.stringify` writes it, with no parsing for the common
 /// case (printable ASCII without quotes or backslashes).
 fn quoted(text: &str) -> Result<String, StoreError> {
+    let mut out = String::with_capacity(text.len() + 2);
+    write_quoted(text, &mut out)?;
+    Ok(out)
+}
+
+/// Append `text` as `JSON.stringify` writes it to `out` (see [`quoted`]).
+fn write_quoted(text: &str, out: &mut String) -> Result<(), StoreError> {
     if plain(text) {
-        let mut out = String::with_capacity(text.len() + 2);
         out.push('"');
         out.push_str(text);
         out.push('"');
-        return Ok(out);
+    } else {
+        out.push_str(&canonical_of(text)?);
     }
-    canonical_of(text)
+    Ok(())
 }
 
 /// The canonical JSON of any serializable value, through the audit
@@ -205,13 +208,7 @@ pub fn seal(head: &mut Head, event: &NewEvent<'_>) -> Result<Sealed, StoreError>
         if i > 0 {
             text.push(',');
         }
-        if plain(name) {
-            text.push('"');
-            text.push_str(name);
-            text.push('"');
-        } else {
-            text.push_str(&quoted(name)?);
-        }
+        write_quoted(name, &mut text)?;
         text.push(':');
         text.push_str(value);
     }
@@ -221,8 +218,6 @@ pub fn seal(head: &mut Head, event: &NewEvent<'_>) -> Result<Sealed, StoreError>
     head.seq = seq;
     Ok(Sealed {
         seq,
-        id,
-        resource_type,
         payload: text,
         hash,
         previous_hash,

@@ -181,6 +181,7 @@ impl Writer {
 /// answered.
 fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<String, WriteError> {
     let lookup = schema::reply_lookup(&request.key_id, request.endpoint, &request.request_id);
+    let digest = schema::stored_digest(&request.body_digest);
     let mut stored: Option<(SqlValue, String)> = None;
     {
         let mut select = state.tx.prepare_cached(
@@ -199,7 +200,7 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
         }
     }
     match stored {
-        Some((digest, body)) if digest == schema::stored_digest(&request.body_digest) => {
+        Some((stored_digest, body)) if stored_digest == digest => {
             return Ok(body)
         }
         Some(_) => {
@@ -213,7 +214,7 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
     state.tx.prepare_cached(
         "INSERT INTO replies (lookup, key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?.execute(
-        params![lookup, request.key_id, request.endpoint, request.request_id, schema::stored_digest(&request.body_digest), body, request.now_ms],
+        params![lookup, request.key_id, request.endpoint, request.request_id, digest, body, request.now_ms],
     )?;
     Ok(body)
 }
