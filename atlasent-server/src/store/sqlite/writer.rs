@@ -200,9 +200,7 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
         }
     }
     match stored {
-        Some((stored_digest, body)) if stored_digest == digest => {
-            return Ok(body)
-        }
+        Some((stored_digest, body)) if stored_digest == digest => return Ok(body),
         Some(_) => {
             return Err(WriteError::Refused(Refusal::RequestIdReused {
                 request_id: request.request_id.clone(),
