@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use atlasent::wire::PermitStatus;
 
 pub mod chain;
+mod filter;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;

@@ -2,7 +2,6 @@
 //! records. Each listing reads its count and its page in one read-only
 //! `REPEATABLE READ` transaction, so both see the same commit.
 
-use atlasent::wire::PermitStatus;
 use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, IsolationLevel, Row};
@@ -11,74 +10,37 @@ use super::pg;
 use crate::clock;
 use crate::store::chain::{self, EventOut};
 use crate::store::{
-    EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitFilter, PermitQuery,
-    PermitRow, PermitRows, PermitState, StoreError, TimeRange, UsedVia,
+    filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitQuery,
+    PermitRow, PermitRows, PermitState, StoreError, UsedVia,
 };
 
 /// A parameter of a query built at run time.
 type Param = Box<dyn ToSql + Sync + Send>;
 
-/// A `WHERE` clause under construction, with its parameters.
-struct Where {
-    clauses: Vec<String>,
-    params: Vec<Param>,
-}
+/// A `WHERE` clause of PostgreSQL's parameters (`$N`).
+type Where = filter::Where<Param>;
 
-impl Where {
-    /// `column = $1` for the organization.
-    fn org(column: &str, org_id: &str) -> Where {
-        Where {
-            clauses: vec![format!("{column} = $1")],
-            params: vec![Box::new(org_id.to_owned())],
-        }
+impl filter::Param for Param {
+    fn text(value: String) -> Self {
+        Box::new(value)
     }
 
-    /// The placeholder (`$N`) of a new parameter.
-    fn bind(&mut self, value: Param) -> String {
-        self.params.push(value);
-        format!("${}", self.params.len())
-    }
-
-    /// `column op $N` when `value` is given.
-    fn compare(&mut self, column: &str, op: &str, value: Option<Param>) {
-        if let Some(value) = value {
-            let mark = self.bind(value);
-            self.clauses.push(format!("{column} {op} {mark}"));
-        }
-    }
-
-    /// `column >= from AND column <= to` for the ends `range` gives.
-    fn range(&mut self, column: &str, range: TimeRange) {
-        self.compare(column, ">=", range.from_ms.map(|v| Box::new(v) as Param));
-        self.compare(column, "<=", range.to_ms.map(|v| Box::new(v) as Param));
-    }
-
-    fn sql(&self) -> String {
-        self.clauses.join(" AND ")
-    }
-
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect()
+    fn integer(value: i64) -> Self {
+        Box::new(value)
     }
 }
 
-fn text(value: &Option<String>) -> Option<Param> {
-    value.clone().map(|v| Box::new(v) as Param)
+/// The parameters of `w`, as the driver takes them.
+fn params(w: &Where) -> Vec<&(dyn ToSql + Sync)> {
+    w.params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
 }
 
 /// The `WHERE` clause of an organization's events.
 fn event_filter(org_id: &str, filter: &EventFilter) -> Where {
-    let mut w = Where::org("org_id", org_id);
-    if !filter.types.is_empty() {
-        let mark = w.bind(Box::new(filter.types.clone()));
-        w.clauses.push(format!("type = ANY({mark})"));
-    }
-    w.compare("actor_id", "=", text(&filter.actor_id));
-    w.range("occurred_ms", filter.occurred);
-    w
+    filter::events('$', org_id, filter)
 }
 
 /// Events selected: each as wire JSON, with its sequence number.
@@ -96,14 +58,14 @@ async fn select_events(
     limit: Option<u32>,
 ) -> Result<Selected, StoreError> {
     let mut w = event_filter(org_id, filter);
-    w.compare("org_seq", ">", after.map(|v| Box::new(v) as Param));
+    w.after("org_seq", after);
     let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let sql = format!(
         "SELECT org_seq, type, decision, actor_id, resource_id, payload, hash, previous_hash, occurred_ms
          FROM events WHERE {} ORDER BY org_seq{limit_sql}",
         w.sql()
     );
-    let rows = client.query(&sql, &w.params()).await.map_err(pg)?;
+    let rows = client.query(&sql, &params(&w)).await.map_err(pg)?;
     let mut out = Selected {
         events: Vec::with_capacity(rows.len()),
         sequences: Vec::with_capacity(rows.len()),
@@ -144,7 +106,7 @@ async fn select_events(
 async fn count(client: &impl GenericClient, table: &str, w: &Where) -> Result<u64, StoreError> {
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE {}", w.sql());
     let total: i64 = client
-        .query_one(&sql, &w.params())
+        .query_one(&sql, &params(&w))
         .await
         .map_err(pg)?
         .try_get(0)
@@ -273,41 +235,6 @@ pub(super) async fn permit(
         .transpose()
 }
 
-/// The condition selecting permits of `status` at `now_ms`.
-fn status_sql(w: &mut Where, status: &PermitStatus, now_ms: i64) {
-    let clause = match status {
-        PermitStatus::Issued => {
-            let now = w.bind(Box::new(now_ms));
-            format!("status = 'active' AND expires_ms >= {now}")
-        }
-        PermitStatus::Expired => {
-            let now = w.bind(Box::new(now_ms));
-            format!("status = 'active' AND expires_ms < {now}")
-        }
-        PermitStatus::Verified => "status = 'consumed' AND used_via = 'by_id'".into(),
-        PermitStatus::Consumed => {
-            "status = 'consumed' AND used_via IS DISTINCT FROM 'by_id'".into()
-        }
-        PermitStatus::Revoked => "status = 'revoked'".into(),
-        // A status no permit has.
-        _ => "FALSE".into(),
-    };
-    w.clauses.push(clause);
-}
-
-/// The `WHERE` clause of an organization's permits (allow decisions).
-fn permit_filter(org_id: &str, filter: &PermitFilter, now_ms: i64) -> Where {
-    let mut w = Where::org("org_id", org_id);
-    w.clauses.push("decision = 'allow'".into());
-    if let Some(status) = &filter.status {
-        status_sql(&mut w, status, now_ms);
-    }
-    w.compare("agent", "=", text(&filter.actor_id));
-    w.compare("action", "=", text(&filter.action));
-    w.range("issued_ms", filter.issued);
-    w
-}
-
 pub(super) async fn permits(
     client: &mut deadpool_postgres::Object,
     org_id: &str,
@@ -315,14 +242,10 @@ pub(super) async fn permits(
     now_ms: i64,
 ) -> Result<PermitRows, StoreError> {
     let tx = snapshot(client).await?;
-    let mut w = permit_filter(org_id, &query.filter, now_ms);
+    let mut w: Where = filter::permits('$', org_id, &query.filter, now_ms);
     let total = count(&*tx, "permits", &w).await?;
     if let Some(c) = &query.after {
-        let ms = w.bind(Box::new(c.issued_ms));
-        let id = w.bind(Box::new(c.id.clone()));
-        w.clauses.push(format!(
-            "(issued_ms < {ms} OR (issued_ms = {ms} AND id < {id}))"
-        ));
+        w.before_permit(c);
     }
     // One extra row tells whether another page follows.
     let sql = format!(
@@ -331,7 +254,7 @@ pub(super) async fn permits(
         w.sql(),
         u64::from(query.limit) + 1
     );
-    let rows = tx.query(&sql, &w.params()).await.map_err(pg)?;
+    let rows = tx.query(&sql, &params(&w)).await.map_err(pg)?;
     tx.commit().await.map_err(pg)?;
     let mut out = rows.iter().map(permit_row).collect::<Result<Vec<_>, _>>()?;
     let next = if out.len() > query.limit as usize {

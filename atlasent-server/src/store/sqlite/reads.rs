@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use atlasent::wire::PermitStatus;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::value::RawValue;
@@ -12,8 +11,8 @@ use serde_json::value::RawValue;
 use crate::clock;
 use crate::store::chain::{self, EventOut};
 use crate::store::{
-    EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitFilter, PermitQuery,
-    PermitRow, PermitRows, PermitState, StoreError, TimeRange, UsedVia,
+    filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitQuery,
+    PermitRow, PermitRows, PermitState, StoreError, UsedVia,
 };
 
 /// Read-only connections to a database file, reused between reads.
@@ -65,68 +64,22 @@ impl ReadPool {
     }
 }
 
-/// A `WHERE` clause under construction, with its parameters.
-struct Where {
-    clauses: Vec<String>,
-    params: Vec<Sql>,
-}
+/// A `WHERE` clause of SQLite's parameters (`?N`).
+type Where = filter::Where<Sql>;
 
-impl Where {
-    /// `column = ?1` for the organization.
-    fn org(column: &str, org_id: &str) -> Where {
-        Where {
-            clauses: vec![format!("{column} = ?1")],
-            params: vec![Sql::Text(org_id.to_owned())],
-        }
+impl filter::Param for Sql {
+    fn text(value: String) -> Self {
+        Sql::Text(value)
     }
 
-    /// The placeholder (`?N`) of a new parameter.
-    fn bind(&mut self, value: Sql) -> String {
-        self.params.push(value);
-        format!("?{}", self.params.len())
+    fn integer(value: i64) -> Self {
+        Sql::Integer(value)
     }
-
-    /// `column op ?N` when `value` is given.
-    fn compare(&mut self, column: &str, op: &str, value: Option<Sql>) {
-        if let Some(value) = value {
-            let mark = self.bind(value);
-            self.clauses.push(format!("{column} {op} {mark}"));
-        }
-    }
-
-    /// `column >= from AND column <= to` for the ends `range` gives.
-    fn range(&mut self, column: &str, range: TimeRange) {
-        self.compare(column, ">=", integer(range.from_ms));
-        self.compare(column, "<=", integer(range.to_ms));
-    }
-
-    fn sql(&self) -> String {
-        self.clauses.join(" AND ")
-    }
-}
-
-fn text(value: &Option<String>) -> Option<Sql> {
-    value.clone().map(Sql::Text)
-}
-
-fn integer(value: Option<i64>) -> Option<Sql> {
-    value.map(Sql::Integer)
 }
 
 /// The `WHERE` clause of an organization's events.
 fn event_filter(org_id: &str, filter: &EventFilter) -> Where {
-    let mut w = Where::org("org_id", org_id);
-    if !filter.types.is_empty() {
-        let marks: Vec<String> = filter
-            .types
-            .iter()
-            .map(|t| w.bind(Sql::Text(t.clone())))
-            .collect();
-        w.clauses.push(format!("type IN ({})", marks.join(", ")));
-    }
-    w.compare("actor_id", "=", text(&filter.actor_id));
-    w.range("occurred_ms", filter.occurred);
-    w
+    filter::events('?', org_id, filter)
 }
 
 /// Events selected: each as wire JSON, with its sequence number.
@@ -145,7 +98,7 @@ fn select_events(
     limit: Option<u32>,
 ) -> Result<Selected, StoreError> {
     let mut w = event_filter(org_id, filter);
-    w.compare("org_seq", ">", integer(after));
+    w.after("org_seq", after);
     let limit_sql = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let sql = format!(
         "SELECT org_seq, type, decision, actor_id, resource_id, payload, hash, occurred_ms,
@@ -307,39 +260,6 @@ pub(super) fn permit(
     rows.next()?.map(permit_row).transpose()
 }
 
-/// The condition selecting permits of `status` at `now_ms`.
-fn status_sql(w: &mut Where, status: &PermitStatus, now_ms: i64) {
-    let clause = match status {
-        PermitStatus::Issued => {
-            let now = w.bind(Sql::Integer(now_ms));
-            format!("status = 'active' AND expires_ms >= {now}")
-        }
-        PermitStatus::Expired => {
-            let now = w.bind(Sql::Integer(now_ms));
-            format!("status = 'active' AND expires_ms < {now}")
-        }
-        PermitStatus::Verified => "status = 'consumed' AND used_via = 'by_id'".into(),
-        PermitStatus::Consumed => "status = 'consumed' AND used_via IS NOT 'by_id'".into(),
-        PermitStatus::Revoked => "status = 'revoked'".into(),
-        // A status no permit has.
-        _ => "0".into(),
-    };
-    w.clauses.push(clause);
-}
-
-/// The `WHERE` clause of an organization's permits (allow decisions).
-fn permit_filter(org_id: &str, filter: &PermitFilter, now_ms: i64) -> Where {
-    let mut w = Where::org("org_id", org_id);
-    w.clauses.push("decision = 'allow'".into());
-    if let Some(status) = &filter.status {
-        status_sql(&mut w, status, now_ms);
-    }
-    w.compare("agent", "=", text(&filter.actor_id));
-    w.compare("action", "=", text(&filter.action));
-    w.range("issued_ms", filter.issued);
-    w
-}
-
 pub(super) fn permits(
     conn: &Connection,
     org_id: &str,
@@ -348,14 +268,10 @@ pub(super) fn permits(
 ) -> Result<PermitRows, StoreError> {
     // One read transaction: the count and the page see the same commit.
     let tx = conn.unchecked_transaction()?;
-    let mut w = permit_filter(org_id, &query.filter, now_ms);
+    let mut w: Where = filter::permits('?', org_id, &query.filter, now_ms);
     let total = count(&tx, "permits", &w)?;
     if let Some(c) = &query.after {
-        let ms = w.bind(Sql::Integer(c.issued_ms));
-        let id = w.bind(Sql::Text(c.id.clone()));
-        w.clauses.push(format!(
-            "(issued_ms < {ms} OR (issued_ms = {ms} AND id < {id}))"
-        ));
+        w.before_permit(c);
     }
     // One extra row tells whether another page follows.
     let sql = format!(
