@@ -106,7 +106,7 @@ async fn select_events(
 async fn count(client: &impl GenericClient, table: &str, w: &Where) -> Result<u64, StoreError> {
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE {}", w.sql());
     let total: i64 = client
-        .query_one(&sql, &params(&w))
+        .query_one(&sql, &params(w))
         .await
         .map_err(pg)?
         .try_get(0)
