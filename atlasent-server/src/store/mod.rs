@@ -41,6 +41,27 @@ pub(crate) const REPLY_RETENTION_MS: i64 = 24 * 3600 * 1000;
 /// from the oldest, so no pruning stalls decisions).
 pub(crate) const PRUNE_EVERY_MS: i64 = 1000;
 
+/// Wait for the next command of a writer's queue, then take those already
+/// queued behind it, up to `max` in all: the next batch (group commit).
+/// `false` once the queue is closed and empty.
+pub(crate) fn next_batch<T>(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    batch: &mut Vec<T>,
+    max: usize,
+) -> bool {
+    let Some(first) = rx.blocking_recv() else {
+        return false;
+    };
+    batch.push(first);
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(cmd) => batch.push(cmd),
+            Err(_) => break,
+        }
+    }
+    true
+}
+
 /// A store failure: the database could not be reached, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -58,14 +58,7 @@ type Pending = (
 impl Writer {
     pub(super) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.blocking_recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(cmd) => batch.push(cmd),
-                    Err(_) => break,
-                }
-            }
+        while crate::store::next_batch(&mut rx, &mut batch, MAX_BATCH) {
             self.apply(&mut batch);
         }
         tracing::debug!("writer: queue closed, exiting");
