@@ -170,3 +170,151 @@ async fn a_database_of_a_newer_schema_is_refused_unchanged() {
     let events = cluster.psql("newer", "SELECT count(*) FROM events");
     assert_eq!(events.trim(), "1", "{events}");
 }
+
+/// PostgreSQL's text cannot hold U+0000: a request carrying one in a value
+/// the server stores is refused at the door (on every store), so it never
+/// reaches a write transaction, where its failure would fail the other
+/// writes of its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_is_refused_at_the_door_and_fails_no_other_write() {
+    let cluster = PgCluster::start();
+    cluster.create_database("nul");
+    let server = start_with(|b| b.storage(postgres(&cluster.url("nul")))).await;
+    let auth = format!("Bearer {KEY}");
+    let headers = [("authorization", auth.as_str())];
+    let c = client(&server);
+    let permit = c
+        .evaluate("finance-agent", "wire_transfer", &transfer("to revoke"))
+        .await
+        .expect("evaluate")
+        .permit_id;
+    let hostile: Vec<(String, String)> = vec![
+        (
+            "/v1-evaluate".into(),
+            json!({ "agent": "x\u{0}", "action": "wire_transfer", "context": transfer("n") })
+                .to_string(),
+        ),
+        (
+            "/v1-evaluate".into(),
+            json!({ "agent": "finance-agent", "action": "wire_transfer",
+                    "context": { "environment": "prod\u{0}", "amount_usd": 5 } })
+            .to_string(),
+        ),
+        (
+            "/v1-evaluate".into(),
+            json!({ "actor_id": "a\u{0}", "action_type": "wire_transfer", "context": transfer("n") })
+                .to_string(),
+        ),
+        (
+            "/v1-verify-permit".into(),
+            json!({ "decision_id": "dec_\u{0}", "agent": "finance-agent", "action": "wire_transfer" })
+                .to_string(),
+        ),
+        (
+            format!("/v1/permits/{permit}/revoke"),
+            json!({ "reason": "r\u{0}" }).to_string(),
+        ),
+    ];
+    let mut tasks = Vec::new();
+    for (path, body) in hostile {
+        let (server_url, auth) = (server.base_url(), auth.clone());
+        tasks.push(tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{server_url}{path}"))
+                .header("authorization", auth)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("sent");
+            let status = resp.status().as_u16();
+            (path, status, resp.text().await.expect("body"))
+        }));
+    }
+    let valid: Vec<_> = (0..20)
+        .map(|i| {
+            let c = client(&server);
+            tokio::spawn(async move {
+                c.evaluate(
+                    "finance-agent",
+                    "wire_transfer",
+                    &transfer(&format!("v{i}")),
+                )
+                .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (path, status, body) = task.await.expect("joined");
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
+        assert!(body.contains("U+0000"), "{path}: {body}");
+    }
+    for task in valid {
+        let reply = task
+            .await
+            .expect("joined")
+            .expect("a valid request is decided");
+        assert!(reply.permitted, "{reply:?}");
+    }
+    // A path id and a query value with U+0000: not found, and refused.
+    let (status, _, _) = common::post(&server, "/v1/permits/dec_%00/verify", &headers, "{}").await;
+    assert_eq!(status, 404);
+    let (status, body) = get(&server, "/v1/permits?actor_id=a%00").await;
+    assert!((400..500).contains(&status), "{status} {body}");
+    // The permit the hostile revoke named is still issued.
+    let record = c.get_permit(&permit).await.expect("the permit");
+    assert_eq!(record.status.as_str(), "issued", "{record:?}");
+    let (_, verification) = common::export_and_verify(&server).await;
+    assert!(verification.verified(), "{verification:?}");
+    server.shutdown().await.expect("stops");
+}
+
+/// The store speaks to PostgreSQL without TLS: a URL or a `PGSSLMODE` that
+/// requires TLS stops `serve` at once (before connecting), never a
+/// plaintext connection the operator asked not to have.
+#[test]
+fn a_url_or_pgsslmode_that_requires_tls_is_refused() {
+    let dir = common::scratch_dir("pg", "tls");
+    for (url, sslmode, expected) in [
+        (
+            "postgres://u:s3cret@127.0.0.1:1/a",
+            Some("require"),
+            "TLS is required",
+        ),
+        (
+            "postgres://u:s3cret@127.0.0.1:1/a?sslmode=require",
+            None,
+            "TLS is required",
+        ),
+        (
+            "postgres://u:s3cret@127.0.0.1:1/a?sslmode=verify-full",
+            None,
+            "verify-full",
+        ),
+    ] {
+        let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_atlasent-server"));
+        serve
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-key",
+                KEY,
+                "--db",
+                url,
+            ])
+            .arg("--policy")
+            .arg(common::policy_path("finance_wire_transfer.json"))
+            .arg("--signing-key")
+            .arg(dir.join("signing-key.pem"))
+            .env_remove("PGSSLMODE");
+        if let Some(mode) = sslmode {
+            serve.env("PGSSLMODE", mode);
+        }
+        let out = serve.output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url}: {stderr}");
+        assert!(stderr.contains(expected), "{url}: {stderr}");
+        assert!(!stderr.contains("s3cret"), "{url}: {stderr}");
+    }
+}

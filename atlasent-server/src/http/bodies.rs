@@ -104,10 +104,16 @@ impl<'a> Evaluate<'a> {
         }
         let fields = Fields::new(map);
         fields.refuse_unknown(LEGACY_EVALUATE)?;
+        let (action, agent) = (fields.name("action")?, fields.name("agent")?);
+        let context = fields.object("context")?;
+        // The permit records the context's environment.
+        if let Some(Value::String(environment)) = context.get("environment") {
+            fields::no_nul("context.environment", environment)?;
+        }
         Ok(Self::Legacy {
-            action: fields.name("action")?,
-            agent: fields.name("agent")?,
-            context: fields.object("context")?,
+            action,
+            agent,
+            context,
         })
     }
 }
@@ -224,6 +230,9 @@ impl<'a> CurrentEvaluate<'a> {
             }
         }
         let environment = environment.or_else(|| map.get("context")?.get("environment")?.as_str());
+        if let Some(environment) = environment {
+            fields::no_nul("environment", environment)?;
+        }
         Ok(Self {
             action,
             agent,
@@ -366,7 +375,13 @@ pub(super) fn permits_page(query: QueryPairs) -> Result<PermitQuery, ApiError> {
 /// path that does not decode, an id longer than any this server issues).
 pub(super) fn permit_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     match path {
-        Ok(Path(id)) if !id.is_empty() && id.chars().count() <= MAX_PERMIT_ID_CHARS => Ok(id),
+        Ok(Path(id))
+            if !id.is_empty()
+                && id.chars().count() <= MAX_PERMIT_ID_CHARS
+                && !id.contains('\0') =>
+        {
+            Ok(id)
+        }
         _ => Err(ApiError::permit_not_found()),
     }
 }

@@ -110,8 +110,8 @@ impl From<EngineError> for ApiError {
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server_error",
-                    "the decision could not be confirmed as recorded; retry with the same \
-                     X-Request-ID",
+                    "the store did not answer or did not confirm the write, which may or may \
+                     not be recorded: retry (with the same X-Request-ID for a decision)",
                 )
             }
         }

@@ -26,6 +26,17 @@ fn refuse_unknown<'k>(
     }
 }
 
+/// Refuse a string holding U+0000: no value the server stores may hold it
+/// (PostgreSQL's text cannot, and a name or reason has no use for it).
+pub(super) fn no_nul(name: &str, value: &str) -> Result<(), ApiError> {
+    match value.contains('\0') {
+        true => Err(ApiError::invalid(format!(
+            "`{name}` must not contain the character U+0000"
+        ))),
+        false => Ok(()),
+    }
+}
+
 /// The query string of a listing, as axum reads it.
 pub(super) type QueryPairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
@@ -37,6 +48,7 @@ pub(super) fn query(query: QueryPairs, allowed: &[&str]) -> Result<Map<String, V
     let mut out = Map::new();
     for (name, value) in pairs {
         refuse_unknown([&name], allowed, "query parameter")?;
+        no_nul(&name, &value)?;
         if out.insert(name.clone(), Value::String(value)).is_some() {
             return Err(ApiError::invalid(format!(
                 "query parameter `{name}` is given twice"
@@ -87,6 +99,7 @@ impl<'a> Fields<'a> {
                         "`{name}` must be {range} characters, got {chars}"
                     )));
                 }
+                no_nul(name, s)?;
                 Ok(Some(s))
             }
             Some(other) => Err(ApiError::invalid(format!(

@@ -98,12 +98,29 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
 /// The driver's settings of `url`: the password from `PGPASSWORD` when the
 /// URL has none, the user from `PGUSER`, bounded connect time.
 fn config_of(url: &PostgresUrl) -> Result<tokio_postgres::Config, StoreError> {
+    if ["sslmode=verify-ca", "sslmode=verify-full"]
+        .iter()
+        .any(|m| url.secret().contains(m))
+    {
+        return Err(StoreError::Postgres(format!(
+            "{url}: sslmode=verify-ca and verify-full need TLS, which this atlasent-server does \
+             not speak to PostgreSQL"
+        )));
+    }
     let mut config = tokio_postgres::Config::from_str(url.secret())
         .map_err(|e| StoreError::Postgres(format!("cannot read the URL {url}: {e}")))?;
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+    // As libpq, `PGSSLMODE` counts when the URL says nothing.
+    let env_mode = std::env::var("PGSSLMODE").ok();
+    let requires_tls = config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
+        || (!url.secret().contains("sslmode=")
+            && env_mode
+                .as_deref()
+                .is_some_and(|m| m != "disable" && m != "allow" && m != "prefer"));
+    if requires_tls {
         return Err(StoreError::Postgres(format!(
-            "{url}: sslmode=require, but this atlasent-server connects to PostgreSQL without \
-             TLS (use a Unix socket, loopback or a private network, or a TLS proxy)"
+            "{url}: TLS is required (sslmode, PGSSLMODE), but this atlasent-server connects to \
+             PostgreSQL without TLS (use a Unix socket, loopback or a private network, or a TLS \
+             proxy)"
         )));
     }
     if config.get_password().is_none() {
@@ -120,6 +137,7 @@ fn config_of(url: &PostgresUrl) -> Result<tokio_postgres::Config, StoreError> {
         config.application_name("atlasent-server");
     }
     config.connect_timeout(CONNECT_TIMEOUT);
+    config.keepalives_idle(Duration::from_secs(10));
     Ok(config)
 }
 

@@ -2,7 +2,9 @@
 
 /// A `postgres://` (or `postgresql://`) connection URL, as given to
 /// `serve --db`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?OPTIONS]`.
-/// Without a password in the URL, the store reads `PGPASSWORD`.
+/// Without a password in the URL, the store reads `PGPASSWORD`. A password
+/// holding `@`, `/`, `?` or `%` is percent-encoded in a URL (`%40` for `@`);
+/// a URL with more than one `@` is refused.
 ///
 /// Its `Debug` and `Display` show it without the password and without the
 /// query options (which may hold one too): `postgres://USER@HOST:PORT/DB`,
@@ -26,6 +28,15 @@ impl PostgresUrl {
             return Err("a PostgreSQL URL starts with postgres:// or postgresql://".into());
         }
         let url = PostgresUrl(text.to_owned());
+        // The driver takes the credentials up to the first `@`: a second
+        // one means a password with an `@` not percent-encoded, whose rest
+        // would be read as the host (and shown as one).
+        if url.split().1.contains('@') {
+            return Err(
+                "the URL has more than one `@`: percent-encode an `@` of the password as %40"
+                    .into(),
+            );
+        }
         if url.host().split('/').next().unwrap_or_default().is_empty() {
             return Err(format!(
                 "{url}: no host (postgres://USER@HOST:PORT/DATABASE)"
@@ -40,27 +51,39 @@ impl PostgresUrl {
         &self.0
     }
 
-    /// What follows the scheme, up to the query.
+    /// What follows the scheme.
     fn rest(&self) -> &str {
-        let rest = Self::SCHEMES
+        Self::SCHEMES
             .iter()
             .find_map(|s| self.0.strip_prefix(s))
-            .unwrap_or(&self.0);
-        rest.split_once('?').map_or(rest, |(before, _)| before)
+            .unwrap_or(&self.0)
     }
 
-    /// The host, port and database part (after the last `@`: a password
-    /// may hold `@` or `/` unencoded, a host and database do not).
-    fn host(&self) -> &str {
+    /// The credentials (`USER[:PASSWORD]`, if any) and what follows them,
+    /// split as the driver splits them: at the first `@`.
+    fn split(&self) -> (Option<&str>, &str) {
         let rest = self.rest();
-        rest.rfind('@').map_or(rest, |at| &rest[at + 1..])
+        match rest.split_once('@') {
+            Some((credentials, after)) => (Some(credentials), after),
+            None => (None, rest),
+        }
+    }
+
+    /// The host, port and database part (after the credentials, before the
+    /// options).
+    fn host(&self) -> &str {
+        let after = self.split().1;
+        after.split_once('?').map_or(after, |(before, _)| before)
     }
 
     /// The user, if the URL names one.
     fn user(&self) -> Option<&str> {
-        let rest = self.rest();
-        let info = &rest[..rest.rfind('@')?];
-        Some(info.split_once(':').map_or(info, |(user, _)| user))
+        let credentials = self.split().0?;
+        Some(
+            credentials
+                .split_once(':')
+                .map_or(credentials, |(user, _)| user),
+        )
     }
 }
 
@@ -71,7 +94,7 @@ impl std::fmt::Display for PostgresUrl {
             write!(f, "{user}@")?;
         }
         f.write_str(self.host())?;
-        if self.0.contains('?') {
+        if self.split().1.contains('?') {
             f.write_str("?…")?;
         }
         Ok(())
@@ -96,12 +119,16 @@ mod tests {
                 "postgres://alice@db.example:5433/atlasent",
             ),
             (
-                "postgresql://alice:s3:cr@t@127.0.0.1/a?password=s3cret&sslmode=disable",
+                "postgresql://alice:s3cr%40t@127.0.0.1/a?password=s3cret&sslmode=disable",
                 "postgres://alice@127.0.0.1/a?…",
             ),
             ("postgres://127.0.0.1:5432/a", "postgres://127.0.0.1:5432/a"),
             (
-                "postgres://alice:s3/cr@t@127.0.0.1/a",
+                "postgres://alice:s3/cr?t#x@127.0.0.1/a",
+                "postgres://alice@127.0.0.1/a",
+            ),
+            (
+                "postgres://alice:s3cret?x@127.0.0.1/a",
                 "postgres://alice@127.0.0.1/a",
             ),
         ] {
@@ -109,6 +136,20 @@ mod tests {
             assert_eq!(url.to_string(), shown);
             assert!(!format!("{url:?}").contains("s3"), "{url:?}");
             assert_eq!(url.secret(), text);
+        }
+    }
+
+    #[test]
+    fn a_password_with_an_unencoded_at_sign_is_refused_without_showing_it() {
+        for text in [
+            "postgres://alice:s3@cret@127.0.0.1/a",
+            "postgres://alice:p@ss/w?rd@127.0.0.1/a",
+        ] {
+            let e = PostgresUrl::parse(text).expect_err("two @");
+            assert!(
+                e.contains("%40") && !e.contains("s3") && !e.contains("ss/w"),
+                "{e}"
+            );
         }
     }
 

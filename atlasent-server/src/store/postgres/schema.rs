@@ -13,6 +13,11 @@ use crate::store::StoreError;
 /// The advisory lock key nodes take while migrating (`atlasent` in ASCII).
 const MIGRATION_LOCK: i64 = 0x61_74_6c_61_73_65_6e_74;
 
+/// How long a node waits for another to finish migrating.
+const MIGRATION_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often it asks again.
+const MIGRATION_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The migrations, in order: `(version, SQL)`.
 const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA_1)];
 
@@ -92,10 +97,29 @@ pub(super) fn current() -> i64 {
 /// Create or migrate the schema, one transaction per migration, under the
 /// migration lock.
 pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(pg)?;
+    let started = std::time::Instant::now();
+    loop {
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(pg)?
+            .try_get(0)
+            .map_err(pg)?;
+        if locked {
+            break;
+        }
+        if started.elapsed() >= MIGRATION_LOCK_WAIT {
+            return Err(StoreError::Postgres(format!(
+                "another session has held the migration lock (pg_advisory_lock({MIGRATION_LOCK})) \
+                 for {} s: a node frozen while it migrates? End that session and start again",
+                MIGRATION_LOCK_WAIT.as_secs()
+            )));
+        }
+        if started.elapsed() < MIGRATION_LOCK_POLL {
+            tracing::warn!("waiting for the migration lock: another node is migrating the schema");
+        }
+        tokio::time::sleep(MIGRATION_LOCK_POLL).await;
+    }
     let result = migrate_locked(client).await;
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])

@@ -31,7 +31,22 @@ const MAX_BATCH: usize = 512;
 /// that scans a whole table, chosen while a young table's statistics are
 /// stale (autovacuum analyzes it a minute later) and then kept by the plan
 /// cache, would read the whole table once per batch.
-const SESSION: &str = "SET idle_in_transaction_session_timeout = '10s'; SET enable_seqscan = off";
+///
+/// The server also ends a statement (or a wait for a lock) after 25 s, before
+/// the writer's own [`STATEMENT_TIMEOUT`], so the connection stays usable;
+/// it notices a writer whose network is gone within about 25 s (TCP
+/// keepalives); and a commit is answered only once it is flushed
+/// (`synchronous_commit`, whatever the database's or role's default).
+const SESSION: &str = "SET idle_in_transaction_session_timeout = '10s'; \
+     SET statement_timeout = '25s'; SET synchronous_commit = on; \
+     SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; \
+     SET tcp_keepalives_count = 3; SET enable_seqscan = off";
+/// What a transaction of the writer begins with: each statement sees what
+/// is committed when it starts, after the locks it waited for (see
+/// [`PostgresStore`](super::PostgresStore)).
+const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+/// How a statement that got no answer in time fails.
+const NO_ANSWER: &str = "no answer from PostgreSQL within";
 /// The most stored replies one pruning deletes.
 const PRUNE_AT_MOST: i64 = 10_000;
 
@@ -75,7 +90,7 @@ fn block<T>(
         match tokio::time::timeout(STATEMENT_TIMEOUT, f).await {
             Ok(result) => result.map_err(pg),
             Err(_) => Err(StoreError::Postgres(format!(
-                "no answer from PostgreSQL within {} s",
+                "{NO_ANSWER} {} s",
                 STATEMENT_TIMEOUT.as_secs()
             ))),
         }
@@ -227,7 +242,10 @@ impl Writer {
                 // Roll back what the transaction did; a connection that
                 // cannot is dropped (PostgreSQL rolls back a transaction
                 // whose connection closed) and made anew for the next batch.
+                let unanswered = matches!(&e, StoreError::Postgres(m) if m.starts_with(NO_ANSWER));
                 let rolled_back = match &self.conn {
+                    // A connection that stopped answering is not asked again.
+                    Some(_) if unanswered => false,
                     Some(c) => block(&self.rt, c.client.batch_execute("ROLLBACK")).is_ok(),
                     None => true,
                 };
@@ -288,7 +306,7 @@ impl Writer {
             let reply_params: [&(dyn ToSql + Sync); 4] = [c_org, c_key, c_endpoint, c_request];
             let permit_params: [&(dyn ToSql + Sync); 2] = [p_id, p_org];
             let (begun, heads, replies, permits) = tokio::join!(
-                client.batch_execute("BEGIN"),
+                client.batch_execute(BEGIN),
                 client.query(&s.lock_heads, &head_params),
                 client.query(&s.replies, &reply_params),
                 async {
