@@ -30,7 +30,10 @@ const MAX_BATCH: usize = 512;
 /// session. And every statement of the writer finds its rows by key: a plan
 /// that scans a whole table, chosen while a young table's statistics are
 /// stale (autovacuum analyzes it a minute later) and then kept by the plan
-/// cache, would read the whole table once per batch.
+/// cache, would read the whole table once per batch; so would a plan of an
+/// organization's index chosen while the table was empty (every estimate a
+/// tie): each statement is planned with its values, when it runs (a batch
+/// runs a handful, each over all its rows).
 ///
 /// The server also ends a statement (or a wait for a lock) after 25 s, before
 /// the writer's own [`STATEMENT_TIMEOUT`], so the connection stays usable;
@@ -40,7 +43,8 @@ const MAX_BATCH: usize = 512;
 const SESSION: &str = "SET idle_in_transaction_session_timeout = '10s'; \
      SET statement_timeout = '25s'; SET synchronous_commit = on; \
      SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; \
-     SET tcp_keepalives_count = 3; SET enable_seqscan = off";
+     SET tcp_keepalives_count = 3; SET enable_seqscan = off; \
+     SET plan_cache_mode = force_custom_plan";
 /// What a transaction of the writer begins with: each statement sees what
 /// is committed when it starts, after the locks it waited for (see
 /// [`PostgresStore`](super::PostgresStore)).
@@ -59,8 +63,8 @@ struct Statements {
     insert_replies: Statement,
     permit: Statement,
     permits: Statement,
-    insert_permit: Statement,
-    transition: Statement,
+    insert_permits: Statement,
+    transitions: Statement,
     insert_events: Statement,
 }
 
@@ -176,15 +180,21 @@ impl Writer {
                  FOR UPDATE OF p",
                 reads::PERMIT_COLUMNS
             ))?,
-            insert_permit: p(
+            insert_permits: p(
                 "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms,
                                       permit_hash, key_id, environment, execution_hash, escalation_id, deny_code, shape)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                      $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[],
+                                      $13::text[], $14::text[], $15::text[], $16::text[])",
             )?,
-            transition: p(
-                "UPDATE permits SET status = $3, used_via = $4, used_ms = $5, revoked_ms = $6, revoked_by = $7,
-                                    revoke_reason = $8
-                 WHERE id = $1 AND org_id = $2 AND status = 'active'",
+            transitions: p(
+                "UPDATE permits AS p SET status = u.status, used_via = u.used_via, used_ms = u.used_ms,
+                                         revoked_ms = u.revoked_ms, revoked_by = u.revoked_by,
+                                         revoke_reason = u.revoke_reason
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+                             $7::text[], $8::text[])
+                      AS u (org_id, id, status, used_via, used_ms, revoked_ms, revoked_by, revoke_reason)
+                 WHERE p.org_id = u.org_id AND p.id = u.id AND p.status = 'active'",
             )?,
             insert_events: p(
                 "INSERT INTO events (org_id, org_seq, type, decision, actor_id, resource_id, payload, hash,
@@ -356,6 +366,8 @@ impl Writer {
             heads: &mut heads,
             permits: read_ahead,
             inflight: Vec::new(),
+            new_permits: NewPermits::default(),
+            transitions: Transitions::default(),
             events: EventRows::default(),
             replies: ReplyRows::default(),
         };
@@ -373,6 +385,19 @@ impl Writer {
                     return Err(e);
                 }
             }
+        }
+        let (new_permits, transitions) = (
+            std::mem::take(&mut tx.new_permits),
+            std::mem::take(&mut tx.transitions),
+        );
+        // Inserted before they can be moved.
+        if !new_permits.id.is_empty() {
+            let statement = &s.insert_permits;
+            tx.send(async move { client.execute(statement, &new_permits.params()).await });
+        }
+        if !transitions.id.is_empty() {
+            let statement = &s.transitions;
+            tx.send(async move { client.execute(statement, &transitions.params()).await });
         }
         let (events, replies) = (
             std::mem::take(&mut tx.events),
@@ -487,10 +512,118 @@ struct PgTx<'a> {
     permits: HashMap<String, Option<PermitRow>>,
     /// Writes queued.
     inflight: Vec<Inflight<'a>>,
+    /// The permits issued, inserted in one statement before the commit.
+    new_permits: NewPermits,
+    /// The permits moved, updated in one statement after the inserts.
+    transitions: Transitions,
     /// The events appended, inserted in one statement before the commit.
     events: EventRows,
     /// The replies to store, inserted in one statement before the commit.
     replies: ReplyRows,
+}
+
+/// Permits to insert, column by column (`unnest` makes them rows).
+#[derive(Default)]
+struct NewPermits {
+    id: Vec<String>,
+    org_id: Vec<String>,
+    agent: Vec<String>,
+    action: Vec<String>,
+    context_hash: Vec<String>,
+    decision: Vec<String>,
+    status: Vec<&'static str>,
+    issued_ms: Vec<i64>,
+    expires_ms: Vec<i64>,
+    permit_hash: Vec<String>,
+    key_id: Vec<String>,
+    environment: Vec<Option<String>>,
+    execution_hash: Vec<Option<String>>,
+    escalation_id: Vec<Option<String>>,
+    deny_code: Vec<Option<String>>,
+    shape: Vec<String>,
+}
+
+impl NewPermits {
+    fn push(&mut self, p: &PermitRow, kept: &Kept<'_>) {
+        let text = |v: Option<&str>| v.map(str::to_owned);
+        self.id.push(p.id.clone());
+        self.org_id.push(p.org_id.clone());
+        self.agent.push(p.agent.clone());
+        self.action.push(p.action.clone());
+        self.context_hash.push(p.context_hash.clone());
+        self.decision.push(p.decision.clone());
+        self.status.push(p.state.as_str());
+        self.issued_ms.push(p.issued_ms);
+        self.expires_ms.push(p.expires_ms);
+        self.permit_hash.push(p.permit_hash.clone());
+        self.key_id.push(kept.key_id.to_owned());
+        self.environment.push(p.environment.clone());
+        self.execution_hash.push(p.execution_hash.clone());
+        self.escalation_id.push(text(kept.escalation_id));
+        self.deny_code.push(text(kept.deny_code));
+        self.shape.push(kept.shape.to_owned());
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+        [
+            &self.id,
+            &self.org_id,
+            &self.agent,
+            &self.action,
+            &self.context_hash,
+            &self.decision,
+            &self.status,
+            &self.issued_ms,
+            &self.expires_ms,
+            &self.permit_hash,
+            &self.key_id,
+            &self.environment,
+            &self.execution_hash,
+            &self.escalation_id,
+            &self.deny_code,
+            &self.shape,
+        ]
+    }
+}
+
+/// Permit transitions, column by column.
+#[derive(Default)]
+struct Transitions {
+    org_id: Vec<String>,
+    id: Vec<String>,
+    status: Vec<&'static str>,
+    used_via: Vec<Option<&'static str>>,
+    used_ms: Vec<Option<i64>>,
+    revoked_ms: Vec<Option<i64>>,
+    revoked_by: Vec<Option<String>>,
+    revoke_reason: Vec<Option<String>>,
+}
+
+impl Transitions {
+    fn push(&mut self, org_id: &str, id: &str, to: &PermitState) {
+        let (used_via, used_ms, revoked_ms, revoked_by, revoke_reason) = to.columns();
+        self.org_id.push(org_id.to_owned());
+        self.id.push(id.to_owned());
+        self.status.push(to.as_str());
+        self.used_via.push(used_via);
+        self.used_ms.push(used_ms);
+        self.revoked_ms.push(revoked_ms);
+        self.revoked_by.push(revoked_by.map(str::to_owned));
+        self.revoke_reason.push(revoke_reason.map(str::to_owned));
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.org_id,
+            &self.id,
+            &self.status,
+            &self.used_via,
+            &self.used_ms,
+            &self.revoked_ms,
+            &self.revoked_by,
+            &self.revoke_reason,
+        ]
+    }
 }
 
 /// Events to insert, column by column (`unnest` makes them rows).
@@ -615,69 +748,27 @@ impl Tx for PgTx<'_> {
     }
 
     fn insert_permit(&mut self, p: &PermitRow, kept: &Kept<'_>) -> Result<(), StoreError> {
-        let (client, statement) = (self.client, &self.s.insert_permit);
-        let p = p.clone();
         self.permits
             .insert(permit_key(&p.org_id, &p.id), Some(p.clone()));
-        let key_id = kept.key_id.to_owned();
-        let escalation_id = kept.escalation_id.map(str::to_owned);
-        let deny_code = kept.deny_code.map(str::to_owned);
-        let shape = kept.shape.to_owned();
-        self.send(async move {
-            client
-                .execute(
-                    statement,
-                    &[
-                        &p.id,
-                        &p.org_id,
-                        &p.agent,
-                        &p.action,
-                        &p.context_hash,
-                        &p.decision,
-                        &p.state.as_str(),
-                        &p.issued_ms,
-                        &p.expires_ms,
-                        &p.permit_hash,
-                        &key_id,
-                        &p.environment,
-                        &p.execution_hash,
-                        &escalation_id,
-                        &deny_code,
-                        &shape,
-                    ],
-                )
-                .await
-        });
+        self.new_permits.push(p, kept);
         Ok(())
     }
 
     fn transition(&mut self, org_id: &str, id: &str, to: &PermitState) -> Result<(), StoreError> {
-        // As the statement does: only an active permit moves.
-        if let Some(Some(row)) = self.permits.get_mut(&permit_key(org_id, id)) {
+        // The batch's view of the permit moves now (a later read in the
+        // batch sees it); the row moves with the others before the commit.
+        // As the statement does: only an active permit moves, so a second
+        // transition of one permit in a batch changes nothing.
+        let key = permit_key(org_id, id);
+        if !self.permits.contains_key(&key) {
+            self.permit(org_id, id)?;
+        }
+        if let Some(Some(row)) = self.permits.get_mut(&key) {
             if row.state == PermitState::Active {
                 row.state = to.clone();
+                self.transitions.push(org_id, id, to);
             }
         }
-        let (client, statement) = (self.client, &self.s.transition);
-        let (org_id, id, to) = (org_id.to_owned(), id.to_owned(), to.clone());
-        self.send(async move {
-            let (used_via, used_ms, revoked_ms, revoked_by, revoke_reason) = to.columns();
-            client
-                .execute(
-                    statement,
-                    &[
-                        &id,
-                        &org_id,
-                        &to.as_str(),
-                        &used_via,
-                        &used_ms,
-                        &revoked_ms,
-                        &revoked_by,
-                        &revoke_reason,
-                    ],
-                )
-                .await
-        });
         Ok(())
     }
 
