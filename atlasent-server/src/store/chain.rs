@@ -265,6 +265,74 @@ impl EventOut<'_> {
     }
 }
 
+/// An event's columns as a store reads them.
+#[derive(Debug)]
+pub(crate) struct StoredEvent {
+    pub(crate) sequence: i64,
+    pub(crate) kind: String,
+    pub(crate) decision: Option<String>,
+    pub(crate) actor_id: Option<String>,
+    pub(crate) resource_id: Option<String>,
+    pub(crate) payload: String,
+    pub(crate) hash: String,
+    pub(crate) previous_hash: String,
+    pub(crate) occurred_ms: i64,
+}
+
+/// Events selected for a listing or an export: each as wire JSON, with its
+/// sequence number, and the hash of the last.
+#[derive(Debug, Default)]
+pub(crate) struct Selected {
+    pub(crate) events: Vec<Box<RawValue>>,
+    sequences: Vec<i64>,
+    pub(crate) last_hash: Option<String>,
+}
+
+impl Selected {
+    /// Add `org_id`'s event `e`, as listings and exports show it.
+    pub(crate) fn push(&mut self, org_id: &str, e: StoredEvent) -> Result<(), StoreError> {
+        let payload = raw_payload(e.payload)?;
+        let at = clock::rfc3339_ms(e.occurred_ms);
+        let event = EventOut {
+            id: &event_id(e.sequence),
+            org_id,
+            sequence: e.sequence,
+            kind: &e.kind,
+            decision: e.decision.as_deref(),
+            actor_id: e.actor_id.as_deref(),
+            resource_type: resource_type(e.resource_id.as_deref()),
+            resource_id: e.resource_id.as_deref(),
+            payload: &payload,
+            hash: &e.hash,
+            previous_hash: &e.previous_hash,
+            occurred_at: &at,
+            created_at: &at,
+        };
+        self.events.push(event.to_raw()?);
+        self.sequences.push(e.sequence);
+        self.last_hash = Some(e.hash);
+        Ok(())
+    }
+
+    /// The page of a listing selected with one row more than `limit` (that
+    /// row tells another page follows), of `total` matching events.
+    pub(crate) fn page(mut self, limit: u32, total: u64) -> super::EventPage {
+        let limit = limit as usize;
+        let next_cursor = if self.events.len() > limit {
+            self.events.truncate(limit);
+            self.sequences.truncate(limit);
+            self.sequences.last().map(i64::to_string)
+        } else {
+            None
+        };
+        super::EventPage {
+            events: self.events,
+            total,
+            next_cursor,
+        }
+    }
+}
+
 /// The payload text of a stored event as raw JSON.
 pub fn raw_payload(text: String) -> Result<Box<RawValue>, StoreError> {
     Ok(RawValue::from_string(text)?)

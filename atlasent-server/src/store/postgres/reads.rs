@@ -2,13 +2,11 @@
 //! records. Each listing reads its count and its page in one read-only
 //! `REPEATABLE READ` transaction, so both see the same commit.
 
-use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, IsolationLevel, Row};
 
 use super::pg;
-use crate::clock;
-use crate::store::chain::{self, EventOut};
+use crate::store::chain::{Selected, StoredEvent};
 use crate::store::{
     filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitQuery,
     PermitRow, PermitRows, PermitState, StoreError, UsedVia,
@@ -43,13 +41,6 @@ fn event_filter(org_id: &str, filter: &EventFilter) -> Where {
     filter::events('$', org_id, filter)
 }
 
-/// Events selected: each as wire JSON, with its sequence number.
-struct Selected {
-    events: Vec<Box<RawValue>>,
-    sequences: Vec<i64>,
-    last_hash: Option<String>,
-}
-
 async fn select_events(
     client: &impl GenericClient,
     org_id: &str,
@@ -66,38 +57,21 @@ async fn select_events(
         w.sql()
     );
     let rows = client.query(&sql, &params(&w)).await.map_err(pg)?;
-    let mut out = Selected {
-        events: Vec::with_capacity(rows.len()),
-        sequences: Vec::with_capacity(rows.len()),
-        last_hash: None,
-    };
+    let mut out = Selected::default();
     for r in rows {
-        let get_text = |i: usize| r.try_get::<_, Option<String>>(i).map_err(pg);
-        let sequence: i64 = r.try_get(0).map_err(pg)?;
-        let kind: String = r.try_get(1).map_err(pg)?;
-        let (decision, actor_id, resource_id) = (get_text(2)?, get_text(3)?, get_text(4)?);
-        let payload = chain::raw_payload(r.try_get(5).map_err(pg)?)?;
-        let hash: String = r.try_get(6).map_err(pg)?;
-        let previous_hash: String = r.try_get(7).map_err(pg)?;
-        let at = clock::rfc3339_ms(r.try_get(8).map_err(pg)?);
-        let event = EventOut {
-            id: &chain::event_id(sequence),
-            org_id,
-            sequence,
-            kind: &kind,
-            decision: decision.as_deref(),
-            actor_id: actor_id.as_deref(),
-            resource_type: chain::resource_type(resource_id.as_deref()),
-            resource_id: resource_id.as_deref(),
-            payload: &payload,
-            hash: &hash,
-            previous_hash: &previous_hash,
-            occurred_at: &at,
-            created_at: &at,
+        let text = |i: usize| r.try_get::<_, Option<String>>(i).map_err(pg);
+        let event = StoredEvent {
+            sequence: r.try_get(0).map_err(pg)?,
+            kind: r.try_get(1).map_err(pg)?,
+            decision: text(2)?,
+            actor_id: text(3)?,
+            resource_id: text(4)?,
+            payload: r.try_get(5).map_err(pg)?,
+            hash: r.try_get(6).map_err(pg)?,
+            previous_hash: r.try_get(7).map_err(pg)?,
+            occurred_ms: r.try_get(8).map_err(pg)?,
         };
-        out.events.push(event.to_raw()?);
-        out.sequences.push(sequence);
-        out.last_hash = Some(hash);
+        out.push(org_id, event)?;
     }
     Ok(out)
 }
@@ -136,21 +110,10 @@ pub(super) async fn events(
     let tx = snapshot(client).await?;
     let total = count(&*tx, "events", &event_filter(org_id, filter)).await?;
     // One extra row tells whether another page follows.
-    let mut page =
+    let selected =
         select_events(&*tx, org_id, filter, after, Some(limit.saturating_add(1))).await?;
     tx.commit().await.map_err(pg)?;
-    let next_cursor = if page.events.len() > limit as usize {
-        page.events.truncate(limit as usize);
-        page.sequences.truncate(limit as usize);
-        page.sequences.last().map(i64::to_string)
-    } else {
-        None
-    };
-    Ok(EventPage {
-        events: page.events,
-        total,
-        next_cursor,
-    })
+    Ok(selected.page(limit, total))
 }
 
 pub(super) async fn export_events(

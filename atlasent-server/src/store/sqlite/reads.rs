@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags};
-use serde_json::value::RawValue;
 
-use crate::clock;
-use crate::store::chain::{self, EventOut};
+use crate::store::chain::{Selected, StoredEvent};
 use crate::store::{
     filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitQuery,
     PermitRow, PermitRows, PermitState, StoreError, UsedVia,
@@ -82,13 +80,6 @@ fn event_filter(org_id: &str, filter: &EventFilter) -> Where {
     filter::events('?', org_id, filter)
 }
 
-/// Events selected: each as wire JSON, with its sequence number.
-struct Selected {
-    events: Vec<Box<RawValue>>,
-    sequences: Vec<i64>,
-    last_hash: Option<String>,
-}
-
 /// Events of `org_id` matching `filter` after `after`, in sequence order.
 fn select_events(
     conn: &Connection,
@@ -108,18 +99,10 @@ fn select_events(
     );
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(w.params))?;
-    let mut out = Selected {
-        events: Vec::new(),
-        sequences: Vec::new(),
-        last_hash: None,
-    };
+    let mut out = Selected::default();
     while let Some(r) = rows.next()? {
-        let payload = chain::raw_payload(r.get(5)?)?;
-        let at = clock::rfc3339_ms(r.get(7)?);
         let opt = |i: usize| r.get::<_, Option<String>>(i);
-        let (decision, actor_id, resource_id) = (opt(2)?, opt(3)?, opt(4)?);
         let sequence: i64 = r.get(0)?;
-        let hash: String = r.get(6)?;
         // Schema 4 derives what it no longer stores (see `schema::MIGRATE_3_TO_4`).
         let previous_hash = match (opt(8)?, sequence) {
             (Some(previous), _) => previous,
@@ -130,24 +113,18 @@ fn select_events(
                 )))
             }
         };
-        let event = EventOut {
-            id: &chain::event_id(sequence),
-            org_id,
+        let event = StoredEvent {
             sequence,
-            kind: &r.get::<_, String>(1)?,
-            decision: decision.as_deref(),
-            actor_id: actor_id.as_deref(),
-            resource_type: chain::resource_type(resource_id.as_deref()),
-            resource_id: resource_id.as_deref(),
-            payload: &payload,
-            hash: &hash,
-            previous_hash: &previous_hash,
-            occurred_at: &at,
-            created_at: &at,
+            kind: r.get(1)?,
+            decision: opt(2)?,
+            actor_id: opt(3)?,
+            resource_id: opt(4)?,
+            payload: r.get(5)?,
+            hash: r.get(6)?,
+            previous_hash,
+            occurred_ms: r.get(7)?,
         };
-        out.events.push(event.to_raw()?);
-        out.sequences.push(sequence);
-        out.last_hash = Some(hash);
+        out.push(org_id, event)?;
     }
     Ok(out)
 }
@@ -172,21 +149,8 @@ pub(super) fn events(
     let tx = conn.unchecked_transaction()?;
     let total = count(&tx, "events", &event_filter(org_id, filter))?;
     // One extra row tells whether another page follows.
-    let limit_plus_one = limit.saturating_add(1);
-    let mut page = select_events(&tx, org_id, filter, after, Some(limit_plus_one))?;
-    let next_cursor = if page.events.len() > limit as usize {
-        page.events.truncate(limit as usize);
-        page.sequences.truncate(limit as usize);
-        page.sequences.last().map(i64::to_string)
-    } else {
-        None
-    };
-    let events = page.events;
-    Ok(EventPage {
-        events,
-        total,
-        next_cursor,
-    })
+    let selected = select_events(&tx, org_id, filter, after, Some(limit.saturating_add(1)))?;
+    Ok(selected.page(limit, total))
 }
 
 pub(super) fn export_events(
