@@ -23,6 +23,7 @@ pub mod chain;
 mod filter;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod row;
 mod sqlite;
 mod url;
 

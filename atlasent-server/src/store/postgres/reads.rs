@@ -7,9 +7,10 @@ use tokio_postgres::{GenericClient, IsolationLevel, Row};
 
 use super::pg;
 use crate::store::chain::{Selected, StoredEvent};
+use crate::store::row::{self, permit_row, Columns, PERMIT_COLUMNS};
 use crate::store::{
-    filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitQuery,
-    PermitRow, PermitRows, PermitState, StoreError, UsedVia,
+    filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitQuery, PermitRow,
+    PermitRows, StoreError,
 };
 
 /// A parameter of a query built at run time.
@@ -135,45 +136,22 @@ pub(super) async fn export_events(
     })
 }
 
-/// The columns [`permit_row`] reads, in its order.
-pub(super) const PERMIT_COLUMNS: &str = "id, org_id, agent, action, context_hash, decision, \
-     status, issued_ms, expires_ms, permit_hash, environment, execution_hash, used_via, used_ms, \
-     revoked_ms, revoked_by, revoke_reason";
+impl Columns for Row {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.try_get(i).map_err(pg)
+    }
 
-pub(super) fn permit_row(r: &Row) -> Result<PermitRow, StoreError> {
-    let status: String = r.try_get(6).map_err(pg)?;
-    let state = match status.as_str() {
-        "active" => PermitState::Active,
-        "denied" => PermitState::Denied,
-        "consumed" => PermitState::Consumed {
-            via: r
-                .try_get::<_, Option<String>>(12)
-                .map_err(pg)?
-                .map(|v| UsedVia::parse(&v))
-                .transpose()?,
-            at_ms: r.try_get(13).map_err(pg)?,
-        },
-        "revoked" => PermitState::Revoked {
-            at_ms: r.try_get(14).map_err(pg)?,
-            by: r.try_get(15).map_err(pg)?,
-            reason: r.try_get(16).map_err(pg)?,
-        },
-        other => return Err(StoreError::Corrupt(format!("a permit status {other:?}"))),
-    };
-    Ok(PermitRow {
-        id: r.try_get(0).map_err(pg)?,
-        org_id: r.try_get(1).map_err(pg)?,
-        agent: r.try_get(2).map_err(pg)?,
-        action: r.try_get(3).map_err(pg)?,
-        context_hash: r.try_get(4).map_err(pg)?,
-        decision: r.try_get(5).map_err(pg)?,
-        state,
-        issued_ms: r.try_get(7).map_err(pg)?,
-        expires_ms: r.try_get(8).map_err(pg)?,
-        permit_hash: r.try_get(9).map_err(pg)?,
-        environment: r.try_get(10).map_err(pg)?,
-        execution_hash: r.try_get(11).map_err(pg)?,
-    })
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.try_get(i).map_err(pg)
+    }
+
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.try_get(i).map_err(pg)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.try_get(i).map_err(pg)
+    }
 }
 
 /// The permit (or decision that issued none) `id` of `org_id`; another
@@ -219,19 +197,6 @@ pub(super) async fn permits(
     );
     let rows = tx.query(&sql, &params(&w)).await.map_err(pg)?;
     tx.commit().await.map_err(pg)?;
-    let mut out = rows.iter().map(permit_row).collect::<Result<Vec<_>, _>>()?;
-    let next = if out.len() > query.limit as usize {
-        out.truncate(query.limit as usize);
-        out.last().map(|p| PermitCursor {
-            issued_ms: p.issued_ms,
-            id: p.id.clone(),
-        })
-    } else {
-        None
-    };
-    Ok(PermitRows {
-        rows: out,
-        total,
-        next,
-    })
+    let out = rows.iter().map(permit_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(row::permits_page(out, query.limit, total))
 }

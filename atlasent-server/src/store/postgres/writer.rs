@@ -14,9 +14,10 @@ use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use super::{describe, pg, reads, schema, Command, STATEMENT_TIMEOUT};
+use super::{describe, pg, schema, Command, STATEMENT_TIMEOUT};
 use crate::clock;
 use crate::store::chain::{self, Head};
+use crate::store::row::{permit_row, PERMIT_COLUMNS};
 use crate::store::{
     Kept, NewEvent, PermitRow, PermitState, PostgresUrl, Refusal, Request, StoreError, Tx,
     WriteError, WriteJob, PRUNE_EVERY_MS, REPLY_RETENTION_MS,
@@ -172,13 +173,13 @@ impl Writer {
             )?,
             permit: p(&format!(
                 "SELECT {} FROM permits WHERE id = $1 AND org_id = $2 FOR UPDATE",
-                reads::PERMIT_COLUMNS
+                PERMIT_COLUMNS
             ))?,
             permits: p(&format!(
                 "SELECT {} FROM unnest($1::text[], $2::text[]) AS a (i, o)
                  CROSS JOIN LATERAL (SELECT * FROM permits WHERE id = a.i AND org_id = a.o) AS p
                  FOR UPDATE OF p",
-                reads::PERMIT_COLUMNS
+                PERMIT_COLUMNS
             ))?,
             insert_permits: p(
                 "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms,
@@ -356,7 +357,7 @@ impl Writer {
             .map(|(id, org)| (permit_key(org, id), None))
             .collect();
         for row in &permit_rows {
-            let permit = reads::permit_row(row)?;
+            let permit = permit_row(row)?;
             read_ahead.insert(permit_key(&permit.org_id, &permit.id), Some(permit));
         }
         let mut tx = PgTx {
@@ -741,7 +742,7 @@ impl Tx for PgTx<'_> {
         let row = self
             .read(client.query_opt(statement, &[&id, &org_id]))?
             .as_ref()
-            .map(reads::permit_row)
+            .map(permit_row)
             .transpose()?;
         self.permits.insert(key, row.clone());
         Ok(row)

@@ -8,9 +8,10 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::store::chain::{Selected, StoredEvent};
+use crate::store::row::{self, permit_row, Columns, PERMIT_COLUMNS};
 use crate::store::{
-    filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitCursor, PermitQuery,
-    PermitRow, PermitRows, PermitState, StoreError, UsedVia,
+    filter, EventFilter, EventPage, EventQuery, ExportSelection, PermitQuery, PermitRow,
+    PermitRows, StoreError,
 };
 
 /// Read-only connections to a database file, reused between reads.
@@ -171,43 +172,22 @@ pub(super) fn export_events(
     })
 }
 
-/// The columns [`permit_row`] reads, in its order.
-const PERMIT_COLUMNS: &str = "id, org_id, agent, action, context_hash, decision, status, \
-     issued_ms, expires_ms, permit_hash, environment, execution_hash, used_via, used_ms, \
-     revoked_ms, revoked_by, revoke_reason";
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.get(i)?)
+    }
 
-fn permit_row(r: &rusqlite::Row<'_>) -> Result<PermitRow, StoreError> {
-    let state = match r.get::<_, String>(6)?.as_str() {
-        "active" => PermitState::Active,
-        "denied" => PermitState::Denied,
-        "consumed" => PermitState::Consumed {
-            via: r
-                .get::<_, Option<String>>(12)?
-                .map(|v| UsedVia::parse(&v))
-                .transpose()?,
-            at_ms: r.get(13)?,
-        },
-        "revoked" => PermitState::Revoked {
-            at_ms: r.get(14)?,
-            by: r.get(15)?,
-            reason: r.get(16)?,
-        },
-        other => return Err(StoreError::Corrupt(format!("a permit status {other:?}"))),
-    };
-    Ok(PermitRow {
-        id: r.get(0)?,
-        org_id: r.get(1)?,
-        agent: r.get(2)?,
-        action: r.get(3)?,
-        context_hash: r.get(4)?,
-        decision: r.get(5)?,
-        state,
-        issued_ms: r.get(7)?,
-        expires_ms: r.get(8)?,
-        permit_hash: r.get(9)?,
-        environment: r.get(10)?,
-        execution_hash: r.get(11)?,
-    })
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(i)?)
+    }
 }
 
 /// The permit (or decision that issued none) `id` of `org_id`; another
@@ -250,18 +230,5 @@ pub(super) fn permits(
     while let Some(r) = rows.next()? {
         out.push(permit_row(r)?);
     }
-    let next = if out.len() > query.limit as usize {
-        out.truncate(query.limit as usize);
-        out.last().map(|p| PermitCursor {
-            issued_ms: p.issued_ms,
-            id: p.id.clone(),
-        })
-    } else {
-        None
-    };
-    Ok(PermitRows {
-        rows: out,
-        total,
-        next,
-    })
+    Ok(row::permits_page(out, query.limit, total))
 }
