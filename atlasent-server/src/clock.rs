@@ -44,6 +44,14 @@ impl Clock {
             None => now_ms(),
         }
     }
+
+    /// The time a write that arrived at `arrived_ms` runs at: now, or its
+    /// arrival if the clock stepped back. A verify judges expiry then, not
+    /// when it arrived: a write may wait (its queue, another node's lock),
+    /// and a permit that expired meanwhile must not be answered valid.
+    pub fn job_ms(&self, arrived_ms: i64) -> i64 {
+        self.now_ms().max(arrived_ms)
+    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -456,8 +456,9 @@ impl Engine {
         let mut request = caller.request("verify", now_ms);
         let verification = verify::Request::new(&input);
         request.reads_permit = Some(verification.permit_id.clone());
+        let clock = self.inner.config.clock.clone();
         self.write(request, move |tx| {
-            verify::verify(tx, &caller, &verification, now_ms)
+            verify::verify(tx, &caller, &verification, clock.job_ms(now_ms))
         })
         .await
     }

@@ -318,3 +318,85 @@ fn a_url_or_pgsslmode_that_requires_tls_is_refused() {
         assert!(!stderr.contains("s3cret"), "{url}: {stderr}");
     }
 }
+
+/// A verify is judged when its write runs, not when it arrived: one that
+/// waited (here for another session's lock on the chain head, as for
+/// another node's transaction) while its permit expired is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permit_that_expires_while_its_verify_waits_is_not_valid() {
+    use atlasent_server::clock::Clock;
+    let cluster = PgCluster::start();
+    cluster.create_database("late");
+    let url = cluster.url("late");
+    let clock = Clock::manual(atlasent_server::clock::now_ms());
+    let server = start_with(|b| {
+        b.storage(postgres(&url))
+            .clock(clock.clone())
+            .permit_ttl(std::time::Duration::from_secs(60))
+    })
+    .await;
+    let c = client(&server);
+    let permit = c
+        .evaluate("finance-agent", "wire_transfer", &transfer("late"))
+        .await
+        .expect("evaluate")
+        .permit_id;
+    // Another session holds the organization's chain head.
+    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    holder
+        .batch_execute("BEGIN; SELECT * FROM chain_heads FOR UPDATE")
+        .await
+        .expect("locks");
+    let verify = {
+        let c = client(&server);
+        let permit = permit.clone();
+        tokio::spawn(async move {
+            c.verify(&permit, "finance-agent", "wire_transfer", &transfer("late"))
+                .await
+        })
+    };
+    // The verify has arrived and waits for the lock; meanwhile the permit
+    // expires.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    clock.advance(120_000);
+    holder.batch_execute("COMMIT").await.expect("unlocks");
+    let result = verify.await.expect("joined").expect("an answer");
+    assert!(!result.verified, "{result:?}");
+    let record = c.get_permit(&permit).await.expect("the permit");
+    assert_eq!(record.status.as_str(), "expired", "{record:?}");
+    server.shutdown().await.expect("stops");
+}
+
+/// A writer connection that died while idle (PostgreSQL restarted, a proxy
+/// cut it) costs no request: the next batch begins on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_while_idle_fails_no_request() {
+    let cluster = PgCluster::start();
+    cluster.create_database("cut");
+    let server = start_with(|b| b.storage(postgres(&cluster.url("cut")))).await;
+    let auth = format!("Bearer {KEY}");
+    let headers = [("authorization", auth.as_str())];
+    for round in 0..3 {
+        let ended = cluster.psql(
+            "cut",
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'atlasent-server') AS ended",
+        );
+        assert_ne!(ended.trim(), "0", "round {round}: no connection to end");
+        // Let the server notice nothing: the next request is the first use.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Raw HTTP: the SDK would retry a 503 and hide it.
+        let body = json!({ "agent": "finance-agent", "action": "wire_transfer",
+                           "context": transfer(&format!("cut {round}")) });
+        let (status, _, reply) =
+            common::post(&server, "/v1-evaluate", &headers, body.to_string()).await;
+        assert_eq!(status, 200, "round {round}: {reply}");
+        assert_eq!(reply["permitted"], true, "{reply}");
+    }
+    let (_, verification) = common::export_and_verify(&server).await;
+    assert!(verification.verified(), "{verification:?}");
+    server.shutdown().await.expect("stops");
+}

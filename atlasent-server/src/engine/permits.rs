@@ -146,8 +146,11 @@ impl Engine {
         let now_ms = self.now_ms();
         let (mut request, id) = (caller.request("permits.verify", now_ms), id.to_owned());
         request.reads_permit = Some(id.clone());
-        self.write(request, move |tx| verify_by_id(tx, &caller, &id, now_ms))
-            .await
+        let clock = self.inner.config.clock.clone();
+        self.write(request, move |tx| {
+            verify_by_id(tx, &caller, &id, clock.job_ms(now_ms))
+        })
+        .await
     }
 
     /// Revoke permit `id` by id; returns the updated record as the reply

@@ -37,7 +37,27 @@ impl PostgresUrl {
                     .into(),
             );
         }
-        if url.host().split('/').next().unwrap_or_default().is_empty() {
+        // HOST[:PORT][,HOST[:PORT]…] (an IPv6 host in brackets): what else
+        // follows a `:` is a password given without a user's `@` — never
+        // shown, refused.
+        let hosts = url.host().split('/').next().unwrap_or_default();
+        let port_ok = |port: &str| {
+            port.is_empty() || (port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let valid = hosts.split(',').all(|chunk| match chunk.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').is_some_and(|(_, rest)| {
+                rest.is_empty() || rest.strip_prefix(':').is_some_and(port_ok)
+            }),
+            None => chunk.split_once(':').is_none_or(|(_, port)| port_ok(port)),
+        });
+        if !valid {
+            return Err(
+                "the URL's host part is not HOST[:PORT] (a password goes after the user and \
+                 before an `@`: postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
+                    .into(),
+            );
+        }
+        if hosts.is_empty() {
             return Err(format!(
                 "{url}: no host (postgres://USER@HOST:PORT/DATABASE)"
             ));
@@ -124,6 +144,10 @@ mod tests {
             ),
             ("postgres://127.0.0.1:5432/a", "postgres://127.0.0.1:5432/a"),
             (
+                "postgres://u:s3@[::1]:5432,db2/a",
+                "postgres://u@[::1]:5432,db2/a",
+            ),
+            (
                 "postgres://alice:s3/cr?t#x@127.0.0.1/a",
                 "postgres://alice@127.0.0.1/a",
             ),
@@ -140,16 +164,16 @@ mod tests {
     }
 
     #[test]
-    fn a_password_with_an_unencoded_at_sign_is_refused_without_showing_it() {
+    fn a_password_the_driver_would_misread_is_refused_without_showing_it() {
         for text in [
+            "postgres://alice:s3cret/atlasent",
+            "postgres://alice:s3cret",
+            "postgresql://alice:s3cret:5432/atlasent",
             "postgres://alice:s3@cret@127.0.0.1/a",
             "postgres://alice:p@ss/w?rd@127.0.0.1/a",
         ] {
-            let e = PostgresUrl::parse(text).expect_err("two @");
-            assert!(
-                e.contains("%40") && !e.contains("s3") && !e.contains("ss/w"),
-                "{e}"
-            );
+            let e = PostgresUrl::parse(text).expect_err("refused");
+            assert!(!e.contains("s3") && !e.contains("ss/w"), "{e}");
         }
     }
 

@@ -91,9 +91,17 @@ fn block<T>(
     rt: &Runtime,
     f: impl Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, StoreError> {
+    block_store(rt, async { f.await.map_err(pg) })
+}
+
+/// [`block`] of a future that fails with a store error.
+fn block_store<T>(
+    rt: &Runtime,
+    f: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     rt.block_on(async {
         match tokio::time::timeout(STATEMENT_TIMEOUT, f).await {
-            Ok(result) => result.map_err(pg),
+            Ok(result) => result,
             Err(_) => Err(StoreError::Postgres(format!(
                 "{NO_ANSWER} {} s",
                 STATEMENT_TIMEOUT.as_secs()
@@ -101,6 +109,13 @@ fn block<T>(
         }
     })
 }
+
+/// The rows a batch's first round trip reads: heads, replies, permits.
+type BeginRows = (
+    Vec<tokio_postgres::Row>,
+    Vec<tokio_postgres::Row>,
+    Vec<tokio_postgres::Row>,
+);
 
 /// A reply held until its transaction commits.
 type Pending = (
@@ -243,7 +258,8 @@ impl Writer {
                 for (tx, _) in pending {
                     drop(tx.send(Err(StoreError::RolledBack(message.clone()).into())));
                 }
-                // Writes not yet applied answer the error too.
+                // Writes of the batch not yet taken answer the error too
+                // (those a failing `transaction` dropped see `Closed`).
                 for cmd in batch.drain(..) {
                     drop(
                         cmd.reply
@@ -268,17 +284,22 @@ impl Writer {
         }
     }
 
-    fn transaction(
+    /// The batch's first round trip: the transaction begins, locks the
+    /// heads of `orgs` (in order: see [`PostgresStore`](super::PostgresStore)),
+    /// then reads the stored replies of the batch's requests and the permits
+    /// they will read, under the locks (a retry answered by another node is
+    /// committed by then; a permit is locked `FOR UPDATE` only with its own
+    /// organization's head held). Rows: heads, replies, permits.
+    fn begin(
         &mut self,
-        batch: &mut Vec<Command>,
-        pending: &mut Vec<Pending>,
-    ) -> Result<(), StoreError> {
-        let orgs: BTreeSet<String> = batch.iter().map(|c| c.request.org_id.clone()).collect();
+        orgs: &BTreeSet<String>,
+        batch: &[Command],
+    ) -> Result<BeginRows, StoreError> {
         self.connection()?;
         let (rt, known) = (&self.rt, &mut self.known);
         let conn = self.conn.as_ref().ok_or(StoreError::Closed)?;
         let (client, s) = (&conn.client, &conn.statements);
-        for org in &orgs {
+        for org in orgs {
             if !known.contains(org) {
                 block(
                     rt,
@@ -287,11 +308,6 @@ impl Writer {
                 known.insert(org.clone());
             }
         }
-        // One round trip: the transaction begins, locks the heads (in order:
-        // see the module docs), then reads the stored replies of the batch's
-        // requests and the permits they will read, under the locks (a retry
-        // answered by another node is committed by then; a permit is locked
-        // `FOR UPDATE` only with its own organization's head held).
         let org_list: Vec<&str> = orgs.iter().map(String::as_str).collect();
         let mut columns: [Vec<&str>; 4] = Default::default();
         let mut permit_columns: [Vec<&str>; 2] = Default::default();
@@ -312,7 +328,7 @@ impl Writer {
         }
         let [c_org, c_key, c_endpoint, c_request] = &columns;
         let [p_id, p_org] = &permit_columns;
-        let (head_rows, reply_rows, permit_rows) = block(rt, async {
+        block(rt, async {
             let head_params: [&(dyn ToSql + Sync); 1] = [&org_list];
             let reply_params: [&(dyn ToSql + Sync); 4] = [c_org, c_key, c_endpoint, c_request];
             let permit_params: [&(dyn ToSql + Sync); 2] = [p_id, p_org];
@@ -329,7 +345,30 @@ impl Writer {
             );
             begun?;
             Ok((heads?, replies?, permits?))
-        })?;
+        })
+    }
+
+    fn transaction(
+        &mut self,
+        batch: &mut Vec<Command>,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), StoreError> {
+        let orgs: BTreeSet<String> = batch.iter().map(|c| c.request.org_id.clone()).collect();
+        // A connection that died while idle (PostgreSQL restarted, a proxy
+        // cut it) is noticed only by the batch's first round trip: nothing
+        // of the batch has run then, so it is begun again on a new one.
+        let (head_rows, reply_rows, permit_rows) = match self.begin(&orgs, batch) {
+            Ok(rows) => rows,
+            Err(e) if self.conn.as_ref().is_none_or(|c| c.client.is_closed()) => {
+                tracing::warn!(error = %e, "writer: the connection to PostgreSQL closed; beginning the batch on a new one");
+                self.conn = None;
+                self.begin(&orgs, batch)?
+            }
+            Err(e) => return Err(e),
+        };
+        let rt = &self.rt;
+        let conn = self.conn.as_ref().ok_or(StoreError::Closed)?;
+        let (client, s) = (&conn.client, &conn.statements);
         let mut heads = HashMap::with_capacity(orgs.len());
         for row in head_rows {
             let org: String = row.try_get(0).map_err(pg)?;
@@ -351,10 +390,12 @@ impl Writer {
             stored.insert(key, (get(4)?, get(5)?));
         }
         let start: HashMap<String, i64> = heads.iter().map(|(o, h)| (o.clone(), h.seq)).collect();
-        let mut read_ahead: HashMap<String, Option<PermitRow>> = p_id
+        let mut read_ahead: HashMap<String, Option<PermitRow>> = batch
             .iter()
-            .zip(p_org)
-            .map(|(id, org)| (permit_key(org, id), None))
+            .filter_map(|c| {
+                let id = c.request.reads_permit.as_ref()?;
+                Some((permit_key(&c.request.org_id, id), None))
+            })
             .collect();
         for row in &permit_rows {
             let permit = permit_row(row)?;
@@ -398,7 +439,10 @@ impl Writer {
         }
         if !transitions.id.is_empty() {
             let statement = &s.transitions;
-            tx.send(async move { client.execute(statement, &transitions.params()).await });
+            let rows = transitions.id.len();
+            tx.send_changing(rows, "moving the batch's permits", async move {
+                client.execute(statement, &transitions.params()).await
+            });
         }
         let (events, replies) = (
             std::mem::take(&mut tx.events),
@@ -497,7 +541,7 @@ fn once(
 }
 
 /// A write sent in the pipeline, its result read before the next read.
-type Inflight<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + 'a>>;
+type Inflight<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + 'a>>;
 
 /// The writer's transaction, as a job sees it. Writes are pipelined: each
 /// is queued, and the queue is sent, in order, with the next read (or the
@@ -712,7 +756,28 @@ impl ReplyRows {
 impl<'a> PgTx<'a> {
     /// Queue a write.
     fn send(&mut self, write: impl Future<Output = Result<u64, tokio_postgres::Error>> + 'a) {
-        self.inflight.push(Box::pin(write));
+        self.inflight
+            .push(Box::pin(async move { write.await.map(drop).map_err(pg) }));
+    }
+
+    /// Queue a write that must change exactly `rows` rows: one that
+    /// changes fewer (the batch's view of the permits and the table
+    /// disagree) fails the batch rather than acknowledge what did not
+    /// happen.
+    fn send_changing(
+        &mut self,
+        rows: usize,
+        what: &'static str,
+        write: impl Future<Output = Result<u64, tokio_postgres::Error>> + 'a,
+    ) {
+        self.inflight.push(Box::pin(async move {
+            match write.await.map_err(pg)? {
+                n if n == rows as u64 => Ok(()),
+                n => Err(StoreError::Corrupt(format!(
+                    "{what}: {n} rows changed where {rows} should have"
+                ))),
+            }
+        }));
     }
 
     /// Send the queued writes and then `read`; the read's answer once every
@@ -722,12 +787,12 @@ impl<'a> PgTx<'a> {
         read: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, StoreError> {
         let writes = futures_util::future::join_all(std::mem::take(&mut self.inflight));
-        block(self.rt, async {
+        block_store(self.rt, async {
             let (written, answer) = tokio::join!(writes, read);
             for w in written {
                 w?;
             }
-            answer
+            answer.map_err(pg)
         })
     }
 }
