@@ -156,6 +156,7 @@ cargo build -q -p atlasent-server --features postgres
 # The two serve lines of the block, with the keys file written above.
 mkdir -p "$work/nodes"
 cp "$work/keys.toml" "$work/nodes/keys.toml"
+chmod 600 "$work/nodes/keys.toml"   # the keys step above left its copy readable on purpose
 for port in 8787 8788; do
   (cd "$work/nodes" && exec "$OLDPWD/target/debug/atlasent-server" serve --listen 127.0.0.1:$port \
     --db "$ATLASENT_DB" --policy "$OLDPWD/examples/policies/demo.json" \
