@@ -35,6 +35,9 @@ use super::{
     Request, Store, StoreError, StoreFuture, WriteError, WriteJob,
 };
 
+/// The compact stored form of event payloads (schema 5).
+#[path = "compact.rs"]
+pub(crate) mod compact;
 mod reads;
 mod schema;
 mod writer;

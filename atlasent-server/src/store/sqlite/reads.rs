@@ -7,6 +7,7 @@ use std::time::Duration;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags};
 
+use super::schema;
 use crate::store::chain::{Selected, StoredEvent};
 use crate::store::row::{self, permit_row, Columns, PERMIT_COLUMNS};
 use crate::store::{
@@ -105,7 +106,11 @@ fn select_events(
         let opt = |i: usize| r.get::<_, Option<String>>(i);
         let sequence: i64 = r.get(0)?;
         // Schema 4 derives what it no longer stores (see `schema::MIGRATE_3_TO_4`).
-        let previous_hash = match (opt(8)?, sequence) {
+        let previous = match r.get_ref(8)? {
+            rusqlite::types::ValueRef::Null => None,
+            stored => Some(schema::read_hash(stored)?),
+        };
+        let previous_hash = match (previous, sequence) {
             (Some(previous), _) => previous,
             (None, 1) => atlasent::audit::GENESIS_HASH.to_owned(),
             (None, _) => {
@@ -120,8 +125,8 @@ fn select_events(
             decision: opt(2)?,
             actor_id: opt(3)?,
             resource_id: opt(4)?,
-            payload: r.get(5)?,
-            hash: r.get(6)?,
+            payload: schema::read_payload(r.get_ref(5)?)?,
+            hash: schema::read_hash(r.get_ref(6)?)?,
             previous_hash,
             occurred_ms: r.get(7)?,
         };

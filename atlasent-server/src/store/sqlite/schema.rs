@@ -1,7 +1,9 @@
 //! The schema and its migrations, and the database file's creation.
 
+use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
+use super::compact;
 use crate::store::StoreError;
 
 /// Create the database file readable by its owner only (SQLite gives the
@@ -179,6 +181,63 @@ pub(super) fn stored_digest(digest: &str) -> rusqlite::types::Value {
     }
 }
 
+/// An event payload as stored (schema 5): its [`compact`] bytes (a BLOB)
+/// when they expand back to the very text, else the text.
+pub(super) fn stored_payload(text: &str) -> rusqlite::types::Value {
+    match compact::compact(text) {
+        Some(bytes) => rusqlite::types::Value::Blob(bytes),
+        None => rusqlite::types::Value::Text(text.to_owned()),
+    }
+}
+
+/// The payload text of a stored event: the text (schema 4 and the
+/// fallback) or the expansion of its compact bytes. Anything else, or
+/// bytes that do not expand, is corrupt (never skipped).
+pub(super) fn read_payload(value: ValueRef<'_>) -> Result<String, StoreError> {
+    match value {
+        ValueRef::Text(text) => String::from_utf8(text.to_vec())
+            .map_err(|_| StoreError::Corrupt("an event payload that is not UTF-8".into())),
+        ValueRef::Blob(bytes) => compact::expand(bytes).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "a compact event payload that does not expand ({e})"
+            ))
+        }),
+        other => Err(StoreError::Corrupt(format!(
+            "an event payload of type {}",
+            other.data_type()
+        ))),
+    }
+}
+
+/// An event hash as stored (schema 5): its 32 bytes when it is lowercase
+/// hex of 64 digits, else its text.
+pub(super) fn stored_hash(hash: &str) -> rusqlite::types::Value {
+    match hex::decode(hash) {
+        Ok(bytes) if bytes.len() == 32 && hash.bytes().all(|b| !b.is_ascii_uppercase()) => {
+            rusqlite::types::Value::Blob(bytes)
+        }
+        _ => rusqlite::types::Value::Text(hash.to_owned()),
+    }
+}
+
+/// The hash of a stored event as hex: the text (schema 4), or the hex of
+/// its 32 bytes. Anything else is corrupt.
+pub(super) fn read_hash(value: ValueRef<'_>) -> Result<String, StoreError> {
+    match value {
+        ValueRef::Text(text) => String::from_utf8(text.to_vec())
+            .map_err(|_| StoreError::Corrupt("an event hash that is not UTF-8".into())),
+        ValueRef::Blob(bytes) if bytes.len() == 32 => Ok(hex::encode(bytes)),
+        other => Err(StoreError::Corrupt(format!(
+            "an event hash of type {} ({} bytes)",
+            other.data_type(),
+            match other {
+                ValueRef::Blob(b) => b.len(),
+                _ => 0,
+            }
+        ))),
+    }
+}
+
 /// Copy schema 3's stored replies into `replies_v4`, oldest first.
 fn copy_replies_3_to_4(conn: &Connection) -> rusqlite::Result<()> {
     let mut select = conn.prepare(
@@ -216,12 +275,22 @@ WHERE e.id IS NOT printf('evt_%012d', e.org_seq)
    OR e.previous_hash IS NOT (CASE WHEN e.org_seq = 1 THEN ?1 ELSE p.hash END)
 ";
 
+/// From the fourth schema to the fifth (fewer bytes per decision): new
+/// events store their payload as [`compact`] bytes (a BLOB; the text when
+/// the codec does not reproduce it exactly) and their hash as its 32
+/// bytes. The columns keep their declared type: SQLite stores a BLOB in a
+/// TEXT column as it is, so nothing is rewritten, and the rows written
+/// before stay text; readers take either ([`read_payload`], [`read_hash`]).
+/// A build that knows only schema 4 refuses a schema-5 file (an unknown
+/// version) rather than misread a BLOB.
+const MIGRATE_4_TO_5: &str = "";
+
 /// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// Create or upgrade the schema, in one transaction: a fresh database gets
 /// schema 2 and then every step after it; an old one every step after its
-/// version (1 → 2 → 3 → 4).
+/// version (1 → 2 → 3 → 4 → 5).
 pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let has_events: bool = conn.query_row(
@@ -235,6 +304,7 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
         (0, true) => Some(1),
         (2, _) => Some(2),
         (3, _) => Some(3),
+        (4, _) => Some(4),
         (found, _) => {
             return Err(StoreError::UnknownSchema {
                 found,
@@ -249,23 +319,13 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
             Some(1) => migrate_1_to_2(conn, org_id)?,
             _ => {}
         }
-        if from != Some(3) {
+        if from.map_or(true, |v| v < 3) {
             conn.execute_batch(MIGRATE_2_TO_3)?;
         }
-        let disagreeing: i64 =
-            conn.query_row(CHECK_3_TO_4, [atlasent::audit::GENESIS_HASH], |r| r.get(0))?;
-        if disagreeing > 0 {
-            return Err(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
-                Some(format!(
-                    "{disagreeing} events whose id, resource_type or previous_hash is not \
-                     the one derived from their sequence, resource and predecessor"
-                )),
-            ));
+        if from.map_or(true, |v| v < 4) {
+            migrate_3_to_4(conn)?;
         }
-        conn.execute_batch(MIGRATE_3_TO_4)?;
-        copy_replies_3_to_4(conn)?;
-        conn.execute_batch(MIGRATE_3_TO_4_END)?;
+        conn.execute_batch(MIGRATE_4_TO_5)?;
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
     })();
     match migrated {
@@ -276,7 +336,7 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
                     org_id,
                     from,
                     to = SCHEMA_VERSION,
-                    "migrated the database (2: organizations; 3: the current wire's permits; 4: fewer bytes per decision)"
+                    "migrated the database (2: organizations; 3: the current wire's permits; 4 and 5: fewer bytes per decision)"
                 );
             }
             Ok(())
@@ -289,6 +349,25 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
             })
         }
     }
+}
+
+/// Schema 3 to 4 inside the caller's transaction (all of its rows are
+/// text: schema 5's BLOBs come after).
+fn migrate_3_to_4(conn: &Connection) -> rusqlite::Result<()> {
+    let disagreeing: i64 =
+        conn.query_row(CHECK_3_TO_4, [atlasent::audit::GENESIS_HASH], |r| r.get(0))?;
+    if disagreeing > 0 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some(format!(
+                "{disagreeing} events whose id, resource_type or previous_hash is not \
+                 the one derived from their sequence, resource and predecessor"
+            )),
+        ));
+    }
+    conn.execute_batch(MIGRATE_3_TO_4)?;
+    copy_replies_3_to_4(conn)?;
+    conn.execute_batch(MIGRATE_3_TO_4_END)
 }
 
 /// Schema 1 to 2 inside the caller's transaction.

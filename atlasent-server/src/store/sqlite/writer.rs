@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{reads, schema, Command};
@@ -279,8 +279,8 @@ impl Tx for SqliteTx<'_> {
                 event.decision,
                 event.actor_id,
                 event.resource_id,
-                sealed.payload,
-                sealed.hash,
+                schema::stored_payload(&sealed.payload),
+                schema::stored_hash(&sealed.hash),
                 event.now_ms,
             ],
         ));
@@ -295,17 +295,15 @@ impl Tx for SqliteTx<'_> {
 
 /// The head of `org_id`'s chain as stored.
 fn load_head(conn: &Connection, org_id: &str) -> Result<Head, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT org_seq, hash FROM events WHERE org_id = ?1 ORDER BY org_seq DESC LIMIT 1",
-            [org_id],
-            |r| {
-                Ok(Head {
-                    seq: r.get(0)?,
-                    hash: r.get(1)?,
-                })
-            },
-        )
-        .optional()?
-        .unwrap_or_else(Head::genesis))
+    let mut stmt = conn.prepare_cached(
+        "SELECT org_seq, hash FROM events WHERE org_id = ?1 ORDER BY org_seq DESC LIMIT 1",
+    )?;
+    let mut rows = stmt.query([org_id])?;
+    Ok(match rows.next()? {
+        Some(r) => Head {
+            seq: r.get(0)?,
+            hash: schema::read_hash(r.get_ref(1)?)?,
+        },
+        None => Head::genesis(),
+    })
 }
