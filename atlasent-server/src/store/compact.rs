@@ -657,7 +657,8 @@ pub(crate) fn expand(bytes: &[u8]) -> Result<String, ExpandError> {
                 if to - from > MAX_BACKREF {
                     return Err(ExpandError::BackRef(i, at));
                 }
-                out.extend_from_within(from..to);
+                let copy = out[from..to].to_owned();
+                out.push_str(&copy);
             }
             T_HEX => {
                 let prefix = r.prefix()?;

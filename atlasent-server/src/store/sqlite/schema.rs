@@ -319,10 +319,10 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
             Some(1) => migrate_1_to_2(conn, org_id)?,
             _ => {}
         }
-        if from.map_or(true, |v| v < 3) {
+        if from.is_none_or(|v| v < 3) {
             conn.execute_batch(MIGRATE_2_TO_3)?;
         }
-        if from.map_or(true, |v| v < 4) {
+        if from.is_none_or(|v| v < 4) {
             migrate_3_to_4(conn)?;
         }
         conn.execute_batch(MIGRATE_4_TO_5)?;
