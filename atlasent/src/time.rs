@@ -21,6 +21,9 @@ pub(crate) fn parse_reset(value: &str) -> Option<SystemTime> {
 /// RFC 3339 parser reads it (a space is accepted for the `T`, as RFC 3339
 /// allows); instants before 1970 are `None`.
 pub(crate) fn parse_rfc3339(value: &str) -> Option<SystemTime> {
+    if let Some(at) = parse_utc(value.as_bytes()) {
+        return Some(at);
+    }
     let parsed = match value.as_bytes().get(10) {
         Some(b' ') => {
             let mut text = value.to_owned();
@@ -32,6 +35,62 @@ pub(crate) fn parse_rfc3339(value: &str) -> Option<SystemTime> {
     .ok()?;
     let nanos = u64::try_from(parsed.unix_timestamp_nanos()).ok()?;
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
+}
+
+/// The form servers send, read by hand: `YYYY-MM-DDTHH:MM:SS[.f…]Z`, 1970
+/// or later, at most 9 fraction digits, seconds below 60. `None` for
+/// anything else — also what it could read but the `time` crate reads
+/// differently or refuses; [`parse_rfc3339`] hands that on to the crate.
+fn parse_utc(b: &[u8]) -> Option<SystemTime> {
+    let (head, rest) = b.split_at_checked(19)?;
+    let num = |range: std::ops::Range<usize>| -> Option<u64> {
+        head[range].iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+        })
+    };
+    let shape = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !shape.iter().all(|&(i, c)| head[i] == c) {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if year < 1970 || day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let fraction = match rest {
+        [b'.', digits @ .., b'Z'] if (1..=9).contains(&digits.len()) => digits,
+        [b'Z'] => &[][..],
+        _ => return None,
+    };
+    let mut nanos = 0u32;
+    for (i, &d) in fraction.iter().enumerate() {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+    // `days_from_civil`), for years from 1970.
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * m + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
 }
 
 #[cfg(test)]
@@ -87,6 +146,44 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20000))]
+
+        /// The hand-read form agrees with the `time` crate wherever it reads
+        /// a date at all (days past the month's end, hour 24, second 60 and
+        /// year 0 included in what is generated).
+        #[test]
+        fn the_hand_reader_agrees_with_the_time_crate(
+            y in 1960u32..2500, mo in 0u32..14, d in 0u32..33, h in 0u32..26,
+            mi in 0u32..61, s in 0u32..62, frac in proptest::option::of("[0-9]{1,10}"),
+            tail in proptest::sample::select(vec!["Z", "z", "+00:00", ""]),
+        ) {
+            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+            let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{tail}");
+            let by_crate = OffsetDateTime::parse(&text, &Rfc3339).ok().and_then(|t| {
+                let nanos = u64::try_from(t.unix_timestamp_nanos()).ok()?;
+                SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
+            });
+            if let Some(by_hand) = parse_utc(text.as_bytes()) {
+                proptest::prop_assert_eq!(Some(by_hand), by_crate, "{}", text);
+            }
+            proptest::prop_assert_eq!(parse_rfc3339(&text), by_crate, "{}", text);
+        }
+    }
+
+    #[test]
+    fn the_hand_reader_reads_what_servers_send() {
+        assert_eq!(parse_utc(b"2026-04-17T10:00:00Z"), Some(at(1_776_420_000)));
+        assert_eq!(
+            parse_utc(b"2026-11-28T05:59:15.452Z"),
+            parse_rfc3339("2026-11-28T05:59:15.452+00:00")
+        );
+        assert!(parse_utc(b"2026-11-28T05:59:15.452Z").is_some());
+        assert_eq!(parse_utc(b"2026-04-17T10:00:60Z"), None);
+        assert_eq!(parse_utc(b"2026-04-17T10:00:00.1234567890Z"), None);
+        assert_eq!(parse_utc(b"2026-04-17T10:00:00+00:00"), None);
     }
 
     #[test]

@@ -135,6 +135,14 @@ pub fn from_slice_strict<T: serde::de::DeserializeOwned>(
 /// assert_eq!(err.path(), Some("$.a[1]"));
 /// ```
 pub fn check_unique_members(bytes: &[u8]) -> Result<(), StrictJsonError> {
+    if Scan::unique(bytes).is_some() {
+        return Ok(());
+    }
+    walk(bytes)
+}
+
+/// [`check_unique_members`] by serde_json: every text, and the error's words.
+fn walk(bytes: &[u8]) -> Result<(), StrictJsonError> {
     let mut duplicate = None;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let walked = Walk {
@@ -148,6 +156,230 @@ pub fn check_unique_members(bytes: &[u8]) -> Result<(), StrictJsonError> {
         },
         None => StrictJsonError::json(at),
     })
+}
+
+/// The common case, in one pass over the bytes without serde: `Some(())`
+/// when the text is one valid JSON value repeating no member name in any
+/// object. `None` when it cannot say so cheaply — a repeat, text that is not
+/// JSON, or anything outside what it reads itself (a name with an escape,
+/// an object of more than [`FEW`] members, nesting deeper than
+/// [`SCAN_DEPTH`], a number with an exponent or of more than 15 digits,
+/// which serde_json may refuse as out of range): [`check_unique_members`]
+/// then walks the text with serde_json, which decides and words the error.
+/// So a `Some` here never accepts what the walk would refuse.
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    /// The names of the objects open now, innermost last, as byte ranges
+    /// of the text (names with no escape only).
+    names: [(usize, usize); SCAN_NAMES],
+    len: usize,
+}
+
+/// Deeper nesting goes to the full walk (serde_json stops at 128).
+const SCAN_DEPTH: usize = 64;
+/// Names of all the objects open at once that the scan keeps.
+const SCAN_NAMES: usize = 128;
+
+impl<'a> Scan<'a> {
+    fn unique(bytes: &'a [u8]) -> Option<()> {
+        // Outside strings only ASCII is read; strings check their UTF-8.
+        let mut scan = Scan {
+            bytes,
+            at: 0,
+            names: [(0, 0); SCAN_NAMES],
+            len: 0,
+        };
+        scan.value(0)?;
+        scan.space();
+        (scan.at == bytes.len()).then_some(())
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.space();
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        self.space();
+        match self.peek()? {
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b'"' => self.string().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?`, at most 15 digits.
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int = self.digits();
+        if int == 0 || (int > 1 && self.bytes[self.at - int] == b'0') {
+            return None;
+        }
+        let mut count = int;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            let fraction = self.digits();
+            if fraction == 0 {
+                return None;
+            }
+            count += fraction;
+        }
+        (count <= 15 && !matches!(self.peek(), Some(b'e' | b'E'))).then_some(())
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// A string with the cursor on its opening quote; the range of its
+    /// content, and whether it holds an escape.
+    fn string(&mut self) -> Option<((usize, usize), bool)> {
+        self.at += 1;
+        let start = self.at;
+        let (mut escaped, mut wide) = (false, false);
+        loop {
+            // Eight bytes at a time: on to the first quote, backslash or
+            // control character of the word, if any.
+            if let Some(word) = self.bytes.get(self.at..self.at + 8) {
+                let word = u64::from_le_bytes(word.try_into().ok()?);
+                wide |= word & HIGH != 0;
+                let stops = stop_mask(word);
+                if stops == 0 {
+                    self.at += 8;
+                    continue;
+                }
+                self.at += (stops.trailing_zeros() / 8) as usize;
+            }
+            match *self.bytes.get(self.at)? {
+                b'"' => {
+                    let content = (start, self.at);
+                    self.at += 1;
+                    if wide {
+                        std::str::from_utf8(&self.bytes[content.0..content.1]).ok()?;
+                    }
+                    return Some((content, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    match *self.bytes.get(self.at + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 2,
+                        // `\u`: surrogates need pairing; serde_json judges.
+                        _ => return None,
+                    }
+                }
+                0x00..=0x1f => return None,
+                byte => {
+                    wide |= byte >= 0x80;
+                    self.at += 1;
+                }
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<()> {
+        if depth > SCAN_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        let base = self.len;
+        self.space();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.space();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let (name, escaped) = self.string()?;
+            let text = &self.bytes[name.0..name.1];
+            let repeated = self.names[base..self.len]
+                .iter()
+                .any(|&(s, e)| &self.bytes[s..e] == text);
+            if escaped || repeated || self.len - base >= FEW || self.len == SCAN_NAMES {
+                return None;
+            }
+            self.names[self.len] = name;
+            self.len += 1;
+            self.eat(b':')?;
+            self.value(depth)?;
+            self.space();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    self.len = base;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > SCAN_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.space();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.value(depth)?;
+            self.space();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `word` (little-endian) that are `"`, `\\` or below 0x20,
+/// as their high bits; bits above the lowest may be false alarms (a borrow),
+/// the lowest set bit is always a byte that stops a string.
+fn stop_mask(word: u64) -> u64 {
+    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let quote = zero_in(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_in(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    quote | backslash | control
 }
 
 /// A repeated member: its name, quoted as JSON, and the path of the object
@@ -433,6 +665,174 @@ mod tests {
             .expect_err("a string is not a bool");
         assert!(!err.is_duplicate() && !err.is_syntax(), "{err}");
         assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn replies_and_contexts_take_the_fast_path() {
+        for text in [
+            r#"{"decision":"allow","permit_token":"dec_1","reasons":["ok"],"n":-0.5,"x":null}"#,
+            r#" [ {"a" : [1, 2.25, true, false, {}], "b": {"a": {"b": "\"\\\/\n"}}} ] "#,
+            r#"{"valid":true,"amount":123456789012345,"nested":[[[[{"k":"é😀"}]]]]}"#,
+            "0",
+            "\"\"",
+        ] {
+            assert_eq!(Scan::unique(text.as_bytes()), Some(()), "{text}");
+            assert!(walk(text.as_bytes()).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_leaves_the_rest_to_the_walk() {
+        // Each is handed on: a repeat, an escaped name, an exponent, a long
+        // or malformed number, a control character, deep nesting, an object
+        // larger than FEW, text after the value, bad UTF-8.
+        let large: Vec<String> = (0..=FEW).map(|i| format!("\"k{i}\":0")).collect();
+        let large = format!("{{{}}}", large.join(","));
+        let deep = "[".repeat(SCAN_DEPTH + 1) + &"]".repeat(SCAN_DEPTH + 1);
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"\u0061":1}"#,
+            r#"{"a":"\u0061"}"#,
+            "1e3",
+            "1234567890123456",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "\"a\u{1}\"",
+            "\"\\x\"",
+            "[\"\u{e9}\", 1, \u{e9}]",
+            &large,
+            &deep,
+            "{} {}",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "tru",
+            "",
+        ] {
+            assert_eq!(Scan::unique(text.as_bytes()), None, "{text}");
+        }
+        for bad in [
+            &b"\"\xff\""[..],
+            b"[\"abcdefgh\xc3\"]",
+            b"{\"a\":\"\xed\xa0\x80 long enough\"}",
+        ] {
+            assert_eq!(Scan::unique(bad), None, "{bad:?}");
+            assert!(walk(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The first byte of `word` that stops a string, by the mask.
+    fn first_stop(word: [u8; 8]) -> Option<usize> {
+        let mask = stop_mask(u64::from_le_bytes(word));
+        (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize)
+    }
+
+    #[test]
+    fn the_word_test_finds_the_first_special_byte() {
+        for special in [b'"', b'\\', 0x00, 0x01, 0x1f] {
+            for at in 0..8 {
+                for fill in [
+                    b'a', b' ', 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']', 0x20, 0x21,
+                ] {
+                    let mut word = [fill; 8];
+                    word[at] = special;
+                    assert_eq!(first_stop(word), Some(at), "{word:?}");
+                }
+            }
+        }
+        assert_eq!(first_stop(*b"plain te"), None);
+        assert_eq!(
+            first_stop([0xc3, 0xa9, b' ', 0xe2, 0x9c, 0x93, b'!', 0x7f]),
+            None
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// Any eight bytes: the mask's lowest byte is the first that stops
+        /// a string, and there is one exactly when a byte stops it.
+        #[test]
+        fn the_word_test_finds_exactly_the_first(word in proptest::array::uniform8(proptest::num::u8::ANY)) {
+            let first = word.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            proptest::prop_assert_eq!(first_stop(word), first);
+        }
+
+        /// The fast path never accepts what the walk refuses: texts from
+        /// JSON's own alphabet, mostly invalid.
+        #[test]
+        fn the_fast_path_accepts_nothing_the_walk_refuses(text in r#"[{}\[\]",: 0-9abefnlrstu\\.eE+-]{0,48}"#) {
+            if Scan::unique(text.as_bytes()).is_some() {
+                proptest::prop_assert!(walk(text.as_bytes()).is_ok(), "{}", text);
+            }
+        }
+
+        /// Trees of objects named from a few names (repeats likely): the
+        /// fast path accepts exactly those without a repeat, as the walk does.
+        #[test]
+        fn the_fast_path_finds_every_repeat(tree in tree()) {
+            let (text, repeats) = (tree.text(), tree.repeats());
+            proptest::prop_assert_eq!(walk(text.as_bytes()).is_err(), repeats, "{}", text);
+            proptest::prop_assert_eq!(Scan::unique(text.as_bytes()).is_none(), repeats, "{}", text);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Tree {
+        Leaf(&'static str),
+        Array(Vec<Tree>),
+        Object(Vec<(u8, Tree)>),
+    }
+
+    impl Tree {
+        fn text(&self) -> String {
+            match self {
+                Tree::Leaf(text) => (*text).to_owned(),
+                Tree::Array(items) => {
+                    let items: Vec<String> = items.iter().map(Tree::text).collect();
+                    format!("[{}]", items.join(","))
+                }
+                Tree::Object(members) => {
+                    let members: Vec<String> = members
+                        .iter()
+                        .map(|(name, value)| format!("\"n{name}\" : {}", value.text()))
+                        .collect();
+                    format!("{{ {} }}", members.join(" , "))
+                }
+            }
+        }
+
+        fn repeats(&self) -> bool {
+            match self {
+                Tree::Leaf(_) => false,
+                Tree::Array(items) => items.iter().any(Tree::repeats),
+                Tree::Object(members) => {
+                    let mut names: Vec<u8> = members.iter().map(|(n, _)| *n).collect();
+                    names.sort_unstable();
+                    names.windows(2).any(|w| w[0] == w[1])
+                        || members.iter().any(|(_, v)| v.repeats())
+                }
+            }
+        }
+    }
+
+    fn tree() -> impl proptest::strategy::Strategy<Value = Tree> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Tree::Leaf("0")),
+            Just(Tree::Leaf("-12.5")),
+            Just(Tree::Leaf("\"s\\\"\"")),
+            Just(Tree::Leaf("null")),
+            Just(Tree::Leaf("true")),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Tree::Array),
+                proptest::collection::vec((0u8..8, inner), 0..6).prop_map(Tree::Object),
+            ]
+        })
     }
 
     #[test]
