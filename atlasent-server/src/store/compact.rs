@@ -30,8 +30,6 @@
 //! bytes left before anything is allocated, and the text made is never
 //! longer than [`MAX_EXPANSION`] times the input (plus a little).
 
-use std::fmt::Write as _;
-
 /// The format version, the first byte of every compacted payload.
 pub(crate) const VERSION: u8 = 1;
 
@@ -135,6 +133,49 @@ const VALUES: &[&str] = &[
     "development",
 ];
 
+/// Slots of a table's hash index (a power of two, several times the
+/// entries).
+const SLOTS: usize = 256;
+
+/// A table's hash index, made once: slot → entry index + 1 (0: empty),
+/// open addressing with linear probing.
+type Index = std::sync::OnceLock<[u8; SLOTS]>;
+
+static NAME_INDEX: Index = std::sync::OnceLock::new();
+static VALUE_INDEX: Index = std::sync::OnceLock::new();
+
+/// FNV-1a of `text`, as a first slot.
+fn slot_of(text: &str) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in text.as_bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    (h ^ (h >> 16)) as usize % SLOTS
+}
+
+/// The index of `text` in `table` (at most 255 entries).
+fn index_of(table: &'static [&'static str], index: &Index, text: &str) -> Option<usize> {
+    let slots = index.get_or_init(|| {
+        let mut slots = [0u8; SLOTS];
+        for (i, entry) in table.iter().enumerate() {
+            let mut s = slot_of(entry);
+            while slots[s] != 0 {
+                s = (s + 1) % SLOTS;
+            }
+            slots[s] = (i + 1) as u8;
+        }
+        slots
+    });
+    let mut s = slot_of(text);
+    loop {
+        let entry = usize::from(slots[s]).checked_sub(1)?;
+        if table[entry] == text {
+            return Some(entry);
+        }
+        s = (s + 1) % SLOTS;
+    }
+}
+
 const T_NULL: u8 = 0;
 const T_TRUE: u8 = 1;
 const T_FALSE: u8 = 2;
@@ -224,16 +265,17 @@ fn unzigzag(n: u64) -> i64 {
 
 /// The end (exclusive) of the JSON value starting at `at` in canonical
 /// text (no whitespace), or `None` if it does not end.
-fn value_end(s: &[u8], at: usize) -> Option<usize> {
+fn value_end(text: &str, at: usize) -> Option<usize> {
+    let s = text.as_bytes();
     match *s.get(at)? {
-        b'"' => string_end(s, at),
+        b'"' => string_end(text, at),
         b'{' | b'[' => {
             let mut depth = 0usize;
             let mut i = at;
             while i < s.len() {
                 match s[i] {
                     b'"' => {
-                        i = string_end(s, i)?;
+                        i = string_end(text, i)?;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,
@@ -259,17 +301,24 @@ fn value_end(s: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// The end (exclusive, after the closing quote) of the string at `at`.
-fn string_end(s: &[u8], at: usize) -> Option<usize> {
-    let mut i = at + 1;
-    while i < s.len() {
-        match s[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
+/// The end (exclusive, after the closing quote) of the string whose
+/// opening quote is at `at`: the first quote after it that follows an even
+/// number of backslashes (found with `str::find`, which uses `memchr`).
+fn string_end(text: &str, at: usize) -> Option<usize> {
+    let s = text.as_bytes();
+    let mut from = at + 1;
+    loop {
+        let quote = from + text.get(from..)?.find('"')?;
+        let escapes = s[at + 1..quote]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if escapes % 2 == 0 {
+            return Some(quote + 1);
         }
+        from = quote + 1;
     }
-    None
 }
 
 /// Bytes of `text`, or `None` for a text the codec does not handle.
@@ -288,9 +337,9 @@ fn encode(text: &str) -> Option<Vec<u8>> {
     }
     loop {
         // The name.
-        let name_end = string_end(s, at).filter(|_| s[at] == b'"')?;
+        let name_end = string_end(text, at).filter(|_| s[at] == b'"')?;
         let name = &text[at + 1..name_end - 1];
-        match NAMES.iter().position(|n| *n == name) {
+        match index_of(NAMES, &NAME_INDEX, name) {
             Some(i) => out.push(i as u8),
             None => {
                 out.push(NAME_RAW);
@@ -302,7 +351,7 @@ fn encode(text: &str) -> Option<Vec<u8>> {
             return None;
         }
         let start = name_end + 1;
-        let end = value_end(s, start)?;
+        let end = value_end(text, start)?;
         let value = &text[start..end];
         encode_value(&mut out, value, &values, &mut last_ms);
         values.push(value);
@@ -340,7 +389,7 @@ fn encode_value(out: &mut Vec<u8>, value: &str, earlier: &[&str], last_ms: &mut 
     }
     let inner = &value[1..value.len() - 1];
     if !inner.contains('\\') {
-        if let Some(i) = VALUES.iter().position(|v| *v == inner) {
+        if let Some(i) = index_of(VALUES, &VALUE_INDEX, inner) {
             out.push(T_TABLE);
             return out.push(i as u8);
         }
@@ -494,19 +543,45 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Append `n` as exactly `width` decimal digits (zero-padded; the caller
+/// checked it has no more), without the formatting machinery.
+fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; MAX_WIDTH];
+    for d in digits[..width].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for &d in &digits[..width] {
+        out.push(char::from(d));
+    }
+}
+
+/// Append the lowercase hex of `bytes`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+}
+
 /// Append `YYYY-MM-DDTHH:MM:SS.mmmZ` of `ms` (at most [`MAX_MS`]).
 fn write_time(out: &mut String, ms: u64) {
-    let ms = ms as i64;
-    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, mo, d) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    );
+    let (days, rem) = (ms / 86_400_000, ms % 86_400_000);
+    let (y, mo, d) = civil_from_days(days as i64);
+    let parts = [
+        (y as u64, 4, '-'),
+        (mo as u64, 2, '-'),
+        (d as u64, 2, 'T'),
+        (rem / 3_600_000, 2, ':'),
+        (rem / 60_000 % 60, 2, ':'),
+        (rem / 1000 % 60, 2, '.'),
+        (rem % 1000, 3, 'Z'),
+    ];
+    for (n, width, sep) in parts {
+        push_digits(out, n, width);
+        out.push(sep);
+    }
 }
 
 /// The milliseconds of a timestamp `YYYY-MM-DDTHH:MM:SS.mmmZ` that writes
@@ -669,19 +744,20 @@ pub(crate) fn expand(bytes: &[u8]) -> Result<String, ExpandError> {
                 }
                 out.push('"');
                 out.push_str(prefix);
-                for byte in hex {
-                    let _ = write!(out, "{byte:02x}");
-                }
+                push_hex(&mut out, hex);
                 out.push('"');
             }
             T_UUID => {
                 let b = r.take(16)?;
                 out.push('"');
-                for (i, byte) in b.iter().enumerate() {
-                    if matches!(i, 4 | 6 | 8 | 10) {
+                for (i, part) in [&b[..4], &b[4..6], &b[6..8], &b[8..10], &b[10..]]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if i > 0 {
                         out.push('-');
                     }
-                    let _ = write!(out, "{byte:02x}");
+                    push_hex(&mut out, part);
                 }
                 out.push('"');
             }
@@ -703,7 +779,8 @@ pub(crate) fn expand(bytes: &[u8]) -> Result<String, ExpandError> {
             }
             T_UINT => {
                 let n = r.varint()?;
-                let _ = write!(out, "{n}");
+                let width = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+                push_digits(&mut out, n, width);
             }
             T_PADDED => {
                 let prefix = r.prefix()?;
@@ -715,7 +792,7 @@ pub(crate) fn expand(bytes: &[u8]) -> Result<String, ExpandError> {
                 }
                 out.push('"');
                 out.push_str(prefix);
-                let _ = write!(out, "{n:0width$}");
+                push_digits(&mut out, n, width);
                 out.push('"');
             }
             T_STRING | T_RAW => {
