@@ -245,6 +245,22 @@ fn bundle_events(bundle: &str) -> Vec<String> {
     parsed.events.iter().map(|e| e.get().to_owned()).collect()
 }
 
+/// Every permit record of [`KEY`]'s organization: the listing and each
+/// record by id.
+async fn all_permits(server: &RunningServer) -> Vec<Value> {
+    let (status, list) = common::get_as(server, KEY, "/v1/permits?limit=200").await;
+    assert_eq!(status, 200, "{list}");
+    let mut out = Vec::new();
+    for p in list["permits"].as_array().expect("permits") {
+        let id = p["id"].as_str().or(p["permit_id"].as_str()).expect("an id");
+        let (status, record) = common::get_as(server, KEY, &format!("/v1/permits/{id}")).await;
+        assert_eq!(status, 200, "{record}");
+        out.push(json!([p, record]));
+    }
+    assert!(out.len() > 10, "{list}");
+    out
+}
+
 /// The storage classes of the events' payload and hash columns, with counts.
 fn storage_classes(db: &Path) -> Vec<(String, String, i64)> {
     let conn = rusqlite::Connection::open(db).expect("open");
@@ -294,6 +310,41 @@ fn downgrade_to_4(db: &Path, bundle: &str) {
             .expect("update");
         assert_eq!(changed, 1, "{event}");
     }
+    // Permits: hashes as hex, signatures as base64url.
+    {
+        use base64::Engine as _;
+        let mut select = tx
+            .prepare("SELECT id, context_hash, execution_hash, permit_hash FROM permits")
+            .expect("select");
+        let rows: Vec<(String, Value)> = select
+            .query_map([], |r| {
+                let text = |i: usize| -> rusqlite::Result<Value> {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Blob(b) if b.len() == 64 => {
+                            json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+                        }
+                        rusqlite::types::ValueRef::Blob(b) => json!(hex::encode(b)),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            json!(String::from_utf8(t.to_vec()).expect("UTF-8"))
+                        }
+                        _ => Value::Null,
+                    })
+                };
+                Ok((r.get(0)?, json!([text(1)?, text(2)?, text(3)?])))
+            })
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        drop(select);
+        for (id, v) in rows {
+            let text = |i: usize| v[i].as_str().map(str::to_owned);
+            tx.execute(
+                "UPDATE permits SET context_hash = ?2, execution_hash = ?3, permit_hash = ?4 WHERE id = ?1",
+                rusqlite::params![id, text(0), text(1), text(2)],
+            )
+            .expect("update");
+        }
+    }
     tx.execute_batch("PRAGMA user_version = 4;")
         .expect("version");
     tx.commit().expect("commit");
@@ -307,6 +358,7 @@ async fn every_event_type_round_trips_and_exports_as_schema_4_did() {
     let n = every_event(&server).await;
     let bundle = export_verified(&server).await;
     let (_, page) = common::get_as(&server, KEY, "/v1-audit/events?limit=500").await;
+    let permits = all_permits(&server).await;
     server.shutdown().await.expect("shutdown");
     let events = bundle_events(&bundle);
     assert_eq!(events.len(), n, "one event per request");
@@ -326,6 +378,18 @@ async fn every_event_type_round_trips_and_exports_as_schema_4_did() {
         "{classes:?}"
     );
     assert!(blobs as usize >= n - 2 * HOSTILE.len(), "{classes:?}");
+    // Permits: hashes and signatures as bytes (a deny's empty signature
+    // stays text).
+    let (hashes, signatures): (i64, i64) = rusqlite::Connection::open(&db)
+        .expect("open")
+        .query_row(
+            "SELECT SUM(typeof(context_hash) = 'blob' AND length(context_hash) = 32),
+                    SUM(typeof(permit_hash) = 'blob' AND length(permit_hash) = 64) FROM permits",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("permits");
+    assert!(hashes > 20 && signatures > 10, "{hashes} {signatures}");
     // The listing shows the same events as the export.
     let listed: Vec<Value> = page["events"].as_array().expect("events").clone();
     let exported: Vec<Value> = events
@@ -344,6 +408,7 @@ async fn every_event_type_round_trips_and_exports_as_schema_4_did() {
     );
     let server = start_on(&old, &key_file).await;
     let again = export_verified(&server).await;
+    assert_eq!(all_permits(&server).await, permits, "permits read the same");
     server.shutdown().await.expect("shutdown");
     assert_eq!(bundle_events(&again), events);
     // And `atlasent-server audit verify` accepts the compact store's export.

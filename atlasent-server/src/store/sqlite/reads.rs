@@ -177,13 +177,26 @@ pub(super) fn export_events(
     })
 }
 
+/// A text column of a permit row: text, or (schema 5) the bytes of a hash
+/// or signature column, read back as their text ([`schema::permit_text`]).
+fn permit_column(r: &rusqlite::Row<'_>, i: usize) -> Result<Option<String>, StoreError> {
+    match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Blob(bytes) => {
+            let column = r.as_ref().column_name(i)?;
+            schema::permit_text(column, bytes).map(Some)
+        }
+        _ => Ok(r.get(i)?),
+    }
+}
+
 impl Columns for rusqlite::Row<'_> {
     fn text(&self, i: usize) -> Result<String, StoreError> {
-        Ok(self.get(i)?)
+        permit_column(self, i)?
+            .ok_or_else(|| StoreError::Corrupt(format!("a null in the permit column {i}")))
     }
 
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.get(i)?)
+        permit_column(self, i)
     }
 
     fn int(&self, i: usize) -> Result<i64, StoreError> {

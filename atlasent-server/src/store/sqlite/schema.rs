@@ -238,6 +238,35 @@ pub(super) fn read_hash(value: ValueRef<'_>) -> Result<String, StoreError> {
     }
 }
 
+/// A permit's signature (`permit_hash`, base64url without padding) as
+/// stored (schema 5): its 64 bytes when it is that encoding of 64 bytes,
+/// else its text.
+pub(super) fn stored_signature(signature: &str) -> rusqlite::types::Value {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    match b64.decode(signature) {
+        Ok(bytes) if bytes.len() == 64 && b64.encode(&bytes) == signature => {
+            rusqlite::types::Value::Blob(bytes)
+        }
+        _ => rusqlite::types::Value::Text(signature.to_owned()),
+    }
+}
+
+/// The text of a permit column stored as bytes by schema 5 (`column`: its
+/// name): the hex of a 32-byte `context_hash` or `execution_hash`, the
+/// base64url of a 64-byte `permit_hash`. Anything else is corrupt.
+pub(super) fn permit_text(column: &str, bytes: &[u8]) -> Result<String, StoreError> {
+    use base64::Engine as _;
+    match (column, bytes.len()) {
+        ("context_hash" | "execution_hash", 32) => Ok(hex::encode(bytes)),
+        ("permit_hash", 64) => Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)),
+        _ => Err(StoreError::Corrupt(format!(
+            "{} bytes in the permit column {column:?}",
+            bytes.len()
+        ))),
+    }
+}
+
 /// Copy schema 3's stored replies into `replies_v4`, oldest first.
 fn copy_replies_3_to_4(conn: &Connection) -> rusqlite::Result<()> {
     let mut select = conn.prepare(
@@ -278,7 +307,9 @@ WHERE e.id IS NOT printf('evt_%012d', e.org_seq)
 /// From the fourth schema to the fifth (fewer bytes per decision): new
 /// events store their payload as [`compact`] bytes (a BLOB; the text when
 /// the codec does not reproduce it exactly) and their hash as its 32
-/// bytes. The columns keep their declared type: SQLite stores a BLOB in a
+/// bytes; new permits their `context_hash` and `execution_hash` as 32
+/// bytes and their `permit_hash` (signature) as 64 ([`stored_hash`],
+/// [`stored_signature`]; read back by [`permit_text`]). The columns keep their declared type: SQLite stores a BLOB in a
 /// TEXT column as it is, so nothing is rewritten, and the rows written
 /// before stay text; readers take either ([`read_payload`], [`read_hash`]).
 /// A build that knows only schema 4 refuses a schema-5 file (an unknown
