@@ -1777,7 +1777,7 @@ fn user_version(db: &std::path::Path) -> i64 {
 /// the records read it with a null payload hash.
 async fn check_migrated(db: &std::path::Path, key_file: &std::path::Path, permit: &str) {
     let server = start_on_file(db, key_file).await;
-    assert_eq!(user_version(db), 4);
+    assert_eq!(user_version(db), 5);
     let (_, result) = common::export_and_verify_with(&server, KEY).await;
     assert!(result.verified(), "{result:?}");
     let (_, list) = get(&server, "/v1/permits").await;
@@ -1818,7 +1818,7 @@ async fn a_schema_2_database_migrates_to_3_and_its_permits_still_verify() {
     let dir = scratch("v2");
     let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
     let permit = populate(&db, &key_file).await;
-    assert_eq!(user_version(&db), 4, "a fresh database is schema 4");
+    assert_eq!(user_version(&db), 5, "a fresh database is schema 5");
     downgrade_to_3(&db);
     downgrade_to_2(&db);
     check_migrated(&db, &key_file, &permit).await;
@@ -1847,7 +1847,7 @@ async fn a_database_of_an_unknown_schema_is_refused_naming_the_versions() {
     let err =
         common::refused_start(Server::builder().api_key(KEY).storage(Storage::File(db))).await;
     assert!(
-        err.contains("schema version 9") && err.contains("reads 0, 2, 3 and 4"),
+        err.contains("schema version 9") && err.contains("reads 0, 2, 3, 4 and 5"),
         "{err}"
     );
 }

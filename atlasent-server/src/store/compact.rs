@@ -31,19 +31,19 @@
 //! longer than [`MAX_EXPANSION`] times the input (plus a little).
 
 /// The format version, the first byte of every compacted payload.
-pub(crate) const VERSION: u8 = 1;
+pub const VERSION: u8 = 1;
 
 /// The name byte that announces a name not in the table.
-pub(crate) const NAME_RAW: u8 = 0xFF;
+pub const NAME_RAW: u8 = 0xFF;
 
 /// How many times longer than its compacted form an expanded text may be
 /// (plus [`EXPANSION_SLACK`] bytes): the most any entry of the format
 /// expands by, rounded up.
-pub(crate) const MAX_EXPANSION: usize = 32;
+pub const MAX_EXPANSION: usize = 32;
 
 /// The bytes an expanded text may hold beyond [`MAX_EXPANSION`] times the
 /// input.
-pub(crate) const EXPANSION_SLACK: usize = 64;
+pub const EXPANSION_SLACK: usize = 64;
 
 /// The member names the server writes (index = name byte). Append only.
 const NAMES: &[&str] = &[
@@ -201,7 +201,7 @@ const MAX_MS: u64 = 253_402_300_799_999;
 
 /// Why bytes do not expand to a payload text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ExpandError {
+pub enum ExpandError {
     /// The first byte is not a known version.
     #[error("unknown compact payload version {0}")]
     Version(u8),
@@ -237,7 +237,7 @@ pub(crate) enum ExpandError {
 /// The compacted bytes of payload text `text`, or `None` when the codec
 /// does not handle it or its bytes do not expand to exactly `text` (store
 /// the text then).
-pub(crate) fn compact(text: &str) -> Option<Vec<u8>> {
+pub fn compact(text: &str) -> Option<Vec<u8>> {
     let bytes = encode(text)?;
     match expand(&bytes) {
         Ok(back) if back == text => Some(bytes),
@@ -674,7 +674,7 @@ impl<'a> Reader<'a> {
 
 /// The payload text of compacted `bytes` (see the module's documentation),
 /// or why they are not a compacted payload.
-pub(crate) fn expand(bytes: &[u8]) -> Result<String, ExpandError> {
+pub fn expand(bytes: &[u8]) -> Result<String, ExpandError> {
     let version = *bytes.first().ok_or(ExpandError::Empty)?;
     if version != VERSION {
         return Err(ExpandError::Version(version));

@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use atlasent::wire::PermitStatus;
 
 pub mod chain;
+pub mod compact;
 mod filter;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -80,7 +81,7 @@ pub enum StoreError {
     /// The database was written by a schema this build does not know.
     #[error(
         "the database has schema version {found}, which this atlasent-server does not know \
-         (it reads 0, 2, 3 and {current})"
+         (it reads 0, 2, 3, 4 and {current})"
     )]
     UnknownSchema {
         /// The database's `user_version`.

@@ -35,11 +35,6 @@ use super::{
     Request, Store, StoreError, StoreFuture, WriteError, WriteJob,
 };
 
-// The compact stored form of event payloads (schema 5), in
-// `store/compact.rs` (its own `//!` docs; an outer doc here would resolve
-// their links from this module).
-#[path = "compact.rs"]
-pub(crate) mod compact;
 mod reads;
 mod schema;
 mod writer;

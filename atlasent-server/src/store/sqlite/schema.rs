@@ -3,7 +3,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use super::compact;
+use crate::store::compact;
 use crate::store::StoreError;
 
 /// Create the database file readable by its owner only (SQLite gives the
