@@ -39,6 +39,19 @@ fn policy() -> Policy {
     .expect("a valid policy")
 }
 
+/// `n` evaluations on the current wire, each verified (two events each).
+async fn protect_times(server: &RunningServer, n: usize) {
+    for _ in 0..n {
+        let p = current(server, "deploy-bot", "deploy.production", json!({})).await;
+        ok(
+            server,
+            "/v1-verify-permit",
+            json!({ "permit_token": p["permit_token"] }),
+        )
+        .await;
+    }
+}
+
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("compact-store", name)
 }
@@ -436,15 +449,7 @@ async fn a_schema_4_file_migrates_and_its_chain_goes_on_with_mixed_rows() {
     let dir = scratch("from4");
     let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
     let server = start_on(&db, &key_file).await;
-    for _ in 0..3 {
-        let p = current(&server, "deploy-bot", "deploy.production", json!({})).await;
-        ok(
-            &server,
-            "/v1-verify-permit",
-            json!({ "permit_token": p["permit_token"] }),
-        )
-        .await;
-    }
+    protect_times(&server, 3).await;
     let bundle = export_verified(&server).await;
     server.shutdown().await.expect("shutdown");
     downgrade_to_4(&db, &bundle);
@@ -508,15 +513,7 @@ async fn a_tampered_blob_never_exports_a_verified_bundle() {
     let dir = scratch("tamper");
     let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
     let server = start_on(&db, &key_file).await;
-    for _ in 0..2 {
-        let p = current(&server, "deploy-bot", "deploy.production", json!({})).await;
-        ok(
-            &server,
-            "/v1-verify-permit",
-            json!({ "permit_token": p["permit_token"] }),
-        )
-        .await;
-    }
+    protect_times(&server, 2).await;
     export_verified(&server).await;
     let public = server.public_key_pem().to_owned();
     server.shutdown().await.expect("shutdown");
