@@ -90,7 +90,12 @@ fn parse_utc(b: &[u8]) -> Option<SystemTime> {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
+    // As the crate path reads it: nanoseconds since 1970 in a u64, so that
+    // no instant reads differently by its spelling (none past 2554-07-21).
+    let nanos = seconds
+        .checked_mul(1_000_000_000)?
+        .checked_add(u64::from(nanos))?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
 }
 
 #[cfg(test)]
@@ -156,7 +161,7 @@ mod tests {
         /// year 0 included in what is generated).
         #[test]
         fn the_hand_reader_agrees_with_the_time_crate(
-            y in 1960u32..2500, mo in 0u32..14, d in 0u32..33, h in 0u32..26,
+            y in proptest::prop_oneof![1960u32..2600, 2600u32..=9999], mo in 0u32..14, d in 0u32..33, h in 0u32..26,
             mi in 0u32..61, s in 0u32..62, frac in proptest::option::of("[0-9]{1,10}"),
             tail in proptest::sample::select(vec!["Z", "z", "+00:00", ""]),
         ) {
@@ -182,6 +187,16 @@ mod tests {
         );
         assert!(parse_utc(b"2026-11-28T05:59:15.452Z").is_some());
         assert_eq!(parse_utc(b"2026-04-17T10:00:60Z"), None);
+        // The crate path's ceiling (u64 nanoseconds), whatever the spelling.
+        assert!(parse_utc(b"2554-07-21T23:34:33.709551615Z").is_some());
+        for late in [
+            "2554-07-21T23:34:33.709551616Z",
+            "2554-07-21T23:34:34Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert_eq!(parse_utc(late.as_bytes()), None, "{late}");
+            assert_eq!(parse_rfc3339(late), None, "{late}");
+        }
         assert_eq!(parse_utc(b"2026-04-17T10:00:00.1234567890Z"), None);
         assert_eq!(parse_utc(b"2026-04-17T10:00:00+00:00"), None);
     }
