@@ -1686,6 +1686,7 @@ async fn populate(db: &std::path::Path, key_file: &std::path::Path) -> String {
 /// events store their id, resource type and previous hash; stored replies
 /// are a rowid table.
 fn downgrade_to_3(db: &std::path::Path) {
+    rows_as_text(db);
     let conn = rusqlite::Connection::open(db).expect("open");
     conn.execute_batch(&format!(
         "BEGIN;
@@ -1709,6 +1710,82 @@ fn downgrade_to_3(db: &std::path::Path) {
         atlasent::audit::GENESIS_HASH
     ))
     .expect("downgrade to 3");
+}
+
+/// Turn schema 5's byte columns back into the text every earlier schema
+/// stored: payloads expanded, hashes as hex, signatures as base64url.
+fn rows_as_text(db: &std::path::Path) {
+    use base64::Engine as _;
+    use rusqlite::types::ValueRef;
+    let mut conn = rusqlite::Connection::open(db).expect("open");
+    let tx = conn.transaction().expect("begin");
+    let text = |v: ValueRef<'_>, signature: bool| -> Option<String> {
+        match v {
+            ValueRef::Blob(b) if signature => {
+                Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+            }
+            ValueRef::Blob(b) => Some(hex::encode(b)),
+            _ => None,
+        }
+    };
+    let events: Vec<(i64, Option<String>, Option<String>)> = tx
+        .prepare("SELECT seq, payload, hash FROM events")
+        .expect("select")
+        .query_map([], |r| {
+            let payload = match r.get_ref(1)? {
+                ValueRef::Blob(b) => {
+                    Some(atlasent_server::store::compact::expand(b).expect("a compact payload"))
+                }
+                _ => None,
+            };
+            Ok((r.get(0)?, payload, text(r.get_ref(2)?, false)))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    for (seq, payload, hash) in events {
+        tx.execute(
+            "UPDATE events SET payload = COALESCE(?1, payload), hash = COALESCE(?2, hash) WHERE seq = ?3",
+            rusqlite::params![payload, hash, seq],
+        )
+        .expect("update an event");
+    }
+    let permits: Vec<(String, [Option<String>; 3])> = tx
+        .prepare("SELECT id, context_hash, execution_hash, permit_hash FROM permits")
+        .expect("select")
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                [
+                    text(r.get_ref(1)?, false),
+                    text(r.get_ref(2)?, false),
+                    text(r.get_ref(3)?, true),
+                ],
+            ))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    for (id, [context, execution, signature]) in permits {
+        tx.execute(
+            "UPDATE permits SET context_hash = COALESCE(?1, context_hash),
+                 execution_hash = COALESCE(?2, execution_hash), permit_hash = COALESCE(?3, permit_hash)
+             WHERE id = ?4",
+            rusqlite::params![context, execution, signature, id],
+        )
+        .expect("update a permit");
+    }
+    let blobs: i64 = tx
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM events WHERE typeof(payload) = 'blob' OR typeof(hash) = 'blob')
+                  + (SELECT COUNT(*) FROM permits WHERE typeof(context_hash) = 'blob'
+                     OR typeof(execution_hash) = 'blob' OR typeof(permit_hash) = 'blob')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(blobs, 0, "every row is text, as before schema 5");
+    tx.commit().expect("commit");
 }
 
 /// Take a schema-3 file back to schema 2, as an earlier build wrote it.
