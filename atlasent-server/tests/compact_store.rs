@@ -626,3 +626,32 @@ async fn a_corrupt_chain_head_refuses_new_events() {
         "nothing appended to a chain whose head is unreadable"
     );
 }
+
+#[tokio::test]
+async fn a_payload_longer_than_the_compacted_limit_is_stored_as_text() {
+    let dir = scratch("long");
+    let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
+    let server = start_on(&db, &key_file).await;
+    protect_times(&server, 1).await;
+    // The context's environment lands in the payload whole: 5,000 bytes.
+    let long = "x".repeat(5_000);
+    current(
+        &server,
+        "deploy-bot",
+        "deploy.production",
+        json!({ "context": { "environment": long } }),
+    )
+    .await;
+    let bundle = export_verified(&server).await;
+    server.shutdown().await.expect("shutdown");
+    assert!(bundle.contains(&long), "the long value is in the export");
+    let classes = storage_classes(&db);
+    assert_eq!(
+        classes,
+        vec![
+            ("blob".to_owned(), "blob".to_owned(), 2),
+            ("text".to_owned(), "blob".to_owned(), 1)
+        ],
+        "the two short payloads compact, the long one stays text"
+    );
+}

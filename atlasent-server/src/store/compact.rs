@@ -21,9 +21,12 @@
 //!   width, varint number); any other string (varint length, the bytes
 //!   between its quotes); any other value (varint length, its JSON text).
 //!
-//! The tables are part of the format: they are only ever appended to, and
-//! any other change makes a new version. [`compact`] checks that its bytes
-//! expand to the text, and gives `None` (store the text) otherwise.
+//! The tables are part of the format. Any change to them, an appended entry
+//! too, makes a new [`VERSION`] and a new schema version of the store: a
+//! build that knows the old tables must refuse a file written with the new
+//! ones when it opens it, not fail on its events later (a test pins the
+//! tables). [`compact`] checks that its bytes expand to the text, and gives
+//! `None` (store the text) otherwise.
 //!
 //! [`expand`] is total: any byte string either expands or is an
 //! [`ExpandError`], never a panic. Every length is checked against the
@@ -45,7 +48,8 @@ pub const MAX_EXPANSION: usize = 32;
 /// input.
 pub const EXPANSION_SLACK: usize = 64;
 
-/// The member names the server writes (index = name byte). Append only.
+/// The member names the server writes (index = name byte). Part of
+/// [`VERSION`] 1: a change is a new version.
 const NAMES: &[&str] = &[
     "action",
     "actor_id",
@@ -82,7 +86,8 @@ const NAMES: &[&str] = &[
     "via",
 ];
 
-/// Common string values (index = the byte after [`T_TABLE`]). Append only.
+/// Common string values (index = the byte after [`T_TABLE`]). Part of
+/// [`VERSION`] 1: a change is a new version.
 const VALUES: &[&str] = &[
     "evaluate.allow",
     "evaluate.deny",
@@ -820,6 +825,31 @@ pub fn expand(bytes: &[u8]) -> Result<String, ExpandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tables as of [`VERSION`] 1. A failure here means the stored
+    /// format changed: give it a new `VERSION` and the store a new schema
+    /// version (an older build must refuse the file at open), then pin the
+    /// new tables.
+    #[test]
+    fn the_tables_are_those_of_version_1() {
+        use sha2::{Digest, Sha256};
+        let text = format!("{}\n\n{}", NAMES.join("\n"), VALUES.join("\n"));
+        assert_eq!(
+            (
+                VERSION,
+                NAMES.len(),
+                VALUES.len(),
+                hex::encode(Sha256::digest(text))
+            ),
+            (
+                1,
+                33,
+                47,
+                "4cc01a5ca86187efce9aa085e07d67352d07ad82a2592e25da5d36c58f4a5abd".to_owned()
+            ),
+            "the codec's tables changed: that is a new format version"
+        );
+    }
 
     const EVALUATE: &str = r#"{"action":"deploy","actor_id":"bench-agent","agent":"bench-agent","code":null,"context_hash":"b3ddaf0777a34cf9450ce2cfe9d3d37e423598764effe8edb42a1cfc72e02e1f","decision":"allow","decision_id":"dec_7863e92b4af54dfd8c843ac3c3f67842","environment":"staging","escalation_id":null,"execution_hash":"6e4de8c8dcea5ef4d0794f3885b1b40ee1e3cc06877a35c604999d84992fdf8b","expires_at":"2026-11-28T05:59:15.452Z","id":"evt_000000000001","key_id":"key_3bae1863d8f8","occurred_at":"2026-11-28T04:59:15.452Z","org_id":"local","policy_id":"quickstart_demo","reason":"allowed by policy quickstart_demo rule allow_staging_deploys","request_id":"aa1fbf4c-ca8d-4fe7-9849-7ab136fed7e3","require_approval":false,"resource_id":"deploy","resource_type":"action","rule_id":"allow_staging_deploys","sequence":1,"shape":"current","type":"evaluate.allow"}"#;
     const VERIFY: &str = r#"{"action":"deploy","actor_id":"bench-agent","agent":"bench-agent","consumed":true,"context_hash":null,"decision":null,"decision_id":"dec_7863e92b4af54dfd8c843ac3c3f67842","environment":"staging","execution_hash":"6e4de8c8dcea5ef4d0794f3885b1b40ee1e3cc06877a35c604999d84992fdf8b","id":"evt_000000000002","key_id":"key_3bae1863d8f8","occurred_at":"2026-11-28T04:59:15.455Z","org_id":"local","outcome":"verified","request_id":"b5a469f4-6683-402f-ab3b-730521c98ee0","require_approval":false,"resource_id":"deploy","resource_type":"action","sequence":2,"shape":"current","type":"permit.verified","verified":true,"verify_error_code":null,"via":"verify"}"#;
