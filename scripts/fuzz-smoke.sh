@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-30}"
-targets=(sdk_replies audit_bundle policy server_requests)
+targets=(sdk_replies audit_bundle policy server_requests stored_payloads)
 
 if ! nightly="$(cargo +nightly --version 2>/dev/null)"; then
   echo "fuzz smoke: skipped: no nightly toolchain (\`cargo +nightly --version\` fails);"
