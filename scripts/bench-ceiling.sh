@@ -13,14 +13,8 @@ cd "$(dirname "$0")/.."
 concurrency="${1:-64}"
 duration="${2:-10s}"
 
-cargo build --release --quiet --example sdk_overhead
 cargo build --release --quiet -p atlasent-server
-out=$(mktemp)
-target/release/examples/sdk_overhead stub >"$out" &
-stub=$!
-trap 'kill "$stub" 2>/dev/null || true; rm -f "$out"' EXIT
-for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
-url=$(head -n1 "$out")
+. scripts/stub.sh
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 

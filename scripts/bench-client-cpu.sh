@@ -27,15 +27,7 @@ venv() { # version, pip spec
 py141=$(venv 1.4.1 "atlasent==1.4.1")
 py218=$(venv 2.18.0 "atlasent[verify]==2.18.0")
 
-cargo build --release --quiet --example sdk_overhead
-bin=target/release/examples/sdk_overhead
-
-out=$(mktemp)
-"$bin" stub >"$out" &
-stub=$!
-trap 'kill "$stub" 2>/dev/null || true; rm -f "$out"' EXIT
-for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
-url=$(head -n1 "$out")
+. scripts/stub.sh
 echo "stub at $url; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 per_call() { # a driver's output line -> microseconds of CPU per call

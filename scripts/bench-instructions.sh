@@ -15,14 +15,7 @@ cd "$(dirname "$0")/.."
 calls="${1:-1000}"
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 
-cargo build --release --quiet --example sdk_overhead
-bin=target/release/examples/sdk_overhead
-out=$(mktemp)
-"$bin" stub >"$out" &
-stub=$!
-trap 'kill "$stub" 2>/dev/null || true; rm -f "$out"' EXIT
-for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
-url=$(head -n1 "$out")
+. scripts/stub.sh
 
 count() { # mode, calls, wire -> instructions
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$url" "$2" "$3" 2>&1 \
