@@ -21,48 +21,42 @@ pub(crate) fn parse_reset(value: &str) -> Option<SystemTime> {
 /// RFC 3339 parser reads it (a space is accepted for the `T`, as RFC 3339
 /// allows); instants before 1970 are `None`.
 pub(crate) fn parse_rfc3339(value: &str) -> Option<SystemTime> {
-    if let Some(at) = parse_utc(value.as_bytes()) {
-        return Some(at);
-    }
-    let parsed = match value.as_bytes().get(10) {
-        Some(b' ') => {
-            let mut text = value.to_owned();
-            text.replace_range(10..11, "T");
-            OffsetDateTime::parse(&text, &Rfc3339)
+    let parsed = match parse_utc(value.as_bytes()) {
+        Some(at) => at,
+        None => match value.as_bytes().get(10) {
+            Some(b' ') => {
+                let mut text = value.to_owned();
+                text.replace_range(10..11, "T");
+                OffsetDateTime::parse(&text, &Rfc3339)
+            }
+            _ => OffsetDateTime::parse(value, &Rfc3339),
         }
-        _ => OffsetDateTime::parse(value, &Rfc3339),
-    }
-    .ok()?;
-    let nanos = u64::try_from(parsed.unix_timestamp_nanos()).ok()?;
+        .ok()?,
+    };
+    system_time(parsed)
+}
+
+/// An instant as nanoseconds since 1970 in a u64: `None` before 1970 and
+/// after 2554-07-21, whichever way it was read.
+fn system_time(at: OffsetDateTime) -> Option<SystemTime> {
+    let nanos = u64::try_from(at.unix_timestamp_nanos()).ok()?;
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
 }
 
-/// The form servers send, read by hand: `YYYY-MM-DDTHH:MM:SS[.f…]Z`, 1970
-/// or later, at most 9 fraction digits, seconds below 60. `None` for
-/// anything else — also what it could read but the `time` crate reads
-/// differently or refuses; [`parse_rfc3339`] hands that on to the crate.
-fn parse_utc(b: &[u8]) -> Option<SystemTime> {
+/// The form servers send, read by hand instead of by the `time` crate's
+/// parser: `YYYY-MM-DDTHH:MM:SS[.f…]Z`, at most 9 fraction digits, the date
+/// and time checked by the crate's own constructors. `None` for anything
+/// else (a leap second, an offset, a lowercase `t` or `z`, …), which
+/// [`parse_rfc3339`] hands on to the crate's parser.
+fn parse_utc(b: &[u8]) -> Option<OffsetDateTime> {
     let (head, rest) = b.split_at_checked(19)?;
-    let num = |range: std::ops::Range<usize>| -> Option<u64> {
-        head[range].iter().try_fold(0u64, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+    let num = |range: std::ops::Range<usize>| -> Option<u16> {
+        head[range].iter().try_fold(0u16, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
         })
     };
     let shape = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
     if !shape.iter().all(|&(i, c)| head[i] == c) {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if year < 1970 || day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
     let fraction = match rest {
@@ -77,25 +71,16 @@ fn parse_utc(b: &[u8]) -> Option<SystemTime> {
         }
         nanos += u32::from(d - b'0') * 10u32.pow(8 - i as u32);
     }
-    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-    // `days_from_civil`), for years from 1970.
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * m + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
-    // As the crate path reads it: nanoseconds since 1970 in a u64, so that
-    // no instant reads differently by its spelling (none past 2554-07-21).
-    let nanos = seconds
-        .checked_mul(1_000_000_000)?
-        .checked_add(u64::from(nanos))?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
+    let byte = |n: u16| u8::try_from(n).ok();
+    let date = time::Date::from_calendar_date(
+        i32::from(num(0..4)?),
+        time::Month::try_from(byte(num(5..7)?)?).ok()?,
+        byte(num(8..10)?)?,
+    )
+    .ok()?;
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let time = time::Time::from_hms_nano(byte(hour)?, byte(minute)?, byte(second)?, nanos).ok()?;
+    Some(date.with_time(time).assume_utc())
 }
 
 #[cfg(test)]
@@ -172,7 +157,7 @@ mod tests {
                 SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))
             });
             if let Some(by_hand) = parse_utc(text.as_bytes()) {
-                proptest::prop_assert_eq!(Some(by_hand), by_crate, "{}", text);
+                proptest::prop_assert_eq!(system_time(by_hand), by_crate, "{}", text);
             }
             proptest::prop_assert_eq!(parse_rfc3339(&text), by_crate, "{}", text);
         }
@@ -180,25 +165,26 @@ mod tests {
 
     #[test]
     fn the_hand_reader_reads_what_servers_send() {
-        assert_eq!(parse_utc(b"2026-04-17T10:00:00Z"), Some(at(1_776_420_000)));
+        let hand = |text: &[u8]| parse_utc(text).and_then(system_time);
+        assert_eq!(hand(b"2026-04-17T10:00:00Z"), Some(at(1_776_420_000)));
         assert_eq!(
-            parse_utc(b"2026-11-28T05:59:15.452Z"),
+            hand(b"2026-11-28T05:59:15.452Z"),
             parse_rfc3339("2026-11-28T05:59:15.452+00:00")
         );
-        assert!(parse_utc(b"2026-11-28T05:59:15.452Z").is_some());
-        assert_eq!(parse_utc(b"2026-04-17T10:00:60Z"), None);
+        assert!(hand(b"2026-11-28T05:59:15.452Z").is_some());
+        assert_eq!(hand(b"2026-04-17T10:00:60Z"), None);
         // The crate path's ceiling (u64 nanoseconds), whatever the spelling.
-        assert!(parse_utc(b"2554-07-21T23:34:33.709551615Z").is_some());
+        assert!(hand(b"2554-07-21T23:34:33.709551615Z").is_some());
         for late in [
             "2554-07-21T23:34:33.709551616Z",
             "2554-07-21T23:34:34Z",
             "9999-12-31T23:59:59Z",
         ] {
-            assert_eq!(parse_utc(late.as_bytes()), None, "{late}");
+            assert_eq!(hand(late.as_bytes()), None, "{late}");
             assert_eq!(parse_rfc3339(late), None, "{late}");
         }
-        assert_eq!(parse_utc(b"2026-04-17T10:00:00.1234567890Z"), None);
-        assert_eq!(parse_utc(b"2026-04-17T10:00:00+00:00"), None);
+        assert_eq!(hand(b"2026-04-17T10:00:00.1234567890Z"), None);
+        assert_eq!(hand(b"2026-04-17T10:00:00+00:00"), None);
     }
 
     #[test]

@@ -303,16 +303,10 @@ impl<'a> Scan<'a> {
     }
 
     fn object(&mut self, depth: usize) -> Option<()> {
-        if depth > SCAN_DEPTH {
-            return None;
-        }
-        self.at += 1;
-        let base = self.len;
-        self.space();
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.open(depth, b'}')? {
             return Some(());
         }
+        let base = self.len;
         loop {
             self.space();
             if self.peek()? != b'"' {
@@ -330,41 +324,49 @@ impl<'a> Scan<'a> {
             self.len += 1;
             self.eat(b':')?;
             self.value(depth)?;
-            self.space();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    self.len = base;
-                    return Some(());
-                }
-                _ => return None,
+            if self.closed(b'}')? {
+                self.len = base;
+                return Some(());
             }
         }
     }
 
     fn array(&mut self, depth: usize) -> Option<()> {
+        if self.open(depth, b']')? {
+            return Some(());
+        }
+        loop {
+            self.value(depth)?;
+            if self.closed(b']')? {
+                return Some(());
+            }
+        }
+    }
+
+    /// Past the opening bracket of an object or array at `depth`: whether
+    /// it is empty (its `close` read too).
+    fn open(&mut self, depth: usize, close: u8) -> Option<bool> {
         if depth > SCAN_DEPTH {
             return None;
         }
         self.at += 1;
         self.space();
-        if self.peek()? == b']' {
+        let empty = self.peek()? == close;
+        if empty {
             self.at += 1;
-            return Some(());
         }
-        loop {
-            self.value(depth)?;
-            self.space();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        Some(empty)
+    }
+
+    /// After a member or element: `true` at the `close` that ends it,
+    /// `false` after a comma (another follows); `None` for anything else.
+    fn closed(&mut self, close: u8) -> Option<bool> {
+        self.space();
+        let byte = self.peek()?;
+        (byte == b',' || byte == close).then(|| {
+            self.at += 1;
+            byte == close
+        })
     }
 }
 
