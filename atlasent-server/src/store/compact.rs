@@ -523,30 +523,8 @@ fn parse_uuid(inner: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `(year, month, day)` of days since 1970-01-01 (`civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
 
 /// Append `n` as exactly `width` decimal digits (zero-padded; the caller
 /// checked it has no more), without the formatting machinery.
@@ -573,11 +551,15 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
 /// Append `YYYY-MM-DDTHH:MM:SS.mmmZ` of `ms` (at most [`MAX_MS`]).
 fn write_time(out: &mut String, ms: u64) {
     let (days, rem) = (ms / 86_400_000, ms % 86_400_000);
-    let (y, mo, d) = civil_from_days(days as i64);
+    // At most MAX_MS: a day of year 9999, which `time` represents.
+    let (y, mo, d) = i32::try_from(days)
+        .ok()
+        .and_then(|days| time::Date::from_julian_day(UNIX_EPOCH_JULIAN_DAY + days).ok())
+        .map_or((0, time::Month::January, 0), time::Date::to_calendar_date);
     let parts = [
         (y as u64, 4, '-'),
-        (mo as u64, 2, '-'),
-        (d as u64, 2, 'T'),
+        (u8::from(mo).into(), 2, '-'),
+        (d.into(), 2, 'T'),
         (rem / 3_600_000, 2, ':'),
         (rem / 60_000 % 60, 2, ':'),
         (rem / 1000 % 60, 2, '.'),
@@ -608,10 +590,9 @@ fn parse_time(inner: &str) -> Option<u64> {
     }
     let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (h, mi, s, f) = (num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let days = days_from_civil(y, mo, d);
+    let month = time::Month::try_from(u8::try_from(mo).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?);
+    let days = i64::from(date.ok()?.to_julian_day() - UNIX_EPOCH_JULIAN_DAY);
     let ms = days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + f;
     let ms = u64::try_from(ms).ok().filter(|&ms| ms <= MAX_MS)?;
     let mut back = String::with_capacity(24);

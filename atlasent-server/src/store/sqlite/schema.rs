@@ -173,11 +173,17 @@ pub(super) fn reply_lookup(key_id: &str, endpoint: &str, request_id: &str) -> i6
 
 /// A body digest as stored: its bytes when it is hex, else its text.
 pub(super) fn stored_digest(digest: &str) -> rusqlite::types::Value {
-    match hex::decode(digest) {
-        Ok(bytes) if digest.bytes().all(|b| !b.is_ascii_uppercase()) => {
+    hex_or_text(digest, |_| true)
+}
+
+/// The bytes of `text` when it is lowercase hex whose bytes `fit`, else
+/// the text: what the byte columns of schemas 4 and 5 store.
+fn hex_or_text(text: &str, fit: impl Fn(&[u8]) -> bool) -> rusqlite::types::Value {
+    match hex::decode(text) {
+        Ok(bytes) if fit(&bytes) && text.bytes().all(|b| !b.is_ascii_uppercase()) => {
             rusqlite::types::Value::Blob(bytes)
         }
-        _ => rusqlite::types::Value::Text(digest.to_owned()),
+        _ => rusqlite::types::Value::Text(text.to_owned()),
     }
 }
 
@@ -222,12 +228,7 @@ pub(super) fn read_payload(value: ValueRef<'_>) -> Result<String, StoreError> {
 /// An event hash as stored (schema 5): its 32 bytes when it is lowercase
 /// hex of 64 digits, else its text.
 pub(super) fn stored_hash(hash: &str) -> rusqlite::types::Value {
-    match hex::decode(hash) {
-        Ok(bytes) if bytes.len() == 32 && hash.bytes().all(|b| !b.is_ascii_uppercase()) => {
-            rusqlite::types::Value::Blob(bytes)
-        }
-        _ => rusqlite::types::Value::Text(hash.to_owned()),
-    }
+    hex_or_text(hash, |bytes| bytes.len() == 32)
 }
 
 /// The hash of a stored event as hex: the text (schema 4), or the hex of
@@ -237,13 +238,13 @@ pub(super) fn read_hash(value: ValueRef<'_>) -> Result<String, StoreError> {
         ValueRef::Text(text) => String::from_utf8(text.to_vec())
             .map_err(|_| StoreError::Corrupt("an event hash that is not UTF-8".into())),
         ValueRef::Blob(bytes) if bytes.len() == 32 => Ok(hex::encode(bytes)),
+        ValueRef::Blob(bytes) => Err(StoreError::Corrupt(format!(
+            "an event hash of type Blob ({} bytes)",
+            bytes.len()
+        ))),
         other => Err(StoreError::Corrupt(format!(
-            "an event hash of type {} ({} bytes)",
-            other.data_type(),
-            match other {
-                ValueRef::Blob(b) => b.len(),
-                _ => 0,
-            }
+            "an event hash of type {} (0 bytes)",
+            other.data_type()
         ))),
     }
 }
@@ -314,19 +315,19 @@ WHERE e.id IS NOT printf('evt_%012d', e.org_seq)
    OR e.previous_hash IS NOT (CASE WHEN e.org_seq = 1 THEN ?1 ELSE p.hash END)
 ";
 
-/// From the fourth schema to the fifth (fewer bytes per decision): new
-/// events store their payload as [`compact`] bytes (a BLOB; the text when
-/// the codec does not reproduce it exactly) and their hash as its 32
-/// bytes; new permits their `context_hash` and `execution_hash` as 32
-/// bytes and their `permit_hash` (signature) as 64 ([`stored_hash`],
-/// [`stored_signature`]; read back by [`permit_text`]). The columns keep their declared type: SQLite stores a BLOB in a
-/// TEXT column as it is, so nothing is rewritten, and the rows written
+/// The schema version this build writes.
+///
+/// From the fourth schema to the fifth (fewer bytes per decision) nothing
+/// is rewritten: new events store their payload as [`compact`] bytes (a
+/// BLOB; the text when the codec does not reproduce it exactly, or it is
+/// longer than [`MAX_COMPACTED`]) and their hash as its 32 bytes; new
+/// permits their `context_hash` and `execution_hash` as 32 bytes and their
+/// `permit_hash` (signature) as 64 ([`stored_hash`], [`stored_signature`];
+/// read back by [`permit_text`]). The columns keep their declared type:
+/// SQLite stores a BLOB in a TEXT column as it is, and the rows written
 /// before stay text; readers take either ([`read_payload`], [`read_hash`]).
 /// A build that knows only schema 4 refuses a schema-5 file (an unknown
 /// version) rather than misread a BLOB.
-const MIGRATE_4_TO_5: &str = "";
-
-/// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// Create or upgrade the schema, in one transaction: a fresh database gets
@@ -366,7 +367,7 @@ pub(super) fn migrate(conn: &Connection, org_id: &str) -> Result<(), StoreError>
         if from.is_none_or(|v| v < 4) {
             migrate_3_to_4(conn)?;
         }
-        conn.execute_batch(MIGRATE_4_TO_5)?;
+        // 4 → 5 rewrites nothing (see `SCHEMA_VERSION`): the version alone.
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
     })();
     match migrated {
