@@ -34,6 +34,9 @@ const FRAGMENTS: &[&str] = &[
     "\u{ffff}",
     "\u{e000}",
     "😀",
+    // Shares 😀's high surrogate (D83D), differs in the low one.
+    "🐀",
+    "\\ud83d\\udc00",
     "𝄞",
     "\\ud83d\\ude00",
     "\\ud800",

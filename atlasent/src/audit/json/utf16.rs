@@ -152,9 +152,11 @@ pub(super) fn cmp_utf16(a: &str, b: &str) -> Ordering {
                 (Some(_), None) => return Ordering::Greater,
                 (Some(x), Some(y)) if x == y => continue,
                 (Some(x), Some(y)) => {
+                    // Both units: two characters above U+FFFF may share
+                    // their high surrogate and differ in the low one.
                     let mut bx = [0u16; 2];
                     let mut by = [0u16; 2];
-                    return x.encode_utf16(&mut bx)[0].cmp(&y.encode_utf16(&mut by)[0]);
+                    return (*x.encode_utf16(&mut bx)).cmp(y.encode_utf16(&mut by));
                 }
             }
         }
@@ -174,4 +176,58 @@ pub(super) fn decode_string(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
         })
         .collect::<Option<String>>()
         .map(std::borrow::Cow::Owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Raw JSON strings whose UTF-16 order the fast paths could get wrong:
+    /// characters above U+FFFF sharing a high surrogate, the same spelled
+    /// with escapes, U+E000..=U+FFFF against astral characters, prefixes.
+    const TRICKY: &[&str] = &[
+        "",
+        "a",
+        "ab",
+        "b",
+        "\\u0061",
+        "\\u0062",
+        "é",
+        "\\u00e9",
+        "\u{ffff}",
+        "\u{e000}",
+        "😀",
+        "🐀",
+        "😀a",
+        "🐀a",
+        "😀b",
+        "a😀",
+        "a🐀",
+        "\\ud83d\\ude00",
+        "\\ud83d\\udc00",
+        "\\ud83d",
+        "\\ud83d\\udc00a",
+        "\u{10000}",
+        "\u{10ffff}",
+        "\u{fffd}",
+    ];
+
+    #[test]
+    fn the_fast_paths_order_as_utf16_code_units_do() {
+        for a in TRICKY {
+            for b in TRICKY {
+                assert_eq!(cmp_utf16(a, b), units(a).cmp(units(b)), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn astral_names_sharing_a_high_surrogate_are_not_repeats() {
+        let names = ["😀", "🐀", "\\u0061"];
+        assert_eq!(repeated(names.len(), |i| names[i]), None);
+        let names = ["😀", "🐀", "\\ud83d\\udc00"];
+        assert_eq!(repeated(names.len(), |i| names[i]), Some(2));
+        let names = ["😀", "🐀"];
+        assert_eq!(repeated(names.len(), |i| names[i]), None);
+    }
 }
