@@ -111,7 +111,9 @@
 //! `payload_hash`) cover that merged context, which the evaluate event
 //! describes (its payload's `top_level` records them as sent). Verify with
 //! the context that includes them: an `execution_hash` of the bare context,
-//! or a legacy verify's bare `context`, is a mismatch.
+//! or a legacy verify's bare `context`, is a mismatch. The permit records
+//! the environment: the top-level one, else the context's (on both wires);
+//! either is at most 256 characters without U+0000, else a `422` naming it.
 //!
 //! Hold and escalate issue no permit (a legacy request gets
 //! `permitted: false`); their `escalation_id` is logged. The legacy allow

@@ -633,25 +633,33 @@ async fn a_payload_longer_than_the_compacted_limit_is_stored_as_text() {
     let (db, key_file) = (dir.join("atlasent.db"), dir.join("signing.pem"));
     let server = start_on(&db, &key_file).await;
     protect_times(&server, 1).await;
-    // The context's environment lands in the payload whole: 5,000 bytes.
-    let long = "x".repeat(5_000);
-    current(
+    // A revoke's reason lands in the payload whole: 1,024 control
+    // characters, each escaped as six bytes (`\u0001`): 6,144 bytes.
+    let reason = "\u{1}".repeat(1_024);
+    let permit = current(&server, "deploy-bot", "deploy.production", json!({})).await;
+    let id = permit["permit_token"]
+        .as_str()
+        .expect("a permit")
+        .to_owned();
+    ok(
         &server,
-        "deploy-bot",
-        "deploy.production",
-        json!({ "context": { "environment": long } }),
+        &format!("/v1/permits/{id}/revoke"),
+        json!({ "reason": reason }),
     )
     .await;
     let bundle = export_verified(&server).await;
     server.shutdown().await.expect("shutdown");
-    assert!(bundle.contains(&long), "the long value is in the export");
+    assert!(
+        bundle.contains(&"\\u0001".repeat(1_024)),
+        "the long value is in the export"
+    );
     let classes = storage_classes(&db);
     assert_eq!(
         classes,
         vec![
-            ("blob".to_owned(), "blob".to_owned(), 2),
+            ("blob".to_owned(), "blob".to_owned(), 3),
             ("text".to_owned(), "blob".to_owned(), 1)
         ],
-        "the two short payloads compact, the long one stays text"
+        "the three short payloads compact, the long one stays text"
     );
 }

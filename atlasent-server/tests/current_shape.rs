@@ -606,6 +606,20 @@ async fn a_current_evaluate_checks_every_member_and_refuses_override() {
             with("evaluation_profile", json!(false)),
             "`evaluation_profile` must be a string, got a boolean",
         ),
+        // The permit records the context's environment when there is no
+        // top-level one: the same bound.
+        (
+            with("context", json!({ "environment": "e".repeat(257) })),
+            "`context.environment` must be at most 256 characters, got 257",
+        ),
+        (
+            json!({ "action": "a", "agent": "b", "context": { "environment": "é".repeat(300) } }),
+            "`context.environment` must be at most 256 characters, got 300",
+        ),
+        (
+            json!({ "action": "a", "agent": "b", "context": { "environment": "a\u{0}b" } }),
+            "`context.environment` must not contain the character U+0000",
+        ),
         (
             json!({ "action_type": "a", "actor_id": "b", "environment": "production",
                     "context": { "environment": "staging" } }),
@@ -624,11 +638,25 @@ async fn a_current_evaluate_checks_every_member_and_refuses_override() {
         let message = reply["message"].as_str().unwrap_or_default();
         assert!(message.contains(expect), "{body}: {message}");
     }
+    // At the bound, the context's environment is accepted on both wires.
+    for body in [
+        json!({ "action_type": "records.read", "actor_id": "reader",
+                "context": { "environment": "é".repeat(256) } }),
+        json!({ "action": "records.read", "agent": "reader",
+                "context": { "environment": "é".repeat(256) } }),
+    ] {
+        let (status, reply) = post(&server, "/v1-evaluate", body.clone()).await;
+        assert_eq!(status, 200, "{body}: {reply}");
+    }
     // A repeated member is refused by the strict parser, whatever the shape.
     let repeated = r#"{"action_type":"records.read","actor_id":"a","actor_id":"b"}"#;
     let (status, _, reply) = post_raw(&server, "/v1-evaluate", repeated, None).await;
     assert_refused(&repeated, (status, reply), 400, "repeats a member name");
-    assert!(events(&server, KEY).await.is_empty(), "nothing was decided");
+    assert_eq!(
+        events(&server, KEY).await.len(),
+        2,
+        "only the two at the bound were decided"
+    );
 
     // Every optional member of the right type is accepted (and the context
     // may be left out).

@@ -108,7 +108,7 @@ impl<'a> Evaluate<'a> {
         let context = fields.object("context")?;
         // The permit records the context's environment.
         if let Some(Value::String(environment)) = context.get("environment") {
-            fields::no_nul("context.environment", environment)?;
+            context_environment(environment)?;
         }
         Ok(Self::Legacy {
             action,
@@ -116,6 +116,20 @@ impl<'a> Evaluate<'a> {
             context,
         })
     }
+}
+
+/// The context's `environment`, which the permit records when the body has
+/// no top-level one: at most [`MAX_NAME_CHARS`] characters (as the
+/// top-level member) and no U+0000.
+fn context_environment(environment: &str) -> Result<&str, ApiError> {
+    let chars = environment.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(format!(
+            "`context.environment` must be at most {MAX_NAME_CHARS} characters, got {chars}"
+        )));
+    }
+    fields::no_nul("context.environment", environment)?;
+    Ok(environment)
 }
 
 /// A verify body of either shape, as the engine reads it.
@@ -229,10 +243,15 @@ impl<'a> CurrentEvaluate<'a> {
                 }
             }
         }
-        let environment = environment.or_else(|| map.get("context")?.get("environment")?.as_str());
-        if let Some(environment) = environment {
-            fields::no_nul("environment", environment)?;
-        }
+        // The permit is bound to the environment, from the top level or
+        // else the context's: the same bounds either way.
+        let environment = match environment {
+            Some(top) => Some(top),
+            None => match map.get("context").and_then(|c| c.get("environment")) {
+                Some(Value::String(inner)) => Some(context_environment(inner)?),
+                _ => None,
+            },
+        };
         Ok(Self {
             action,
             agent,
