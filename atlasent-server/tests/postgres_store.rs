@@ -370,6 +370,41 @@ async fn a_permit_that_expires_while_its_verify_waits_is_not_valid() {
     server.shutdown().await.expect("stops");
 }
 
+/// A permit row this build cannot read (an unknown status) fails only the
+/// verify that reads it: the other writes of its batch commit
+/// (`corrupt_rows.rs` for SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_permit_row_fails_only_its_verify() {
+    let cluster = PgCluster::start();
+    cluster.create_database("corrupt");
+    let url = cluster.url("corrupt");
+    let server = start_with(|b| b.storage(postgres(&url))).await;
+    let stall = async {
+        // Another session holds every chain head until it is dropped.
+        let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connects");
+        tokio::spawn(connection);
+        holder
+            .batch_execute("BEGIN; SELECT * FROM chain_heads FOR UPDATE")
+            .await
+            .expect("locks");
+        holder
+    };
+    common::a_corrupt_permit_fails_alone(
+        &server,
+        |id| {
+            cluster.psql(
+                "corrupt",
+                &format!("UPDATE permits SET status = 'bogus' WHERE id = '{id}'"),
+            );
+        },
+        stall,
+    )
+    .await;
+    server.shutdown().await.expect("stops");
+}
+
 /// A writer connection that died while idle (PostgreSQL restarted, a proxy
 /// cut it) costs no request: the next batch begins on a new connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -173,6 +173,11 @@ pub trait Store: Send + Sync {
     /// A retry of `request` (same key, endpoint, request id and body
     /// digest) gets the first reply and runs nothing; the same request id
     /// with another body is [`Refusal::RequestIdReused`].
+    ///
+    /// A job that fails on a stored value this build cannot read (a
+    /// damaged row, [`StoreError::Corrupt`]) before it changed anything
+    /// fails alone; any other failure fails every write of the transaction
+    /// (none of them is acknowledged).
     fn write(&self, request: Request, job: WriteJob) -> StoreFuture<'_, String, WriteError>;
 
     /// One page of `org_id`'s events in sequence order.

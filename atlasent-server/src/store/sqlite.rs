@@ -5,7 +5,9 @@
 //! reports an event that is not durable, and group commit is where
 //! throughput comes from. The single writer also serializes permit
 //! consumption, so of many concurrent verifies of one permit exactly one
-//! wins.
+//! wins. Its transactions begin `IMMEDIATE`: the write lock is taken first,
+//! under the busy timeout, so another process holding it for a moment (a
+//! maintenance shell) delays the batch instead of failing it.
 //!
 //! Reads (event listings, exports, permit records) of a database file run
 //! on their own read-only connections (WAL readers see the last commit and

@@ -240,3 +240,90 @@ pub fn policy_set(docs: &[Value]) -> atlasent_server::policy::PolicySet {
         .collect();
     atlasent_server::policy::PolicySet::new(policies).expect("distinct ids")
 }
+
+/// One damaged permit row fails only the verify that reads it, not the
+/// other writes of its batch. Seven permits are issued; `corrupt` damages
+/// the first one's row (given its id); `stall` holds the store's write lock
+/// (the guard it returns releases it when dropped) so that, behind one
+/// blocked write, the verifies of all seven and four evaluations pile up
+/// into the writer's next batch. The damaged one answers 503, every other
+/// one succeeds, and the chain exported afterwards verifies and holds them.
+pub async fn a_corrupt_permit_fails_alone<G>(
+    server: &RunningServer,
+    corrupt: impl FnOnce(&str),
+    stall: impl std::future::Future<Output = G>,
+) {
+    let transfer = |memo: String| serde_json::json!({ "amount_usd": 100, "counterparty_id": "cp-1", "memo": memo });
+    let evaluate = |memo: String| {
+        serde_json::json!({ "action_type": "wire_transfer", "actor_id": "finance-agent",
+                            "context": transfer(memo) })
+        .to_string()
+    };
+    let auth = format!("Bearer {KEY}");
+    let call = |path: &'static str, body: String| {
+        let (url, auth) = (server.base_url(), auth.clone());
+        tokio::spawn(async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{url}{path}"))
+                .header("authorization", auth)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("sent");
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.expect("body");
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        })
+    };
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let (status, reply) = call("/v1-evaluate", evaluate(format!("p{i}")))
+            .await
+            .expect("joined");
+        assert_eq!(status, 200, "{reply}");
+        ids.push(reply["permit_token"].as_str().expect("a permit").to_owned());
+    }
+    corrupt(&ids[0]);
+    let guard = stall.await;
+    let blocked = call("/v1-evaluate", evaluate("blocked".into()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let verifies: Vec<_> = ids
+        .iter()
+        .map(|id| call("/v1-verify-permit", format!(r#"{{"permit_token":"{id}"}}"#)))
+        .collect();
+    let evaluations: Vec<_> = (0..4)
+        .map(|i| call("/v1-evaluate", evaluate(format!("e{i}"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(guard);
+    let mut decided = 0;
+    for (i, task) in verifies.into_iter().enumerate() {
+        let (status, reply) = task.await.expect("joined");
+        if i == 0 {
+            assert_eq!(status, 503, "the damaged permit fails closed: {reply}");
+            assert_eq!(reply["code"], "server_error", "{reply}");
+        } else {
+            assert_eq!(status, 200, "permit {i}, beside the damaged one: {reply}");
+            assert_eq!(reply["valid"], true, "permit {i}: {reply}");
+            decided += 1;
+        }
+    }
+    for task in evaluations.into_iter().chain([blocked]) {
+        let (status, reply) = task.await.expect("joined");
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["decision"], "allow", "{reply}");
+        decided += 1;
+    }
+    let (bundle, verification) = export_and_verify(server).await;
+    assert!(verification.verified(), "{verification:?}");
+    let bundle: Value = serde_json::from_str(&bundle).expect("a bundle");
+    assert_eq!(
+        bundle["events"].as_array().map_or(0, Vec::len),
+        7 + decided,
+        "seven evaluations, then every decision but the damaged permit's verify"
+    );
+}

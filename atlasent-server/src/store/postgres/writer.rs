@@ -17,7 +17,7 @@ use tokio_postgres::{Client, Config, NoTls, Statement};
 use super::{describe, pg, schema, Command, STATEMENT_TIMEOUT};
 use crate::clock;
 use crate::store::chain::{self, Head};
-use crate::store::row::{permit_row, PERMIT_COLUMNS};
+use crate::store::row::{permit_row, Columns, PERMIT_COLUMNS};
 use crate::store::{
     Kept, NewEvent, PermitRow, PermitState, PostgresUrl, Refusal, Request, StoreError, Tx,
     WriteError, WriteJob, PRUNE_EVERY_MS, REPLY_RETENTION_MS,
@@ -397,9 +397,21 @@ impl Writer {
                 Some((permit_key(&c.request.org_id, id), None))
             })
             .collect();
+        // A row this build cannot read fails only the commands that read
+        // it (below); its id and organization must read.
+        let mut unreadable = HashMap::new();
         for row in &permit_rows {
-            let permit = permit_row(row)?;
-            read_ahead.insert(permit_key(&permit.org_id, &permit.id), Some(permit));
+            match permit_row(row) {
+                Ok(permit) => {
+                    read_ahead.insert(permit_key(&permit.org_id, &permit.id), Some(permit));
+                }
+                Err(StoreError::Corrupt(what)) => {
+                    let key = permit_key(&row.text(1)?, &row.text(0)?);
+                    read_ahead.remove(&key);
+                    unreadable.insert(key, what);
+                }
+                Err(e) => return Err(e),
+            }
         }
         let mut tx = PgTx {
             rt,
@@ -407,6 +419,8 @@ impl Writer {
             s,
             heads: &mut heads,
             permits: read_ahead,
+            unreadable,
+            wrote: false,
             inflight: Vec::new(),
             new_permits: NewPermits::default(),
             transitions: Transitions::default(),
@@ -414,10 +428,21 @@ impl Writer {
             replies: ReplyRows::default(),
         };
         for cmd in batch.drain(..) {
+            tx.wrote = false;
             match once(&mut tx, &mut stored, &cmd.request, cmd.job) {
                 Ok(body) => pending.push((cmd.reply, Ok(body))),
                 Err(WriteError::Refused(why)) => {
                     pending.push((cmd.reply, Err(WriteError::Refused(why))))
+                }
+                // A stored value this build cannot read (a corrupt row, read
+                // and judged here: PostgreSQL's transaction is unharmed),
+                // met before the command queued any change: this command
+                // alone fails (fail closed), the batch's others go on.
+                Err(WriteError::Store(e @ (StoreError::Corrupt(_) | StoreError::Json(_))))
+                    if !tx.wrote =>
+                {
+                    tracing::error!(error = %e, "writer: a command met a stored value it cannot read; it alone fails");
+                    pending.push((cmd.reply, Err(WriteError::Store(e))));
                 }
                 Err(WriteError::Store(e)) => {
                     drop(
@@ -535,6 +560,7 @@ fn once(
         return Ok(body.clone());
     }
     let body = job(tx)?;
+    tx.wrote = true;
     tx.replies.push(request, &body);
     stored.insert(key, (request.body_digest.clone(), body.clone()));
     Ok(body)
@@ -555,6 +581,11 @@ struct PgTx<'a> {
     /// The permits read in this transaction (`None`: there is none), as
     /// this transaction changed them.
     permits: HashMap<String, Option<PermitRow>>,
+    /// Permits read ahead whose rows this build cannot read: what is wrong.
+    unreadable: HashMap<String, String>,
+    /// Set before the command's first change is queued (a failure after it
+    /// fails the whole batch).
+    wrote: bool,
     /// Writes queued.
     inflight: Vec<Inflight<'a>>,
     /// The permits issued, inserted in one statement before the commit.
@@ -800,6 +831,9 @@ impl<'a> PgTx<'a> {
 impl Tx for PgTx<'_> {
     fn permit(&mut self, org_id: &str, id: &str) -> Result<Option<PermitRow>, StoreError> {
         let key = permit_key(org_id, id);
+        if let Some(what) = self.unreadable.get(&key) {
+            return Err(StoreError::Corrupt(what.clone()));
+        }
         if let Some(known) = self.permits.get(&key) {
             return Ok(known.clone());
         }
@@ -814,6 +848,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn insert_permit(&mut self, p: &PermitRow, kept: &Kept<'_>) -> Result<(), StoreError> {
+        self.wrote = true;
         self.permits
             .insert(permit_key(&p.org_id, &p.id), Some(p.clone()));
         self.new_permits.push(p, kept);
@@ -829,6 +864,7 @@ impl Tx for PgTx<'_> {
         if !self.permits.contains_key(&key) {
             self.permit(org_id, id)?;
         }
+        self.wrote = true;
         if let Some(Some(row)) = self.permits.get_mut(&key) {
             if row.state == PermitState::Active {
                 row.state = to.clone();
@@ -845,6 +881,7 @@ impl Tx for PgTx<'_> {
                 event.org_id
             ))
         })?;
+        self.wrote = true;
         let sealed = chain::seal(head, &event)?;
         let hash = sealed.hash.clone();
         self.events.push(&event, sealed);

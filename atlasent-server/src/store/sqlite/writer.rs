@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{reads, schema, Command};
@@ -49,6 +49,24 @@ fn retryable(e: &StoreError) -> bool {
     }
 }
 
+/// Whether `e` is a stored value this build cannot read (the database
+/// answered; the row holds what it never writes), not a failure of the
+/// database itself.
+fn unreadable(e: &StoreError) -> bool {
+    use rusqlite::Error as E;
+    matches!(
+        e,
+        StoreError::Corrupt(_)
+            | StoreError::Json(_)
+            | StoreError::Sqlite(
+                E::FromSqlConversionFailure(..)
+                    | E::InvalidColumnType(..)
+                    | E::IntegralValueOutOfRange(..)
+                    | E::Utf8Error(..)
+            )
+    )
+}
+
 /// A reply held until its transaction commits.
 type Pending = (
     oneshot::Sender<Result<String, WriteError>>,
@@ -80,7 +98,13 @@ impl Writer {
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         let mut reads = Vec::new();
         let result = (|| -> Result<(), StoreError> {
-            let tx = self.conn.transaction()?;
+            // IMMEDIATE: the write lock is taken at BEGIN, where SQLite
+            // waits for it (busy timeout). A deferred transaction would read
+            // first and then, wanting to write while another connection
+            // holds the lock, get SQLITE_BUSY at once, with no wait.
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             for cmd in batch.drain(..) {
                 let (request, job, reply) = match cmd {
                     Command::Write {
@@ -96,11 +120,23 @@ impl Writer {
                 let mut state = SqliteTx {
                     tx: &tx,
                     heads: &mut self.heads,
+                    wrote: false,
                 };
                 match once(&mut state, &request, job) {
                     Ok(body) => pending.push((reply, Ok(body))),
                     Err(WriteError::Refused(why)) => {
                         pending.push((reply, Err(WriteError::Refused(why))))
+                    }
+                    // A stored value this build cannot read (a corrupt row),
+                    // met before the command changed anything, with the
+                    // transaction still open: this command alone fails (fail
+                    // closed), the batch's others go on — one damaged row
+                    // must not deny every caller whose write shares its batch.
+                    Err(WriteError::Store(e))
+                        if !state.wrote && unreadable(&e) && !tx.is_autocommit() =>
+                    {
+                        tracing::error!(error = %e, "writer: a command met a stored value it cannot read; it alone fails");
+                        pending.push((reply, Err(WriteError::Store(e))));
                     }
                     Err(WriteError::Store(e)) => {
                         drop(reply);
@@ -202,6 +238,7 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
         None => {}
     }
     let body = job(state)?;
+    state.wrote = true;
     state.tx.prepare_cached(
         "INSERT INTO replies (lookup, key_id, endpoint, request_id, body_digest, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?.execute(
@@ -214,6 +251,9 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
 struct SqliteTx<'a> {
     tx: &'a Transaction<'a>,
     heads: &'a mut HashMap<String, Head>,
+    /// Set before the command's first change (a failure after it rolls the
+    /// whole batch back).
+    wrote: bool,
 }
 
 impl Tx for SqliteTx<'_> {
@@ -222,6 +262,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn insert_permit(&mut self, p: &PermitRow, kept: &Kept<'_>) -> Result<(), StoreError> {
+        self.wrote = true;
         self.tx.prepare_cached(
             "INSERT INTO permits (id, org_id, agent, action, context_hash, decision, status, issued_ms, expires_ms, permit_hash, key_id,
                                   environment, execution_hash, escalation_id, deny_code, shape)
@@ -251,6 +292,7 @@ impl Tx for SqliteTx<'_> {
 
     fn transition(&mut self, org_id: &str, id: &str, to: &PermitState) -> Result<(), StoreError> {
         let (used_via, used_ms, revoked_ms, revoked_by, revoke_reason) = to.columns();
+        self.wrote = true;
         self.tx.prepare_cached(
             "UPDATE permits SET status = ?3, used_via = ?4, used_ms = ?5, revoked_ms = ?6, revoked_by = ?7, revoke_reason = ?8
              WHERE id = ?1 AND org_id = ?2 AND status = 'active'",
@@ -267,6 +309,7 @@ impl Tx for SqliteTx<'_> {
                 e.insert(load_head(self.tx, event.org_id)?)
             }
         };
+        self.wrote = true;
         let sealed = chain::seal(head, &event)?;
         let inserted = self.tx.prepare_cached(
             "INSERT INTO events (org_id, org_seq, type, decision, actor_id, resource_id, payload, hash, occurred_ms)
