@@ -217,18 +217,10 @@ async fn a_nul_character_is_refused_at_the_door_and_fails_no_other_write() {
     ];
     let mut tasks = Vec::new();
     for (path, body) in hostile {
-        let (server_url, auth) = (server.base_url(), auth.clone());
+        let server_url = server.base_url();
         tasks.push(tokio::spawn(async move {
-            let resp = reqwest::Client::new()
-                .post(format!("{server_url}{path}"))
-                .header("authorization", auth)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .expect("sent");
-            let status = resp.status().as_u16();
-            (path, status, resp.text().await.expect("body"))
+            let (status, text) = common::post_text(&server_url, &path, body).await;
+            (path, status, text)
         }));
     }
     let valid: Vec<_> = (0..20)
@@ -322,6 +314,20 @@ fn a_url_or_pgsslmode_that_requires_tls_is_refused() {
 /// A verify is judged when its write runs, not when it arrived: one that
 /// waited (here for another session's lock on the chain head, as for
 /// another node's transaction) while its permit expired is refused.
+/// Another session holding every chain head (a transaction that locked
+/// them) until it commits or is dropped: the nodes' writers wait.
+async fn hold_chain_heads(url: &str) -> tokio_postgres::Client {
+    let (holder, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(connection);
+    holder
+        .batch_execute("BEGIN; SELECT * FROM chain_heads FOR UPDATE")
+        .await
+        .expect("locks");
+    holder
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permit_that_expires_while_its_verify_waits_is_not_valid() {
     use atlasent_server::clock::Clock;
@@ -341,15 +347,7 @@ async fn a_permit_that_expires_while_its_verify_waits_is_not_valid() {
         .await
         .expect("evaluate")
         .permit_id;
-    // Another session holds the organization's chain head.
-    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connects");
-    tokio::spawn(connection);
-    holder
-        .batch_execute("BEGIN; SELECT * FROM chain_heads FOR UPDATE")
-        .await
-        .expect("locks");
+    let holder = hold_chain_heads(&url).await;
     let verify = {
         let c = client(&server);
         let permit = permit.clone();
@@ -379,18 +377,6 @@ async fn a_corrupt_permit_row_fails_only_its_verify() {
     cluster.create_database("corrupt");
     let url = cluster.url("corrupt");
     let server = start_with(|b| b.storage(postgres(&url))).await;
-    let stall = async {
-        // Another session holds every chain head until it is dropped.
-        let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .expect("connects");
-        tokio::spawn(connection);
-        holder
-            .batch_execute("BEGIN; SELECT * FROM chain_heads FOR UPDATE")
-            .await
-            .expect("locks");
-        holder
-    };
     common::a_corrupt_permit_fails_alone(
         &server,
         |id| {
@@ -399,7 +385,7 @@ async fn a_corrupt_permit_row_fails_only_its_verify() {
                 &format!("UPDATE permits SET status = 'bogus' WHERE id = '{id}'"),
             );
         },
-        stall,
+        hold_chain_heads(&url),
     )
     .await;
     server.shutdown().await.expect("stops");

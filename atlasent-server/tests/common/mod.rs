@@ -241,6 +241,21 @@ pub fn policy_set(docs: &[Value]) -> atlasent_server::policy::PolicySet {
     atlasent_server::policy::PolicySet::new(policies).expect("distinct ids")
 }
 
+/// A JSON POST with [`KEY`] to the server at `base_url`: status and body
+/// text.
+pub async fn post_text(base_url: &str, path: &str, body: String) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base_url}{path}"))
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
 /// One damaged permit row fails only the verify that reads it, not the
 /// other writes of its batch. Seven permits are issued; `corrupt` damages
 /// the first one's row (given its id); `stall` holds the store's write lock
@@ -259,23 +274,13 @@ pub async fn a_corrupt_permit_fails_alone<G>(
                             "context": transfer(memo) })
         .to_string()
     };
-    let auth = format!("Bearer {KEY}");
     let call = |path: &'static str, body: String| {
-        let (url, auth) = (server.base_url(), auth.clone());
+        let url = server.base_url();
         tokio::spawn(async move {
-            let resp = reqwest::Client::new()
-                .post(format!("{url}{path}"))
-                .header("authorization", auth)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .expect("sent");
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.expect("body");
+            let (status, text) = post_text(&url, path, body).await;
             (
                 status,
-                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
             )
         })
     };
