@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::deny_code::DenyCode;
+use crate::display::printable;
 
 /// The contract's coarse error category (`vectors/errors.json`), shared by
 /// every AtlaSent SDK. Callers may `match` on it.
@@ -249,12 +250,14 @@ impl Denial {
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The server's words, printed safely (a hostile server's escape
+        // sequences must not reach a terminal or a log as such).
         f.write_str("action denied")?;
         if !self.reason.is_empty() {
-            write!(f, ": {}", self.reason)?;
+            write!(f, ": {}", printable(&self.reason))?;
         }
         if !self.evaluation_id.is_empty() {
-            write!(f, " (evaluation {})", self.evaluation_id)?;
+            write!(f, " (evaluation {})", printable(&self.evaluation_id))?;
         }
         Ok(())
     }
@@ -321,10 +324,10 @@ impl fmt::Display for Held {
             _ => f.write_str("action held: a human must decide")?,
         }
         if !self.reason.is_empty() {
-            write!(f, ": {}", self.reason)?;
+            write!(f, ": {}", printable(&self.reason))?;
         }
         if let Some(id) = &self.escalation_id {
-            write!(f, " (escalation {id})")?;
+            write!(f, " (escalation {})", printable(id))?;
         }
         Ok(())
     }
@@ -382,7 +385,7 @@ impl RequestError {
 
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)?;
+        write!(f, "{}: {}", self.code, printable(&self.message))?;
         if let Some(status) = self.status {
             write!(f, " (HTTP {status})")?;
         }
@@ -390,7 +393,7 @@ impl fmt::Display for RequestError {
             write!(f, " after {} attempts", self.attempts)?;
         }
         if let Some(id) = &self.request_id {
-            write!(f, " [request id {id}]")?;
+            write!(f, " [request id {}]", printable(id))?;
         }
         Ok(())
     }

@@ -251,6 +251,7 @@ pub mod audit;
 mod client;
 mod config;
 mod deny_code;
+mod display;
 mod error;
 mod global;
 #[cfg(any(feature = "axum", feature = "actix"))]

@@ -342,3 +342,61 @@ fn a_bundle_with_a_repeated_member_cannot_be_built() {
         "{err}"
     );
 }
+
+/// What a hostile bundle puts in an event id or a member name reaches the
+/// report's words (`reason`, `tampered_event_ids`) and errors escaped: no
+/// control character (ESC, CR, LF, C1), line separator or bidirectional
+/// control that would let it rewrite what a terminal or a log shows.
+#[test]
+fn a_hostile_id_or_name_cannot_reach_a_terminal_as_control_characters() {
+    const SPOOF: &str = "\r\u{1b}[2K\u{1b}[7A\rok  \u{9b}5B\n\u{2028}verified\u{202e}\u{1b}[8m";
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{61c}' | '\u{200e}' | '\u{200f}'
+                | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    let assert_clean = |what: &str, text: &str| {
+        assert!(!text.chars().any(unsafe_char), "{what}: {text:?}");
+        assert!(
+            text.contains("\\u001b"),
+            "{what} shows the escape: {text:?}"
+        );
+    };
+    let assert_no_control = |what: &str, text: &str| {
+        assert!(!text.chars().any(unsafe_char), "{what}: {text:?}");
+    };
+    let genuine: serde_json::Value = serde_json::from_str(&genuine()).expect("json");
+
+    // An event's id, outside the hashed payload: a tampered event.
+    let mut forged = genuine.clone();
+    forged["events"][0]["id"] = SPOOF.into();
+    forged["events"][0]["hash"] = "0".repeat(64).into();
+    let r = verify_audit_bundle(&forged.to_string(), &trusted()).expect("a bundle");
+    assert!(!r.verified());
+    assert_clean("tampered id", &r.tampered_event_ids.join(" "));
+    assert_no_control("reason", r.reason.as_deref().unwrap_or_default());
+
+    // A top-level member the signature does not cover, named by the forger.
+    let mut forged = genuine.clone();
+    forged[SPOOF] = 1.into();
+    let r = verify_audit_bundle(&forged.to_string(), &trusted()).expect("a bundle");
+    assert!(!r.verified());
+    assert_clean("uncovered member", r.reason.as_deref().unwrap_or_default());
+
+    // A number written unlike JavaScript under a forger's name.
+    let mut forged = genuine.clone();
+    forged["events"][0]["payload"][SPOOF] = serde_json::json!(1.5);
+    let text = forged.to_string().replace("1.5", "1.50");
+    let r = verify_audit_bundle(&text, &trusted()).expect("a bundle");
+    assert!(!r.verified());
+    assert_clean("odd number", r.reason.as_deref().unwrap_or_default());
+
+    // A repeated member of that name: the error names it.
+    let mut forged = genuine;
+    forged["events"][0]["payload"][SPOOF] = 1.into();
+    let text = forged.to_string();
+    let name = serde_json::to_string(SPOOF).expect("quoted");
+    let text = text.replacen(&format!("{name}:1"), &format!("{name}:1,{name}:2"), 1);
+    let err = verify_audit_bundle(&text, &trusted()).expect_err("a repeat");
+    assert_clean("duplicate", &err.to_string());
+}

@@ -150,7 +150,20 @@ fn text(j: &J) -> String {
 
 /// A name quoted as a JSON string.
 fn quote(name: &str) -> String {
-    serde_json::to_string(name).expect("a string")
+    // JSON's quoting, and the characters that could change what a terminal
+    // shows (DEL, C1 controls, U+2028/9, bidirectional controls) escaped
+    // too, as messages print names.
+    let mut out = String::new();
+    for c in serde_json::to_string(name).expect("a string").chars() {
+        let shown = matches!(c, '\x7f'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{61c}'
+            | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if shown {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The path segment of a member, as both readers write it: `.name` for an

@@ -143,3 +143,35 @@ fn authorize_and_evaluate_return_a_deny_as_data() {
     assert_eq!(evaluation.decision, atlasent::Decision::Deny);
     assert_eq!(server.request_count(), 2, "no verify for a deny");
 }
+
+/// A hostile server's words (a deny's reason and id, an error's message)
+/// are printed escaped by the errors' `Display`: no ESC, CR, LF, C1 or
+/// bidirectional control reaches a terminal or a log line as such. The
+/// accessors still give the exact text.
+#[test]
+fn a_hostile_servers_words_reach_a_log_line_escaped() {
+    const SPOOF: &str = "ok\r\u{1b}[2K\n2026 INFO permit granted\u{9b}8m\u{202e}";
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{202e}');
+    let (err, _) = protect_against(
+        || {
+            Reply::json(
+                200,
+                &json!({ "permitted": false, "decision_id": SPOOF, "reason": SPOOF,
+                         "audit_hash": "a" }),
+            )
+        },
+        verified,
+    );
+    let shown = err.to_string();
+    assert!(!shown.chars().any(unsafe_char), "{shown:?}");
+    assert!(shown.contains("\\u001b[2K\\u000a2026 INFO"), "{shown:?}");
+    assert_eq!(err.denial().expect("a denial").reason(), SPOOF);
+
+    let (err, _) = protect_against(
+        || Reply::json(400, &json!({ "error": "bad_request", "message": SPOOF })),
+        verified,
+    );
+    let shown = err.to_string();
+    assert!(!shown.chars().any(unsafe_char), "{shown:?}");
+    assert!(shown.contains("\\u001b[2K"), "{shown:?}");
+}

@@ -55,13 +55,47 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The members of `payload`, each value made canonical.
+    /// The members of `payload`, each value made canonical. A member name
+    /// that is an array index (`"0"`, `"10"`), at any depth, is refused:
+    /// see [`no_index_names`].
     pub fn new(payload: &Map<String, Value>) -> Result<Prepared, StoreError> {
         let members = payload
             .iter()
-            .map(|(name, value)| Ok((name.clone(), canonical(value)?)))
+            .map(|(name, value)| {
+                no_index_names(name, value)?;
+                Ok((name.clone(), canonical(value)?))
+            })
             .collect::<Result<_, StoreError>>()?;
         Ok(Prepared { members })
+    }
+}
+
+/// Refuse a member `name` (with its `value`, at any depth) that is an
+/// ECMAScript array index: `JSON.stringify` writes such members first, in
+/// numeric order, not where the canonical order puts them, so an export
+/// holding one would sign a text that differs from what every verifier
+/// re-serializes (the bundle would never verify).
+fn no_index_names(name: &str, value: &Value) -> Result<(), StoreError> {
+    let index = |n: &str| {
+        let b = n.as_bytes();
+        !b.is_empty()
+            && b.len() <= 10
+            && b.iter().all(u8::is_ascii_digit)
+            && (b[0] != b'0' || b.len() == 1)
+            && n.parse::<u64>().is_ok_and(|n| n < u64::from(u32::MAX))
+    };
+    if index(name) {
+        return Err(StoreError::Json(
+            <serde_json::Error as serde::ser::Error>::custom(format!(
+                "the event payload member name {name:?} is an array index, which JSON.stringify \
+                 writes out of canonical order: its export would never verify"
+            )),
+        ));
+    }
+    match value {
+        Value::Object(map) => map.iter().try_for_each(|(n, v)| no_index_names(n, v)),
+        Value::Array(items) => items.iter().try_for_each(|v| no_index_names("", v)),
+        _ => Ok(()),
     }
 }
 
@@ -342,6 +376,28 @@ pub fn raw_payload(text: String) -> Result<Box<RawValue>, StoreError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn array_index_member_names_are_refused_at_any_depth() {
+        let prepared = |v: Value| Prepared::new(v.as_object().expect("an object"));
+        for bad in [
+            json!({ "9": 1 }),
+            json!({ "top_level": { "10": 1 } }),
+            json!({ "a": [1, { "0": true }] }),
+            json!({ "a": { "b": { "4294967294": null } } }),
+        ] {
+            let err = prepared(bad.clone()).expect_err("refused");
+            assert!(
+                err.to_string().contains("is an array index"),
+                "{bad}: {err}"
+            );
+        }
+        // Not array indexes: a leading zero, 2^32 - 1 and above, signs,
+        // spaces, the empty name.
+        let fine = json!({ "01": 1, "4294967295": 2, "-1": 3, " 1": 4, "": 5,
+                           "x": { "1.0": 6, "99999999999": 7 } });
+        prepared(fine).expect("accepted");
+    }
 
     /// The payload sealed member by member is the canonical JSON of the
     /// whole payload (what the verifiers recompute), for strings that need

@@ -6,6 +6,19 @@
 //! (JavaScript): keys sorted by UTF-16 code units at every depth, no
 //! whitespace, numbers as ECMAScript prints them, strings escaped as
 //! `JSON.stringify` escapes them.
+//!
+//! Where Python `atlasent` (1.4.1 and 2.18.0) `verify_bundle` computes other
+//! bytes than JavaScript, this module follows JavaScript, so a bundle of
+//! such events verifies here and not there (or the reverse): keys with a
+//! character above U+FFFF beside one in U+E000..=U+FFFF (Python sorts by
+//! code point, not UTF-16 code unit); numbers such as `5e-7` (Python writes
+//! `5e-07`); a payload that is `[]` (Python hashes `{}`); a payload that is
+//! `false`, `0` or `""` (hashed as written, as JavaScript's `??` keeps them;
+//! Python hashes `{}`, as `||` would); an envelope member left out (omitted
+//! from the signed text; Python writes `null`). Messages and reports quote
+//! what a bundle holds with control, line-separator and bidirectional
+//! characters escaped (`\u001b`), so a hostile bundle cannot rewrite what a
+//! terminal shows.
 
 mod api;
 pub mod json;

@@ -13,6 +13,7 @@ use super::json::{
     Opening, StreamError, Value, CHUNK_BYTES,
 };
 use super::{chain_hash, hex, GENESIS_HASH};
+use crate::display::printable_cut;
 
 /// A public key that may have signed a bundle, with its registry id.
 #[derive(Clone)]
@@ -140,7 +141,11 @@ pub struct BundleVerification {
     /// What every JSON reader sees is what was signed: every top-level
     /// member is one the signature covers (or `signature` and
     /// `signing_key_id`), and every number is written as JavaScript writes
-    /// it (`4`, not `4.0` or `1e400`, which readers parse differently).
+    /// it (`4`, not `4.0` or `1e400`, which readers parse differently). An
+    /// integer beyond 2^53 written as JavaScript writes it
+    /// (`9223372036854776000`) passes, though readers with exact integers
+    /// (Python, `serde_json`) read that integer where JavaScript reads the
+    /// nearest double: the hashes, over the text, agree.
     pub well_formed: bool,
 }
 
@@ -177,9 +182,10 @@ fn odd_number(v: &Value<'_>, scratch: &mut String) -> Option<String> {
             .iter()
             .enumerate()
             .find_map(|(i, item)| odd_number(item, scratch).map(|rest| format!("[{i}]{rest}"))),
-        Value::Object(members) => members
-            .iter()
-            .find_map(|(k, item)| odd_number(item, scratch).map(|rest| format!(".{k}{rest}"))),
+        Value::Object(members) => members.iter().find_map(|(k, item)| {
+            odd_number(item, scratch)
+                .map(|rest| format!(".{}{rest}", printable_cut(k, MAX_LISTED_ID_BYTES)))
+        }),
         _ => None,
     }
 }
@@ -736,16 +742,8 @@ impl Listed {
     fn push(&mut self, item: impl FnOnce() -> String) {
         self.count += 1;
         if self.first.len() < MAX_LISTED_EVENTS {
-            let mut item = item();
-            if item.len() > MAX_LISTED_ID_BYTES {
-                let mut end = MAX_LISTED_ID_BYTES;
-                while !item.is_char_boundary(end) {
-                    end -= 1;
-                }
-                item.truncate(end);
-                item.push('…');
-            }
-            self.first.push(item);
+            // The bundle's text: printed safely, whatever it holds.
+            self.first.push(printable_cut(&item(), MAX_LISTED_ID_BYTES));
         }
     }
 
@@ -863,12 +861,18 @@ fn finish(
                 .any(|name| key_is(k, name))
             {
                 Some(format!(
-                    "member \"{k}\" at $ is not covered by the signature"
+                    "member \"{}\" at $ is not covered by the signature",
+                    printable_cut(k, MAX_LISTED_ID_BYTES)
                 ))
             } else if key_is(k, "events") {
                 None
             } else {
-                odd_number(v, &mut scratch).map(|rest| format!("number at $.{k}{rest}"))
+                odd_number(v, &mut scratch).map(|rest| {
+                    format!(
+                        "number at $.{}{rest}",
+                        printable_cut(k, MAX_LISTED_ID_BYTES)
+                    )
+                })
             }
         })
         .or(chain.odd_number);

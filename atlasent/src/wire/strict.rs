@@ -421,9 +421,11 @@ impl fmt::Display for Duplicate {
     }
 }
 
-/// A name quoted as a JSON string.
+/// A name quoted as a JSON string, safe to print (see
+/// [`printable`](crate::display::printable)).
 pub(crate) fn quote(name: &str) -> String {
-    serde_json::to_string(name).unwrap_or_default()
+    let quoted = serde_json::to_string(name).unwrap_or_default();
+    crate::display::printable(&quoted).into_owned()
 }
 
 /// The path segment of a member: `.name` for identifiers, else `["name"]`.

@@ -152,11 +152,12 @@ pub fn write_js_number(x: f64, out: &mut String) {
     out.push_str(ryu_js::Buffer::new().format_finite(x));
 }
 
-/// A raw JSON string as `JSON.stringify` quotes its decoded value.
+/// A raw JSON string as `JSON.stringify` quotes its decoded value, safe to
+/// print in a message (see [`printable`](crate::display::printable)).
 pub(super) fn js_quoted(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 2);
     write_js_string(raw, &mut out);
-    out
+    crate::display::printable(&out).into_owned()
 }
 
 /// Write a raw JSON string as `JSON.stringify` escapes it.

@@ -88,8 +88,9 @@ fn units(raw: &str) -> impl Iterator<Item = u16> + '_ {
 /// Whether the raw JSON string `raw` decodes to `name`.
 pub(crate) fn key_is(raw: &str, name: &str) -> bool {
     // An escape is always longer than the character it stands for: a raw
-    // name no longer than `name` matches only byte for byte.
-    raw == name
+    // name no longer than `name` matches only byte for byte, and only when
+    // it holds no escape (raw `a\b` is a, backspace: not the name `a\b`).
+    (raw == name && !raw.contains('\\'))
         || (raw.len() > name.len()
             && raw.as_bytes().contains(&b'\\')
             && units(raw).eq(name.encode_utf16()))
@@ -219,6 +220,15 @@ mod tests {
                 assert_eq!(cmp_utf16(a, b), units(a).cmp(units(b)), "{a:?} vs {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_raw_name_matches_the_name_it_decodes_to() {
+        assert!(key_is("events", "events"));
+        assert!(key_is("\\u0065vents", "events"));
+        assert!(key_is("a\\\\b", "a\\b"), "raw a\\\\b is a, backslash, b");
+        assert!(!key_is("a\\b", "a\\b"), "raw a\\b is a, backspace");
+        assert!(key_is("a\\b", "a\u{8}"), "raw a\\b decodes to a, backspace");
     }
 
     #[test]
