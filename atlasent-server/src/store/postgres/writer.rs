@@ -436,10 +436,12 @@ impl Writer {
                 }
                 // A stored value this build cannot read (a corrupt row, read
                 // and judged here: PostgreSQL's transaction is unharmed),
-                // met before the command queued any change: this command
-                // alone fails (fail closed), the batch's others go on.
+                // met before the command queued any change (and with no
+                // earlier write waiting to be sent, whose failure a read
+                // would report as this command's): this command alone fails
+                // (fail closed), the batch's others go on.
                 Err(WriteError::Store(e @ (StoreError::Corrupt(_) | StoreError::Json(_))))
-                    if !tx.wrote =>
+                    if !tx.wrote && tx.inflight.is_empty() =>
                 {
                     tracing::error!(error = %e, "writer: a command met a stored value it cannot read; it alone fails");
                     pending.push((cmd.reply, Err(WriteError::Store(e))));

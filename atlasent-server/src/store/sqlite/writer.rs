@@ -237,6 +237,13 @@ fn once(state: &mut SqliteTx<'_>, request: &Request, job: WriteJob) -> Result<St
         }
         None => {}
     }
+    // The organization's chain head, read before the job changes anything:
+    // an unreadable head then fails this command alone (a job's first
+    // change may come before its event).
+    if !state.heads.contains_key(&request.org_id) {
+        let head = load_head(state.tx, &request.org_id)?;
+        state.heads.insert(request.org_id.clone(), head);
+    }
     let body = job(state)?;
     state.wrote = true;
     state.tx.prepare_cached(
