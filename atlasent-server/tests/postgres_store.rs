@@ -391,6 +391,62 @@ async fn a_corrupt_permit_row_fails_only_its_verify() {
     server.shutdown().await.expect("stops");
 }
 
+/// An organization's chain head whose hash is not one this build writes
+/// fails that organization's writes only (nothing is chained to it); another
+/// organization's writes of the same batch commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_chain_head_fails_only_its_organizations_writes() {
+    const ACME: &str = "ask_test_acme_key";
+    const GLOBEX: &str = "ask_test_globex_key";
+    let cluster = PgCluster::start();
+    cluster.create_database("heads");
+    let url = cluster.url("heads");
+    let server = start_with(|b| {
+        b.org_api_key("acme", ACME)
+            .org_api_key("globex", GLOBEX)
+            .storage(postgres(&url))
+    })
+    .await;
+    let call = |key: &'static str, memo: &str| {
+        let body = json!({ "agent": "finance-agent", "action": "wire_transfer",
+                           "context": transfer(memo) });
+        let (base, body) = (server.base_url(), body.to_string());
+        tokio::spawn(async move { common::post_text_as(&base, key, "/v1-evaluate", body).await })
+    };
+    for key in [ACME, GLOBEX] {
+        let (status, reply) = call(key, "first").await.expect("joined");
+        assert_eq!(status, 200, "{reply}");
+    }
+    cluster.psql(
+        "heads",
+        "UPDATE chain_heads SET hash = 'not a hash' WHERE org_id = 'acme'",
+    );
+    let holder = hold_chain_heads(&url).await;
+    let blocked = call(GLOBEX, "blocked");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let acme = call(ACME, "a1");
+    let globex: Vec<_> = (0..3).map(|i| call(GLOBEX, &format!("g{i}"))).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    drop(holder);
+    let (status, reply) = acme.await.expect("joined");
+    assert_eq!(status, 503, "acme's chain head is unreadable: {reply}");
+    for task in globex.into_iter().chain([blocked]) {
+        let (status, reply) = task.await.expect("joined");
+        assert_eq!(status, 200, "globex, beside acme's damaged head: {reply}");
+    }
+    assert_eq!(
+        cluster
+            .psql(
+                "heads",
+                "SELECT hash FROM chain_heads WHERE org_id = 'acme'"
+            )
+            .trim(),
+        "not a hash",
+        "nothing was chained to it"
+    );
+    server.shutdown().await.expect("stops");
+}
+
 /// A writer connection that died while idle (PostgreSQL restarted, a proxy
 /// cut it) costs no request: the next batch begins on a new connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -370,15 +370,30 @@ impl Writer {
         let conn = self.conn.as_ref().ok_or(StoreError::Closed)?;
         let (client, s) = (&conn.client, &conn.statements);
         let mut heads = HashMap::with_capacity(orgs.len());
+        // A head whose hash is not one this build writes fails only its
+        // organization's writes (below), before anything is chained to it.
+        let mut unreadable_heads = HashMap::new();
         for row in head_rows {
             let org: String = row.try_get(0).map_err(pg)?;
             let head = Head {
                 seq: row.try_get(1).map_err(pg)?,
                 hash: row.try_get(2).map_err(pg)?,
             };
-            heads.insert(org, head);
+            if head.hash.len() == 64
+                && head
+                    .hash
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                heads.insert(org, head);
+            } else {
+                let what = format!(
+                    "a chain head of {org:?} whose hash is not 64 lowercase hexadecimal digits"
+                );
+                unreadable_heads.insert(org, what);
+            }
         }
-        if heads.len() != orgs.len() {
+        if heads.len() + unreadable_heads.len() != orgs.len() {
             return Err(StoreError::Corrupt(
                 "an organization without its chain head row".into(),
             ));
@@ -420,6 +435,7 @@ impl Writer {
             heads: &mut heads,
             permits: read_ahead,
             unreadable,
+            unreadable_heads,
             wrote: false,
             inflight: Vec::new(),
             new_permits: NewPermits::default(),
@@ -561,6 +577,9 @@ fn once(
         }
         return Ok(body.clone());
     }
+    if let Some(what) = tx.unreadable_heads.get(&request.org_id) {
+        return Err(StoreError::Corrupt(what.clone()).into());
+    }
     let body = job(tx)?;
     tx.wrote = true;
     tx.replies.push(request, &body);
@@ -585,6 +604,8 @@ struct PgTx<'a> {
     permits: HashMap<String, Option<PermitRow>>,
     /// Permits read ahead whose rows this build cannot read: what is wrong.
     unreadable: HashMap<String, String>,
+    /// Organizations whose chain head this build cannot read: what is wrong.
+    unreadable_heads: HashMap<String, String>,
     /// Set before the command's first change is queued (a failure after it
     /// fails the whole batch).
     wrote: bool,
