@@ -57,7 +57,8 @@ pub struct Prepared {
 impl Prepared {
     /// The members of `payload`, each value made canonical. A member name
     /// that is an array index (`"0"`, `"10"`), at any depth, is refused:
-    /// see [`no_index_names`].
+    /// `JSON.stringify` writes such members first, out of canonical order,
+    /// so an export holding one would never verify.
     pub fn new(payload: &Map<String, Value>) -> Result<Prepared, StoreError> {
         let members = payload
             .iter()
