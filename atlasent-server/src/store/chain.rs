@@ -187,7 +187,8 @@ pub fn resource_type(resource_id: Option<&str>) -> Option<&'static str> {
     resource_id.map(|_| "action")
 }
 
-/// Seal `event` onto `head`, and move `head` to it. Everything an auditor
+/// Seal `event` onto `head`, and move `head` to it (only on success: an
+/// error leaves `head` as it was, which the writers rely on). Everything an auditor
 /// reads of an event (`id`, `org_id`, `sequence`, `type`, `decision`,
 /// `actor_id`, `resource_type`, `resource_id`, `occurred_at`) is repeated
 /// in the hashed payload. The stored text is the payload's canonical JSON,

@@ -904,8 +904,9 @@ impl Tx for PgTx<'_> {
                 event.org_id
             ))
         })?;
-        self.wrote = true;
+        // `seal` moves the head only once nothing more can fail.
         let sealed = chain::seal(head, &event)?;
+        self.wrote = true;
         let hash = sealed.hash.clone();
         self.events.push(&event, sealed);
         Ok(hash)

@@ -316,8 +316,9 @@ impl Tx for SqliteTx<'_> {
                 e.insert(load_head(self.tx, event.org_id)?)
             }
         };
-        self.wrote = true;
+        // `seal` moves the head only once nothing more can fail.
         let sealed = chain::seal(head, &event)?;
+        self.wrote = true;
         let inserted = self.tx.prepare_cached(
             "INSERT INTO events (org_id, org_seq, type, decision, actor_id, resource_id, payload, hash, occurred_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
