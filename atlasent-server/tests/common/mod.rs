@@ -341,3 +341,55 @@ pub async fn a_corrupt_permit_fails_alone<G>(
         "seven evaluations, then every decision but the damaged permit's verify"
     );
 }
+
+/// The key of organization `acme` in [`two_organizations`]' servers.
+pub const ACME: &str = "ask_test_acme_key";
+/// The key of organization `globex` in [`two_organizations`]' servers.
+pub const GLOBEX: &str = "ask_test_globex_key";
+
+/// A server builder of two organizations, `acme` ([`ACME`]) and `globex`
+/// ([`GLOBEX`]), with the finance policy.
+pub fn two_organizations() -> atlasent_server::ServerBuilder {
+    Server::builder()
+        .policy_file(policy_path("finance_wire_transfer.json"))
+        .org_api_key("acme", ACME)
+        .org_api_key("globex", GLOBEX)
+}
+
+/// A legacy-wire evaluation of a small transfer with `key`, spawned: status
+/// and body text.
+pub fn spawn_transfer(
+    server: &RunningServer,
+    key: &'static str,
+    memo: &str,
+) -> tokio::task::JoinHandle<(u16, String)> {
+    let body = serde_json::json!({ "agent": "finance-agent", "action": "wire_transfer",
+        "context": { "amount_usd": 100, "counterparty_id": "cp-1", "memo": memo } });
+    let (url, body) = (server.base_url(), body.to_string());
+    tokio::spawn(async move { post_text_as(&url, key, "/v1-evaluate", body).await })
+}
+
+/// With `acme`'s chain head damaged: behind `stall` (released when its
+/// guard drops), one evaluation of `acme` and three of `globex` pile into
+/// one batch (after one blocked `globex` write). `acme`'s answers 503,
+/// every `globex` one succeeds.
+pub async fn a_damaged_head_fails_only_its_organization<G>(
+    server: &RunningServer,
+    stall: impl std::future::Future<Output = G>,
+) {
+    let guard = stall.await;
+    let blocked = spawn_transfer(server, GLOBEX, "blocked");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let acme = spawn_transfer(server, ACME, "a1");
+    let globex: Vec<_> = (0..3)
+        .map(|i| spawn_transfer(server, GLOBEX, &format!("g{i}")))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    drop(guard);
+    let (status, reply) = acme.await.expect("joined");
+    assert_eq!(status, 503, "acme's chain head is unreadable: {reply}");
+    for task in globex.into_iter().chain([blocked]) {
+        let (status, reply) = task.await.expect("joined");
+        assert_eq!(status, 200, "globex, beside acme's damaged head: {reply}");
+    }
+}
