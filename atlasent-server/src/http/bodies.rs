@@ -296,7 +296,7 @@ fn current_verify(map: &Map<String, Value>) -> Result<VerifyInput<'_>, ApiError>
     let environment = fields.string("environment", false, 0, MAX_NAME_CHARS)?;
     let execution_hash = fields.string("execution_hash", false, 0, 64)?;
     if let Some(h) = execution_hash {
-        if h.len() != 64 || !h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !crate::store::chain::is_sha256_hex(h) {
             return Err(ApiError::invalid(
                 "`execution_hash` must be a SHA-256 as 64 lowercase hexadecimal digits",
             ));

@@ -71,21 +71,19 @@ impl Prepared {
     }
 }
 
+/// Whether `text` is a SHA-256 as this server writes it: 64 lowercase
+/// hexadecimal digits.
+pub(crate) fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Refuse a member `name` (with its `value`, at any depth) that is an
 /// ECMAScript array index: `JSON.stringify` writes such members first, in
 /// numeric order, not where the canonical order puts them, so an export
 /// holding one would sign a text that differs from what every verifier
 /// re-serializes (the bundle would never verify).
 fn no_index_names(name: &str, value: &Value) -> Result<(), StoreError> {
-    let index = |n: &str| {
-        let b = n.as_bytes();
-        !b.is_empty()
-            && b.len() <= 10
-            && b.iter().all(u8::is_ascii_digit)
-            && (b[0] != b'0' || b.len() == 1)
-            && n.parse::<u64>().is_ok_and(|n| n < u64::from(u32::MAX))
-    };
-    if index(name) {
+    if atlasent::audit::json::array_index(name).is_some() {
         return Err(StoreError::Json(
             <serde_json::Error as serde::ser::Error>::custom(format!(
                 "the event payload member name {name:?} is an array index, which JSON.stringify \

@@ -379,12 +379,7 @@ impl Writer {
                 seq: row.try_get(1).map_err(pg)?,
                 hash: row.try_get(2).map_err(pg)?,
             };
-            if head.hash.len() == 64
-                && head
-                    .hash
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
+            if chain::is_sha256_hex(&head.hash) {
                 heads.insert(org, head);
             } else {
                 let what = format!(

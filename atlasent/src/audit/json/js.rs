@@ -97,17 +97,31 @@ fn write_members<'v, 'a: 'v>(
 fn js_property_order<'v, 'a>(members: &'v [(&'a str, Value<'a>)]) -> Vec<(&'a str, &'v Value<'a>)> {
     let mut ordered: Vec<(&'a str, &'v Value<'a>)> =
         members.iter().map(|(key, value)| (*key, value)).collect();
-    if ordered.iter().any(|(k, _)| array_index(k).is_some()) {
+    if ordered.iter().any(|(k, _)| raw_array_index(k).is_some()) {
         // Stable: non-index keys keep their insertion order.
-        ordered.sort_by_key(|(k, _)| array_index(k).map_or((1, 0), |n| (0, n)));
+        ordered.sort_by_key(|(k, _)| raw_array_index(k).map_or((1, 0), |n| (0, n)));
     }
     ordered
 }
 
-/// The value of a key that is an ECMAScript array index (a canonical
-/// decimal integer below 2^32 - 1).
-fn array_index(raw_key: &str) -> Option<u32> {
-    let key = decode_string(raw_key)?;
+/// The value of a raw JSON key that decodes to an ECMAScript array index.
+fn raw_array_index(raw_key: &str) -> Option<u32> {
+    array_index(&decode_string(raw_key)?)
+}
+
+/// The value of a member name that is an ECMAScript array index (a
+/// canonical decimal integer below 2^32 - 1), which `JSON.stringify` writes
+/// before the other members, in numeric order.
+///
+/// ```
+/// use atlasent::audit::json::array_index;
+/// assert_eq!(array_index("10"), Some(10));
+/// assert_eq!(array_index("4294967294"), Some(4_294_967_294));
+/// for not in ["01", "4294967295", "-1", "1.0", " 1", ""] {
+///     assert_eq!(array_index(not), None);
+/// }
+/// ```
+pub fn array_index(key: &str) -> Option<u32> {
     let bytes = key.as_bytes();
     let canonical = !bytes.is_empty()
         && bytes.len() <= 10

@@ -22,7 +22,7 @@ mod stream;
 mod utf16;
 mod value;
 
-pub use js::{canonical_json, canonical_json_of, write_js_number};
+pub use js::{array_index, canonical_json, canonical_json_of, write_js_number};
 pub(crate) use stream::{
     parse_element, parse_member, MemberText, ObjectReader, Opening, StreamError, CHUNK_BYTES,
 };
